@@ -1,0 +1,608 @@
+//! `CaseDoc`: one case as an Automerge document, and the only code that speaks
+//! Automerge.
+//!
+//! Layout: the root holds `profile` and `programme` maps, and one map per
+//! collection (`visits`, `goals`, `concerns`, …) keyed by random record ids.
+//! Records live in maps rather than lists so that two devices adding records
+//! concurrently never interleave or reorder each other's. Every scalar is its
+//! own key, so two people editing different fields of the same record merge
+//! cleanly, and the same field edited on both sides is kept twice by Automerge
+//! and surfaced by [`CaseDoc::conflicts`] until someone resolves it.
+//!
+//! Writes are JSON patches applied under one commit per save, carrying the
+//! author (practitioner and device) in the commit message and the time in the
+//! commit timestamp; fields whose value is unchanged are not rewritten, so an
+//! edit of one field neither costs ops for the others nor creates conflicts.
+
+use automerge::transaction::{CommitOptions, Transactable};
+use automerge::{
+    ActorId, AutoCommit, AutoSerde, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value,
+};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value as Json};
+
+use super::model::Case;
+use super::validate::instant_string;
+use crate::error::{Error, Result};
+
+/// Who is making a change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Author {
+    /// Practitioner (user) name.
+    pub by: String,
+    /// Device id (hex).
+    pub device: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ChangeMessage {
+    by: String,
+    device: String,
+    what: String,
+}
+
+/// One change in a case's history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub at: String,
+    pub by: String,
+    pub device: String,
+    pub what: String,
+    pub change: String,
+}
+
+/// One of the values a conflicting field holds, and who wrote it when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConflictValue {
+    pub value: Json,
+    pub by: String,
+    pub device: String,
+    pub at: String,
+}
+
+/// A field set differently by concurrent changes. `values[0]` is the one
+/// Automerge shows by default; nothing is dropped until it is resolved.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Conflict {
+    pub field: String,
+    pub values: Vec<ConflictValue>,
+}
+
+/// A write: merge `value` (a JSON object, or a scalar) into the document at
+/// `path`. `null` members leave the existing value alone.
+#[derive(Debug, Clone)]
+pub struct Patch {
+    pub path: Vec<String>,
+    pub value: Json,
+}
+
+impl Patch {
+    pub fn new<I, S>(path: I, value: Json) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self {
+            path: path.into_iter().map(Into::into).collect(),
+            value,
+        }
+    }
+}
+
+pub struct CaseDoc {
+    doc: AutoCommit,
+}
+
+/// Collections created with every new case, so that no two devices ever
+/// create the same container concurrently.
+const CONTAINERS: &[&str] = &[
+    "profile",
+    "programme",
+    "consents",
+    "goals",
+    "signs_of_safety",
+    "scales",
+    "visits",
+    "concerns",
+    "referrals",
+    "meetings",
+    "events",
+];
+
+impl CaseDoc {
+    /// A new, empty case document with its containers, in one commit.
+    pub fn create(actor: &[u8], id: &str, author: &Author, at: DateTime<Utc>) -> Result<Self> {
+        let mut doc = AutoCommit::new().with_actor(ActorId::from(actor));
+        doc.put(ROOT, "id", id)?;
+        doc.put(ROOT, "schema", 1_i64)?;
+        for c in CONTAINERS {
+            doc.put_object(ROOT, *c, ObjType::Map)?;
+        }
+        let sos = match doc.get(ROOT, "signs_of_safety")? {
+            Some((Value::Object(ObjType::Map), id)) => id,
+            _ => {
+                return Err(Error::Document(
+                    "new case has no Signs of Safety map".into(),
+                ));
+            }
+        };
+        for c in [
+            "worries",
+            "working_well",
+            "needs_to_happen",
+            "danger_statements",
+        ] {
+            doc.put_object(&sos, c, ObjType::Map)?;
+        }
+        let mut this = Self { doc };
+        this.commit(author, "case created", at);
+        Ok(this)
+    }
+
+    /// Rebuilds a document from its stored snapshot and change chunks.
+    pub fn load<'a>(
+        actor: &[u8],
+        snapshot: Option<&[u8]>,
+        chunks: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Result<Self, DocLoadError> {
+        let mut doc = match snapshot {
+            Some(bytes) => AutoCommit::load(bytes).map_err(|_| DocLoadError::Snapshot)?,
+            None => AutoCommit::new(),
+        };
+        for (i, chunk) in chunks.into_iter().enumerate() {
+            doc.load_incremental(chunk)
+                .map_err(|_| DocLoadError::Chunk(i))?;
+        }
+        doc.set_actor(ActorId::from(actor));
+        Ok(Self { doc })
+    }
+
+    /// The document's heads (to save what comes after them).
+    pub fn heads(&mut self) -> Vec<ChangeHash> {
+        self.doc.get_heads()
+    }
+
+    /// Changes made since `heads`, in Automerge's compact change format.
+    pub fn save_after(&mut self, heads: &[ChangeHash]) -> Vec<u8> {
+        self.doc.save_after(heads)
+    }
+
+    /// The whole document, compacted.
+    pub fn save(&mut self) -> Vec<u8> {
+        self.doc.save()
+    }
+
+    /// Whether any change this document depends on is missing.
+    pub fn missing_deps(&mut self) -> Vec<ChangeHash> {
+        self.doc.get_missing_deps(&[])
+    }
+
+    /// Merges another replica of the same case into this one.
+    pub fn merge(&mut self, other: &mut CaseDoc) -> Result<()> {
+        self.doc.merge(&mut other.doc)?;
+        Ok(())
+    }
+
+    /// A replica of this document for another actor (tests and drafts).
+    pub fn fork(&mut self, actor: &[u8]) -> CaseDoc {
+        CaseDoc {
+            doc: self.doc.fork().with_actor(ActorId::from(actor)),
+        }
+    }
+
+    /// The document as plain JSON (the deterministic winner of every field).
+    pub fn to_json(&self) -> Json {
+        serde_json::to_value(AutoSerde::from(&self.doc)).unwrap_or(Json::Null)
+    }
+
+    /// The document as a typed case. A record whose shape this version does
+    /// not understand (written by a newer app, or only partly received) is
+    /// left out and its path listed in `Case::unreadable`, so one odd record
+    /// never hides the rest of the case.
+    pub fn read(&self) -> Result<Case> {
+        let mut json = self.to_json();
+        let mut unreadable = Vec::new();
+        if let Json::Object(root) = &mut json {
+            for collection in RECORD_COLLECTIONS {
+                prune_unreadable(root, collection, &mut unreadable);
+            }
+            if let Some(Json::Object(sos)) = root.get_mut("signs_of_safety") {
+                for column in [
+                    "worries",
+                    "working_well",
+                    "needs_to_happen",
+                    "danger_statements",
+                ] {
+                    let before = unreadable.len();
+                    prune_unreadable(sos, column, &mut unreadable);
+                    for p in &mut unreadable[before..] {
+                        *p = format!("signs_of_safety/{p}");
+                    }
+                }
+            }
+        }
+        let mut case: Case = serde_json::from_value(json).map_err(|_| {
+            Error::Document("this case's profile or programme has an unexpected shape".into())
+        })?;
+        case.unreadable = unreadable;
+        Ok(case)
+    }
+
+    /// Applies `patches` as one commit. On any error nothing is applied.
+    pub fn apply(
+        &mut self,
+        author: &Author,
+        what: &str,
+        at: DateTime<Utc>,
+        patches: &[Patch],
+    ) -> Result<bool> {
+        let result = patches.iter().try_for_each(|p| self.apply_patch(p));
+        if let Err(e) = result {
+            self.doc.rollback();
+            return Err(e);
+        }
+        if self.doc.pending_ops() == 0 {
+            return Ok(false);
+        }
+        self.commit(author, what, at);
+        Ok(true)
+    }
+
+    fn commit(&mut self, author: &Author, what: &str, at: DateTime<Utc>) {
+        let message = ChangeMessage {
+            by: author.by.clone(),
+            device: author.device.clone(),
+            what: what.to_string(),
+        };
+        let message = serde_json::to_string(&message).unwrap_or_default();
+        self.doc.commit_with(
+            CommitOptions::default()
+                .with_message(message)
+                .with_time(at.timestamp()),
+        );
+    }
+
+    fn apply_patch(&mut self, patch: &Patch) -> Result<()> {
+        let (last, parents) = match patch.path.split_last() {
+            Some(x) => x,
+            None => {
+                let Json::Object(map) = &patch.value else {
+                    return Err(Error::Document(
+                        "the document root takes only fields".into(),
+                    ));
+                };
+                return write_map(&mut self.doc, &ROOT, map);
+            }
+        };
+        let mut obj = ROOT;
+        for key in parents {
+            obj = ensure_map(&mut self.doc, &obj, key)?;
+        }
+        write_value(&mut self.doc, &obj, last, &patch.value)
+    }
+
+    /// Whether a map exists at `path` (e.g. `["visits", id]`).
+    pub fn exists(&self, path: &[&str]) -> bool {
+        let mut obj = ROOT;
+        for key in path {
+            match self.doc.get(&obj, *key) {
+                Ok(Some((Value::Object(ObjType::Map), child))) => obj = child,
+                _ => return false,
+            }
+        }
+        true
+    }
+
+    /// Every field currently holding more than one value.
+    pub fn conflicts(&mut self) -> Vec<Conflict> {
+        let mut found = Vec::new();
+        walk_conflicts(&self.doc, &ROOT, String::new(), &mut found);
+        found
+            .into_iter()
+            .map(|(field, values)| Conflict {
+                field,
+                values: values
+                    .into_iter()
+                    .map(|(value, id)| {
+                        let (by, device, at) = self.who_wrote(&id);
+                        ConflictValue {
+                            value,
+                            by,
+                            device,
+                            at,
+                        }
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
+    fn who_wrote(&mut self, op: &ObjId) -> (String, String, String) {
+        let Some(hash) = self.doc.hash_for_opid(op) else {
+            return Default::default();
+        };
+        match self.doc.get_change_meta_by_hash(&hash) {
+            Some(m) => {
+                let msg: Option<ChangeMessage> = m
+                    .message
+                    .as_deref()
+                    .and_then(|s| serde_json::from_str(s).ok());
+                let (by, device) = msg.map(|m| (m.by, m.device)).unwrap_or_default();
+                (by, device, timestamp_string(m.timestamp))
+            }
+            None => Default::default(),
+        }
+    }
+
+    /// Settles a conflict at `field` (a `/`-separated path) with `value`,
+    /// which may be one of the conflicting values or a new one.
+    pub fn resolve(
+        &mut self,
+        author: &Author,
+        at: DateTime<Utc>,
+        field: &str,
+        value: Json,
+    ) -> Result<()> {
+        let parts: Vec<&str> = field.split('/').collect();
+        let Some((last, parents)) = parts.split_last() else {
+            return Err(Error::NoSuchConflict);
+        };
+        let mut obj = ROOT;
+        for key in parents {
+            match self.doc.get(&obj, *key) {
+                Ok(Some((Value::Object(ObjType::Map), child))) => obj = child,
+                _ => return Err(Error::NoSuchConflict),
+            }
+        }
+        if self.doc.get_all(&obj, *last).map(|v| v.len()).unwrap_or(0) < 2 {
+            return Err(Error::NoSuchConflict);
+        }
+        let result = match &value {
+            Json::Object(map) => self
+                .doc
+                .put_object(&obj, *last, ObjType::Map)
+                .map_err(Error::from)
+                .and_then(|child| write_map(&mut self.doc, &child, map)),
+            other => write_new(&mut self.doc, &obj, last, other),
+        };
+        if let Err(e) = result {
+            self.doc.rollback();
+            return Err(e);
+        }
+        self.commit(author, &format!("conflict resolved: {field}"), at);
+        Ok(())
+    }
+
+    /// Every change, oldest first, with who made it and when.
+    pub fn history(&mut self) -> Vec<HistoryEntry> {
+        self.doc
+            .get_changes_meta(&[])
+            .into_iter()
+            .map(|m| {
+                let msg: Option<ChangeMessage> = m
+                    .message
+                    .as_deref()
+                    .and_then(|s| serde_json::from_str(s).ok());
+                let (by, device, what) = msg.map(|m| (m.by, m.device, m.what)).unwrap_or_default();
+                HistoryEntry {
+                    at: timestamp_string(m.timestamp),
+                    by,
+                    device,
+                    what,
+                    change: m.hash.to_string(),
+                }
+            })
+            .collect()
+    }
+}
+
+const RECORD_COLLECTIONS: &[&str] = &[
+    "consents",
+    "goals",
+    "scales",
+    "visits",
+    "concerns",
+    "referrals",
+    "meetings",
+    "events",
+];
+
+/// Removes from `parent[collection]` every entry that does not deserialize as
+/// that collection's record type, noting its path.
+fn prune_unreadable(
+    parent: &mut Map<String, Json>,
+    collection: &str,
+    unreadable: &mut Vec<String>,
+) {
+    use super::model as m;
+    let Some(Json::Object(entries)) = parent.get_mut(collection) else {
+        parent.remove(collection);
+        return;
+    };
+    fn fits<T: serde::de::DeserializeOwned>(v: &Json) -> bool {
+        T::deserialize(v).is_ok()
+    }
+    let check: fn(&Json) -> bool = match collection {
+        "consents" => fits::<m::Consent>,
+        "goals" => fits::<m::Goal>,
+        "scales" => fits::<m::ScaleReading>,
+        "visits" => fits::<m::Visit>,
+        "concerns" => fits::<m::Concern>,
+        "referrals" => fits::<m::Referral>,
+        "meetings" => fits::<m::Meeting>,
+        "events" => fits::<m::ProgrammeEvent>,
+        "danger_statements" => fits::<m::DangerStatement>,
+        _ => fits::<m::SosEntry>,
+    };
+    let bad: Vec<String> = entries
+        .iter()
+        .filter(|(_, v)| !check(v))
+        .map(|(k, _)| k.clone())
+        .collect();
+    for k in bad {
+        entries.remove(&k);
+        unreadable.push(format!("{collection}/{k}"));
+    }
+}
+
+/// Why a stored document could not be rebuilt.
+#[derive(Debug, PartialEq, Eq)]
+pub enum DocLoadError {
+    Snapshot,
+    Chunk(usize),
+}
+
+type FoundConflict = (String, Vec<(Json, ObjId)>);
+
+fn walk_conflicts(doc: &AutoCommit, obj: &ObjId, path: String, out: &mut Vec<FoundConflict>) {
+    for key in doc.keys(obj) {
+        let field = if path.is_empty() {
+            key.clone()
+        } else {
+            format!("{path}/{key}")
+        };
+        let all = doc.get_all(obj, key.as_str()).unwrap_or_default();
+        if all.len() > 1 {
+            // Automerge's default winner is the last; list it first.
+            let values = all
+                .iter()
+                .rev()
+                .map(|(v, id)| (value_json(doc, v, id), id.clone()))
+                .collect();
+            out.push((field.clone(), values));
+        }
+        if let Ok(Some((Value::Object(ObjType::Map), child))) = doc.get(obj, key.as_str()) {
+            walk_conflicts(doc, &child, field, out);
+        }
+    }
+}
+
+fn timestamp_string(secs: i64) -> String {
+    DateTime::<Utc>::from_timestamp(secs, 0)
+        .map(instant_string)
+        .unwrap_or_default()
+}
+
+fn ensure_map(doc: &mut AutoCommit, obj: &ObjId, key: &str) -> Result<ObjId> {
+    match doc.get(obj, key)? {
+        Some((Value::Object(ObjType::Map), id)) => Ok(id),
+        _ => Ok(doc.put_object(obj, key, ObjType::Map)?),
+    }
+}
+
+fn write_map(doc: &mut AutoCommit, obj: &ObjId, map: &Map<String, Json>) -> Result<()> {
+    for (k, v) in map {
+        write_value(doc, obj, k, v)?;
+    }
+    Ok(())
+}
+
+/// Writes `value` at `obj[key]` unless it is already there.
+fn write_value(doc: &mut AutoCommit, obj: &ObjId, key: &str, value: &Json) -> Result<()> {
+    match value {
+        Json::Null => Ok(()),
+        Json::Object(map) => {
+            let child = ensure_map(doc, obj, key)?;
+            write_map(doc, &child, map)
+        }
+        other => {
+            let unchanged = match doc.get(obj, key)? {
+                Some((v, id)) => {
+                    value_json(doc, &v, &id) == *other && doc.get_all(obj, key)?.len() == 1
+                }
+                None => false,
+            };
+            if unchanged {
+                Ok(())
+            } else {
+                write_new(doc, obj, key, other)
+            }
+        }
+    }
+}
+
+/// Puts a scalar or a list, replacing whatever `obj[key]` held.
+fn write_new(doc: &mut AutoCommit, obj: &ObjId, key: &str, value: &Json) -> Result<()> {
+    match value {
+        Json::Array(items) => {
+            let list = doc.put_object(obj, key, ObjType::List)?;
+            for (i, item) in items.iter().enumerate() {
+                match item {
+                    Json::Object(map) => {
+                        let child = doc.insert_object(&list, i, ObjType::Map)?;
+                        write_map(doc, &child, map)?;
+                    }
+                    other => {
+                        doc.insert(&list, i, to_scalar(other))?;
+                    }
+                }
+            }
+            Ok(())
+        }
+        Json::Object(map) => {
+            let child = doc.put_object(obj, key, ObjType::Map)?;
+            write_map(doc, &child, map)
+        }
+        other => {
+            doc.put(obj, key, to_scalar(other))?;
+            Ok(())
+        }
+    }
+}
+
+fn to_scalar(v: &Json) -> ScalarValue {
+    match v {
+        Json::Bool(b) => ScalarValue::Boolean(*b),
+        Json::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                ScalarValue::Int(i)
+            } else if let Some(u) = n.as_u64() {
+                ScalarValue::Uint(u)
+            } else {
+                ScalarValue::F64(n.as_f64().unwrap_or(0.0))
+            }
+        }
+        Json::String(s) => ScalarValue::Str(s.as_str().into()),
+        _ => ScalarValue::Null,
+    }
+}
+
+fn scalar_json(s: &ScalarValue) -> Json {
+    match s {
+        ScalarValue::Str(s) => Json::String(s.to_string()),
+        ScalarValue::Int(i) => Json::from(*i),
+        ScalarValue::Uint(u) => Json::from(*u),
+        ScalarValue::F64(f) => Json::from(*f),
+        ScalarValue::Boolean(b) => Json::Bool(*b),
+        ScalarValue::Timestamp(t) => Json::from(*t),
+        ScalarValue::Counter(c) => Json::from(i64::from(c)),
+        ScalarValue::Bytes(b) => Json::String(hex::encode(b)),
+        ScalarValue::Null | ScalarValue::Unknown { .. } => Json::Null,
+    }
+}
+
+/// The JSON form of a value found at some key (an object is read whole).
+fn value_json<R: ReadDoc>(doc: &R, v: &Value<'_>, id: &ObjId) -> Json {
+    match v {
+        Value::Scalar(s) => scalar_json(s),
+        Value::Object(ObjType::Map) | Value::Object(ObjType::Table) => {
+            let mut map = Map::new();
+            for key in doc.keys(id) {
+                if let Ok(Some((cv, cid))) = doc.get(id, key.as_str()) {
+                    map.insert(key, value_json(doc, &cv, &cid));
+                }
+            }
+            Json::Object(map)
+        }
+        Value::Object(ObjType::List) => {
+            let n = doc.length(id);
+            let items = (0..n)
+                .filter_map(|i| doc.get(id, i).ok().flatten())
+                .map(|(cv, cid)| value_json(doc, &cv, &cid))
+                .collect();
+            Json::Array(items)
+        }
+        Value::Object(ObjType::Text) => Json::String(doc.text(id).unwrap_or_default()),
+    }
+}

@@ -1,0 +1,112 @@
+//! The core's one error type.
+//!
+//! Every message is a single line a practitioner or an admin can act on and
+//! never contains record content: names, notes and other case data stay out of
+//! errors (and therefore out of logs and crash reports). Values the user typed
+//! are not echoed either, since a mistyped field may well be a name.
+
+use crate::crypto::CryptoError;
+
+/// A platform key store (Android Keystore, iOS Keychain) refused or failed.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum PlatformKeyError {
+    #[error("the device key is unavailable (locked device or user cancelled)")]
+    Unavailable,
+    #[error("the device key was invalidated (for example biometrics changed)")]
+    Invalidated,
+    #[error("the device key store failed: {0}")]
+    Failed(String),
+}
+
+/// A rejected input: which field, and what is wrong with it.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[error("{field}: {problem}")]
+pub struct ValidationError {
+    pub field: String,
+    pub problem: String,
+}
+
+impl ValidationError {
+    pub fn new(field: impl Into<String>, problem: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            problem: problem.into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("no vault at this location; create one with `outreach init`")]
+    NoVault,
+    #[error("a vault already exists at this location")]
+    VaultExists,
+    #[error("wrong passphrase ({remaining} attempts left before this vault is wiped)")]
+    WrongPassphrase { remaining: u32 },
+    #[error(
+        "too many wrong passphrases: this vault has been wiped; ask your admin to set the device up again"
+    )]
+    Wiped,
+    #[error("the vault is locked; unlock it first")]
+    Locked,
+    #[error("this vault also needs the device's platform key, which was not supplied")]
+    PlatformKeyRequired,
+    #[error(transparent)]
+    Platform(#[from] PlatformKeyError),
+    #[error("the vault header is damaged or has been tampered with")]
+    HeaderCorrupt,
+    #[error(
+        "the vault header asks for key-derivation settings outside the safe range; it may have been tampered with"
+    )]
+    UnsafeKdfParams,
+    #[error(
+        "the {what} of case {case} failed its integrity check: it is corrupt or has been tampered with"
+    )]
+    CorruptRecord { what: &'static str, case: String },
+    #[error(
+        "this vault was written by a newer version of Outreach (schema {found}, this build reads up to {supported}); update the app"
+    )]
+    SchemaTooNew { found: i64, supported: i64 },
+    #[error("no case matches that id")]
+    UnknownCase,
+    #[error("that id matches more than one case; give more of it")]
+    AmbiguousCase,
+    #[error("no {0} with that id in this case")]
+    UnknownRecord(&'static str),
+    #[error("invalid input: {0}")]
+    Invalid(#[from] ValidationError),
+    #[error("no conflict at that field in this case")]
+    NoSuchConflict,
+    #[error("a stored case document could not be read: {0}")]
+    Document(String),
+    #[error("storage failed: {0}")]
+    Storage(String),
+    #[error("file access failed: {0}")]
+    Io(String),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        // SQLite messages name tables and constraints, never bound values; all
+        // bound values are ciphertext or opaque ids anyway.
+        Error::Storage(e.to_string())
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::Io(e.kind().to_string())
+    }
+}
+
+impl From<automerge::AutomergeError> for Error {
+    fn from(e: automerge::AutomergeError) -> Self {
+        // Automerge errors can quote values (e.g. an invalid key); keep only the kind.
+        let _ = e;
+        Error::Document("the document structure is not what this version expects".into())
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,197 @@
+//! SQLite storage of opaque, already-sealed blobs.
+//!
+//! The store knows rows and transactions, not keys: everything it is handed
+//! for a case is ciphertext produced by [`crate::crypto::seal`], and the only
+//! plaintext columns are random ids, sequence numbers and sizes. Each write is
+//! one durable transaction (WAL with `synchronous=FULL`), so a write that
+//! returned has reached the disk and survives a killed process or a dead
+//! battery. `secure_delete` overwrites freed pages, so compaction and wipe do
+//! not leave old ciphertext lying in the file.
+
+mod schema;
+
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+pub use schema::{LATEST_VERSION, V1_SCHEMA};
+
+use crate::error::Result;
+
+/// A case's stored state: an optional snapshot and the chunks after it.
+pub struct StoredCase {
+    pub snapshot: Option<(u64, Vec<u8>)>,
+    pub chunks: Vec<(u64, Vec<u8>)>,
+}
+
+pub struct Store {
+    conn: Connection,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path` and brings its schema
+    /// up to date.
+    pub fn open(path: &Path) -> Result<Self> {
+        let mut conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "secure_delete", "ON")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        schema::migrate(&mut conn)?;
+        Ok(Self { conn })
+    }
+
+    pub fn meta_get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Writes several meta rows in one durable transaction.
+    pub fn meta_put(&mut self, rows: &[(&str, &[u8])]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        for (k, v) in rows {
+            tx.execute(
+                "INSERT INTO meta(key, value) VALUES (?1, ?2)
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                params![k, v],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn case_ids(&self) -> Result<Vec<[u8; 16]>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT case_id FROM cases ORDER BY created_at, case_id")?;
+        let rows = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
+        let mut out = Vec::new();
+        for row in rows {
+            if let Ok(id) = <[u8; 16]>::try_from(row?.as_slice()) {
+                out.push(id);
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn case_exists(&self, case: &[u8; 16]) -> Result<bool> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT 1 FROM cases WHERE case_id = ?1")?;
+        Ok(stmt.exists([&case[..]])?)
+    }
+
+    /// Registers a case and stores its first chunk in one transaction.
+    pub fn create_case(
+        &mut self,
+        case: &[u8; 16],
+        created_at: i64,
+        first_chunk: &[u8],
+    ) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO cases(case_id, created_at, chunk_bytes) VALUES (?1, ?2, ?3)",
+            params![&case[..], created_at, first_chunk.len() as i64],
+        )?;
+        tx.execute(
+            "INSERT INTO case_chunk(case_id, seq, body) VALUES (?1, 1, ?2)",
+            params![&case[..], first_chunk],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Appends one sealed chunk; returns the case's accumulated chunk bytes.
+    pub fn append_chunk(&mut self, case: &[u8; 16], seq: u64, body: &[u8]) -> Result<u64> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut ins = tx
+                .prepare_cached("INSERT INTO case_chunk(case_id, seq, body) VALUES (?1, ?2, ?3)")?;
+            ins.execute(params![&case[..], seq as i64, body])?;
+        }
+        let total: i64 = {
+            let mut upd = tx.prepare_cached(
+                "UPDATE cases SET chunk_bytes = chunk_bytes + ?2 WHERE case_id = ?1 RETURNING chunk_bytes",
+            )?;
+            upd.query_row(params![&case[..], body.len() as i64], |r| r.get(0))?
+        };
+        tx.commit()?;
+        Ok(total.max(0) as u64)
+    }
+
+    pub fn read_chunk(&self, case: &[u8; 16], seq: u64) -> Result<Option<Vec<u8>>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT body FROM case_chunk WHERE case_id = ?1 AND seq = ?2")?;
+        Ok(stmt
+            .query_row(params![&case[..], seq as i64], |r| r.get(0))
+            .optional()?)
+    }
+
+    pub fn load_case(&self, case: &[u8; 16]) -> Result<StoredCase> {
+        let snapshot = self
+            .conn
+            .prepare_cached("SELECT upto_seq, body FROM case_snapshot WHERE case_id = ?1")?
+            .query_row([&case[..]], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)))
+            .optional()?;
+        let after = snapshot.as_ref().map(|(s, _)| *s).unwrap_or(0);
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT seq, body FROM case_chunk WHERE case_id = ?1 AND seq > ?2 ORDER BY seq",
+        )?;
+        let rows = stmt.query_map(params![&case[..], after as i64], |r| {
+            Ok((r.get::<_, i64>(0)? as u64, r.get(1)?))
+        })?;
+        let chunks = rows.collect::<Result<Vec<_>, _>>()?;
+        Ok(StoredCase { snapshot, chunks })
+    }
+
+    /// Replaces a case's snapshot and drops the chunks it covers, atomically:
+    /// a crash leaves either the old snapshot + chunks or the new snapshot.
+    pub fn compact(&mut self, case: &[u8; 16], upto_seq: u64, body: &[u8]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO case_snapshot(case_id, upto_seq, body) VALUES (?1, ?2, ?3)
+             ON CONFLICT(case_id) DO UPDATE SET upto_seq = excluded.upto_seq, body = excluded.body",
+            params![&case[..], upto_seq as i64, body],
+        )?;
+        tx.execute(
+            "DELETE FROM case_chunk WHERE case_id = ?1 AND seq <= ?2",
+            params![&case[..], upto_seq as i64],
+        )?;
+        tx.execute(
+            "UPDATE cases SET chunk_bytes = 0 WHERE case_id = ?1",
+            [&case[..]],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Overwrites and deletes every row (secure_delete zeroes the freed pages)
+    /// and checkpoints the WAL so no page of the old content remains in it.
+    pub fn destroy_contents(&mut self) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        tx.execute("UPDATE meta SET value = zeroblob(length(value))", [])?;
+        tx.execute("DELETE FROM case_chunk", [])?;
+        tx.execute("DELETE FROM case_snapshot", [])?;
+        tx.execute("DELETE FROM cases", [])?;
+        tx.execute("DELETE FROM meta", [])?;
+        tx.commit()?;
+        self.checkpoint()?;
+        Ok(())
+    }
+
+    /// Copies the WAL into the main file and truncates the WAL.
+    pub fn checkpoint(&self) -> Result<()> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
+    /// Access for tests, benchmarks and diagnostics (`PRAGMA integrity_check`).
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+}

@@ -1,0 +1,822 @@
+//! The typed write API over case documents. Each method validates all of its
+//! input first (nothing is written on any error), then applies one commit to
+//! the case's document and makes it durable through `Vault::write_case`.
+
+use serde_json::{Value as Json, json};
+
+use super::Vault;
+use crate::case::doc::{Conflict, HistoryEntry, Patch};
+use crate::case::model::*;
+use crate::case::validate as v;
+use crate::error::{Error, Result, ValidationError};
+
+/// A contact to record.
+#[derive(Debug, Clone)]
+pub struct VisitInput {
+    pub at: String,
+    pub kind: ContactKind,
+    pub outcome: Outcome,
+    pub note: String,
+    pub planned_at: Option<String>,
+    pub ended_at: Option<String>,
+    pub present: Vec<String>,
+    pub domains: Vec<Domain>,
+    pub her_words: Option<String>,
+    pub wellbeing: Option<i64>,
+    pub actions_agreed: Option<String>,
+    pub next_contact_due: Option<String>,
+    pub checked_in_at: Option<String>,
+    pub checked_out_at: Option<String>,
+}
+
+impl VisitInput {
+    pub fn new(
+        at: impl Into<String>,
+        kind: ContactKind,
+        outcome: Outcome,
+        note: impl Into<String>,
+    ) -> Self {
+        Self {
+            at: at.into(),
+            kind,
+            outcome,
+            note: note.into(),
+            planned_at: None,
+            ended_at: None,
+            present: Vec::new(),
+            domains: Vec::new(),
+            her_words: None,
+            wellbeing: None,
+            actions_agreed: None,
+            next_contact_due: None,
+            checked_in_at: None,
+            checked_out_at: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct GoalInput {
+    pub domain: Domain,
+    pub text: String,
+    pub status: Option<GoalStatus>,
+    pub target_date: Option<String>,
+    pub review_date: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ActionInput {
+    pub text: String,
+    pub owner: Option<ActionOwner>,
+    pub due: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ScaleInput {
+    pub score: i64,
+    pub date: Option<String>,
+    pub view: Option<ScaleView>,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ConcernInput {
+    pub category: String,
+    pub severity: Severity,
+    pub description: String,
+    pub escalated_to: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ConcernUpdate {
+    pub status: Option<ConcernStatus>,
+    pub severity: Option<Severity>,
+    pub escalated_to: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ConsentInput {
+    pub what: String,
+    pub given_on: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ReferralInput {
+    pub agency: String,
+    pub reason: String,
+    pub date: Option<String>,
+    pub status: Option<ReferralStatus>,
+}
+
+#[derive(Debug, Clone)]
+pub struct MeetingInput {
+    pub kind: MeetingKind,
+    pub date: String,
+    pub attendees: Vec<String>,
+    pub summary: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct EventInput {
+    pub kind: EventKind,
+    pub date: String,
+    pub note: Option<String>,
+}
+
+fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+fn to_json<T: serde::Serialize>(t: &T) -> Json {
+    serde_json::to_value(t).unwrap_or(Json::Null)
+}
+
+/// The profile/programme patch for an edit, validated.
+fn edit_patch(edit: &CaseEdit, today: chrono::NaiveDate) -> Result<Json> {
+    let preferred_name = match &edit.preferred_name {
+        Some(n) => Some(v::required_short("preferred_name", n)?),
+        None => None,
+    };
+    let practitioners = match &edit.practitioners {
+        Some(list) => Some(
+            list.iter()
+                .map(|p| v::required_short("practitioners", p))
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+        None => None,
+    };
+    if let Some(n) = edit.children_count
+        && n > 30
+    {
+        return Err(ValidationError::new("children_count", "is not plausible").into());
+    }
+    let start = v::opt_date("start_date", edit.start_date.as_deref())?;
+    let end = v::opt_date("planned_end_date", edit.planned_end_date.as_deref())?;
+    if let (Some(s), Some(e)) = (&start, &end)
+        && e < s
+    {
+        return Err(ValidationError::new("planned_end_date", "is before the start date").into());
+    }
+    Ok(json!({
+        "profile": {
+            "preferred_name": preferred_name,
+            "legal_name": v::opt_short("legal_name", edit.legal_name.as_deref())?,
+            "date_of_birth": edit.date_of_birth.as_deref().map(|d| v::date_of_birth("date_of_birth", d, today)).transpose()?,
+            "phone": v::opt_short("phone", edit.phone.as_deref())?,
+            "address": v::opt_note("address", edit.address.as_deref())?,
+            "care_leaver": edit.care_leaver,
+            "safe_contact": {
+                "text_ok": edit.text_ok,
+                "voicemail_ok": edit.voicemail_ok,
+                "code_word": v::opt_short("code_word", edit.code_word.as_deref())?,
+                "notes": v::opt_note("safe_contact_notes", edit.safe_contact_notes.as_deref())?,
+            },
+            "children": {
+                "count": edit.children_count,
+                "age_bands": v::opt_short("children_age_bands", edit.children_age_bands.as_deref())?,
+                "legal_status": v::opt_short("children_legal_status", edit.children_legal_status.as_deref())?,
+                "contact_arrangements": v::opt_note("children_contact", edit.children_contact.as_deref())?,
+            },
+        },
+        "programme": {
+            "referral_date": v::opt_date("referral_date", edit.referral_date.as_deref())?,
+            "referral_source": v::opt_short("referral_source", edit.referral_source.as_deref())?,
+            "phase": edit.phase,
+            "start_date": start,
+            "planned_end_date": end,
+            "practitioners": practitioners,
+            "team": v::opt_short("team", edit.team.as_deref())?,
+            "exit_reason": v::opt_note("exit_reason", edit.exit_reason.as_deref())?,
+        }
+    }))
+}
+
+impl Vault {
+    /// Finds a case by its full id or a unique prefix of at least 4 characters.
+    pub fn resolve_case(&self, id: &str) -> Result<[u8; 16]> {
+        let id = id.trim().to_ascii_lowercase();
+        if let Ok(u) = uuid::Uuid::parse_str(&id) {
+            let bytes = *u.as_bytes();
+            return if self.store()?.case_exists(&bytes)? {
+                Ok(bytes)
+            } else {
+                Err(Error::UnknownCase)
+            };
+        }
+        if id.len() < 4 || !id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+            return Err(Error::UnknownCase);
+        }
+        let mut found = None;
+        for c in self.store()?.case_ids()? {
+            if uuid::Uuid::from_bytes(c).to_string().starts_with(&id) {
+                if found.is_some() {
+                    return Err(Error::AmbiguousCase);
+                }
+                found = Some(c);
+            }
+        }
+        found.ok_or(Error::UnknownCase)
+    }
+
+    /// Ids of every case in the vault, oldest first.
+    pub fn case_ids(&self) -> Result<Vec<String>> {
+        self.unlocked()?;
+        Ok(self
+            .store()?
+            .case_ids()?
+            .into_iter()
+            .map(|c| uuid::Uuid::from_bytes(c).to_string())
+            .collect())
+    }
+
+    /// Opens a new case. `edit.preferred_name` is required; the case is
+    /// assigned to this device's practitioner and team unless the edit says
+    /// otherwise. Returns the case id.
+    pub fn create_case(&mut self, edit: &CaseEdit) -> Result<String> {
+        let today = self.now().date_naive();
+        if edit
+            .preferred_name
+            .as_deref()
+            .map(str::trim)
+            .unwrap_or("")
+            .is_empty()
+        {
+            return Err(
+                ValidationError::new("preferred_name", "is required and cannot be empty").into(),
+            );
+        }
+        let mut patch = edit_patch(edit, today)?;
+        let settings = self.settings()?.clone();
+        if edit.practitioners.is_none() {
+            patch["programme"]["practitioners"] = json!([settings.practitioner]);
+        }
+        if edit.team.is_none()
+            && let Some(team) = &settings.team
+        {
+            patch["programme"]["team"] = json!(team);
+        }
+        if edit.phase.is_none() {
+            patch["programme"]["phase"] = json!(Phase::Referred);
+        }
+        let author = self.author()?;
+        let now = self.now();
+        let uuid = uuid::Uuid::new_v4();
+        let id = uuid.to_string();
+        let mut doc =
+            crate::case::doc::CaseDoc::create(&self.unlocked()?.actor, &id, &author, now)?;
+        doc.apply(
+            &author,
+            "profile set",
+            now,
+            &[Patch::new(Vec::<String>::new(), patch)],
+        )?;
+        self.store_new_case(*uuid.as_bytes(), doc)?;
+        Ok(id)
+    }
+
+    /// Edits profile and programme fields; fields left `None` are unchanged.
+    pub fn edit_case(&mut self, case: &str, edit: &CaseEdit) -> Result<()> {
+        let case = self.resolve_case(case)?;
+        let patch = edit_patch(edit, self.now().date_naive())?;
+        self.write_case(case, |doc, author, now| {
+            doc.apply(
+                author,
+                "profile edited",
+                now,
+                &[Patch::new(Vec::<String>::new(), patch)],
+            )
+        })
+    }
+
+    /// Records a contact. Returns the visit id.
+    pub fn add_visit(&mut self, case: &str, input: &VisitInput) -> Result<String> {
+        let case = self.resolve_case(case)?;
+        let at = v::instant("at", &input.at)?;
+        let ended = v::opt_instant("ended_at", input.ended_at.as_deref())?;
+        if let Some(e) = ended
+            && e < at
+        {
+            return Err(ValidationError::new("ended_at", "is before the visit started").into());
+        }
+        let check_in = v::opt_instant("checked_in_at", input.checked_in_at.as_deref())?;
+        let check_out = v::opt_instant("checked_out_at", input.checked_out_at.as_deref())?;
+        if let (Some(i), Some(o)) = (check_in, check_out)
+            && o < i
+        {
+            return Err(ValidationError::new("checked_out_at", "is before the check-in").into());
+        }
+        let next = v::opt_instant("next_contact_due", input.next_contact_due.as_deref())?;
+        if let Some(n) = next
+            && n < at
+        {
+            return Err(ValidationError::new("next_contact_due", "is before this contact").into());
+        }
+        let note = if input.outcome == Outcome::Completed {
+            v::required_note("note", &input.note)?
+        } else {
+            v::note("note", &input.note)?
+        };
+        let present = input
+            .present
+            .iter()
+            .map(|p| v::required_short("present", p))
+            .collect::<Result<Vec<_>, _>>()?;
+        let settings = self.settings()?.clone();
+        let visit = Visit {
+            kind: input.kind,
+            outcome: input.outcome,
+            at: v::instant_string(at),
+            planned_at: v::opt_instant("planned_at", input.planned_at.as_deref())?
+                .map(v::instant_string),
+            ended_at: ended.map(v::instant_string),
+            present,
+            domains: input.domains.clone(),
+            note,
+            her_words: v::opt_note("her_words", input.her_words.as_deref())?,
+            wellbeing: input
+                .wellbeing
+                .map(|w| v::score("wellbeing", w))
+                .transpose()?,
+            actions_agreed: v::opt_note("actions_agreed", input.actions_agreed.as_deref())?,
+            next_contact_due: next.map(v::instant_string),
+            checked_in_at: check_in.map(v::instant_string),
+            checked_out_at: check_out.map(v::instant_string),
+            recorded_by: Some(settings.practitioner),
+            recorded_at: Some(v::instant_string(self.now())),
+            sign_off: None,
+        };
+        let id = new_id();
+        let patch = Patch::new(["visits", id.as_str()], to_json(&visit));
+        self.write_case(case, |doc, author, now| {
+            doc.apply(author, "visit recorded", now, &[patch])
+        })?;
+        Ok(id)
+    }
+
+    /// A supervisor signs a visit off, or returns it for amendment with a comment.
+    pub fn sign_off_visit(
+        &mut self,
+        case: &str,
+        visit: &str,
+        decision: SignOffDecision,
+        comment: Option<&str>,
+    ) -> Result<()> {
+        let case = self.resolve_case(case)?;
+        let comment = v::opt_note("comment", comment)?;
+        if decision == SignOffDecision::Returned
+            && comment.as_deref().unwrap_or("").trim().is_empty()
+        {
+            return Err(ValidationError::new(
+                "comment",
+                "is required when returning a visit for amendment",
+            )
+            .into());
+        }
+        let sign_off = SignOff {
+            decision,
+            by: self.settings()?.practitioner.clone(),
+            at: v::instant_string(self.now()),
+            comment,
+        };
+        let visit = visit.to_string();
+        self.write_case(case, |doc, author, now| {
+            if !doc.exists(&["visits", &visit]) {
+                return Err(Error::UnknownRecord("visit"));
+            }
+            doc.apply(
+                author,
+                "visit signed off",
+                now,
+                &[Patch::new(
+                    ["visits", visit.as_str(), "sign_off"],
+                    to_json(&sign_off),
+                )],
+            )
+        })
+    }
+
+    /// Adds a support-plan goal. Contraception goals record only that a pause
+    /// is agreed and when to review it — no details.
+    pub fn add_goal(&mut self, case: &str, input: &GoalInput) -> Result<String> {
+        let case = self.resolve_case(case)?;
+        let text = if input.domain == Domain::Contraception {
+            let t = input.text.trim().to_ascii_lowercase();
+            if !(t.is_empty() || t == "pause agreed") {
+                return Err(ValidationError::new(
+                    "text",
+                    "contraception goals record only \"pause agreed\" and a review date, no details",
+                )
+                .into());
+            }
+            if input.review_date.is_none() {
+                return Err(ValidationError::new(
+                    "review_date",
+                    "is required for a contraception goal",
+                )
+                .into());
+            }
+            "pause agreed".to_string()
+        } else {
+            v::required_note("text", &input.text)?
+        };
+        let goal = Goal {
+            domain: input.domain,
+            text,
+            status: Some(input.status.unwrap_or(GoalStatus::NotStarted)),
+            target_date: v::opt_date("target_date", input.target_date.as_deref())?,
+            review_date: v::opt_date("review_date", input.review_date.as_deref())?,
+            created_at: Some(v::instant_string(self.now())),
+            actions: Default::default(),
+        };
+        let id = new_id();
+        let patch = Patch::new(["goals", id.as_str()], to_json(&goal));
+        self.write_case(case, |doc, author, now| {
+            doc.apply(author, "goal added", now, &[patch])
+        })?;
+        Ok(id)
+    }
+
+    /// Changes a goal's status.
+    pub fn set_goal_status(&mut self, case: &str, goal: &str, status: GoalStatus) -> Result<()> {
+        let case = self.resolve_case(case)?;
+        let goal = goal.to_string();
+        self.write_case(case, |doc, author, now| {
+            if !doc.exists(&["goals", &goal]) {
+                return Err(Error::UnknownRecord("goal"));
+            }
+            doc.apply(
+                author,
+                "goal status changed",
+                now,
+                &[Patch::new(
+                    ["goals", goal.as_str(), "status"],
+                    json!(status),
+                )],
+            )
+        })
+    }
+
+    /// Adds an action to a goal. Returns the action id.
+    pub fn add_action(&mut self, case: &str, goal: &str, input: &ActionInput) -> Result<String> {
+        let case = self.resolve_case(case)?;
+        let action = Action {
+            text: v::required_note("text", &input.text)?,
+            owner: input.owner,
+            due: v::opt_date("due", input.due.as_deref())?,
+            done: None,
+        };
+        let id = new_id();
+        let goal = goal.to_string();
+        let action_id = id.clone();
+        self.write_case(case, |doc, author, now| {
+            if !doc.exists(&["goals", &goal]) {
+                return Err(Error::UnknownRecord("goal"));
+            }
+            doc.apply(
+                author,
+                "action added",
+                now,
+                &[Patch::new(
+                    ["goals", goal.as_str(), "actions", action_id.as_str()],
+                    to_json(&action),
+                )],
+            )
+        })?;
+        Ok(id)
+    }
+
+    /// Marks a goal's action done on `date` (today if `None`).
+    pub fn complete_action(
+        &mut self,
+        case: &str,
+        goal: &str,
+        action: &str,
+        date: Option<&str>,
+    ) -> Result<()> {
+        let case = self.resolve_case(case)?;
+        let done = match date {
+            Some(d) => v::date_string("done", d)?,
+            None => self.now().date_naive().format("%Y-%m-%d").to_string(),
+        };
+        let (goal, action) = (goal.to_string(), action.to_string());
+        self.write_case(case, |doc, author, now| {
+            if !doc.exists(&["goals", &goal, "actions", &action]) {
+                return Err(Error::UnknownRecord("action"));
+            }
+            doc.apply(
+                author,
+                "action done",
+                now,
+                &[Patch::new(
+                    ["goals", goal.as_str(), "actions", action.as_str(), "done"],
+                    json!(done),
+                )],
+            )
+        })
+    }
+
+    /// Adds a 0–10 scaling reading. Returns its id.
+    pub fn add_scale(&mut self, case: &str, input: &ScaleInput) -> Result<String> {
+        let case = self.resolve_case(case)?;
+        let reading = ScaleReading {
+            score: v::score("score", input.score)?,
+            date: match &input.date {
+                Some(d) => v::date_string("date", d)?,
+                None => self.now().date_naive().format("%Y-%m-%d").to_string(),
+            },
+            view: Some(input.view.unwrap_or(ScaleView::Practitioner)),
+            note: v::opt_note("note", input.note.as_deref())?,
+        };
+        let id = new_id();
+        let patch = Patch::new(["scales", id.as_str()], to_json(&reading));
+        self.write_case(case, |doc, author, now| {
+            doc.apply(author, "scale reading added", now, &[patch])
+        })?;
+        Ok(id)
+    }
+
+    /// Adds an entry to a Signs of Safety column. Returns its id.
+    pub fn add_sos_entry(&mut self, case: &str, column: SosColumn, text: &str) -> Result<String> {
+        let case = self.resolve_case(case)?;
+        let entry = SosEntry {
+            text: v::required_note("text", text)?,
+            added_at: Some(v::instant_string(self.now())),
+        };
+        let key = match column {
+            SosColumn::Worries => "worries",
+            SosColumn::WorkingWell => "working_well",
+            SosColumn::NeedsToHappen => "needs_to_happen",
+        };
+        let id = new_id();
+        let patch = Patch::new(["signs_of_safety", key, id.as_str()], to_json(&entry));
+        self.write_case(case, |doc, author, now| {
+            doc.apply(author, "signs of safety entry added", now, &[patch])
+        })?;
+        Ok(id)
+    }
+
+    /// Adds a danger statement with its paired safety goal. Returns its id.
+    pub fn add_danger_statement(
+        &mut self,
+        case: &str,
+        danger: &str,
+        safety_goal: &str,
+    ) -> Result<String> {
+        let case = self.resolve_case(case)?;
+        let entry = DangerStatement {
+            danger: v::required_note("danger", danger)?,
+            safety_goal: v::required_note("safety_goal", safety_goal)?,
+            added_at: Some(v::instant_string(self.now())),
+        };
+        let id = new_id();
+        let patch = Patch::new(
+            ["signs_of_safety", "danger_statements", id.as_str()],
+            to_json(&entry),
+        );
+        self.write_case(case, |doc, author, now| {
+            doc.apply(author, "danger statement added", now, &[patch])
+        })?;
+        Ok(id)
+    }
+
+    /// Raises a concern. Returns its id.
+    pub fn add_concern(&mut self, case: &str, input: &ConcernInput) -> Result<String> {
+        let case = self.resolve_case(case)?;
+        let now_s = v::instant_string(self.now());
+        let escalated_to = v::opt_short("escalated_to", input.escalated_to.as_deref())?;
+        let concern = Concern {
+            category: v::required_short("category", &input.category)?,
+            severity: input.severity,
+            description: v::required_note("text", &input.description)?,
+            raised_at: now_s.clone(),
+            raised_by: Some(self.settings()?.practitioner.clone()),
+            status: Some(if escalated_to.is_some() {
+                ConcernStatus::Escalated
+            } else {
+                ConcernStatus::Open
+            }),
+            escalated_at: escalated_to.as_ref().map(|_| now_s),
+            escalated_to,
+        };
+        let id = new_id();
+        let patch = Patch::new(["concerns", id.as_str()], to_json(&concern));
+        self.write_case(case, |doc, author, now| {
+            doc.apply(author, "concern raised", now, &[patch])
+        })?;
+        Ok(id)
+    }
+
+    /// Updates a concern's status, severity or escalation.
+    pub fn update_concern(
+        &mut self,
+        case: &str,
+        concern: &str,
+        update: &ConcernUpdate,
+    ) -> Result<()> {
+        let case = self.resolve_case(case)?;
+        let escalated_to = v::opt_short("escalated_to", update.escalated_to.as_deref())?;
+        let now_s = v::instant_string(self.now());
+        let status = match (&escalated_to, update.status) {
+            (Some(_), None) => Some(ConcernStatus::Escalated),
+            (_, s) => s,
+        };
+        let patch = json!({
+            "status": status,
+            "severity": update.severity,
+            "escalated_at": escalated_to.as_ref().map(|_| now_s),
+            "escalated_to": escalated_to,
+        });
+        let concern = concern.to_string();
+        self.write_case(case, |doc, author, now| {
+            if !doc.exists(&["concerns", &concern]) {
+                return Err(Error::UnknownRecord("concern"));
+            }
+            doc.apply(
+                author,
+                "concern updated",
+                now,
+                &[Patch::new(["concerns", concern.as_str()], patch)],
+            )
+        })
+    }
+
+    /// Records a consent. Returns its id.
+    pub fn add_consent(&mut self, case: &str, input: &ConsentInput) -> Result<String> {
+        let case = self.resolve_case(case)?;
+        let consent = Consent {
+            what: v::required_note("what", &input.what)?,
+            given_on: Some(match &input.given_on {
+                Some(d) => v::date_string("given_on", d)?,
+                None => self.now().date_naive().format("%Y-%m-%d").to_string(),
+            }),
+            recorded_by: Some(self.settings()?.practitioner.clone()),
+            withdrawn_on: None,
+        };
+        let id = new_id();
+        let patch = Patch::new(["consents", id.as_str()], to_json(&consent));
+        self.write_case(case, |doc, author, now| {
+            doc.apply(author, "consent recorded", now, &[patch])
+        })?;
+        Ok(id)
+    }
+
+    /// Records that a consent was withdrawn on `date` (today if `None`).
+    pub fn withdraw_consent(
+        &mut self,
+        case: &str,
+        consent: &str,
+        date: Option<&str>,
+    ) -> Result<()> {
+        let case = self.resolve_case(case)?;
+        let date = match date {
+            Some(d) => v::date_string("withdrawn_on", d)?,
+            None => self.now().date_naive().format("%Y-%m-%d").to_string(),
+        };
+        let consent = consent.to_string();
+        self.write_case(case, |doc, author, now| {
+            if !doc.exists(&["consents", &consent]) {
+                return Err(Error::UnknownRecord("consent"));
+            }
+            doc.apply(
+                author,
+                "consent withdrawn",
+                now,
+                &[Patch::new(
+                    ["consents", consent.as_str(), "withdrawn_on"],
+                    json!(date),
+                )],
+            )
+        })
+    }
+
+    /// Records a referral to another agency. Returns its id.
+    pub fn add_referral(&mut self, case: &str, input: &ReferralInput) -> Result<String> {
+        let case = self.resolve_case(case)?;
+        let referral = Referral {
+            agency: v::required_short("agency", &input.agency)?,
+            reason: v::required_note("reason", &input.reason)?,
+            date: match &input.date {
+                Some(d) => v::date_string("date", d)?,
+                None => self.now().date_naive().format("%Y-%m-%d").to_string(),
+            },
+            status: Some(input.status.unwrap_or(ReferralStatus::Made)),
+            outcome: None,
+        };
+        let id = new_id();
+        let patch = Patch::new(["referrals", id.as_str()], to_json(&referral));
+        self.write_case(case, |doc, author, now| {
+            doc.apply(author, "referral recorded", now, &[patch])
+        })?;
+        Ok(id)
+    }
+
+    /// Records an FGC, network or professionals meeting. Returns its id.
+    pub fn add_meeting(&mut self, case: &str, input: &MeetingInput) -> Result<String> {
+        let case = self.resolve_case(case)?;
+        let meeting = Meeting {
+            kind: input.kind,
+            date: v::date_string("date", &input.date)?,
+            attendees: input
+                .attendees
+                .iter()
+                .map(|a| v::required_short("attendees", a))
+                .collect::<Result<Vec<_>, _>>()?,
+            summary: v::note("summary", &input.summary)?,
+        };
+        let id = new_id();
+        let patch = Patch::new(["meetings", id.as_str()], to_json(&meeting));
+        self.write_case(case, |doc, author, now| {
+            doc.apply(author, "meeting recorded", now, &[patch])
+        })?;
+        Ok(id)
+    }
+
+    /// Records a programme event (pregnancy, new proceedings, exit…). Returns its id.
+    pub fn add_event(&mut self, case: &str, input: &EventInput) -> Result<String> {
+        let case = self.resolve_case(case)?;
+        let event = ProgrammeEvent {
+            kind: input.kind,
+            date: v::date_string("date", &input.date)?,
+            note: v::opt_note("note", input.note.as_deref())?,
+        };
+        let id = new_id();
+        let patch = Patch::new(["events", id.as_str()], to_json(&event));
+        self.write_case(case, |doc, author, now| {
+            doc.apply(author, "programme event recorded", now, &[patch])
+        })?;
+        Ok(id)
+    }
+
+    /// The whole case as typed records.
+    pub fn read_case(&mut self, case: &str) -> Result<Case> {
+        let case = self.resolve_case(case)?;
+        self.loaded(case)?.doc.read()
+    }
+
+    /// Fields set differently by concurrent changes, with every value kept.
+    pub fn conflicts(&mut self, case: &str) -> Result<Vec<Conflict>> {
+        let case = self.resolve_case(case)?;
+        Ok(self.loaded(case)?.doc.conflicts())
+    }
+
+    /// Settles the conflict at `field` with `value` (one of the conflicting
+    /// values, or a new one). Validates like an ordinary edit: scores stay 0–10
+    /// and text within its limit.
+    pub fn resolve_conflict(&mut self, case: &str, field: &str, value: Json) -> Result<()> {
+        let case = self.resolve_case(case)?;
+        if let Json::String(s) = &value {
+            v::note(field, s)?;
+        }
+        if (field.ends_with("/score") || field.ends_with("/wellbeing")) && !value.is_null() {
+            v::score(field, value.as_i64().unwrap_or(-1))?;
+        }
+        let field = field.to_string();
+        self.write_case(case, |doc, author, now| {
+            doc.resolve(author, now, &field, value)?;
+            Ok(true)
+        })
+    }
+
+    /// Who changed the case, what and when, oldest first.
+    pub fn history(&mut self, case: &str) -> Result<Vec<HistoryEntry>> {
+        let case = self.resolve_case(case)?;
+        Ok(self.loaded(case)?.doc.history())
+    }
+
+    /// The raw Automerge document of a case (subject access export).
+    pub fn export_automerge(&mut self, case: &str) -> Result<Vec<u8>> {
+        let case = self.resolve_case(case)?;
+        Ok(self.loaded(case)?.doc.save())
+    }
+
+    /// Adds a case received from another device (a whole Automerge document)
+    /// to this vault, or merges it if the case is already here. Returns its id.
+    pub fn import_case(&mut self, bytes: &[u8]) -> Result<String> {
+        let actor = self.unlocked()?.actor.clone();
+        let doc = crate::case::doc::CaseDoc::load(&actor, Some(bytes), std::iter::empty())
+            .map_err(|_| Error::Document("the received case could not be read".into()))?;
+        let id = doc.read()?.id;
+        let uuid = uuid::Uuid::parse_str(&id)
+            .map_err(|_| Error::Document("the received case has no valid id".into()))?;
+        if self.store()?.case_exists(uuid.as_bytes())? {
+            self.merge_case_bytes(&id, bytes)?;
+        } else {
+            self.store_new_case(*uuid.as_bytes(), doc)?;
+        }
+        Ok(uuid.to_string())
+    }
+
+    /// Merges another replica's document bytes into a case (a save or
+    /// changes), durably. Used when receiving changes and by tests.
+    pub fn merge_case_bytes(&mut self, case: &str, bytes: &[u8]) -> Result<()> {
+        let case = self.resolve_case(case)?;
+        let actor = self.unlocked()?.actor.clone();
+        let mut other = crate::case::doc::CaseDoc::load(&actor, Some(bytes), std::iter::empty())
+            .map_err(|_| Error::Document("the received changes could not be read".into()))?;
+        self.write_case(case, |doc, _, _| {
+            let before = doc.heads();
+            doc.merge(&mut other)?;
+            Ok(doc.heads() != before)
+        })
+    }
+}
