@@ -1,0 +1,577 @@
+//! The `outreach` shell as a user (or a script) drives it.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+const PASS: &str = "correct horse battery";
+
+fn outreach(vault: &Path, pass: Option<&str>, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_outreach"));
+    cmd.args(args)
+        .env("OUTREACH_VAULT", vault)
+        .env_remove("OUTREACH_NEW_PASSPHRASE");
+    match pass {
+        Some(p) => cmd.env("OUTREACH_PASSPHRASE", p),
+        None => cmd.env_remove("OUTREACH_PASSPHRASE"),
+    };
+    cmd.stdin(std::process::Stdio::null());
+    cmd.output().unwrap()
+}
+
+fn ok(vault: &Path, args: &[&str]) -> String {
+    let out = outreach(vault, Some(PASS), args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Fails with exit `code` and exactly one line on stderr.
+fn fails(vault: &Path, pass: Option<&str>, args: &[&str], code: i32) -> String {
+    let out = outreach(vault, pass, args);
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(err.starts_with("error: "), "{err}");
+    err
+}
+
+fn init(dir: &Path, extra: &[&str]) {
+    let mut args = vec!["init", "--practitioner", "Sam Jones", "--kdf", "minimum"];
+    args.extend_from_slice(extra);
+    ok(dir, &args);
+}
+
+fn json(s: &str) -> serde_json::Value {
+    serde_json::from_str(s).unwrap()
+}
+
+#[test]
+fn walk_through_with_global_flags_anywhere() {
+    let tmp = tempfile::tempdir().unwrap();
+    let v = tmp.path().join("vault");
+    init(&v, &[]);
+    // --json before and after the subcommand, --vault after it.
+    let id = json(&ok(
+        &v,
+        &[
+            "--json",
+            "case",
+            "new",
+            "--name",
+            "Jasmine",
+            "--dob",
+            "1996-04-02",
+        ],
+    ))["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_outreach"))
+        .args(["case", "show", &id, "--json", "--vault"])
+        .arg(&v)
+        .env("OUTREACH_PASSPHRASE", PASS)
+        .env_remove("OUTREACH_VAULT")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let case = json(std::str::from_utf8(&out.stdout).unwrap());
+    assert_eq!(case["profile"]["preferred_name"], "Jasmine");
+
+    let visit = ok(
+        &v,
+        &[
+            "visit",
+            "add",
+            &id,
+            "--at",
+            "2026-11-20T10:00:00Z",
+            "--kind",
+            "home",
+            "--outcome",
+            "completed",
+            "--note",
+            "Talked about housing",
+            "--next",
+            "2026-11-27T10:00:00Z",
+            "--wellbeing",
+            "6",
+            "--domain",
+            "housing",
+        ],
+    );
+    let visit = visit.trim();
+    assert_eq!(visit.len(), 36, "prints the visit id: {visit}");
+    let goal = json(&ok(
+        &v,
+        &[
+            "goal", "add", &id, "--domain", "housing", "--text", "Tenancy", "--json",
+        ],
+    ))["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ok(
+        &v,
+        &[
+            "goal",
+            "action",
+            &id,
+            &goal,
+            "--text",
+            "Call housing",
+            "--owner",
+            "practitioner",
+        ],
+    );
+    ok(
+        &v,
+        &["scale", "add", &id, "--score", "7", "--view", "woman"],
+    );
+    ok(
+        &v,
+        &[
+            "sos",
+            "add",
+            &id,
+            "--column",
+            "working-well",
+            "--text",
+            "Keeps appointments",
+        ],
+    );
+    ok(
+        &v,
+        &[
+            "concern",
+            "add",
+            &id,
+            "--category",
+            "housing",
+            "--severity",
+            "medium",
+            "--text",
+            "Arrears letter",
+        ],
+    );
+    ok(&v, &["consent", "add", &id, "--what", "Share with GP"]);
+    ok(
+        &v,
+        &[
+            "referral",
+            "add",
+            &id,
+            "--agency",
+            "Citizens Advice",
+            "--reason",
+            "Debt",
+        ],
+    );
+    ok(
+        &v,
+        &[
+            "meeting",
+            "add",
+            &id,
+            "--kind",
+            "fgc",
+            "--date",
+            "2026-11-22",
+            "--attendee",
+            "Jasmine",
+        ],
+    );
+    ok(
+        &v,
+        &[
+            "event",
+            "add",
+            &id,
+            "--kind",
+            "pregnancy",
+            "--date",
+            "2026-11-23",
+        ],
+    );
+    ok(
+        &v,
+        &[
+            "visit",
+            "sign-off",
+            &id,
+            visit,
+            "--return",
+            "--comment",
+            "Add actions agreed",
+        ],
+    );
+    ok(
+        &v,
+        &[
+            "case",
+            "edit",
+            &id,
+            "--phone",
+            "07700900000",
+            "--phase",
+            "programme",
+        ],
+    );
+
+    let list = json(&ok(&v, &["case", "list", "--json"]));
+    assert_eq!(list[0]["id"], id.as_str());
+    assert_eq!(list[0]["next_contact_due"], "2026-11-27T10:00:00Z");
+    assert_eq!(list[0]["phase"], "programme");
+    let text = ok(&v, &["case", "list"]);
+    assert!(text.contains("Jasmine"));
+    let concerns = json(&ok(&v, &["concern", "list", "--json"]));
+    assert_eq!(concerns.as_array().unwrap().len(), 1);
+    let history = json(&ok(&v, &["history", &id, "--json"]));
+    assert!(
+        history
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|h| h["by"] == "Sam Jones")
+    );
+    let timeline = json(&ok(&v, &["case", "timeline", &id, "--json"]));
+    assert!(timeline.as_array().unwrap().len() >= 6);
+
+    let out_json = tmp.path().join("export.json");
+    ok(
+        &v,
+        &[
+            "export",
+            &id,
+            "--format",
+            "json",
+            "--out",
+            out_json.to_str().unwrap(),
+        ],
+    );
+    let export = json(&std::fs::read_to_string(&out_json).unwrap());
+    assert_eq!(export["format"], "outreach.case-export.v1");
+    assert_eq!(
+        export["case"]["visits"][visit]["note"],
+        "Talked about housing"
+    );
+    // Refuses to overwrite.
+    fails(
+        &v,
+        Some(PASS),
+        &[
+            "export",
+            &id,
+            "--format",
+            "json",
+            "--out",
+            out_json.to_str().unwrap(),
+        ],
+        1,
+    );
+    let out_am = tmp.path().join("export.automerge");
+    ok(
+        &v,
+        &[
+            "export",
+            &id,
+            "--format",
+            "automerge",
+            "--out",
+            out_am.to_str().unwrap(),
+        ],
+    );
+    assert!(std::fs::metadata(&out_am).unwrap().len() > 100);
+}
+
+#[test]
+fn wrong_passphrase_exits_3_and_the_limit_wipes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let v = tmp.path().join("vault");
+    init(&v, &["--wipe-after", "3"]);
+    ok(&v, &["case", "new", "--name", "Jasmine"]);
+    let err = fails(&v, Some("not it at all"), &["case", "list"], 3);
+    assert!(err.contains("wrong passphrase"), "{err}");
+    assert!(err.contains("2 attempts left"), "{err}");
+    fails(&v, Some("not it at all"), &["case", "list"], 3);
+    let err = fails(&v, Some("not it at all"), &["case", "list"], 4);
+    assert!(err.contains("wiped"), "{err}");
+    assert!(!v.join("outreach.db").exists());
+    fails(&v, Some(PASS), &["case", "list"], 1);
+}
+
+#[test]
+fn no_passphrase_and_no_terminal_is_a_clear_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let v = tmp.path().join("vault");
+    init(&v, &[]);
+    let err = fails(&v, None, &["case", "list"], 1);
+    assert!(err.contains("OUTREACH_PASSPHRASE"), "{err}");
+    let err = fails(&tmp.path().join("none"), Some(PASS), &["case", "list"], 1);
+    assert!(err.contains("outreach init"), "{err}");
+    // A second init over the same vault is refused.
+    fails(&v, Some(PASS), &["init", "--kdf", "minimum"], 1);
+}
+
+#[test]
+fn bad_input_exits_1_with_one_line_and_changes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let v = tmp.path().join("vault");
+    init(&v, &[]);
+    let id = ok(&v, &["case", "new", "--name", "Jasmine"])
+        .trim()
+        .to_string();
+    let before = ok(&v, &["history", &id, "--json"]);
+    let bad: &[&[&str]] = &[
+        &[
+            "visit",
+            "add",
+            &id,
+            "--at",
+            "tomorrow",
+            "--kind",
+            "home",
+            "--outcome",
+            "completed",
+            "--note",
+            "n",
+        ],
+        &[
+            "visit",
+            "add",
+            &id,
+            "--at",
+            "2026-11-20T10:00:00Z",
+            "--kind",
+            "castle",
+            "--outcome",
+            "completed",
+            "--note",
+            "n",
+        ],
+        &[
+            "visit",
+            "add",
+            &id,
+            "--at",
+            "2026-11-20T10:00:00Z",
+            "--kind",
+            "home",
+            "--outcome",
+            "great",
+            "--note",
+            "n",
+        ],
+        &[
+            "visit",
+            "add",
+            &id,
+            "--at",
+            "2026-11-20T10:00:00Z",
+            "--ended",
+            "2026-11-20T09:00:00Z",
+            "--kind",
+            "home",
+            "--outcome",
+            "completed",
+            "--note",
+            "n",
+        ],
+        &[
+            "visit",
+            "add",
+            &id,
+            "--at",
+            "2026-11-20T10:00:00Z",
+            "--kind",
+            "home",
+            "--outcome",
+            "completed",
+            "--note",
+            "n",
+            "--wellbeing",
+            "11",
+        ],
+        &[
+            "visit",
+            "add",
+            "ffffffff",
+            "--at",
+            "2026-11-20T10:00:00Z",
+            "--kind",
+            "home",
+            "--outcome",
+            "completed",
+            "--note",
+            "n",
+        ],
+        &["scale", "add", &id, "--score", "-1"],
+        &["scale", "add", &id, "--score", "11"],
+        &["goal", "add", &id, "--domain", "astrology", "--text", "x"],
+        &[
+            "goal",
+            "add",
+            &id,
+            "--domain",
+            "contraception",
+            "--text",
+            "coil fitted",
+            "--review",
+            "2027-01-01",
+        ],
+        &[
+            "concern",
+            "add",
+            &id,
+            "--category",
+            "x",
+            "--severity",
+            "extreme",
+            "--text",
+            "t",
+        ],
+        &[
+            "concern",
+            "add",
+            &id,
+            "--category",
+            "x",
+            "--severity",
+            "low",
+            "--text",
+            "",
+        ],
+        &["case", "edit", &id, "--dob", "31/12/1990"],
+        &["case", "edit", &id, "--text-ok", "perhaps"],
+        &["case", "new", "--name", " "],
+        &[
+            "export",
+            &id,
+            "--format",
+            "pdf",
+            "--out",
+            "/tmp/never-written",
+        ],
+        &["resolve", &id, "--field", "profile/phone", "--pick", "1"],
+    ];
+    for args in bad {
+        let err = fails(&v, Some(PASS), args, 1);
+        assert!(!err.contains("Jasmine"), "{err}");
+    }
+    assert_eq!(
+        ok(&v, &["history", &id, "--json"]),
+        before,
+        "nothing written"
+    );
+    assert_eq!(
+        json(&ok(&v, &["case", "list", "--json"]))
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    // A missing required flag is a usage error (exit 2).
+    let out = outreach(&v, Some(PASS), &["visit", "add", &id, "--kind", "home"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn passphrase_change() {
+    let tmp = tempfile::tempdir().unwrap();
+    let v = tmp.path().join("vault");
+    init(&v, &[]);
+    let out = Command::new(env!("CARGO_BIN_EXE_outreach"))
+        .args(["passphrase", "change"])
+        .env("OUTREACH_VAULT", &v)
+        .env("OUTREACH_PASSPHRASE", PASS)
+        .env("OUTREACH_NEW_PASSPHRASE", "another long passphrase")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    fails(&v, Some(PASS), &["case", "list"], 3);
+    let out = outreach(&v, Some("another long passphrase"), &["case", "list"]);
+    assert!(out.status.success());
+}
+
+#[test]
+fn conflicts_listed_and_resolved_from_the_shell() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sam = tmp.path().join("sam");
+    let kim = tmp.path().join("kim");
+    init(&sam, &[]);
+    ok(
+        &kim,
+        &["init", "--practitioner", "Kim Lee", "--kdf", "minimum"],
+    );
+    let id = ok(&sam, &["case", "new", "--name", "Jasmine"])
+        .trim()
+        .to_string();
+    let file = |name: &str| tmp.path().join(name).to_str().unwrap().to_string();
+    ok(
+        &sam,
+        &["export", &id, "--format", "automerge", "--out", &file("a1")],
+    );
+    ok(&kim, &["case", "import", &file("a1")]);
+    ok(&sam, &["case", "edit", &id, "--phone", "0111"]);
+    ok(&kim, &["case", "edit", &id, "--phone", "0222"]);
+    ok(
+        &kim,
+        &["export", &id, "--format", "automerge", "--out", &file("k1")],
+    );
+    ok(&sam, &["case", "import", &file("k1")]);
+    let conflicts = json(&ok(&sam, &["conflicts", &id, "--json"]));
+    let c = &conflicts.as_array().unwrap()[0];
+    assert_eq!(c["field"], "profile/phone");
+    let values: Vec<_> = c["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["value"].clone())
+        .collect();
+    assert!(
+        values.contains(&serde_json::json!("0111")) && values.contains(&serde_json::json!("0222"))
+    );
+    let bys: Vec<_> = c["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["by"].as_str().unwrap().to_string())
+        .collect();
+    assert!(bys.contains(&"Kim Lee".to_string()) && bys.contains(&"Sam Jones".to_string()));
+    let text = ok(&sam, &["conflicts", &id]);
+    assert!(text.contains("profile/phone") && text.contains("1. "));
+    fails(
+        &sam,
+        Some(PASS),
+        &["resolve", &id, "--field", "profile/phone", "--pick", "9"],
+        1,
+    );
+    ok(
+        &sam,
+        &[
+            "resolve",
+            &id,
+            "--field",
+            "profile/phone",
+            "--value",
+            "0333",
+        ],
+    );
+    assert_eq!(
+        json(&ok(&sam, &["conflicts", &id, "--json"])),
+        serde_json::json!([])
+    );
+    let case = json(&ok(&sam, &["case", "show", &id, "--json"]));
+    assert_eq!(case["profile"]["phone"], "0333");
+}
