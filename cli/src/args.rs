@@ -192,7 +192,7 @@ pub struct CaseEditArgs {
 #[derive(Subcommand)]
 pub enum VisitCmd {
     /// Record a contact; prints its id
-    Add(VisitAddArgs),
+    Add(Box<VisitAddArgs>),
     /// Sign a visit off, or return it for amendment (--return --comment)
     SignOff(SignOffArgs),
 }

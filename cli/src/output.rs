@@ -48,8 +48,8 @@ impl Out {
             return;
         }
         println!(
-            "{:<10} {:<24} {:<11} {:<21} {:<8} {}",
-            "ID", "NAME", "PHASE", "NEXT CONTACT DUE", "", "CONCERNS"
+            "{:<10} {:<24} {:<11} {:<30} CONCERNS",
+            "ID", "NAME", "PHASE", "NEXT CONTACT DUE"
         );
         for r in rows {
             let phase = r.phase.map(|p| p.as_str()).unwrap_or("-");
