@@ -1,6 +1,9 @@
 //! Command-line grammar. `--vault` and `--json` are global, so they may appear
 //! before or after the subcommand.
 
+// Parsed once per process; boxing variants would only add noise.
+#![allow(clippy::large_enum_variant)]
+
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -192,7 +195,7 @@ pub struct CaseEditArgs {
 #[derive(Subcommand)]
 pub enum VisitCmd {
     /// Record a contact; prints its id
-    Add(Box<VisitAddArgs>),
+    Add(VisitAddArgs),
     /// Sign a visit off, or return it for amendment (--return --comment)
     SignOff(SignOffArgs),
 }
