@@ -1,0 +1,264 @@
+//! Core value types exported as uniffi remote types: the definitions below
+//! mirror the core's (the compiler checks they match) so records cross the
+//! boundary with no hand-written conversions.
+
+use outreach_core::case::model::{
+    ActionOwner, CaseEdit, ConcernStatus, ContactKind, Domain, GoalStatus, Outcome, Phase,
+    ScaleView, Severity, SignOff, SignOffDecision, Visit,
+};
+use outreach_core::vault::{
+    CaseSummary, ConcernInput, GoalInput, OpenConcern, ScaleInput, VisitInput,
+};
+
+#[uniffi::remote(Enum)]
+pub enum Phase {
+    Referred,
+    Engagement,
+    Programme,
+    NextSteps,
+    Closed,
+}
+
+#[uniffi::remote(Enum)]
+pub enum Domain {
+    Housing,
+    MentalHealth,
+    PhysicalHealth,
+    Contraception,
+    SubstanceUse,
+    DomesticAbuse,
+    Finance,
+    EducationEmployment,
+    RelationshipsChildren,
+    Legal,
+    LossTrauma,
+    Other,
+}
+
+#[uniffi::remote(Enum)]
+pub enum GoalStatus {
+    NotStarted,
+    InProgress,
+    Achieved,
+    OnHold,
+    Stopped,
+}
+
+#[uniffi::remote(Enum)]
+pub enum ActionOwner {
+    Woman,
+    Practitioner,
+    Agency,
+}
+
+#[uniffi::remote(Enum)]
+pub enum ContactKind {
+    Home,
+    Community,
+    Office,
+    Accompanied,
+    Phone,
+    Video,
+    Text,
+    Attempted,
+}
+
+#[uniffi::remote(Enum)]
+pub enum Outcome {
+    Completed,
+    NoAnswer,
+    Cancelled,
+    Rescheduled,
+}
+
+#[uniffi::remote(Enum)]
+pub enum SignOffDecision {
+    SignedOff,
+    Returned,
+}
+
+#[uniffi::remote(Enum)]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+}
+
+#[uniffi::remote(Enum)]
+pub enum ConcernStatus {
+    Open,
+    Escalated,
+    Monitoring,
+    Closed,
+}
+
+#[uniffi::remote(Enum)]
+pub enum ScaleView {
+    Woman,
+    Practitioner,
+    SocialWorker,
+    Other,
+}
+
+#[uniffi::remote(Record)]
+pub struct CaseEdit {
+    #[uniffi(default)]
+    pub preferred_name: Option<String>,
+    #[uniffi(default)]
+    pub legal_name: Option<String>,
+    #[uniffi(default)]
+    pub date_of_birth: Option<String>,
+    #[uniffi(default)]
+    pub phone: Option<String>,
+    #[uniffi(default)]
+    pub address: Option<String>,
+    #[uniffi(default)]
+    pub care_leaver: Option<bool>,
+    #[uniffi(default)]
+    pub text_ok: Option<bool>,
+    #[uniffi(default)]
+    pub voicemail_ok: Option<bool>,
+    #[uniffi(default)]
+    pub code_word: Option<String>,
+    #[uniffi(default)]
+    pub safe_contact_notes: Option<String>,
+    #[uniffi(default)]
+    pub children_count: Option<u32>,
+    #[uniffi(default)]
+    pub children_age_bands: Option<String>,
+    #[uniffi(default)]
+    pub children_legal_status: Option<String>,
+    #[uniffi(default)]
+    pub children_contact: Option<String>,
+    #[uniffi(default)]
+    pub referral_date: Option<String>,
+    #[uniffi(default)]
+    pub referral_source: Option<String>,
+    #[uniffi(default)]
+    pub phase: Option<Phase>,
+    #[uniffi(default)]
+    pub start_date: Option<String>,
+    #[uniffi(default)]
+    pub planned_end_date: Option<String>,
+    #[uniffi(default)]
+    pub practitioners: Option<Vec<String>>,
+    #[uniffi(default)]
+    pub team: Option<String>,
+    #[uniffi(default)]
+    pub exit_reason: Option<String>,
+}
+
+#[uniffi::remote(Record)]
+pub struct VisitInput {
+    pub at: String,
+    pub kind: ContactKind,
+    pub outcome: Outcome,
+    pub note: String,
+    #[uniffi(default)]
+    pub planned_at: Option<String>,
+    #[uniffi(default)]
+    pub ended_at: Option<String>,
+    #[uniffi(default)]
+    pub present: Vec<String>,
+    #[uniffi(default)]
+    pub domains: Vec<Domain>,
+    #[uniffi(default)]
+    pub her_words: Option<String>,
+    #[uniffi(default)]
+    pub wellbeing: Option<i64>,
+    #[uniffi(default)]
+    pub actions_agreed: Option<String>,
+    #[uniffi(default)]
+    pub next_contact_due: Option<String>,
+    #[uniffi(default)]
+    pub checked_in_at: Option<String>,
+    #[uniffi(default)]
+    pub checked_out_at: Option<String>,
+}
+
+#[uniffi::remote(Record)]
+pub struct SignOff {
+    pub decision: SignOffDecision,
+    pub by: String,
+    pub at: String,
+    pub comment: Option<String>,
+}
+
+#[uniffi::remote(Record)]
+pub struct Visit {
+    pub kind: ContactKind,
+    pub outcome: Outcome,
+    pub at: String,
+    pub planned_at: Option<String>,
+    pub ended_at: Option<String>,
+    pub present: Vec<String>,
+    pub domains: Vec<Domain>,
+    pub note: String,
+    pub her_words: Option<String>,
+    pub wellbeing: Option<u8>,
+    pub actions_agreed: Option<String>,
+    pub next_contact_due: Option<String>,
+    pub checked_in_at: Option<String>,
+    pub checked_out_at: Option<String>,
+    pub recorded_by: Option<String>,
+    pub recorded_at: Option<String>,
+    pub sign_off: Option<SignOff>,
+}
+
+#[uniffi::remote(Record)]
+pub struct GoalInput {
+    pub domain: Domain,
+    pub text: String,
+    #[uniffi(default)]
+    pub status: Option<GoalStatus>,
+    #[uniffi(default)]
+    pub target_date: Option<String>,
+    #[uniffi(default)]
+    pub review_date: Option<String>,
+}
+
+#[uniffi::remote(Record)]
+pub struct ScaleInput {
+    pub score: i64,
+    #[uniffi(default)]
+    pub date: Option<String>,
+    #[uniffi(default)]
+    pub view: Option<ScaleView>,
+    #[uniffi(default)]
+    pub note: Option<String>,
+}
+
+#[uniffi::remote(Record)]
+pub struct ConcernInput {
+    pub category: String,
+    pub severity: Severity,
+    pub description: String,
+    #[uniffi(default)]
+    pub escalated_to: Option<String>,
+}
+
+#[uniffi::remote(Record)]
+pub struct CaseSummary {
+    pub id: String,
+    pub preferred_name: String,
+    pub phase: Option<Phase>,
+    pub practitioners: Vec<String>,
+    pub last_contact: Option<String>,
+    pub next_contact_due: Option<String>,
+    pub overdue: bool,
+    pub open_concerns: u32,
+    pub highest_open_severity: Option<Severity>,
+    pub visits: u32,
+}
+
+#[uniffi::remote(Record)]
+pub struct OpenConcern {
+    pub case_id: String,
+    pub preferred_name: String,
+    pub concern_id: String,
+    pub category: String,
+    pub severity: Severity,
+    pub status: ConcernStatus,
+    pub raised_at: String,
+    pub escalated_to: Option<String>,
+}

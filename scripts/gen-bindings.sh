@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Generates Kotlin, Swift and Python bindings from the built outreach-ffi
+# library (uniffi library mode, using the workspace's pinned uniffi).
+#
+#   scripts/gen-bindings.sh [debug|release]     (default: debug)
+#
+# Output: build/bindings/{kotlin,swift,python}. The Python folder also gets a
+# copy of the host library so `import outreach_ffi` works from there; the
+# Swift folder holds the .swift file plus the C header and modulemap an
+# XCFramework needs (building one requires macOS and Xcode).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+profile="${1:-debug}"
+flag=()
+[ "$profile" = release ] && flag=(--release)
+
+cargo build -q "${flag[@]}" -p outreach-ffi -p uniffi-bindgen
+lib="target/$profile/liboutreach_ffi.so"
+[ -f "$lib" ] || lib="target/$profile/liboutreach_ffi.dylib"
+bindgen="target/$profile/uniffi-bindgen"
+out="build/bindings"
+rm -rf "$out"
+for lang in kotlin swift python; do
+  "$bindgen" generate --library "$lib" --language "$lang" --out-dir "$out/$lang" --no-format >/dev/null
+done
+cp "$lib" "$out/python/"
+echo "bindings written to $out (kotlin, swift, python) from $lib"
