@@ -26,5 +26,7 @@ step "cargo test"
 cargo test --workspace --locked
 
 step "Python bindings smoke test"
-scripts/gen-bindings.sh debug
+# Reuse what the tests just built rather than compiling the library again.
+cargo build --workspace --locked -q
+scripts/gen-bindings.sh debug --no-build
 PYTHONPATH=build/bindings/python python3 bindings/tests/python/smoke.py

@@ -1,0 +1,373 @@
+//! Benchmarks against the design brief's targets (§5). A plain binary rather
+//! than a timing test: it measures and prints, it never fails on speed.
+//!
+//!   cargo run --release -p outreach-bench [-- visit|open|caseload|store|all]
+//!
+//! Results, with the machine, go in docs/PERFORMANCE.md.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use outreach_core::case::doc::{Author, CaseDoc, Patch};
+use outreach_core::case::model::{CaseEdit, ContactKind, Outcome};
+use outreach_core::crypto::{self, Aad, KdfParams, RecordKind, SecretKey};
+use outreach_core::store::Store;
+use outreach_core::vault::{Vault, VaultOptions, VisitInput};
+use serde_json::json;
+
+const PASS: &str = "benchmark passphrase";
+
+fn main() {
+    let which = std::env::args().nth(1).unwrap_or_else(|| "all".into());
+    let all = which == "all";
+    if all || which == "visit" {
+        bench_record_visit();
+    }
+    if all || which == "open" {
+        bench_open_case();
+    }
+    if all || which == "caseload" {
+        bench_caseload();
+    }
+    if all || which == "store" {
+        bench_store();
+    }
+    if all || which == "kdf" {
+        bench_kdf();
+    }
+}
+
+fn options(kdf: KdfParams) -> VaultOptions {
+    VaultOptions {
+        kdf,
+        wipe_after: 10,
+        practitioner: "Bench Practitioner".into(),
+        team: Some("Bench".into()),
+    }
+}
+
+fn visit(i: usize) -> VisitInput {
+    let mut v = VisitInput::new(
+        format!("2026-{:02}-{:02}T10:00:00Z", 1 + (i / 28) % 12, 1 + i % 28),
+        ContactKind::Home,
+        Outcome::Completed,
+        format!(
+            "Visit {i}: talked about housing, benefits and contact with the children. {}",
+            "Notes. ".repeat(40)
+        ),
+    );
+    v.her_words = Some("I want to get it right this time".into());
+    v.wellbeing = Some((i % 11) as i64);
+    v.next_contact_due = Some(format!(
+        "2027-{:02}-{:02}T10:00:00Z",
+        1 + (i / 28) % 12,
+        1 + i % 28
+    ));
+    v
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx]
+}
+
+fn us(d: Duration) -> String {
+    format!("{:.0} µs", d.as_secs_f64() * 1e6)
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
+/// A case document with `n` visits built in memory (fast set-up for the
+/// read-side benchmarks), as a saved Automerge document.
+fn case_bytes(n: usize, actor: u8) -> Vec<u8> {
+    let author = Author {
+        by: "Bench".into(),
+        device: "bench".into(),
+    };
+    let at = chrono::Utc::now();
+    let id = format!(
+        "00000000-0000-4000-8000-{:012x}",
+        actor as u64 * 1_000_003 + n as u64
+    );
+    let mut doc = CaseDoc::create(&[actor; 16], &id, &author, at).unwrap();
+    doc.apply(
+        &author,
+        "profile",
+        at,
+        &[Patch::new(
+            ["profile"],
+            json!({"preferred_name": format!("Case {actor}")}),
+        )],
+    )
+    .unwrap();
+    for i in 0..n {
+        let v = visit(i);
+        let value = json!({
+            "kind": "home", "outcome": "completed", "at": v.at, "note": v.note,
+            "her_words": v.her_words, "wellbeing": v.wellbeing, "next_contact_due": v.next_contact_due,
+            "recorded_by": "Bench",
+        });
+        doc.apply(
+            &author,
+            "visit recorded",
+            at,
+            &[Patch::new(["visits".to_string(), format!("v{i}")], value)],
+        )
+        .unwrap();
+    }
+    doc.save()
+}
+
+fn bench_record_visit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut vault =
+        Vault::create(&tmp.path().join("v"), PASS, options(KdfParams::FLOOR), None).unwrap();
+    let case = vault
+        .create_case(&CaseEdit {
+            preferred_name: Some("Bench".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    for i in 0..200 {
+        vault.add_visit(&case, &visit(i)).unwrap();
+    }
+    let n = 2000;
+    let mut times = Vec::with_capacity(n);
+    for i in 0..n {
+        let v = visit(200 + i);
+        let t = Instant::now();
+        vault.add_visit(&case, &v).unwrap();
+        times.push(t.elapsed());
+    }
+    times.sort();
+    println!(
+        "record a visit (change + seal + durable commit), case of 200–{} visits, n={n}: p50 {}, p99 {}, max {}",
+        200 + n,
+        us(percentile(&times, 0.5)),
+        us(percentile(&times, 0.99)),
+        us(*times.last().unwrap())
+    );
+    // The same without the durable commit cost: how much is the fsync?
+    let sealed = crypto::seal(
+        &SecretKey::generate().unwrap(),
+        &Aad::new([0; 16], [0; 16], RecordKind::CaseChunk, b"chunk", 1),
+        &[0u8; 1100],
+    )
+    .unwrap();
+    let mut fsync = Vec::new();
+    let store_dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&store_dir.path().join("s.db")).unwrap();
+    store.create_case(&[1; 16], 0, &sealed).unwrap();
+    for seq in 2..500u64 {
+        let t = Instant::now();
+        store.append_chunk(&[1; 16], seq, &sealed).unwrap();
+        fsync.push(t.elapsed());
+    }
+    fsync.sort();
+    println!(
+        "  of which one durable SQLite commit of a 1.1 KB chunk: p50 {}",
+        us(percentile(&fsync, 0.5))
+    );
+}
+
+fn bench_open_case() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut vault =
+        Vault::create(&tmp.path().join("v"), PASS, options(KdfParams::FLOOR), None).unwrap();
+    let id = vault.import_case(&case_bytes(200, 1)).unwrap();
+    let raw = vault.resolve_case(&id).unwrap();
+    vault.compact(raw).unwrap();
+    let mut times = Vec::new();
+    for _ in 0..50 {
+        vault.evict_cases();
+        let t = Instant::now();
+        let c = vault.read_case(&id).unwrap();
+        times.push(t.elapsed());
+        assert_eq!(c.visits.len(), 200);
+    }
+    times.sort();
+    println!(
+        "open a 200-visit case from storage (read + decrypt + Automerge load + typed read), n=50: p50 {}, p99 {}",
+        ms(percentile(&times, 0.5)),
+        ms(percentile(&times, 0.99))
+    );
+    // The same case stored as a snapshot plus 40 incremental chunks.
+    for i in 0..40 {
+        vault.add_visit(&id, &visit(1000 + i)).unwrap();
+    }
+    let mut times = Vec::new();
+    for _ in 0..50 {
+        vault.evict_cases();
+        let t = Instant::now();
+        vault.read_case(&id).unwrap();
+        times.push(t.elapsed());
+    }
+    times.sort();
+    println!(
+        "  with 40 chunks after the snapshot: p50 {}",
+        ms(percentile(&times, 0.5))
+    );
+}
+
+fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse::<u64>().ok())
+        })
+        .map(|pages| pages * 4096)
+        .unwrap_or(0)
+}
+
+fn bench_caseload() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("v");
+    let mut vault = Vault::create(&dir, PASS, options(KdfParams::FLOOR), None).unwrap();
+    for i in 0..100u8 {
+        let id = vault.import_case(&case_bytes(200, i + 1)).unwrap();
+        let raw = vault.resolve_case(&id).unwrap();
+        vault.compact(raw).unwrap();
+    }
+    drop(vault);
+    let mut kdf = Vec::new();
+    let mut total = Vec::new();
+    let mut per_case_mem = 0;
+    for _ in 0..5 {
+        let t = Instant::now();
+        outreach_core::crypto::derive_key(PASS.as_bytes(), &[0; 16], KdfParams::FLOOR).unwrap();
+        kdf.push(t.elapsed());
+        let before = rss_bytes();
+        let t = Instant::now();
+        let mut v = Vault::open(&dir).unwrap();
+        v.unlock(PASS, None).unwrap();
+        let load = v.caseload().unwrap();
+        total.push(t.elapsed());
+        assert_eq!(load.len(), 100);
+        per_case_mem = rss_bytes().saturating_sub(before) / 100;
+    }
+    kdf.sort();
+    total.sort();
+    let kdf_med = kdf[2];
+    let tot_med = total[2];
+    println!(
+        "unlock + caseload of 100 cases × 200 visits: {} total, KDF (OWASP floor) {}, so {} excluding the KDF; memory held ≈ {} KiB per case",
+        ms(tot_med),
+        ms(kdf_med),
+        ms(tot_med.saturating_sub(kdf_med)),
+        per_case_mem / 1024
+    );
+}
+
+fn bench_kdf() {
+    for (name, p) in [
+        ("default (64 MiB, t=3, p=4)", KdfParams::DEFAULT),
+        ("floor (19 MiB, t=2, p=1)", KdfParams::FLOOR),
+    ] {
+        let mut times = Vec::new();
+        for _ in 0..5 {
+            let t = Instant::now();
+            outreach_core::crypto::derive_key(PASS.as_bytes(), &[0; 16], p).unwrap();
+            times.push(t.elapsed());
+        }
+        times.sort();
+        println!("Argon2id {name}: median {}", ms(times[2]));
+    }
+}
+
+/// 20,000 records of 1 KiB, one durable transaction each, through the same
+/// `Store` code, plain vs sealed; then random reads. Medians of 3 interleaved rounds.
+fn bench_store() {
+    const N: u64 = 20_000;
+    const READS: usize = 200_000;
+    let payload: Vec<u8> = (0..1024u32).map(|i| (i * 7 % 251) as u8).collect();
+    let key = SecretKey::generate().unwrap();
+    let case = [3u8; 16];
+    let mut results: [Vec<f64>; 4] = Default::default();
+    for round in 0..3 {
+        for encrypted in [false, true] {
+            let tmp = tempfile::tempdir().unwrap();
+            let (w, r) = store_round(
+                &tmp.path().join("s.db"),
+                N,
+                READS,
+                &payload,
+                encrypted.then_some(&key),
+                case,
+                round,
+            );
+            let base = if encrypted { 2 } else { 0 };
+            results[base].push(w);
+            results[base + 1].push(r);
+        }
+    }
+    for r in results.iter_mut() {
+        r.sort_by(|a, b| a.total_cmp(b));
+    }
+    let (pw, pr, ew, er) = (results[0][1], results[1][1], results[2][1], results[3][1]);
+    println!(
+        "store, 20,000 × 1 KiB, one durable transaction each (median of 3 interleaved rounds):"
+    );
+    println!("  plain SQLite:    {pw:>9.0} writes/s  {pr:>9.0} random reads/s");
+    println!("  encrypted store: {ew:>9.0} writes/s  {er:>9.0} random reads/s");
+    println!(
+        "  ratio:           {:>9.2}×          {:>9.2}×",
+        ew / pw,
+        er / pr
+    );
+}
+
+fn store_round(
+    path: &Path,
+    n: u64,
+    reads: usize,
+    payload: &[u8],
+    key: Option<&SecretKey>,
+    case: [u8; 16],
+    round: u64,
+) -> (f64, f64) {
+    let mut store = Store::open(path).unwrap();
+    let vault_id = [9u8; 16];
+    let body = |seq: u64| match key {
+        Some(k) => crypto::seal(
+            k,
+            &Aad::new(vault_id, case, RecordKind::CaseChunk, b"chunk", seq),
+            payload,
+        )
+        .unwrap(),
+        None => payload.to_vec(),
+    };
+    store.create_case(&case, 0, &body(1)).unwrap();
+    let t = Instant::now();
+    for seq in 2..=n {
+        store.append_chunk(&case, seq, &body(seq)).unwrap();
+    }
+    let writes = (n - 1) as f64 / t.elapsed().as_secs_f64();
+    // Deterministic pseudo-random read order.
+    let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ round;
+    let t = Instant::now();
+    let mut total = 0usize;
+    for _ in 0..reads {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let seq = 1 + x % n;
+        let stored = store.read_chunk(&case, seq).unwrap().unwrap();
+        let plain = match key {
+            Some(k) => crypto::open(
+                k,
+                &Aad::new(vault_id, case, RecordKind::CaseChunk, b"chunk", seq),
+                &stored,
+            )
+            .unwrap(),
+            None => stored,
+        };
+        total += plain.len();
+    }
+    let rps = reads as f64 / t.elapsed().as_secs_f64();
+    assert_eq!(total, reads * payload.len());
+    (writes, rps)
+}
