@@ -14,6 +14,8 @@ mod types;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use zeroize::Zeroizing;
+
 use outreach_core::case::model::{CaseEdit, Visit};
 use outreach_core::vault::{
     CaseSummary, ConcernInput, GoalInput, OpenConcern, ScaleInput, Vault, VaultOptions, VisitInput,
@@ -79,6 +81,7 @@ impl OutreachVault {
         team: Option<String>,
         platform_key: Option<Arc<dyn PlatformKeyStore>>,
     ) -> Result<Arc<Self>, OutreachError> {
+        let passphrase = Zeroizing::new(passphrase);
         let mut options = VaultOptions::new(practitioner);
         options.team = team;
         let platform = foreign(&platform_key);
@@ -108,6 +111,7 @@ impl OutreachVault {
         passphrase: String,
         platform_key: Option<Arc<dyn PlatformKeyStore>>,
     ) -> Result<(), OutreachError> {
+        let passphrase = Zeroizing::new(passphrase);
         let platform = foreign(&platform_key);
         self.vault().unlock(
             &passphrase,
@@ -131,6 +135,7 @@ impl OutreachVault {
         new_passphrase: String,
         platform_key: Option<Arc<dyn PlatformKeyStore>>,
     ) -> Result<(), OutreachError> {
+        let new_passphrase = Zeroizing::new(new_passphrase);
         let platform = foreign(&platform_key);
         self.vault().change_passphrase(
             &new_passphrase,

@@ -213,8 +213,9 @@ impl Out {
     }
 }
 
-fn short(s: &str) -> &str {
-    &s[..8.min(s.len())]
+/// The first 8 characters (ids come from other devices too: never slice bytes).
+fn short(s: &str) -> String {
+    s.chars().take(8).collect()
 }
 
 fn truncate(s: &str, n: usize) -> String {

@@ -714,3 +714,61 @@ fn vault_merge_and_resolve_conflict() {
     assert!(hist.iter().any(|h| h.by == "Kim"));
     assert!(hist.iter().any(|h| h.what.starts_with("conflict resolved")));
 }
+
+#[test]
+fn a_record_this_version_cannot_read_is_listed_not_fatal() {
+    use outreach_core::case::doc::Patch;
+    use serde_json::json;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut v = vault_for(&tmp.path().join("v"), "Sam");
+    let id = v.create_case(&edit("Alice")).unwrap();
+    v.add_visit(&id, &visit("2026-11-20T10:00:00Z", "fine"))
+        .unwrap();
+    // Another device (a newer version) writes a visit of a kind this one does not know.
+    let mut other = CaseDoc::load(
+        &[7; 16],
+        Some(&v.export_automerge(&id).unwrap()),
+        std::iter::empty(),
+    )
+    .unwrap();
+    other
+        .apply(
+            &author("Kim", "dev-k"),
+            "visit recorded",
+            now_fixed(),
+            &[Patch::new(
+                ["visits", "future"],
+                json!({"kind": "hologram", "outcome": "completed", "at": "2026-11-21T10:00:00Z"}),
+            )],
+        )
+        .unwrap();
+    v.merge_case_bytes(&id, &other.save()).unwrap();
+    let case = v.read_case(&id).unwrap();
+    assert_eq!(case.visits.len(), 1, "the readable visit is still there");
+    assert_eq!(case.unreadable, vec!["visits/future".to_string()]);
+    // The raw export still holds it: nothing is dropped from the document.
+    let raw = CaseDoc::load(
+        &[8; 16],
+        Some(&v.export_automerge(&id).unwrap()),
+        std::iter::empty(),
+    )
+    .unwrap();
+    assert_eq!(raw.to_json()["visits"]["future"]["kind"], "hologram");
+}
+
+#[test]
+fn garbage_bytes_are_refused_by_import_and_merge() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut v = vault_for(&tmp.path().join("v"), "Sam");
+    let id = v.create_case(&edit("Alice")).unwrap();
+    let before = fingerprint(&v);
+    assert!(matches!(
+        v.import_case(b"definitely not automerge"),
+        Err(Error::Document(_))
+    ));
+    assert!(matches!(
+        v.merge_case_bytes(&id, b"\x85\x6f\x4a\x83garbage"),
+        Err(Error::Document(_))
+    ));
+    assert_eq!(fingerprint(&v), before);
+}
