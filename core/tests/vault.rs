@@ -655,3 +655,35 @@ fn scale_reading_round_trips() {
     assert_eq!(case.scales[&s].score, 7);
     assert_eq!(case.scales[&s].view, Some(ScaleView::Woman));
 }
+
+#[test]
+fn compaction_waits_for_an_idle_moment_and_loses_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("v");
+    let mut v = new_vault(&dir);
+    let id = v.create_case(&edit("Alice")).unwrap();
+    let big = "y".repeat(4000);
+    for i in 0..10 {
+        v.add_visit(&id, &visit(&format!("{i} {big}"))).unwrap();
+    }
+    let count = |dir: &Path, table: &str| -> i64 {
+        db(dir)
+            .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(
+        count(&dir, "case_snapshot"),
+        0,
+        "writes never wait for a compaction"
+    );
+    assert_eq!(count(&dir, "case_chunk"), 11);
+    assert_eq!(v.compact_due().unwrap(), 1);
+    assert_eq!(count(&dir, "case_snapshot"), 1);
+    assert_eq!(count(&dir, "case_chunk"), 0);
+    assert_eq!(v.compact_due().unwrap(), 0, "nothing left to do");
+    v.add_visit(&id, &visit("after")).unwrap();
+    v.lock();
+    let mut v = Vault::open(&dir).unwrap();
+    v.unlock(PASS, None).unwrap();
+    assert_eq!(v.read_case(&id).unwrap().visits.len(), 11);
+}

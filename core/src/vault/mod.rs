@@ -43,9 +43,14 @@ pub const DB_FILE: &str = "outreach.db";
 pub const DEFAULT_WIPE_AFTER: u32 = 10;
 /// Shortest passphrase accepted.
 pub const MIN_PASSPHRASE_CHARS: usize = 6;
-/// Chunk bytes after which a case is compacted into a new snapshot (at least;
-/// also never before the chunks outweigh the snapshot itself).
-pub const COMPACT_AFTER_BYTES: u64 = 64 * 1024;
+/// Chunk bytes after which a case is due for compaction into a new snapshot
+/// (and never before the chunks outweigh the snapshot itself). Due cases are
+/// compacted by [`Vault::compact_due`] — on lock, or when the shell is idle —
+/// so that recording a visit never waits for a whole-document save.
+pub const COMPACT_AFTER_BYTES: u64 = 24 * 1024;
+/// Chunk bytes after which the write path compacts at once, whatever the
+/// shell does, so that opening a case stays bounded.
+pub const COMPACT_NOW_BYTES: u64 = 1024 * 1024;
 
 const META_HEADER: &str = "header";
 const META_DRK: &str = "drk";
@@ -87,6 +92,8 @@ struct LoadedCase {
     doc: CaseDoc,
     last_seq: u64,
     snapshot_len: u64,
+    /// Chunks outweigh the threshold: compact when idle.
+    compaction_due: bool,
 }
 
 struct Unlocked {
@@ -334,8 +341,10 @@ impl Vault {
         Ok(())
     }
 
-    /// Drops every key and every decrypted case from memory.
+    /// Compacts what is due (best effort: nothing is lost if it fails), then
+    /// drops every key and every decrypted case from memory.
     pub fn lock(&mut self) {
+        let _ = self.compact_due();
         self.unlocked = None;
     }
 
@@ -442,6 +451,7 @@ impl Vault {
             ),
             None => None,
         };
+        let stored_chunk_bytes: u64 = stored.chunks.iter().map(|(_, b)| b.len() as u64).sum();
         let mut chunks = Vec::with_capacity(stored.chunks.len());
         for (seq, body) in &stored.chunks {
             let plain = crypto::open(&unlocked.drk, &chunk_aad(vault_id, case, *seq), body)
@@ -487,6 +497,7 @@ impl Vault {
                     doc,
                     last_seq,
                     snapshot_len,
+                    compaction_due: stored_chunk_bytes > COMPACT_AFTER_BYTES.max(snapshot_len),
                 },
             );
         }
@@ -516,6 +527,7 @@ impl Vault {
                     doc,
                     last_seq: 1,
                     snapshot_len: 0,
+                    compaction_due: false,
                 },
             );
         }
@@ -556,11 +568,31 @@ impl Vault {
         };
         let loaded = self.loaded(case)?;
         loaded.last_seq = seq;
-        if chunk_bytes > COMPACT_AFTER_BYTES.max(loaded.snapshot_len) {
-            // A failed compaction loses nothing (the chunks stay); retry next write.
+        loaded.compaction_due = chunk_bytes > COMPACT_AFTER_BYTES.max(loaded.snapshot_len);
+        if chunk_bytes > COMPACT_NOW_BYTES {
+            // A failed compaction loses nothing (the chunks stay); retried later.
             let _ = self.compact(case);
         }
         Ok(())
+    }
+
+    /// Compacts every loaded case whose chunks have grown past the threshold.
+    /// Meant for idle moments (the app going to the background, the end of a
+    /// shell command) and run by [`Vault::lock`]. Returns how many were compacted.
+    pub fn compact_due(&mut self) -> Result<usize> {
+        let due: Vec<[u8; 16]> = match &self.unlocked {
+            Some(u) => u
+                .cases
+                .iter()
+                .filter(|(_, c)| c.compaction_due)
+                .map(|(id, _)| *id)
+                .collect(),
+            None => return Ok(0),
+        };
+        for case in &due {
+            self.compact(*case)?;
+        }
+        Ok(due.len())
     }
 
     /// Folds a case's chunks into one new snapshot, in one transaction.
@@ -577,6 +609,7 @@ impl Vault {
         self.store_mut()?.compact(&case, upto, &sealed)?;
         if let Ok(loaded) = self.loaded(case) {
             loaded.snapshot_len = sealed.len() as u64;
+            loaded.compaction_due = false;
         }
         Ok(())
     }
@@ -586,6 +619,13 @@ impl Vault {
         if let Some(u) = self.unlocked.as_mut() {
             u.cases.clear();
         }
+    }
+}
+
+impl Drop for Vault {
+    /// Closing the vault is an idle moment: compact what is due, drop the keys.
+    fn drop(&mut self) {
+        self.lock();
     }
 }
 
