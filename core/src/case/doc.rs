@@ -94,21 +94,9 @@ pub struct CaseDoc {
     doc: AutoCommit,
 }
 
-/// Collections created with every new case, so that no two devices ever
-/// create the same container concurrently.
-const CONTAINERS: &[&str] = &[
-    "profile",
-    "programme",
-    "consents",
-    "goals",
-    "signs_of_safety",
-    "scales",
-    "visits",
-    "concerns",
-    "referrals",
-    "meetings",
-    "events",
-];
+/// Maps created with every new case (with the record collections), so that no
+/// two devices ever create the same container concurrently.
+const CONTAINERS: &[&str] = &["profile", "programme", "signs_of_safety"];
 
 impl CaseDoc {
     /// A new, empty case document with its containers, in one commit.
@@ -116,7 +104,7 @@ impl CaseDoc {
         let mut doc = AutoCommit::new().with_actor(ActorId::from(actor));
         doc.put(ROOT, "id", id)?;
         doc.put(ROOT, "schema", 1_i64)?;
-        for c in CONTAINERS {
+        for c in CONTAINERS.iter().chain(RECORD_COLLECTIONS) {
             doc.put_object(ROOT, *c, ObjType::Map)?;
         }
         let sos = match doc.get(ROOT, "signs_of_safety")? {
@@ -415,6 +403,7 @@ impl CaseDoc {
     }
 }
 
+/// Collections of records keyed by id.
 const RECORD_COLLECTIONS: &[&str] = &[
     "consents",
     "goals",

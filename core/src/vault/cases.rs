@@ -192,6 +192,14 @@ fn edit_patch(edit: &CaseEdit, today: chrono::NaiveDate) -> Result<Json> {
 }
 
 impl Vault {
+    /// A validated date, or today's when none is given.
+    fn date_or_today(&self, field: &str, date: Option<&str>) -> Result<String> {
+        match date {
+            Some(d) => Ok(v::date_string(field, d)?),
+            None => Ok(self.now().date_naive().format("%Y-%m-%d").to_string()),
+        }
+    }
+
     /// Finds a case by its full id or a unique prefix of at least 4 characters.
     pub fn resolve_case(&self, id: &str) -> Result<[u8; 16]> {
         let id = id.trim().to_ascii_lowercase();
@@ -494,10 +502,7 @@ impl Vault {
         date: Option<&str>,
     ) -> Result<()> {
         let case = self.resolve_case(case)?;
-        let done = match date {
-            Some(d) => v::date_string("done", d)?,
-            None => self.now().date_naive().format("%Y-%m-%d").to_string(),
-        };
+        let done = self.date_or_today("done", date)?;
         let (goal, action) = (goal.to_string(), action.to_string());
         self.write_case(case, |doc, author, now| {
             if !doc.exists(&["goals", &goal, "actions", &action]) {
@@ -520,10 +525,7 @@ impl Vault {
         let case = self.resolve_case(case)?;
         let reading = ScaleReading {
             score: v::score("score", input.score)?,
-            date: match &input.date {
-                Some(d) => v::date_string("date", d)?,
-                None => self.now().date_naive().format("%Y-%m-%d").to_string(),
-            },
+            date: self.date_or_today("date", input.date.as_deref())?,
             view: Some(input.view.unwrap_or(ScaleView::Practitioner)),
             note: v::opt_note("note", input.note.as_deref())?,
         };
@@ -645,10 +647,7 @@ impl Vault {
         let case = self.resolve_case(case)?;
         let consent = Consent {
             what: v::required_note("what", &input.what)?,
-            given_on: Some(match &input.given_on {
-                Some(d) => v::date_string("given_on", d)?,
-                None => self.now().date_naive().format("%Y-%m-%d").to_string(),
-            }),
+            given_on: Some(self.date_or_today("given_on", input.given_on.as_deref())?),
             recorded_by: Some(self.settings()?.practitioner.clone()),
             withdrawn_on: None,
         };
@@ -668,10 +667,7 @@ impl Vault {
         date: Option<&str>,
     ) -> Result<()> {
         let case = self.resolve_case(case)?;
-        let date = match date {
-            Some(d) => v::date_string("withdrawn_on", d)?,
-            None => self.now().date_naive().format("%Y-%m-%d").to_string(),
-        };
+        let date = self.date_or_today("withdrawn_on", date)?;
         let consent = consent.to_string();
         self.write_case(case, |doc, author, now| {
             if !doc.exists(&["consents", &consent]) {
@@ -695,10 +691,7 @@ impl Vault {
         let referral = Referral {
             agency: v::required_short("agency", &input.agency)?,
             reason: v::required_note("reason", &input.reason)?,
-            date: match &input.date {
-                Some(d) => v::date_string("date", d)?,
-                None => self.now().date_naive().format("%Y-%m-%d").to_string(),
-            },
+            date: self.date_or_today("date", input.date.as_deref())?,
             status: Some(input.status.unwrap_or(ReferralStatus::Made)),
             outcome: None,
         };
