@@ -687,3 +687,31 @@ fn compaction_waits_for_an_idle_moment_and_loses_nothing() {
     v.unlock(PASS, None).unwrap();
     assert_eq!(v.read_case(&id).unwrap().visits.len(), 11);
 }
+
+#[test]
+fn a_file_that_is_not_a_vault_is_a_clear_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("v");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(
+        dir.join(vault::DB_FILE),
+        b"this is not a database, just some text that is long enough",
+    )
+    .unwrap();
+    let err = Vault::open(&dir).err().expect("garbage file must not open");
+    assert!(matches!(err, Error::Storage(_)), "{err:?}");
+    assert!(!err.to_string().contains('\n'));
+    // An empty SQLite file (no header row) is not a vault either.
+    let dir2 = tmp.path().join("empty");
+    std::fs::create_dir(&dir2).unwrap();
+    Connection::open(dir2.join(vault::DB_FILE))
+        .unwrap()
+        .execute_batch("CREATE TABLE x(y)")
+        .unwrap();
+    assert!(matches!(Vault::open(&dir2), Err(Error::HeaderCorrupt)));
+    let tables: i64 = Connection::open(dir2.join(vault::DB_FILE))
+        .unwrap()
+        .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(tables, 1, "a foreign database is left untouched");
+}

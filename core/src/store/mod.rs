@@ -29,10 +29,32 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (creating if needed) the database at `path` and brings its schema
-    /// up to date.
+    /// Creates the database at `path` (or opens it) and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Self> {
-        let mut conn = Connection::open(path)?;
+        Self::open_inner(path, true)
+    }
+
+    /// Opens an existing vault database, refusing (and not touching) a file
+    /// that was never initialised as one.
+    pub fn open_existing(path: &Path) -> Result<Self> {
+        Self::open_inner(path, false)
+    }
+
+    fn open_inner(path: &Path, create: bool) -> Result<Self> {
+        let mut conn = Connection::open_with_flags(
+            path,
+            if create {
+                rusqlite::OpenFlags::default()
+            } else {
+                rusqlite::OpenFlags::default() - rusqlite::OpenFlags::SQLITE_OPEN_CREATE
+            },
+        )?;
+        if !create {
+            let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            if version == 0 {
+                return Err(crate::error::Error::HeaderCorrupt);
+            }
+        }
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;

@@ -210,7 +210,7 @@ impl Vault {
         if !exists(dir) {
             return Err(Error::NoVault);
         }
-        let store = Store::open(&db_path(dir))?;
+        let store = Store::open_existing(&db_path(dir))?;
         let header_bytes = store.meta_get(META_HEADER)?.ok_or(Error::HeaderCorrupt)?;
         let header = Header::parse(&header_bytes)?;
         Ok(Vault {
