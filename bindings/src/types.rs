@@ -249,6 +249,7 @@ pub struct CaseSummary {
     pub open_concerns: u32,
     pub highest_open_severity: Option<Severity>,
     pub visits: u32,
+    pub unreadable: bool,
 }
 
 #[uniffi::remote(Record)]

@@ -52,6 +52,13 @@ impl Out {
             "ID", "NAME", "PHASE", "NEXT CONTACT DUE"
         );
         for r in rows {
+            if r.unreadable {
+                println!(
+                    "{:<10} (this case failed its integrity check and cannot be shown)",
+                    short(&r.id)
+                );
+                continue;
+            }
             let phase = r.phase.map(|p| p.as_str()).unwrap_or("-");
             let concerns = match r.highest_open_severity {
                 Some(s) => format!("{} open (highest {})", r.open_concerns, s),

@@ -715,3 +715,33 @@ fn a_file_that_is_not_a_vault_is_a_clear_error() {
         .unwrap();
     assert_eq!(tables, 1, "a foreign database is left untouched");
 }
+
+#[test]
+fn one_corrupt_case_does_not_hide_the_caseload() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("v");
+    let mut v = new_vault(&dir);
+    let good = v.create_case(&edit("Good")).unwrap();
+    let bad = v.create_case(&edit("Bad")).unwrap();
+    drop(v);
+    let bad_bytes = uuid::Uuid::parse_str(&bad).unwrap().as_bytes().to_vec();
+    db(&dir)
+        .execute(
+            "UPDATE case_chunk SET body = zeroblob(length(body)) WHERE case_id = ?1",
+            [&bad_bytes],
+        )
+        .unwrap();
+    let mut v = Vault::open(&dir).unwrap();
+    v.unlock(PASS, None).unwrap();
+    let load = v.caseload().unwrap();
+    assert_eq!(load.len(), 2);
+    let g = load.iter().find(|s| s.id == good).unwrap();
+    assert!(!g.unreadable && g.preferred_name == "Good");
+    let b = load.iter().find(|s| s.id == bad).unwrap();
+    assert!(b.unreadable && b.preferred_name.is_empty());
+    assert!(v.open_concerns().unwrap().is_empty());
+    assert!(matches!(
+        v.read_case(&bad),
+        Err(Error::CorruptRecord { .. })
+    ));
+}

@@ -9,7 +9,7 @@ use super::Vault;
 use crate::case::doc::{Conflict, HistoryEntry};
 use crate::case::model::{Case, ConcernStatus, Outcome, Phase, Severity};
 use crate::case::validate::instant_string;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// One line of the caseload overview.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -26,6 +26,9 @@ pub struct CaseSummary {
     pub open_concerns: u32,
     pub highest_open_severity: Option<Severity>,
     pub visits: u32,
+    /// The case failed its integrity check: it is listed (so it is not silently
+    /// missing from the caseload) but none of its content could be read.
+    pub unreadable: bool,
 }
 
 /// An open (not closed) concern, for the supervisor's list.
@@ -98,6 +101,7 @@ fn summarise(case: &Case, now: DateTime<Utc>) -> CaseSummary {
         open_concerns: open.len() as u32,
         highest_open_severity: open.iter().map(|c| c.severity).max(),
         visits: case.visits.len() as u32,
+        unreadable: false,
     }
 }
 
@@ -108,8 +112,24 @@ impl Vault {
         let now = self.now();
         let mut out = Vec::new();
         for id in self.case_ids()? {
-            let case = self.read_case(&id)?;
-            out.push(summarise(&case, now));
+            match self.read_case(&id) {
+                Ok(case) => out.push(summarise(&case, now)),
+                // One damaged case must not hide the rest of the caseload.
+                Err(Error::CorruptRecord { .. } | Error::Document(_)) => out.push(CaseSummary {
+                    id,
+                    preferred_name: String::new(),
+                    phase: None,
+                    practitioners: Vec::new(),
+                    last_contact: None,
+                    next_contact_due: None,
+                    overdue: false,
+                    open_concerns: 0,
+                    highest_open_severity: None,
+                    visits: 0,
+                    unreadable: true,
+                }),
+                Err(e) => return Err(e),
+            }
         }
         out.sort_by(|a, b| {
             let closed = |s: &CaseSummary| s.phase == Some(Phase::Closed);
@@ -130,7 +150,12 @@ impl Vault {
     pub fn open_concerns(&mut self) -> Result<Vec<OpenConcern>> {
         let mut out = Vec::new();
         for id in self.case_ids()? {
-            let case = self.read_case(&id)?;
+            let case = match self.read_case(&id) {
+                Ok(case) => case,
+                // Listed as unreadable by `caseload`; its concerns cannot be shown.
+                Err(Error::CorruptRecord { .. } | Error::Document(_)) => continue,
+                Err(e) => return Err(e),
+            };
             for (cid, c) in &case.concerns {
                 if is_open(c.status) {
                     out.push(OpenConcern {
