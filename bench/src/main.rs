@@ -5,7 +5,6 @@
 //!
 //! Results, with the machine, go in docs/PERFORMANCE.md.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use outreach_core::case::doc::{Author, CaseDoc, Patch};
@@ -55,6 +54,7 @@ fn main() {
     if which == "profile" {
         profile_open();
         profile_write();
+        profile_seal();
     }
     if all || which == "kdf" {
         bench_kdf();
@@ -306,37 +306,95 @@ fn bench_kdf() {
 }
 
 /// 20,000 records of 1 KiB, one durable transaction each, through the same
-/// `Store` code, plain vs sealed; then random reads. Medians of 3 interleaved rounds.
+/// `Store` code, plain vs sealed; then 200,000 random reads of each. Both are
+/// alternated between the stores (writes record by record, reads in blocks)
+/// so that drift in this VM's disk and CPU speed falls on both equally.
 fn bench_store() {
     const N: u64 = 20_000;
     const READS: usize = 200_000;
     let payload: Vec<u8> = (0..1024u32).map(|i| (i * 7 % 251) as u8).collect();
     let key = SecretKey::generate().unwrap();
     let case = [3u8; 16];
-    let mut results: [Vec<f64>; 4] = Default::default();
-    for round in 0..3 {
-        for encrypted in [false, true] {
-            let tmp = tempfile::tempdir().unwrap();
-            let (w, r) = store_round(
-                &tmp.path().join("s.db"),
-                N,
-                READS,
-                &payload,
-                encrypted.then_some(&key),
-                case,
-                round,
-            );
-            let base = if encrypted { 2 } else { 0 };
-            results[base].push(w);
-            results[base + 1].push(r);
+    let vault_id = [9u8; 16];
+    let aad = |seq: u64| Aad::new(vault_id, case, RecordKind::CaseChunk, b"chunk", seq);
+    let mut rows: Vec<[f64; 4]> = Vec::new();
+    for round in 0..3u64 {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut plain = Store::open(&tmp.path().join("plain.db")).unwrap();
+        let mut sealed = Store::open(&tmp.path().join("sealed.db")).unwrap();
+        plain.create_case(&case, 0, &payload).unwrap();
+        sealed
+            .create_case(&case, 0, &crypto::seal(&key, &aad(1), &payload).unwrap())
+            .unwrap();
+        let (mut tp, mut ts) = (Duration::ZERO, Duration::ZERO);
+        for seq in 2..=N {
+            let t = Instant::now();
+            plain.append_chunk(&case, seq, &payload).unwrap();
+            tp += t.elapsed();
+            let t = Instant::now();
+            let body = crypto::seal(&key, &aad(seq), &payload).unwrap();
+            sealed.append_chunk(&case, seq, &body).unwrap();
+            ts += t.elapsed();
         }
+        // Reads are CPU-bound and this VM's speed drifts: alternate blocks of
+        // 10,000 reads between the stores (per-op alternation would let each
+        // evict the other's caches), swapping which goes first each block.
+        let read_block = |store: &Store, key: Option<&SecretKey>, block: u64| {
+            let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ (round << 32) ^ block;
+            let mut total = 0usize;
+            let t = Instant::now();
+            for _ in 0..READS / 20 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let seq = 1 + x % N;
+                let stored = store.read_chunk(&case, seq).unwrap().unwrap();
+                total += match key {
+                    Some(k) => crypto::open(k, &aad(seq), &stored).unwrap().len(),
+                    None => stored.len(),
+                };
+            }
+            (t.elapsed(), total)
+        };
+        let (mut rp, mut rs, mut total) = (Duration::ZERO, Duration::ZERO, 0usize);
+        for block in 0..20u64 {
+            let order: [bool; 2] = if block % 2 == 0 {
+                [false, true]
+            } else {
+                [true, false]
+            };
+            for enc in order {
+                let (d, n) = if enc {
+                    read_block(&sealed, Some(&key), block)
+                } else {
+                    read_block(&plain, None, block)
+                };
+                if enc {
+                    rs += d;
+                } else {
+                    rp += d;
+                }
+                total += n;
+            }
+        }
+        assert_eq!(total, 2 * READS * payload.len());
+        let w = (N - 1) as f64;
+        let r = READS as f64;
+        rows.push([
+            w / tp.as_secs_f64(),
+            r / rp.as_secs_f64(),
+            w / ts.as_secs_f64(),
+            r / rs.as_secs_f64(),
+        ]);
     }
-    for r in results.iter_mut() {
-        r.sort_by(|a, b| a.total_cmp(b));
-    }
-    let (pw, pr, ew, er) = (results[0][1], results[1][1], results[2][1], results[3][1]);
+    let median = |i: usize| {
+        let mut v: Vec<f64> = rows.iter().map(|r| r[i]).collect();
+        v.sort_by(|a, b| a.total_cmp(b));
+        v[1]
+    };
+    let (pw, pr, ew, er) = (median(0), median(1), median(2), median(3));
     println!(
-        "store, 20,000 × 1 KiB, one durable transaction each (median of 3 interleaved rounds):"
+        "store, 20,000 × 1 KiB, one durable transaction each, writes alternated, reads in alternating blocks (median of 3 rounds):"
     );
     println!("  plain SQLite:    {pw:>9.0} writes/s  {pr:>9.0} random reads/s");
     println!("  encrypted store: {ew:>9.0} writes/s  {er:>9.0} random reads/s");
@@ -345,58 +403,6 @@ fn bench_store() {
         ew / pw,
         er / pr
     );
-}
-
-fn store_round(
-    path: &Path,
-    n: u64,
-    reads: usize,
-    payload: &[u8],
-    key: Option<&SecretKey>,
-    case: [u8; 16],
-    round: u64,
-) -> (f64, f64) {
-    let mut store = Store::open(path).unwrap();
-    let vault_id = [9u8; 16];
-    let body = |seq: u64| match key {
-        Some(k) => crypto::seal(
-            k,
-            &Aad::new(vault_id, case, RecordKind::CaseChunk, b"chunk", seq),
-            payload,
-        )
-        .unwrap(),
-        None => payload.to_vec(),
-    };
-    store.create_case(&case, 0, &body(1)).unwrap();
-    let t = Instant::now();
-    for seq in 2..=n {
-        store.append_chunk(&case, seq, &body(seq)).unwrap();
-    }
-    let writes = (n - 1) as f64 / t.elapsed().as_secs_f64();
-    // Deterministic pseudo-random read order.
-    let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ round;
-    let t = Instant::now();
-    let mut total = 0usize;
-    for _ in 0..reads {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        let seq = 1 + x % n;
-        let stored = store.read_chunk(&case, seq).unwrap().unwrap();
-        let plain = match key {
-            Some(k) => crypto::open(
-                k,
-                &Aad::new(vault_id, case, RecordKind::CaseChunk, b"chunk", seq),
-                &stored,
-            )
-            .unwrap(),
-            None => stored,
-        };
-        total += plain.len();
-    }
-    let rps = reads as f64 / t.elapsed().as_secs_f64();
-    assert_eq!(total, reads * payload.len());
-    (writes, rps)
 }
 
 #[allow(dead_code)]
@@ -469,5 +475,29 @@ pub fn profile_write() {
         per(th),
         per(ta),
         per(ts)
+    );
+}
+
+#[allow(dead_code)]
+pub fn profile_seal() {
+    let key = SecretKey::generate().unwrap();
+    let payload = vec![7u8; 1024];
+    let aad = Aad::new([1; 16], [2; 16], RecordKind::CaseChunk, b"chunk", 5);
+    let sealed = crypto::seal(&key, &aad, &payload).unwrap();
+    let n = 200_000;
+    let t = Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(crypto::seal(&key, &aad, &payload).unwrap());
+    }
+    let s = t.elapsed();
+    let t = Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(crypto::open(&key, &aad, &sealed).unwrap());
+    }
+    let o = t.elapsed();
+    println!(
+        "seal 1 KiB: {:.2} µs, open 1 KiB: {:.2} µs",
+        s.as_secs_f64() * 1e6 / n as f64,
+        o.as_secs_f64() * 1e6 / n as f64
     );
 }
