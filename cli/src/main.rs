@@ -228,7 +228,7 @@ fn init(cli: &Cli, a: &InitArgs, out: &Out) -> Result<(), Error> {
         &format!(
             "vault created for {} (device {})",
             s.practitioner,
-            &s.device_id[..8]
+            s.device_id.chars().take(8).collect::<String>()
         ),
         json!({"created": true, "device_id": s.device_id}),
     );
