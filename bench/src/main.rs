@@ -115,10 +115,10 @@ fn case_bytes(n: usize, actor: u8) -> Vec<u8> {
         "00000000-0000-4000-8000-{:012x}",
         actor as u64 * 1_000_003 + n as u64
     );
-    let mut doc = CaseDoc::create(&[actor; 16], &id, &author, at).unwrap();
-    doc.apply(
+    let mut doc = CaseDoc::create(
+        &[actor; 16],
+        &id,
         &author,
-        "profile",
         at,
         &[Patch::new(
             ["profile"],

@@ -599,7 +599,7 @@ fn concurrent_edits_keep_both_sides_and_report_conflicts() {
     use outreach_core::case::doc::Patch;
     use serde_json::json;
     let t1 = now_fixed();
-    let mut a = CaseDoc::create(&[1; 16], "case-1", &author("Sam", "dev-a"), t1).unwrap();
+    let mut a = CaseDoc::create(&[1; 16], "case-1", &author("Sam", "dev-a"), t1, &[]).unwrap();
     let mut b = a.fork(&[2; 16]);
     // Different additions on both sides, and the same field set differently.
     a.apply(&author("Sam", "dev-a"), "visit recorded", t1, &[Patch::new(["visits", "va"], json!({"kind":"home","outcome":"completed","at":"2026-11-20T10:00:00Z","note":"from A"}))]).unwrap();

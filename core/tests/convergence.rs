@@ -75,7 +75,7 @@ proptest! {
     ) {
         let at = "2026-11-27T12:00:00Z".parse().unwrap();
         let origin_author = Author { by: "o".into(), device: "o".into() };
-        let mut origin = CaseDoc::create(&[100; 16], "case", &origin_author, at).unwrap();
+        let mut origin = CaseDoc::create(&[100; 16], "case", &origin_author, at, &[]).unwrap();
         for k in 0..3 {
             origin.apply(&origin_author, "visit", at, &[Patch::new(["visits".to_string(), format!("o-v{k}")],
                 json!({"kind": "home", "outcome": "completed", "at": "2026-11-01T10:00:00Z", "note": "start"}))]).unwrap();

@@ -99,8 +99,15 @@ pub struct CaseDoc {
 const CONTAINERS: &[&str] = &["profile", "programme", "signs_of_safety"];
 
 impl CaseDoc {
-    /// A new, empty case document with its containers, in one commit.
-    pub fn create(actor: &[u8], id: &str, author: &Author, at: DateTime<Utc>) -> Result<Self> {
+    /// A new case document with its containers and the `initial` patches
+    /// (typically the profile), all in one commit: "case opened".
+    pub fn create(
+        actor: &[u8],
+        id: &str,
+        author: &Author,
+        at: DateTime<Utc>,
+        initial: &[Patch],
+    ) -> Result<Self> {
         let mut doc = AutoCommit::new().with_actor(ActorId::from(actor));
         doc.put(ROOT, "id", id)?;
         doc.put(ROOT, "schema", 1_i64)?;
@@ -124,7 +131,8 @@ impl CaseDoc {
             doc.put_object(&sos, c, ObjType::Map)?;
         }
         let mut this = Self { doc };
-        this.commit(author, "case created", at);
+        initial.iter().try_for_each(|p| this.apply_patch(p))?;
+        this.commit(author, "case opened", at);
         Ok(this)
     }
 

@@ -270,11 +270,10 @@ impl Vault {
         let now = self.now();
         let uuid = uuid::Uuid::new_v4();
         let id = uuid.to_string();
-        let mut doc =
-            crate::case::doc::CaseDoc::create(&self.unlocked()?.actor, &id, &author, now)?;
-        doc.apply(
+        let doc = crate::case::doc::CaseDoc::create(
+            &self.unlocked()?.actor,
+            &id,
             &author,
-            "profile set",
             now,
             &[Patch::new(Vec::<String>::new(), patch)],
         )?;
