@@ -9,7 +9,7 @@ bin="$PWD/target/release/outreach"
 
 dir="${1:-$(mktemp -d)/demo-vault}"
 export OUTREACH_VAULT="$dir" OUTREACH_PASSPHRASE="demo passphrase, not for real use"
-run() { printf '\n$ outreach %s\n' "$*"; "$bin" "$@"; }
+run() { printf '\n$ outreach'; printf ' %q' "$@"; printf '\n'; "$bin" "$@"; }
 
 visit_at=$(date -u -d '3 days ago' +%Y-%m-%dT10:00:00Z)
 next_due=$(date -u -d '4 days' +%Y-%m-%dT10:00:00Z)
