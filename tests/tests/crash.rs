@@ -69,4 +69,15 @@ fn sigkill_mid_stream_loses_no_acknowledged_write() {
         "enough writes to cross compactions: {}",
         acked.len()
     );
+    let vault = Vault::open(&dir).unwrap();
+    let snapshots: i64 = vault
+        .store_for_diagnostics()
+        .unwrap()
+        .connection()
+        .query_row("SELECT count(*) FROM case_snapshot", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(
+        snapshots, 1,
+        "the writer compacted while it was being killed"
+    );
 }

@@ -1,6 +1,7 @@
 //! A writer for the crash test: records visits as fast as it can and prints
 //! `ACK <n> <visit-id>` after each write has returned (i.e. was acknowledged
-//! as durable). The test kills it with SIGKILL at an arbitrary moment.
+//! as durable), compacting every few writes as the app does when idle. The
+//! test kills it with SIGKILL at an arbitrary moment.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -52,6 +53,11 @@ fn run(dir: PathBuf) -> Result<(), outreach_core::Error> {
             .is_err()
         {
             break;
+        }
+        // Compact now and then, as the app does when idle, so that some kills
+        // land in the middle of a compaction.
+        if n % 10 == 9 {
+            vault.compact_due()?;
         }
     }
     Ok(())
