@@ -65,8 +65,15 @@ impl OutreachVault {
     }
 }
 
-fn foreign(platform: &Option<Arc<dyn PlatformKeyStore>>) -> Option<ForeignKeyStore> {
-    platform.clone().map(ForeignKeyStore)
+/// Runs `f` with the shell's platform key store (if any) seen as the core's trait.
+fn with_platform<R>(
+    platform: Option<Arc<dyn PlatformKeyStore>>,
+    f: impl FnOnce(Option<&dyn outreach_core::vault::PlatformKeyStore>) -> R,
+) -> R {
+    let adapted = platform.map(ForeignKeyStore);
+    f(adapted
+        .as_ref()
+        .map(|p| p as &dyn outreach_core::vault::PlatformKeyStore))
 }
 
 #[uniffi::export]
@@ -84,15 +91,9 @@ impl OutreachVault {
         let passphrase = Zeroizing::new(passphrase);
         let mut options = VaultOptions::new(practitioner);
         options.team = team;
-        let platform = foreign(&platform_key);
-        let vault = Vault::create(
-            std::path::Path::new(&dir),
-            &passphrase,
-            options,
-            platform
-                .as_ref()
-                .map(|p| p as &dyn outreach_core::vault::PlatformKeyStore),
-        )?;
+        let vault = with_platform(platform_key, |platform| {
+            Vault::create(std::path::Path::new(&dir), &passphrase, options, platform)
+        })?;
         Ok(Arc::new(Self {
             inner: Mutex::new(vault),
         }))
@@ -112,13 +113,9 @@ impl OutreachVault {
         platform_key: Option<Arc<dyn PlatformKeyStore>>,
     ) -> Result<(), OutreachError> {
         let passphrase = Zeroizing::new(passphrase);
-        let platform = foreign(&platform_key);
-        self.vault().unlock(
-            &passphrase,
-            platform
-                .as_ref()
-                .map(|p| p as &dyn outreach_core::vault::PlatformKeyStore),
-        )?;
+        with_platform(platform_key, |platform| {
+            self.vault().unlock(&passphrase, platform)
+        })?;
         Ok(())
     }
 
@@ -136,13 +133,9 @@ impl OutreachVault {
         platform_key: Option<Arc<dyn PlatformKeyStore>>,
     ) -> Result<(), OutreachError> {
         let new_passphrase = Zeroizing::new(new_passphrase);
-        let platform = foreign(&platform_key);
-        self.vault().change_passphrase(
-            &new_passphrase,
-            platform
-                .as_ref()
-                .map(|p| p as &dyn outreach_core::vault::PlatformKeyStore),
-        )?;
+        with_platform(platform_key, |platform| {
+            self.vault().change_passphrase(&new_passphrase, platform)
+        })?;
         Ok(())
     }
 
