@@ -29,6 +29,14 @@ pub enum OutreachError {
     Storage { message: String },
     #[error("{message}")]
     Internal { message: String },
+    /// The server could not be reached; everything is kept, try again later.
+    #[error("{message}")]
+    Offline { message: String },
+    /// The organisation revoked this device; the vault has been wiped.
+    #[error("this device was revoked by your organisation: its vault has been wiped")]
+    DeviceRevoked,
+    #[error("{message}")]
+    Sync { message: String },
 }
 
 impl From<CoreError> for OutreachError {
@@ -54,6 +62,15 @@ impl From<CoreError> for OutreachError {
                 Self::Storage { message }
             }
             CoreError::Crypto(_) => Self::Internal { message },
+            CoreError::ServerUnreachable(_) => Self::Offline { message },
+            CoreError::DeviceRevoked => Self::DeviceRevoked,
+            CoreError::InsecureServer | CoreError::BadServerUrl => Self::InvalidInput { message },
+            CoreError::NotEnrolled
+            | CoreError::AlreadyEnrolled
+            | CoreError::ServerRefused(_)
+            | CoreError::EnrolmentRefused(_)
+            | CoreError::SyncProtocol(_)
+            | CoreError::Cancelled => Self::Sync { message },
         }
     }
 }

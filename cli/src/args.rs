@@ -70,6 +70,32 @@ pub enum Command {
     Resolve(ResolveArgs),
     /// Who changed a case, what and when
     History(CaseArg),
+    /// Enrol this device with the organisation's sync server (one-time code from your admin)
+    Enroll(EnrollArgs),
+    /// Upload what you recorded and receive your team's changes
+    Sync,
+}
+
+#[derive(Args)]
+pub struct EnrollArgs {
+    /// The sync server, e.g. https://outreach.council.example
+    #[arg(long)]
+    pub server: String,
+    /// The one-time enrolment code
+    #[arg(long)]
+    pub code: String,
+    /// Allow plain http:// to a server that is not on this machine (test servers only)
+    #[arg(long)]
+    pub allow_insecure_http: bool,
+}
+
+#[derive(Args)]
+pub struct AssignArgs {
+    /// Case id (or a unique prefix of at least 4 characters)
+    pub case: String,
+    /// The user's name as the admin registered it
+    #[arg(long)]
+    pub to: String,
 }
 
 #[derive(Args)]
@@ -165,6 +191,8 @@ pub enum CaseCmd {
     Timeline(CaseArg),
     /// Add or merge a case document from another device (an `export --format automerge` file)
     Import(ImportArgs),
+    /// Assign a case to a practitioner (supervisors); her devices get it on their next sync
+    Assign(AssignArgs),
 }
 
 #[derive(Args)]

@@ -8,6 +8,7 @@
 
 mod args;
 mod output;
+mod sync_cmd;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -42,7 +43,7 @@ fn main() -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::from(match e {
                 Error::WrongPassphrase { .. } => 3,
-                Error::Wiped => 4,
+                Error::Wiped | Error::DeviceRevoked => 4,
                 _ => 1,
             })
         }
@@ -188,6 +189,8 @@ fn run(cli: Cli, out: &Out) -> Result<(), Error> {
             out.history(&v.history(&a.case)?);
             Ok(())
         }
+        Command::Enroll(a) => sync_cmd::enroll(&mut unlock(&cli)?, a, out),
+        Command::Sync => sync_cmd::sync(&mut unlock(&cli)?, out),
     }
 }
 
@@ -301,6 +304,7 @@ fn case_cmd(v: &mut Vault, c: &CaseCmd, out: &Out) -> Result<(), Error> {
             let id = v.import_case(&bytes)?;
             out.id(&id);
         }
+        CaseCmd::Assign(a) => sync_cmd::assign(v, a, out)?,
     }
     Ok(())
 }

@@ -85,6 +85,34 @@ pub enum Error {
     Io(String),
     #[error(transparent)]
     Crypto(#[from] CryptoError),
+    #[error(
+        "this device is not enrolled with a sync server; run `outreach enroll --server URL --code CODE`"
+    )]
+    NotEnrolled,
+    #[error("this device is already enrolled with a sync server")]
+    AlreadyEnrolled,
+    #[error(
+        "refusing plain http:// to a server that is not on this machine: use https:// (or allow insecure http explicitly, for a test server)"
+    )]
+    InsecureServer,
+    #[error("the server address is not a valid http:// or https:// URL")]
+    BadServerUrl,
+    #[error(
+        "the sync server could not be reached ({0}); everything is kept on this device, sync again when connected"
+    )]
+    ServerUnreachable(String),
+    #[error("the sync server refused the request: {0}")]
+    ServerRefused(String),
+    #[error("enrolment refused: {0}")]
+    EnrolmentRefused(String),
+    #[error("this device was revoked by your organisation: its vault has been wiped")]
+    DeviceRevoked,
+    #[error(
+        "the sync server sent data this device cannot accept ({0}); nothing from it was applied"
+    )]
+    SyncProtocol(&'static str),
+    #[error("sync cancelled; everything done so far is kept, sync again to finish")]
+    Cancelled,
 }
 
 impl From<rusqlite::Error> for Error {

@@ -10,6 +10,7 @@ pub mod case;
 pub mod crypto;
 pub mod error;
 pub mod store;
+pub mod sync;
 pub mod vault;
 
 pub use error::{Error, PlatformKeyError, Result, ValidationError};

@@ -177,6 +177,16 @@ impl CaseDoc {
         self.doc.save()
     }
 
+    /// Applies changes received from another device (Automerge's
+    /// `load_incremental`: changes already present are ignored; changes whose
+    /// dependencies are missing are queued, see [`CaseDoc::missing_deps`]).
+    pub fn apply_changes(&mut self, bytes: &[u8]) -> Result<(), DocLoadError> {
+        self.doc
+            .load_incremental(bytes)
+            .map(|_| ())
+            .map_err(|_| DocLoadError::Chunk(0))
+    }
+
     /// Whether any change this document depends on is missing.
     pub fn missing_deps(&mut self) -> Vec<ChangeHash> {
         self.doc.get_missing_deps(&[])

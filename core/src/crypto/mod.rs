@@ -5,10 +5,12 @@
 //! neither `Debug` nor `Clone` and are zeroized when dropped; callers hold them
 //! only inside the vault.
 
+mod identity;
 mod kdf;
 mod key;
 mod seal;
 
+pub use identity::{DeviceKeys, open_envelope_with_recovery_key, seal_envelope};
 pub use kdf::{KdfParams, derive_key};
 pub use key::SecretKey;
 pub use seal::{Aad, RecordKind, SEAL_OVERHEAD, open, seal};

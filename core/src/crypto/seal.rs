@@ -43,6 +43,14 @@ pub enum RecordKind {
     CaseChunk = 4,
     /// Platform-factor test wrapping (see `vault::platform`).
     PlatformWrap = 5,
+    /// Automerge changes of one case as uploaded, under the case key.
+    SyncChange = 6,
+    /// This device's signing and key-agreement seeds.
+    DeviceIdentity = 7,
+    /// A case key, wrapped under the device root key.
+    CaseKey = 8,
+    /// Sync settings and per-case sync state.
+    SyncState = 9,
 }
 
 /// Associated data binding a ciphertext to its place.

@@ -115,7 +115,7 @@ impl Store {
     ) -> Result<()> {
         let tx = self.conn.transaction()?;
         tx.execute(
-            "INSERT INTO cases(case_id, created_at, chunk_bytes) VALUES (?1, ?2, ?3)",
+            "INSERT INTO cases(case_id, created_at, chunk_bytes, last_seq) VALUES (?1, ?2, ?3, 1)",
             params![&case[..], created_at, first_chunk.len() as i64],
         )?;
         tx.execute(
@@ -136,9 +136,11 @@ impl Store {
         }
         let total: i64 = {
             let mut upd = tx.prepare_cached(
-                "UPDATE cases SET chunk_bytes = chunk_bytes + ?2 WHERE case_id = ?1 RETURNING chunk_bytes",
+                "UPDATE cases SET chunk_bytes = chunk_bytes + ?2, last_seq = ?3 WHERE case_id = ?1 RETURNING chunk_bytes",
             )?;
-            upd.query_row(params![&case[..], body.len() as i64], |r| r.get(0))?
+            upd.query_row(params![&case[..], body.len() as i64, seq as i64], |r| {
+                r.get(0)
+            })?
         };
         tx.commit()?;
         Ok(total.max(0) as u64)
@@ -197,6 +199,9 @@ impl Store {
         let tx = self.conn.transaction()?;
         tx.execute("UPDATE meta SET value = zeroblob(length(value))", [])?;
         tx.execute("DELETE FROM case_chunk", [])?;
+        tx.execute("DELETE FROM case_key", [])?;
+        tx.execute("DELETE FROM sync_outbox", [])?;
+        tx.execute("DELETE FROM sync_inbox", [])?;
         tx.execute("DELETE FROM case_snapshot", [])?;
         tx.execute("DELETE FROM cases", [])?;
         tx.execute("DELETE FROM meta", [])?;
@@ -210,6 +215,169 @@ impl Store {
         self.conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         Ok(())
+    }
+
+    // ---- sync -----------------------------------------------------------
+
+    /// Cases with local chunks not yet handed to sync.
+    pub fn dirty_cases(&self) -> Result<Vec<[u8; 16]>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT case_id FROM cases WHERE last_seq > synced_seq ORDER BY rowid",
+        )?;
+        let rows = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
+        let mut out = Vec::new();
+        for r in rows {
+            if let Ok(id) = <[u8; 16]>::try_from(r?) {
+                out.push(id);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The sealed heads last handed to sync, if any.
+    pub fn synced_heads(&self, case: &[u8; 16]) -> Result<Option<(u64, Vec<u8>)>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT synced_seq, synced_heads FROM cases WHERE case_id = ?1")?
+            .query_row([&case[..]], |r| {
+                Ok(r.get::<_, Option<Vec<u8>>>(1)?
+                    .map(|h| (r.get::<_, i64>(0).unwrap_or(0) as u64, h)))
+            })
+            .optional()?
+            .flatten())
+    }
+
+    /// Records what sync now covers of a case and, in the same transaction,
+    /// queues uploads (client id, body) in the outbox.
+    pub fn mark_synced(
+        &mut self,
+        case: &[u8; 16],
+        synced_seq: u64,
+        sealed_heads: &[u8],
+        outbox: &[([u8; 16], Vec<u8>)],
+    ) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        tx.prepare_cached(
+            "UPDATE cases SET synced_seq = ?2, synced_heads = ?3 WHERE case_id = ?1",
+        )?
+        .execute(params![&case[..], synced_seq as i64, sealed_heads])?;
+        for (client_id, body) in outbox {
+            tx.prepare_cached(
+                "INSERT INTO sync_outbox(client_id, case_id, body) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![&client_id[..], &case[..], body])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Queued uploads in order: (row id, body), up to about `max_bytes`.
+    pub fn outbox(&self, max_bytes: usize) -> Result<Vec<(i64, Vec<u8>)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id, body FROM sync_outbox ORDER BY id")?;
+        let mut rows = stmt.query([])?;
+        let mut out = Vec::new();
+        let mut bytes = 0;
+        while let Some(r) = rows.next()? {
+            let body: Vec<u8> = r.get(1)?;
+            if !out.is_empty() && bytes + body.len() > max_bytes {
+                break;
+            }
+            bytes += body.len();
+            out.push((r.get(0)?, body));
+        }
+        Ok(out)
+    }
+
+    pub fn outbox_len(&self) -> Result<u64> {
+        Ok(self
+            .conn
+            .query_row("SELECT COUNT(*) FROM sync_outbox", [], |r| {
+                r.get::<_, i64>(0)
+            })?
+            .max(0) as u64)
+    }
+
+    /// Cases with uploads still queued.
+    pub fn outbox_cases(&self) -> Result<Vec<[u8; 16]>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT DISTINCT case_id FROM sync_outbox")?;
+        let rows = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
+        let mut out = Vec::new();
+        for r in rows {
+            if let Ok(id) = <[u8; 16]>::try_from(r?) {
+                out.push(id);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Drops acknowledged uploads.
+    pub fn outbox_delete(&mut self, ids: &[i64]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        for id in ids {
+            tx.prepare_cached("DELETE FROM sync_outbox WHERE id = ?1")?
+                .execute([id])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn case_key(&self, case: &[u8; 16], epoch: u32) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT wrapped FROM case_key WHERE case_id = ?1 AND epoch = ?2")?
+            .query_row(params![&case[..], epoch], |r| r.get(0))
+            .optional()?)
+    }
+
+    pub fn put_case_key(&mut self, case: &[u8; 16], epoch: u32, wrapped: &[u8]) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO case_key(case_id, epoch, wrapped) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![&case[..], epoch, wrapped])?;
+        Ok(())
+    }
+
+    /// Keeps a received change whose case key has not arrived yet.
+    pub fn inbox_put(&mut self, seq: u64, case: &[u8; 16], body: &[u8]) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO sync_inbox(seq, case_id, body) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![seq as i64, &case[..], body])?;
+        Ok(())
+    }
+
+    pub fn inbox_for(&self, case: &[u8; 16]) -> Result<Vec<(u64, Vec<u8>)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT seq, body FROM sync_inbox WHERE case_id = ?1 ORDER BY seq")?;
+        let rows = stmt.query_map([&case[..]], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    pub fn inbox_delete(&mut self, seqs: &[u64]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        for s in seqs {
+            tx.prepare_cached("DELETE FROM sync_inbox WHERE seq = ?1")?
+                .execute([*s as i64])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Cases waiting for a key in the inbox.
+    pub fn inbox_cases(&self) -> Result<u64> {
+        Ok(self
+            .conn
+            .query_row("SELECT COUNT(DISTINCT case_id) FROM sync_inbox", [], |r| {
+                r.get::<_, i64>(0)
+            })?
+            .max(0) as u64)
     }
 
     /// Access for tests, benchmarks and diagnostics (`PRAGMA integrity_check`).

@@ -39,7 +39,39 @@ UPDATE cases SET chunk_bytes =
     (SELECT COALESCE(SUM(length(body)), 0) FROM case_chunk WHERE case_chunk.case_id = cases.case_id);
 ";
 
-const MIGRATIONS: &[&str] = &[V1_SCHEMA, V2_UPGRADE];
+/// v3: sync. Per case, the last local chunk sequence and what of it has been
+/// handed to sync (`synced_seq`, and the document heads at that point, sealed),
+/// so finding what to upload never loads an unchanged case. Case keys
+/// (wrapped), the outbox of uploads not yet acknowledged, and an inbox of
+/// received changes whose case key has not arrived yet.
+const V3_UPGRADE: &str = "
+ALTER TABLE cases ADD COLUMN last_seq INTEGER NOT NULL DEFAULT 0;
+UPDATE cases SET last_seq = MAX(
+    COALESCE((SELECT upto_seq FROM case_snapshot s WHERE s.case_id = cases.case_id), 0),
+    COALESCE((SELECT MAX(seq) FROM case_chunk c WHERE c.case_id = cases.case_id), 0));
+ALTER TABLE cases ADD COLUMN synced_seq INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE cases ADD COLUMN synced_heads BLOB;
+CREATE TABLE case_key (
+    case_id BLOB NOT NULL,
+    epoch   INTEGER NOT NULL,
+    wrapped BLOB NOT NULL,
+    PRIMARY KEY (case_id, epoch)
+);
+CREATE TABLE sync_outbox (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    client_id BLOB NOT NULL UNIQUE,
+    case_id   BLOB NOT NULL,
+    body      BLOB NOT NULL
+);
+CREATE TABLE sync_inbox (
+    seq     INTEGER PRIMARY KEY,
+    case_id BLOB NOT NULL,
+    body    BLOB NOT NULL
+);
+CREATE INDEX sync_inbox_case ON sync_inbox(case_id);
+";
+
+const MIGRATIONS: &[&str] = &[V1_SCHEMA, V2_UPGRADE, V3_UPGRADE];
 pub const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;
 
 pub(super) fn migrate(conn: &mut Connection) -> Result<()> {

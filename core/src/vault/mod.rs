@@ -16,6 +16,7 @@ mod cases;
 mod header;
 mod platform;
 mod queries;
+mod sync;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -31,6 +32,7 @@ pub use cases::{
 pub use header::Header;
 pub use platform::{PlatformKeyStore, SoftwareKeyStore};
 pub use queries::{CaseExport, CaseSummary, EXPORT_FORMAT, OpenConcern, TimelineEntry};
+pub use sync::{Applied, CURRENT_EPOCH, SyncConfig, change_aad};
 
 use crate::case::doc::{Author, CaseDoc, DocLoadError};
 use crate::crypto::{self, Aad, KdfParams, RecordKind, SecretKey};

@@ -1,0 +1,269 @@
+//! One sync round, step by step, over a [`Transport`].
+
+use std::collections::BTreeSet;
+
+use outreach_protocol::{
+    self as proto, EnrollResponse, Id, Item, PullRequest, PullResponse, PushRequest, PushResponse,
+};
+use serde::Serialize;
+
+use super::transport::{Transport, check_server_url};
+use crate::error::{Error, Result};
+use crate::vault::{Applied, SyncConfig, Vault};
+
+/// Bytes of queued uploads sent per push request.
+const PUSH_BATCH_BYTES: usize = 1024 * 1024;
+/// Bytes asked for per pull page.
+const PULL_PAGE_BYTES: u32 = proto::DEFAULT_PULL_BYTES;
+/// A pull loop that keeps getting pages stops after this many (a server
+/// bug must not spin a phone's battery flat); the next sync continues.
+const MAX_PAGES: u32 = 10_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncPhase {
+    Uploading,
+    Downloading,
+    SharingKeys,
+}
+
+/// What a shell shows while a sync runs, and how it cancels one.
+pub trait SyncObserver {
+    /// `done` of `total` units (uploads, or received items); `total` is
+    /// unknown while downloading.
+    fn progress(&mut self, phase: SyncPhase, done: u64, total: Option<u64>);
+    /// Checked between requests; a cancelled sync keeps everything done so far.
+    fn cancelled(&self) -> bool {
+        false
+    }
+}
+
+impl SyncObserver for () {
+    fn progress(&mut self, _: SyncPhase, _: u64, _: Option<u64>) {}
+}
+
+/// What one sync did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SyncReport {
+    /// Local changes the server acknowledged.
+    pub pushed: u64,
+    /// Received changes applied.
+    pub pulled: u64,
+    /// Cases that received changes (ids).
+    pub cases_changed: Vec<String>,
+    /// Open conflicts in the cases that changed.
+    pub conflicts: u64,
+    /// Case keys shared with other devices.
+    pub keys_shared: u64,
+    /// Case keys received.
+    pub keys_received: u64,
+    /// Cases with received changes still waiting for their key.
+    pub cases_waiting_for_key: u64,
+    /// Received changes refused as invalid (signed, but not a valid change).
+    pub rejected: u64,
+    pub round_trips: u32,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// Enrols this device: creates its keys (kept sealed in the vault), presents
+/// them with the one-time code, and remembers the server and account.
+pub fn enroll(
+    vault: &mut Vault,
+    transport: &dyn Transport,
+    server: &str,
+    allow_insecure_http: bool,
+    code: &str,
+) -> Result<SyncConfig> {
+    let server = check_server_url(server, allow_insecure_http)?;
+    if code.trim().is_empty() || code.len() > 200 {
+        return Err(crate::ValidationError::new(
+            "code",
+            "enter the enrolment code your admin gave you",
+        )
+        .into());
+    }
+    let request = vault.enrolment_request(code)?;
+    let body = proto::encode(&request);
+    let reply = transport.post(proto::PATH_ENROLL, &body, None)?;
+    let response: EnrollResponse =
+        proto::decode(&reply).map_err(|_| Error::SyncProtocol("malformed enrolment reply"))?;
+    vault.finish_enrolment(&server, allow_insecure_http, &response)
+}
+
+struct Session<'a> {
+    vault: &'a mut Vault,
+    transport: &'a dyn Transport,
+    report: SyncReport,
+}
+
+impl Session<'_> {
+    fn call(&mut self, path: &str, body: Vec<u8>) -> Result<Vec<u8>> {
+        let ts = now();
+        let (device, sig) = self.vault.sign_request("POST", path, ts, &body)?;
+        let auth = proto::auth_header(&device, ts, &sig);
+        self.report.round_trips += 1;
+        self.report.bytes_sent += body.len() as u64;
+        let reply = self.transport.post(path, &body, Some(&auth))?;
+        self.report.bytes_received += reply.len() as u64;
+        Ok(reply)
+    }
+
+    fn push(&mut self, observer: &mut dyn SyncObserver) -> Result<()> {
+        self.vault.prepare_uploads()?;
+        let total = self.vault.outbox_len()?;
+        let mut done = 0;
+        loop {
+            if observer.cancelled() {
+                return Err(Error::Cancelled);
+            }
+            let batch = self.vault.outbox_batch(PUSH_BATCH_BYTES)?;
+            if batch.is_empty() {
+                return Ok(());
+            }
+            observer.progress(SyncPhase::Uploading, done, Some(total));
+            let mut request = PushRequest::default();
+            let ids: Vec<i64> = batch.iter().map(|(id, _)| *id).collect();
+            for (_, item) in batch {
+                match item {
+                    Item::Change(c) => request.changes.push(c),
+                    Item::Envelope(e) => request.envelopes.push(e),
+                }
+            }
+            let expected: BTreeSet<Id> = request.changes.iter().map(|c| c.client_id).collect();
+            let reply = self.call(proto::PATH_PUSH, proto::encode(&request))?;
+            let response: PushResponse =
+                proto::decode(&reply).map_err(|_| Error::SyncProtocol("malformed push reply"))?;
+            let acked: BTreeSet<Id> = response.acks.iter().map(|a| a.client_id).collect();
+            if acked != expected {
+                return Err(Error::SyncProtocol(
+                    "the server did not acknowledge every upload",
+                ));
+            }
+            self.vault.acknowledge(&ids)?;
+            self.report.pushed += expected.len() as u64;
+            done += ids.len() as u64;
+            observer.progress(SyncPhase::Uploading, done, Some(total));
+        }
+    }
+
+    fn pull(
+        &mut self,
+        observer: &mut dyn SyncObserver,
+        applied: &mut Applied,
+    ) -> Result<PullResponse> {
+        let mut received = 0;
+        for _ in 0..MAX_PAGES {
+            if observer.cancelled() {
+                return Err(Error::Cancelled);
+            }
+            let cursor = self.vault.sync_cursor()?;
+            let request = PullRequest {
+                cursor,
+                max_bytes: PULL_PAGE_BYTES,
+            };
+            let reply = self.call(proto::PATH_PULL, proto::encode(&request))?;
+            let page: PullResponse =
+                proto::decode(&reply).map_err(|_| Error::SyncProtocol("malformed pull reply"))?;
+            let moved = page.next.seq > cursor.seq
+                || (page.next.seq == cursor.seq && page.next.sub > cursor.sub);
+            if page.more && !moved {
+                return Err(Error::SyncProtocol("the server's cursor did not advance"));
+            }
+            let got = self.vault.apply_page(&page)?;
+            received += page.entries.len() as u64;
+            merge(applied, got);
+            if moved {
+                self.vault.set_sync_cursor(page.next)?;
+            }
+            observer.progress(SyncPhase::Downloading, received, None);
+            if !page.more {
+                return Ok(page);
+            }
+        }
+        Ok(PullResponse::default())
+    }
+}
+
+fn merge(into: &mut Applied, from: Applied) {
+    into.changes += from.changes;
+    into.envelopes += from.envelopes;
+    into.waiting_for_key += from.waiting_for_key;
+    into.rejected += from.rejected;
+    into.cases_changed.extend(from.cases_changed);
+    into.refetch.extend(from.refetch);
+}
+
+/// One sync round. A revoked device wipes its vault and returns
+/// [`Error::DeviceRevoked`].
+pub fn sync(
+    vault: &mut Vault,
+    transport: &dyn Transport,
+    observer: &mut dyn SyncObserver,
+) -> Result<SyncReport> {
+    let result = run(vault, transport, observer);
+    if let Err(Error::DeviceRevoked) = result {
+        vault.wipe()?;
+    }
+    result
+}
+
+fn run(
+    vault: &mut Vault,
+    transport: &dyn Transport,
+    observer: &mut dyn SyncObserver,
+) -> Result<SyncReport> {
+    vault.sync_config()?.ok_or(Error::NotEnrolled)?;
+    let mut s = Session {
+        vault,
+        transport,
+        report: SyncReport::default(),
+    };
+    s.push(observer)?;
+    let mut applied = Applied::default();
+    let mut last = s.pull(observer, &mut applied)?;
+    if !applied.refetch.is_empty() {
+        // A gap in some case's history: have the server deliver those cases
+        // whole, then try the held-back changes again.
+        let cases: Vec<Id> = applied.refetch.iter().copied().collect();
+        s.call(
+            proto::PATH_REFETCH,
+            proto::encode(&proto::RefetchRequest { cases }),
+        )?;
+        let mut again = Applied::default();
+        last = s.pull(observer, &mut again)?;
+        merge(&mut applied, again);
+    }
+    s.vault.retry_inbox(&mut applied)?;
+    if !last.needs.is_empty() {
+        let envelopes = s.vault.seal_for(&last.needs)?;
+        if !envelopes.is_empty() {
+            observer.progress(SyncPhase::SharingKeys, 0, Some(envelopes.len() as u64));
+            let n = envelopes.len() as u64;
+            let request = PushRequest {
+                changes: Vec::new(),
+                envelopes,
+            };
+            let reply = s.call(proto::PATH_PUSH, proto::encode(&request))?;
+            let _: PushResponse =
+                proto::decode(&reply).map_err(|_| Error::SyncProtocol("malformed push reply"))?;
+            s.report.keys_shared = n;
+            observer.progress(SyncPhase::SharingKeys, n, Some(n));
+        }
+    }
+    let mut report = s.report;
+    report.pulled = applied.changes;
+    report.keys_received = applied.envelopes;
+    report.rejected = applied.rejected;
+    report.cases_waiting_for_key = vault.cases_waiting_for_key()?;
+    for case in &applied.cases_changed {
+        let id = uuid::Uuid::from_bytes(*case).to_string();
+        report.conflicts += vault.conflicts(&id).map(|c| c.len() as u64).unwrap_or(0);
+        report.cases_changed.push(id);
+    }
+    Ok(report)
+}

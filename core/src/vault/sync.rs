@@ -1,0 +1,708 @@
+//! The vault's side of sync: device keys, case keys, the outbox of uploads
+//! and applying what was received. No network here — the engine in
+//! `crate::sync` drives these steps over a transport.
+//!
+//! Durability: local changes are turned into sealed, signed uploads and
+//! queued in the outbox in the same transaction that records them as handed
+//! to sync, so an upload is built once and re-sent byte-identical (same
+//! client id) until the server acknowledges it. Received changes are stored
+//! as chunks before the cursor moves past them; a change whose case key has
+//! not arrived yet waits in the inbox rather than being skipped.
+
+use std::collections::BTreeSet;
+
+use automerge::ChangeHash;
+use outreach_protocol::{
+    self as proto, Change, Cursor, Envelope, EnvelopeNeed, Id, Item, PullResponse,
+    RECOVERY_RECIPIENT, Role,
+};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use super::{Vault, chunk_aad};
+use crate::case::doc::CaseDoc;
+use crate::crypto::{self, Aad, DeviceKeys, RecordKind, SecretKey};
+use crate::error::{Error, Result};
+
+const META_IDENTITY: &str = "sync_identity";
+const META_CONFIG: &str = "sync_config";
+const META_CURSOR: &str = "sync_cursor";
+
+/// The case key epoch in use (key rotation on revocation is future work).
+pub const CURRENT_EPOCH: u32 = 0;
+
+/// What enrolment taught this device; sealed under the root key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SyncConfig {
+    pub server: String,
+    pub allow_insecure_http: bool,
+    pub org_id: String,
+    pub org_name: String,
+    pub user_id: String,
+    pub user_name: String,
+    pub role: String,
+    pub team: Option<String>,
+    pub recovery_pk: String,
+}
+
+impl SyncConfig {
+    pub fn role(&self) -> Option<Role> {
+        Role::parse(&self.role)
+    }
+
+    fn org_id(&self) -> Result<Id> {
+        hex_id(&self.org_id)
+    }
+
+    fn recovery_pk(&self) -> Result<[u8; 32]> {
+        hex::decode(&self.recovery_pk)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or(Error::CorruptRecord {
+                what: "sync settings",
+                case: "-".into(),
+            })
+    }
+}
+
+fn hex_id(s: &str) -> Result<Id> {
+    hex::decode(s)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or(Error::CorruptRecord {
+            what: "sync settings",
+            case: "-".into(),
+        })
+}
+
+/// What applying one page of a pull did.
+#[derive(Debug, Default)]
+pub struct Applied {
+    pub changes: u64,
+    pub envelopes: u64,
+    pub waiting_for_key: u64,
+    pub cases_changed: BTreeSet<Id>,
+    /// Cases whose received history has a gap: ask the server for all of it.
+    pub refetch: BTreeSet<Id>,
+    /// Signed and decrypted but not a valid change of its case (a faulty
+    /// peer): counted and skipped, never stored.
+    pub rejected: u64,
+}
+
+fn identity_aad(vault_id: Id) -> Aad<'static> {
+    Aad::new(
+        vault_id,
+        [0; 16],
+        RecordKind::DeviceIdentity,
+        b"identity",
+        0,
+    )
+}
+
+fn config_aad(vault_id: Id) -> Aad<'static> {
+    Aad::new(vault_id, [0; 16], RecordKind::SyncState, b"config", 0)
+}
+
+fn heads_aad(vault_id: Id, case: Id, seq: u64) -> Aad<'static> {
+    Aad::new(vault_id, case, RecordKind::SyncState, b"heads", seq)
+}
+
+fn case_key_aad(vault_id: Id, case: Id, epoch: u32) -> Aad<'static> {
+    Aad::new(
+        vault_id,
+        case,
+        RecordKind::CaseKey,
+        b"case-key",
+        u64::from(epoch),
+    )
+}
+
+/// Where an uploaded change belongs: organisation, case, epoch, client id.
+pub fn change_aad(org: Id, case: Id, epoch: u32, client_id: &Id) -> Aad<'_> {
+    Aad::new(
+        org,
+        case,
+        RecordKind::SyncChange,
+        client_id,
+        u64::from(epoch),
+    )
+}
+
+fn encode_heads(heads: &[ChangeHash]) -> Vec<u8> {
+    heads.iter().flat_map(|h| h.0).collect()
+}
+
+fn decode_heads(bytes: &[u8]) -> Option<Vec<ChangeHash>> {
+    if !bytes.len().is_multiple_of(32) {
+        return None;
+    }
+    bytes
+        .chunks(32)
+        .map(|c| ChangeHash::try_from(c).ok())
+        .collect()
+}
+
+impl Vault {
+    /// This device's id as bytes.
+    pub fn device_id_bytes(&self) -> Result<Id> {
+        hex_id(&self.unlocked()?.settings.device_id)
+    }
+
+    /// The sync server and account this device enrolled with, if any.
+    pub fn sync_config(&self) -> Result<Option<SyncConfig>> {
+        let vault_id = self.vault_id()?;
+        let Some(sealed) = self.store()?.meta_get(META_CONFIG)? else {
+            return Ok(None);
+        };
+        let plain = Zeroizing::new(
+            crypto::open(&self.unlocked()?.drk, &config_aad(vault_id), &sealed).map_err(|_| {
+                Error::CorruptRecord {
+                    what: "sync settings",
+                    case: "-".into(),
+                }
+            })?,
+        );
+        serde_json::from_slice(&plain)
+            .map(Some)
+            .map_err(|_| Error::CorruptRecord {
+                what: "sync settings",
+                case: "-".into(),
+            })
+    }
+
+    fn device_keys(&self) -> Result<Option<DeviceKeys>> {
+        let vault_id = self.vault_id()?;
+        match self.store()?.meta_get(META_IDENTITY)? {
+            None => Ok(None),
+            Some(sealed) => {
+                DeviceKeys::open(&sealed, &self.unlocked()?.drk, &identity_aad(vault_id))
+                    .map(Some)
+                    .map_err(|_| Error::CorruptRecord {
+                        what: "device keys",
+                        case: "-".into(),
+                    })
+            }
+        }
+    }
+
+    fn enrolled(&self) -> Result<(SyncConfig, DeviceKeys)> {
+        let config = self.sync_config()?.ok_or(Error::NotEnrolled)?;
+        let keys = self.device_keys()?.ok_or(Error::NotEnrolled)?;
+        Ok((config, keys))
+    }
+
+    /// Builds the enrolment request. The device keys are created once and
+    /// kept (sealed) before anything is sent, so retrying after a lost reply
+    /// presents the same keys.
+    pub fn enrolment_request(&mut self, code: &str) -> Result<proto::EnrollRequest> {
+        if self.sync_config()?.is_some() {
+            return Err(Error::AlreadyEnrolled);
+        }
+        let keys = match self.device_keys()? {
+            Some(keys) => keys,
+            None => {
+                let keys = DeviceKeys::generate()?;
+                let sealed = keys.seal(&self.unlocked()?.drk, &identity_aad(self.vault_id()?))?;
+                self.store_mut()?.meta_put(&[(META_IDENTITY, &sealed)])?;
+                keys
+            }
+        };
+        let device_id = self.device_id_bytes()?;
+        let code = code.trim().to_string();
+        let message = proto::enroll_message(&code, &device_id, &keys.sign_pk(), &keys.kex_pk());
+        Ok(proto::EnrollRequest {
+            code,
+            device_id,
+            sign_pk: keys.sign_pk(),
+            kex_pk: keys.kex_pk(),
+            signature: keys.sign(&message).to_vec(),
+        })
+    }
+
+    /// Remembers the server and the account after a successful enrolment.
+    pub fn finish_enrolment(
+        &mut self,
+        server: &str,
+        allow_insecure_http: bool,
+        response: &proto::EnrollResponse,
+    ) -> Result<SyncConfig> {
+        let config = SyncConfig {
+            server: server.to_string(),
+            allow_insecure_http,
+            org_id: hex::encode(response.org_id),
+            org_name: response.org_name.clone(),
+            user_id: hex::encode(response.user_id),
+            user_name: response.user_name.clone(),
+            role: response.role.as_str().to_string(),
+            team: response.team.clone(),
+            recovery_pk: hex::encode(response.recovery_pk),
+        };
+        let bytes = Zeroizing::new(serde_json::to_vec(&config).unwrap_or_default());
+        let sealed = crypto::seal(&self.unlocked()?.drk, &config_aad(self.vault_id()?), &bytes)?;
+        self.store_mut()?.meta_put(&[(META_CONFIG, &sealed)])?;
+        Ok(config)
+    }
+
+    /// Signs an HTTP request as this device: (device id, signature).
+    pub fn sign_request(
+        &self,
+        method: &str,
+        path: &str,
+        timestamp: i64,
+        body: &[u8],
+    ) -> Result<(Id, [u8; 64])> {
+        let (_, keys) = self.enrolled()?;
+        let message = proto::request_message(method, path, timestamp, body);
+        Ok((self.device_id_bytes()?, keys.sign(&message)))
+    }
+
+    pub fn sync_cursor(&self) -> Result<Cursor> {
+        let bytes = self.store()?.meta_get(META_CURSOR)?.unwrap_or_default();
+        Ok(proto::decode(&bytes).unwrap_or_default())
+    }
+
+    pub fn set_sync_cursor(&mut self, cursor: Cursor) -> Result<()> {
+        self.store_mut()?
+            .meta_put(&[(META_CURSOR, &proto::encode(&cursor))])
+    }
+
+    fn case_key(&self, case: Id, epoch: u32) -> Result<Option<SecretKey>> {
+        let Some(wrapped) = self.store()?.case_key(&case, epoch)? else {
+            return Ok(None);
+        };
+        SecretKey::unwrap_from(
+            &wrapped,
+            &self.unlocked()?.drk,
+            &case_key_aad(self.vault_id()?, case, epoch),
+        )
+        .map(Some)
+        .map_err(|_| Error::CorruptRecord {
+            what: "case key",
+            case: uuid::Uuid::from_bytes(case).to_string(),
+        })
+    }
+
+    fn store_case_key(&mut self, case: Id, epoch: u32, key: &SecretKey) -> Result<()> {
+        let wrapped = key.wrap(
+            &self.unlocked()?.drk,
+            &case_key_aad(self.vault_id()?, case, epoch),
+        )?;
+        self.store_mut()?.put_case_key(&case, epoch, &wrapped)
+    }
+
+    fn seal_envelope(
+        &self,
+        keys: &DeviceKeys,
+        org: Id,
+        case_key: &SecretKey,
+        to: &EnvelopeNeed,
+    ) -> Result<Envelope> {
+        let (case, epoch, recipient) = (to.case_id, to.epoch, to.recipient);
+        let aad = proto::envelope_aad(&org, &case, epoch, &recipient);
+        let (enc, ciphertext) =
+            crypto::seal_envelope(case_key, &to.kex_pk, proto::ENVELOPE_INFO, &aad)?;
+        let sealed_by = self.device_id_bytes()?;
+        let message =
+            proto::envelope_message(&case, epoch, &recipient, &sealed_by, &enc, &ciphertext);
+        Ok(Envelope {
+            case_id: case,
+            epoch,
+            recipient,
+            sealed_by,
+            enc,
+            ciphertext,
+            signature: keys.sign(&message).to_vec(),
+        })
+    }
+
+    /// Turns every case's changes not yet handed to sync into sealed, signed
+    /// uploads in the outbox. A case new to sync gets its key here, with
+    /// envelopes for this device and the organisation's recovery key queued
+    /// ahead of its first change. Returns how many uploads were queued.
+    pub fn prepare_uploads(&mut self) -> Result<usize> {
+        let (config, keys) = self.enrolled()?;
+        let dirty = self.store()?.dirty_cases()?;
+        let mut queued = 0;
+        for case in dirty {
+            queued += self.prepare_case_upload(&config, &keys, case)?;
+        }
+        Ok(queued)
+    }
+
+    fn prepare_case_upload(
+        &mut self,
+        config: &SyncConfig,
+        keys: &DeviceKeys,
+        case: Id,
+    ) -> Result<usize> {
+        let org = config.org_id()?;
+        let vault_id = self.vault_id()?;
+        let case_name = uuid::Uuid::from_bytes(case).to_string();
+        let synced = match self.store()?.synced_heads(&case)? {
+            Some((seq, sealed)) => {
+                let plain = crypto::open(
+                    &self.unlocked()?.drk,
+                    &heads_aad(vault_id, case, seq),
+                    &sealed,
+                )
+                .map_err(|_| Error::CorruptRecord {
+                    what: "sync state",
+                    case: case_name.clone(),
+                })?;
+                decode_heads(&plain).ok_or(Error::CorruptRecord {
+                    what: "sync state",
+                    case: case_name.clone(),
+                })?
+            }
+            None => Vec::new(),
+        };
+        let mut outbox = Vec::new();
+        let case_key = match self.case_key(case, CURRENT_EPOCH)? {
+            Some(k) => k,
+            None => {
+                let k = SecretKey::generate()?;
+                self.store_case_key(case, CURRENT_EPOCH, &k)?;
+                k
+            }
+        };
+        let me = self.device_id_bytes()?;
+        let loaded = self.loaded(case)?;
+        let heads = loaded.doc.heads();
+        let last_seq = loaded.last_seq;
+        let bytes = loaded.doc.save_after(&synced);
+        if synced.is_empty() {
+            // First upload of this case from here: make sure the key reaches
+            // this device's other enrolments and the recovery key. Idempotent
+            // on the server (one envelope per recipient).
+            for (recipient, pk) in [
+                (me, keys.kex_pk()),
+                (RECOVERY_RECIPIENT, config.recovery_pk()?),
+            ] {
+                let to = EnvelopeNeed {
+                    case_id: case,
+                    epoch: CURRENT_EPOCH,
+                    recipient,
+                    kex_pk: pk,
+                };
+                let env = self.seal_envelope(keys, org, &case_key, &to)?;
+                outbox.push((crypto::random_id()?, proto::encode(&Item::Envelope(env))));
+            }
+        }
+        if !bytes.is_empty() {
+            let client_id = crypto::random_id()?;
+            let ciphertext = crypto::seal(
+                &case_key,
+                &change_aad(org, case, CURRENT_EPOCH, &client_id),
+                &bytes,
+            )?;
+            let message = proto::change_message(&case, CURRENT_EPOCH, &me, &client_id, &ciphertext);
+            let change = Change {
+                client_id,
+                case_id: case,
+                epoch: CURRENT_EPOCH,
+                author: me,
+                ciphertext,
+                signature: keys.sign(&message).to_vec(),
+            };
+            outbox.push((client_id, proto::encode(&Item::Change(change))));
+        }
+        let sealed_heads = crypto::seal(
+            &self.unlocked()?.drk,
+            &heads_aad(vault_id, case, last_seq),
+            &encode_heads(&heads),
+        )?;
+        self.store_mut()?
+            .mark_synced(&case, last_seq, &sealed_heads, &outbox)?;
+        Ok(outbox.len())
+    }
+
+    /// Queued uploads, oldest first, up to about `max_bytes`: (row id, item).
+    pub fn outbox_batch(&self, max_bytes: usize) -> Result<Vec<(i64, Item)>> {
+        let rows = self.store()?.outbox(max_bytes)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (id, body) in rows {
+            let item = proto::decode(&body).map_err(|_| Error::CorruptRecord {
+                what: "queued upload",
+                case: "-".into(),
+            })?;
+            out.push((id, item));
+        }
+        Ok(out)
+    }
+
+    pub fn outbox_len(&self) -> Result<u64> {
+        self.store()?.outbox_len()
+    }
+
+    /// Drops uploads the server acknowledged.
+    pub fn acknowledge(&mut self, ids: &[i64]) -> Result<()> {
+        self.store_mut()?.outbox_delete(ids)
+    }
+
+    /// Verifies, decrypts and applies one page of a pull. Call
+    /// [`Vault::set_sync_cursor`] only after this returns.
+    pub fn apply_page(&mut self, page: &PullResponse) -> Result<Applied> {
+        let (config, keys) = self.enrolled()?;
+        let org = config.org_id()?;
+        let me = self.device_id_bytes()?;
+        let signer = |id: &Id| {
+            page.signers
+                .iter()
+                .find(|s| &s.device_id == id)
+                .map(|s| s.sign_pk)
+                .ok_or(Error::SyncProtocol("an item's signer is unknown"))
+        };
+        let mut applied = Applied::default();
+        for entry in &page.entries {
+            match &entry.item {
+                Item::Envelope(env) => {
+                    if env.recipient != me {
+                        return Err(Error::SyncProtocol("an envelope for another device"));
+                    }
+                    let m = proto::envelope_message(
+                        &env.case_id,
+                        env.epoch,
+                        &env.recipient,
+                        &env.sealed_by,
+                        &env.enc,
+                        &env.ciphertext,
+                    );
+                    proto::verify(&signer(&env.sealed_by)?, &m, &env.signature).map_err(|_| {
+                        Error::SyncProtocol("an envelope's signature does not verify")
+                    })?;
+                    let aad = proto::envelope_aad(&org, &env.case_id, env.epoch, &me);
+                    let key = keys
+                        .open_envelope(&env.enc, &env.ciphertext, proto::ENVELOPE_INFO, &aad)
+                        .map_err(|_| Error::SyncProtocol("a case key envelope does not open"))?;
+                    if self.case_key(env.case_id, env.epoch)?.is_none() {
+                        self.store_case_key(env.case_id, env.epoch, &key)?;
+                    }
+                    applied.envelopes += 1;
+                    // Changes that arrived before their key can be read now.
+                    let waiting = self.store()?.inbox_for(&env.case_id)?;
+                    let mut done = Vec::new();
+                    for (seq, body) in waiting {
+                        let change: Change =
+                            proto::decode(&body).map_err(|_| Error::CorruptRecord {
+                                what: "received change",
+                                case: "-".into(),
+                            })?;
+                        if self.apply_change(org, &change, &key, &mut applied)? {
+                            done.push(seq);
+                        }
+                    }
+                    self.store_mut()?.inbox_delete(&done)?;
+                }
+                Item::Change(change) => {
+                    let m = proto::change_message(
+                        &change.case_id,
+                        change.epoch,
+                        &change.author,
+                        &change.client_id,
+                        &change.ciphertext,
+                    );
+                    proto::verify(&signer(&change.author)?, &m, &change.signature)
+                        .map_err(|_| Error::SyncProtocol("a change's signature does not verify"))?;
+                    match self.case_key(change.case_id, change.epoch)? {
+                        Some(key) => {
+                            if !self.apply_change(org, change, &key, &mut applied)? {
+                                self.store_mut()?.inbox_put(
+                                    entry.seq,
+                                    &change.case_id,
+                                    &proto::encode(change),
+                                )?;
+                            }
+                        }
+                        None => {
+                            self.store_mut()?.inbox_put(
+                                entry.seq,
+                                &change.case_id,
+                                &proto::encode(change),
+                            )?;
+                            applied.waiting_for_key += 1;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(applied)
+    }
+
+    /// Applies one verified change. Returns false if it must wait (its
+    /// history has a gap), in which case nothing was written.
+    fn apply_change(
+        &mut self,
+        org: Id,
+        change: &Change,
+        key: &SecretKey,
+        applied: &mut Applied,
+    ) -> Result<bool> {
+        let case = change.case_id;
+        let case_name = uuid::Uuid::from_bytes(case).to_string();
+        let bytes = crypto::open(
+            key,
+            &change_aad(org, case, change.epoch, &change.client_id),
+            &change.ciphertext,
+        )
+        .map_err(|_| Error::SyncProtocol("a received change does not decrypt"))?;
+        let actor = self.unlocked()?.actor.clone();
+        if !self.store()?.case_exists(&case)? {
+            let mut doc = match CaseDoc::load(&actor, None, [bytes.as_slice()]) {
+                Ok(doc) => doc,
+                Err(_) => {
+                    applied.rejected += 1;
+                    return Ok(true);
+                }
+            };
+            if !doc.missing_deps().is_empty() {
+                applied.refetch.insert(case);
+                return Ok(false);
+            }
+            if doc.read().ok().map(|c| c.id) != Some(case_name.clone()) {
+                // Signed by an authorised device but not this case's record:
+                // refuse it rather than store it under the wrong case.
+                applied.rejected += 1;
+                return Ok(true);
+            }
+            self.store_new_case(case, doc)?;
+            self.mark_received(case)?;
+            applied.changes += 1;
+            applied.cases_changed.insert(case);
+            return Ok(true);
+        }
+        // Local changes not yet handed to sync go to the outbox first, so the
+        // synced heads recorded below never cover an unsent change.
+        if self.store()?.dirty_cases()?.contains(&case) {
+            let (config, keys) = self.enrolled()?;
+            self.prepare_case_upload(&config, &keys, case)?;
+        }
+        let loaded = self.loaded(case)?;
+        let before = loaded.doc.heads();
+        if loaded.doc.apply_changes(&bytes).is_err() {
+            if let Some(u) = self.unlocked.as_mut() {
+                u.cases.remove(&case);
+            }
+            applied.rejected += 1;
+            return Ok(true);
+        }
+        if !loaded.doc.missing_deps().is_empty() {
+            // Forget the in-memory copy (it may hold queued changes); the
+            // disk is unchanged. The whole case is fetched again.
+            if let Some(u) = self.unlocked.as_mut() {
+                u.cases.remove(&case);
+            }
+            applied.refetch.insert(case);
+            return Ok(false);
+        }
+        if loaded.doc.heads() == before {
+            return Ok(true);
+        }
+        let new = loaded.doc.save_after(&before);
+        self.append_received(case, &new)?;
+        self.mark_received(case)?;
+        applied.changes += 1;
+        applied.cases_changed.insert(case);
+        Ok(true)
+    }
+
+    /// Stores received changes as a chunk (same path as a local write).
+    fn append_received(&mut self, case: Id, bytes: &[u8]) -> Result<()> {
+        let vault_id = self.vault_id()?;
+        let loaded = self.loaded(case)?;
+        let seq = loaded.last_seq + 1;
+        let sealed = crypto::seal(
+            &self.unlocked()?.drk,
+            &chunk_aad(vault_id, case, seq),
+            bytes,
+        )?;
+        match self.store_mut()?.append_chunk(&case, seq, &sealed) {
+            Ok(_) => {
+                if let Ok(loaded) = self.loaded(case) {
+                    loaded.last_seq = seq;
+                }
+                Ok(())
+            }
+            Err(e) => {
+                if let Some(u) = self.unlocked.as_mut() {
+                    u.cases.remove(&case);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// After applying received changes: everything in the case is either
+    /// uploaded, queued, or came from the server.
+    fn mark_received(&mut self, case: Id) -> Result<()> {
+        let vault_id = self.vault_id()?;
+        let loaded = self.loaded(case)?;
+        let heads = loaded.doc.heads();
+        let last_seq = loaded.last_seq;
+        let sealed = crypto::seal(
+            &self.unlocked()?.drk,
+            &heads_aad(vault_id, case, last_seq),
+            &encode_heads(&heads),
+        )?;
+        self.store_mut()?.mark_synced(&case, last_seq, &sealed, &[])
+    }
+
+    /// Seals this device's case keys for authorised recipients that lack them.
+    pub fn seal_for(&mut self, needs: &[EnvelopeNeed]) -> Result<Vec<Envelope>> {
+        let (config, keys) = self.enrolled()?;
+        let org = config.org_id()?;
+        let mut out = Vec::new();
+        for need in needs {
+            let Some(key) = self.case_key(need.case_id, need.epoch)? else {
+                continue;
+            };
+            out.push(self.seal_envelope(&keys, org, &key, need)?);
+        }
+        Ok(out)
+    }
+
+    /// Retries received changes kept in the inbox (after a key arrived or a
+    /// case was fetched again). Returns how many were applied.
+    pub fn retry_inbox(&mut self, applied: &mut Applied) -> Result<u64> {
+        let config = self.sync_config()?.ok_or(Error::NotEnrolled)?;
+        let org = config.org_id()?;
+        let cases: Vec<Id> = {
+            let conn = self.store()?.connection();
+            let mut stmt = conn.prepare("SELECT DISTINCT case_id FROM sync_inbox")?;
+            let rows = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
+            rows.filter_map(|r| r.ok().and_then(|v| v.try_into().ok()))
+                .collect()
+        };
+        let mut n = 0;
+        for case in cases {
+            let Some(key) = self.case_key(case, CURRENT_EPOCH)? else {
+                continue;
+            };
+            let mut done = Vec::new();
+            for (seq, body) in self.store()?.inbox_for(&case)? {
+                let change: Change = proto::decode(&body).map_err(|_| Error::CorruptRecord {
+                    what: "received change",
+                    case: "-".into(),
+                })?;
+                if self.apply_change(org, &change, &key, applied)? {
+                    done.push(seq);
+                    n += 1;
+                }
+            }
+            self.store_mut()?.inbox_delete(&done)?;
+        }
+        Ok(n)
+    }
+
+    /// Received changes still waiting for a case key, counted by case.
+    pub fn cases_waiting_for_key(&self) -> Result<u64> {
+        self.store()?.inbox_cases()
+    }
+
+    /// Local changes not yet acknowledged by the server (queued or not yet
+    /// handed to sync), counted by case.
+    pub fn cases_pending_upload(&self) -> Result<BTreeSet<Id>> {
+        let mut set: BTreeSet<Id> = self.store()?.dirty_cases()?.into_iter().collect();
+        set.extend(self.store()?.outbox_cases()?);
+        Ok(set)
+    }
+}

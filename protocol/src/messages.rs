@@ -1,0 +1,215 @@
+//! Request and response bodies. Every field here is visible to the server;
+//! record content only ever travels inside `ciphertext` fields.
+
+use serde::{Deserialize, Serialize};
+
+use crate::Id;
+
+/// What a user may do. Supervisors read and write every case of their team;
+/// practitioners the cases assigned to them; admins manage devices only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Role {
+    Practitioner,
+    Supervisor,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Practitioner => "practitioner",
+            Role::Supervisor => "supervisor",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "practitioner" => Some(Role::Practitioner),
+            "supervisor" => Some(Role::Supervisor),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `POST /v1/enroll` (not signed by a registered device: the code is the
+/// credential, and `signature` proves possession of the new signing key).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EnrollRequest {
+    pub code: String,
+    pub device_id: Id,
+    pub sign_pk: [u8; 32],
+    pub kex_pk: [u8; 32],
+    /// Ed25519 over [`crate::enroll_message`].
+    pub signature: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EnrollResponse {
+    pub org_id: Id,
+    pub org_name: String,
+    pub user_id: Id,
+    pub user_name: String,
+    pub role: Role,
+    pub team: Option<String>,
+    /// The organisation's recovery public key (X25519, HPKE); every case key
+    /// is also sealed to it.
+    pub recovery_pk: [u8; 32],
+}
+
+/// An encrypted, signed batch of Automerge changes of one case.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Change {
+    /// Chosen by the device; the idempotency key of the upload.
+    pub client_id: Id,
+    pub case_id: Id,
+    pub epoch: u32,
+    pub author: Id,
+    pub ciphertext: Vec<u8>,
+    /// Ed25519 by `author` over [`crate::change_message`].
+    pub signature: Vec<u8>,
+}
+
+/// A case key sealed with HPKE to one device (or to the recovery key).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Envelope {
+    pub case_id: Id,
+    pub epoch: u32,
+    /// Device id, or [`crate::RECOVERY_RECIPIENT`].
+    pub recipient: Id,
+    pub sealed_by: Id,
+    /// HPKE encapsulated key.
+    pub enc: Vec<u8>,
+    pub ciphertext: Vec<u8>,
+    /// Ed25519 by `sealed_by` over [`crate::envelope_message`].
+    pub signature: Vec<u8>,
+}
+
+/// `POST /v1/push`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PushRequest {
+    pub changes: Vec<Change>,
+    pub envelopes: Vec<Envelope>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ack {
+    pub client_id: Id,
+    /// Server sequence number; the same on every retry of the same upload.
+    pub seq: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PushResponse {
+    pub acks: Vec<Ack>,
+    pub envelopes_stored: u32,
+}
+
+/// Where a device is in the server's log. `sub` is non-zero only while a
+/// case shared with the device later is being delivered whole (see
+/// [`Item::Grant`] in `docs/SYNC-API.md`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    pub seq: u64,
+    pub sub: u64,
+}
+
+/// `POST /v1/pull`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct PullRequest {
+    pub cursor: Cursor,
+    pub max_bytes: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Item {
+    Change(Change),
+    Envelope(Envelope),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Entry {
+    pub seq: u64,
+    pub item: Item,
+}
+
+/// The signing key of a device that authored or sealed something in a page.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Signer {
+    pub device_id: Id,
+    pub sign_pk: [u8; 32],
+}
+
+/// An authorised recipient that has no envelope yet for a case whose key the
+/// requesting device holds: the device seals one for it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EnvelopeNeed {
+    pub case_id: Id,
+    pub epoch: u32,
+    pub recipient: Id,
+    pub kex_pk: [u8; 32],
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PullResponse {
+    pub entries: Vec<Entry>,
+    pub signers: Vec<Signer>,
+    /// Only on the last page.
+    pub needs: Vec<EnvelopeNeed>,
+    pub next: Cursor,
+    pub more: bool,
+}
+
+/// `POST /v1/assign` (supervisors and admins).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AssignRequest {
+    pub case_id: Id,
+    pub user: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AssignResponse {
+    pub user_id: Id,
+    pub devices: u32,
+}
+
+/// `POST /v1/refetch`: deliver these cases whole on the next pull (the
+/// device found a gap in their history).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RefetchRequest {
+    pub cases: Vec<Id>,
+}
+
+/// Machine-readable reason of a refused request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ErrorCode {
+    Malformed,
+    TooLarge,
+    Unauthenticated,
+    BadSignature,
+    ClockSkew,
+    DeviceRevoked,
+    Forbidden,
+    UnknownCode,
+    ExpiredCode,
+    UsedCode,
+    UnknownUser,
+    DeviceExists,
+    NotFound,
+    Internal,
+}
+
+/// Body of every non-2xx response (postcard, like everything else).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    /// One line for logs and admins; never record content.
+    pub message: String,
+}

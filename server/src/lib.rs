@@ -1,0 +1,35 @@
+//! The Outreach sync server. It stores and forwards ciphertext: it checks
+//! device signatures and who may fetch what, and never holds a key that
+//! opens a case. See `docs/SYNC-API.md` for the wire protocol and
+//! `docs/ARCHITECTURE.md` for the threat model.
+
+pub mod api;
+pub mod keys;
+pub mod storage;
+
+use std::path::{Path, PathBuf};
+
+pub use api::{AppState, router, serve};
+pub use storage::{SqliteStorage, Storage, StorageError};
+
+/// Where `serve` keeps its data unless told otherwise.
+pub const DEFAULT_DATA_DIR: &str = "outreach-data";
+/// Where `serve` listens unless told otherwise.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
+/// Name of the recovery key file written inside the data directory when
+/// `serve` initialises an empty one.
+pub const FIRST_RUN_RECOVERY_FILE: &str = "RECOVERY-KEY-MOVE-THIS-OFFLINE.json";
+/// Hours an enrolment code stays valid unless told otherwise.
+pub const DEFAULT_INVITE_HOURS: u32 = 72;
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// The data directory's database path (for tests and diagnostics).
+pub fn database_path(data: &Path) -> PathBuf {
+    data.join(storage::sqlite::DB_FILE)
+}

@@ -1,0 +1,324 @@
+//! `outreach-server`: the sync server and its admin commands.
+//!
+//! The admin commands open the same database as a running server (SQLite
+//! locking makes that safe), so invites and revocations take effect at once.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use outreach_protocol::Role;
+use outreach_server::keys;
+use outreach_server::storage::{SqliteStorage, Storage, StorageError};
+
+#[derive(Parser)]
+#[command(
+    name = "outreach-server",
+    version,
+    about = "Outreach sync server: stores and forwards ciphertext only"
+)]
+struct Cli {
+    /// Data directory (database; on first start also the recovery key).
+    #[arg(long, global = true, env = "OUTREACH_SERVER_DATA", default_value = outreach_server::DEFAULT_DATA_DIR)]
+    data: PathBuf,
+    /// Print machine-readable JSON.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the sync API (initialises an empty data directory first).
+    Serve {
+        #[arg(long, default_value = outreach_server::DEFAULT_LISTEN)]
+        listen: String,
+        /// Organisation name used if the data directory is empty.
+        #[arg(long, default_value = "Outreach")]
+        org: String,
+    },
+    /// Create the organisation and its recovery key pair.
+    Init {
+        #[arg(long)]
+        org: String,
+        /// Where to write the recovery private key (move it offline!).
+        #[arg(long)]
+        recovery_key_out: PathBuf,
+    },
+    /// Create a one-time enrolment code for a user (new or existing).
+    Invite {
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_parser = ["practitioner", "supervisor", "admin"])]
+        role: String,
+        #[arg(long)]
+        team: Option<String>,
+        /// Hours until the code expires.
+        #[arg(long, default_value_t = outreach_server::DEFAULT_INVITE_HOURS)]
+        expires_hours: u32,
+    },
+    /// List users and their devices.
+    Devices,
+    /// Revoke a device: refused at once, told to wipe on next contact.
+    RevokeDevice { device_id: String },
+}
+
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Key(#[from] keys::KeyError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("could not listen on {0}: {1}")]
+    Listen(String, std::io::Error),
+    #[error("server stopped with an error: {0}")]
+    Serve(std::io::Error),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn print_json(v: &serde_json::Value) {
+    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+}
+
+fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Serve { listen, org } => serve(&cli.data, &listen, &org, cli.json),
+        Command::Init {
+            org,
+            recovery_key_out,
+        } => {
+            let storage = SqliteStorage::open(&cli.data)?;
+            if storage.org()?.is_some() {
+                return Err(StorageError::AlreadyInitialised.into());
+            }
+            let org = check_name("--org", &org)?;
+            let pk = keys::write_recovery_key(&recovery_key_out, &org)?;
+            storage.init_org(&org, pk, outreach_server::now())?;
+            if cli.json {
+                print_json(&serde_json::json!({
+                    "organisation": org,
+                    "recovery_public_key": hex::encode(pk),
+                    "recovery_key_file": recovery_key_out.display().to_string(),
+                }));
+            } else {
+                println!("Organisation '{org}' created.");
+            }
+            warn_recovery(&recovery_key_out);
+            Ok(())
+        }
+        Command::Invite {
+            name,
+            role,
+            team,
+            expires_hours,
+        } => {
+            let storage = SqliteStorage::open(&cli.data)?;
+            let name = check_name("--name", &name)?;
+            let team = team.map(|t| check_name("--team", &t)).transpose()?;
+            let role = Role::parse(&role).ok_or_else(|| CliError::Usage("unknown role".into()))?;
+            if role != Role::Admin && team.is_none() {
+                return Err(CliError::Usage(
+                    "practitioners and supervisors need --team (cases belong to a team)".into(),
+                ));
+            }
+            if !(1..=24 * 30).contains(&expires_hours) {
+                return Err(CliError::Usage(
+                    "--expires-hours must be between 1 and 720".into(),
+                ));
+            }
+            let code = invite(&storage, &name, role, team.as_deref(), expires_hours)?;
+            if cli.json {
+                print_json(&serde_json::json!({ "code": code, "expires_hours": expires_hours }));
+            } else {
+                println!("Enrolment code for {name} ({role}): {code}");
+                println!(
+                    "Valid once, for {expires_hours} hours. On the device: outreach enroll --server URL --code {code}"
+                );
+            }
+            Ok(())
+        }
+        Command::Devices => {
+            let storage = SqliteStorage::open(&cli.data)?;
+            let list = storage.devices()?;
+            if cli.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&list).unwrap_or_default()
+                );
+            } else if list.is_empty() {
+                println!(
+                    "No users yet. Create one with: outreach-server invite --name NAME --role practitioner --team TEAM"
+                );
+            } else {
+                println!(
+                    "{:<24} {:<13} {:<12} {:<34} status",
+                    "user", "role", "team", "device"
+                );
+                for d in list {
+                    println!(
+                        "{:<24} {:<13} {:<12} {:<34} {}",
+                        d.user,
+                        d.role,
+                        d.team.as_deref().unwrap_or("-"),
+                        d.device_id.as_deref().unwrap_or("(not enrolled yet)"),
+                        if d.revoked {
+                            "revoked"
+                        } else if d.device_id.is_some() {
+                            "active"
+                        } else {
+                            "-"
+                        }
+                    );
+                }
+            }
+            Ok(())
+        }
+        Command::RevokeDevice { device_id } => {
+            let storage = SqliteStorage::open(&cli.data)?;
+            let id: [u8; 16] = hex::decode(device_id.trim())
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| {
+                    CliError::Usage(
+                        "a device id is 32 hex digits (see `outreach-server devices`)".into(),
+                    )
+                })?;
+            if !storage.revoke_device(&id, outreach_server::now())? {
+                return Err(CliError::Usage(
+                    "no device with that id (see `outreach-server devices`)".into(),
+                ));
+            }
+            if cli.json {
+                print_json(&serde_json::json!({ "device_id": hex::encode(id), "revoked": true }));
+            } else {
+                println!(
+                    "Device revoked. It is refused from now on and wipes its vault on its next contact."
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+fn check_name(flag: &str, value: &str) -> Result<String, CliError> {
+    let v = value.trim();
+    if v.is_empty() || v.chars().count() > 100 || v.chars().any(char::is_control) {
+        return Err(CliError::Usage(format!(
+            "{flag} must be 1–100 printable characters"
+        )));
+    }
+    Ok(v.to_string())
+}
+
+fn invite(
+    storage: &SqliteStorage,
+    name: &str,
+    role: Role,
+    team: Option<&str>,
+    hours: u32,
+) -> Result<String, CliError> {
+    let code = keys::new_code()?;
+    let now = outreach_server::now();
+    storage.create_invite(
+        name,
+        role,
+        team,
+        keys::code_hash(&code),
+        now + i64::from(hours) * 3600,
+        now,
+    )?;
+    Ok(code)
+}
+
+fn warn_recovery(path: &Path) {
+    eprintln!();
+    eprintln!("!!! RECOVERY KEY written to {}", path.display());
+    eprintln!("!!! It opens every case of the organisation. Move it OFFLINE now (encrypted drive");
+    eprintln!("!!! or paper, in a safe) and delete it from this machine. The server keeps only");
+    eprintln!("!!! the public half and never needs the file again.");
+    eprintln!();
+}
+
+fn serve(data: &Path, listen: &str, org_name: &str, json: bool) -> Result<(), CliError> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(false)
+        .init();
+    let storage = SqliteStorage::open(data)?;
+    if storage.org()?.is_none() {
+        let org = check_name("--org", org_name)?;
+        let key_file = data.join(outreach_server::FIRST_RUN_RECOVERY_FILE);
+        let pk = keys::write_recovery_key(&key_file, &org)?;
+        storage.init_org(&org, pk, outreach_server::now())?;
+        warn_recovery(&key_file);
+        let code = invite(
+            &storage,
+            "admin",
+            Role::Admin,
+            None,
+            outreach_server::DEFAULT_INVITE_HOURS,
+        )?;
+        if json {
+            print_json(&serde_json::json!({ "organisation": org, "admin_code": code }));
+        } else {
+            println!("Organisation '{org}' initialised in {}.", data.display());
+            println!("First admin enrolment code: {code}");
+        }
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::Serve)?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| CliError::Listen(listen.to_string(), e))?;
+        let addr = listener.local_addr().map_err(CliError::Serve)?;
+        tracing::info!(%addr, "listening");
+        println!("Listening on http://{addr} (put TLS in front for anything but loopback: docs/DEPLOYMENT.md)");
+        let state = outreach_server::AppState {
+            storage: Arc::new(storage),
+        };
+        outreach_server::serve(listener, state, shutdown_signal())
+            .await
+            .map_err(CliError::Serve)?;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,0 +1,126 @@
+//! Server storage behind a trait: the HTTP layer checks signatures and
+//! shapes, the storage applies each request in one transaction. A PostgreSQL
+//! backend implements the same trait; the protocol does not change.
+//!
+//! Who may read or write a case is decided by [`may_access`], the one
+//! statement of the rule; the SQLite pull query restates it in SQL (tested to
+//! agree).
+
+pub(crate) mod sqlite;
+
+pub use sqlite::SqliteStorage;
+
+use outreach_protocol::{
+    AssignResponse, Change, Cursor, Envelope, ErrorCode, Id, PullResponse, PushResponse, Role,
+};
+
+/// Why the storage refused or failed a request. Messages name no record content.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("{1}")]
+    Refused(ErrorCode, &'static str),
+    #[error("the organisation is already initialised")]
+    AlreadyInitialised,
+    #[error("the organisation is not initialised: run `outreach-server init` first")]
+    NotInitialised,
+    #[error("server database error: {0}")]
+    Database(#[from] rusqlite::Error),
+    #[error("the server database holds a newer schema ({0}) than this server understands")]
+    SchemaTooNew(i64),
+    #[error("stored data is corrupt")]
+    Corrupt,
+}
+
+pub type Result<T> = std::result::Result<T, StorageError>;
+
+pub fn refused(code: ErrorCode, message: &'static str) -> StorageError {
+    StorageError::Refused(code, message)
+}
+
+#[derive(Debug, Clone)]
+pub struct Org {
+    pub org_id: Id,
+    pub name: String,
+    pub recovery_pk: [u8; 32],
+}
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub user_id: Id,
+    pub name: String,
+    pub role: Role,
+    pub team: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Device {
+    pub device_id: Id,
+    pub user: User,
+    pub sign_pk: [u8; 32],
+    pub kex_pk: [u8; 32],
+    pub revoked: bool,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DeviceListing {
+    pub device_id: Option<String>,
+    pub user: String,
+    pub user_id: String,
+    pub role: String,
+    pub team: Option<String>,
+    pub revoked: bool,
+    pub enrolled_at: Option<i64>,
+    pub last_seen: Option<i64>,
+}
+
+pub struct NewDevice {
+    pub device_id: Id,
+    pub sign_pk: [u8; 32],
+    pub kex_pk: [u8; 32],
+}
+
+/// The access rule: a practitioner reads and writes the cases assigned to
+/// her; a supervisor also every case of her team; an admin none (admins
+/// manage devices; subject access goes through the recovery key).
+pub fn may_access(user: &User, case_team: Option<&str>, assigned: bool) -> bool {
+    match user.role {
+        Role::Admin => false,
+        Role::Practitioner => assigned,
+        Role::Supervisor => assigned || (case_team.is_some() && case_team == user.team.as_deref()),
+    }
+}
+
+pub trait Storage: Send + Sync + 'static {
+    fn org(&self) -> Result<Option<Org>>;
+    fn init_org(&self, name: &str, recovery_pk: [u8; 32], now: i64) -> Result<Org>;
+    /// Creates the user if new (same role and team if not) and an invite.
+    fn create_invite(
+        &self,
+        name: &str,
+        role: Role,
+        team: Option<&str>,
+        code_hash: [u8; 32],
+        expires_at: i64,
+        now: i64,
+    ) -> Result<User>;
+    /// Redeems an invite: registers the device, marks the code used.
+    fn enroll(&self, code_hash: [u8; 32], device: NewDevice, now: i64) -> Result<User>;
+    fn device(&self, device_id: &Id) -> Result<Option<Device>>;
+    fn devices(&self) -> Result<Vec<DeviceListing>>;
+    /// Returns false if there is no such device.
+    fn revoke_device(&self, device_id: &Id, now: i64) -> Result<bool>;
+    fn touch_device(&self, device_id: &Id, now: i64) -> Result<()>;
+    /// Appends changes and envelopes (signatures already verified) in one
+    /// transaction; all or nothing.
+    fn push(
+        &self,
+        device: &Device,
+        changes: &[Change],
+        envelopes: &[Envelope],
+        now: i64,
+    ) -> Result<PushResponse>;
+    fn pull(&self, device: &Device, cursor: Cursor, max_bytes: u32) -> Result<PullResponse>;
+    fn assign(&self, by: &Device, case_id: &Id, user: &str, now: i64) -> Result<AssignResponse>;
+    /// Queues the cases' whole history for the device's next pull.
+    fn refetch(&self, device: &Device, cases: &[Id], now: i64) -> Result<()>;
+}

@@ -1,0 +1,1015 @@
+//! The embedded default: one SQLite file in the data directory, WAL and
+//! `synchronous=FULL` so that an acknowledged push survives a power cut.
+//! The server and the admin commands open the same file; SQLite's locking
+//! lets `invite`, `devices` and `revoke-device` run while the server serves.
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use outreach_protocol::{
+    self as proto, Ack, AssignResponse, Change, Cursor, Entry, Envelope, EnvelopeNeed, ErrorCode,
+    Id, Item, PullResponse, PushResponse, RECOVERY_RECIPIENT, Role, Signer,
+};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+use super::{
+    Device, DeviceListing, NewDevice, Org, Result, Storage, StorageError, User, may_access, refused,
+};
+
+const KIND_GRANT: i64 = 2;
+
+const SCHEMA_V1: &str = "
+CREATE TABLE org (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    org_id      BLOB NOT NULL,
+    name        TEXT NOT NULL,
+    recovery_pk BLOB NOT NULL,
+    created_at  INTEGER NOT NULL
+);
+CREATE TABLE users (
+    user_id    BLOB PRIMARY KEY,
+    name       TEXT NOT NULL UNIQUE,
+    role       TEXT NOT NULL,
+    team       TEXT,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE invites (
+    code_hash  BLOB PRIMARY KEY,
+    user_id    BLOB NOT NULL REFERENCES users(user_id),
+    expires_at INTEGER NOT NULL,
+    used_at    INTEGER,
+    used_by    BLOB
+);
+CREATE TABLE devices (
+    device_id   BLOB PRIMARY KEY,
+    user_id     BLOB NOT NULL REFERENCES users(user_id),
+    sign_pk     BLOB NOT NULL,
+    kex_pk      BLOB NOT NULL,
+    enrolled_at INTEGER NOT NULL,
+    revoked_at  INTEGER,
+    last_seen   INTEGER
+);
+CREATE INDEX devices_user ON devices(user_id);
+CREATE TABLE cases (
+    case_id    BLOB PRIMARY KEY,
+    team       TEXT,
+    epoch      INTEGER NOT NULL DEFAULT 0,
+    created_by BLOB NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX cases_team ON cases(team);
+CREATE TABLE assignments (
+    case_id BLOB NOT NULL,
+    user_id BLOB NOT NULL,
+    PRIMARY KEY (case_id, user_id)
+);
+CREATE INDEX assignments_user ON assignments(user_id);
+-- One append-only log for every organisation: changes (kind 0), case-key
+-- envelopes (1) and grants (2: deliver an existing case whole to `target`).
+CREATE TABLE log (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind       INTEGER NOT NULL,
+    case_id    BLOB NOT NULL,
+    epoch      INTEGER NOT NULL,
+    device_id  BLOB NOT NULL,
+    target     BLOB,
+    client_id  BLOB,
+    body       BLOB NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX log_client ON log(device_id, client_id) WHERE kind = 0;
+CREATE UNIQUE INDEX log_envelope ON log(case_id, epoch, target) WHERE kind = 1;
+CREATE INDEX log_case ON log(case_id, seq);
+CREATE INDEX log_target ON log(target, seq);
+-- Authorised recipients still without an envelope for a case's current epoch.
+CREATE TABLE envelope_needs (
+    case_id   BLOB NOT NULL,
+    epoch     INTEGER NOT NULL,
+    recipient BLOB NOT NULL,
+    PRIMARY KEY (case_id, epoch, recipient)
+);
+";
+
+const MIGRATIONS: &[&str] = &[SCHEMA_V1];
+
+/// Cases a user may read, as SQL: the same rule as [`may_access`].
+/// Parameters: ?1 user id, ?2 role, ?3 team.
+const READABLE_CASES: &str = "
+    SELECT case_id FROM assignments WHERE user_id = ?1
+    UNION
+    SELECT case_id FROM cases WHERE ?2 = 'supervisor' AND team IS NOT NULL AND team = ?3";
+
+pub struct SqliteStorage {
+    conn: Mutex<Connection>,
+}
+
+pub const DB_FILE: &str = "outreach-server.db";
+
+impl SqliteStorage {
+    /// Opens (creating and migrating if needed) the database in `dir`.
+    pub fn open(dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(|_| StorageError::Corrupt)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+        }
+        let mut conn = Connection::open(dir.join(DB_FILE))?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", true)?;
+        conn.pragma_update(None, "secure_delete", true)?;
+        migrate(&mut conn)?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut conn)
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<()> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let latest = MIGRATIONS.len() as i64;
+    if current > latest {
+        return Err(StorageError::SchemaTooNew(current));
+    }
+    if current == latest {
+        return Ok(());
+    }
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let current: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        tx.execute_batch(step)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+fn id(bytes: Vec<u8>) -> Result<Id> {
+    bytes.try_into().map_err(|_| StorageError::Corrupt)
+}
+
+fn key32(bytes: Vec<u8>) -> Result<[u8; 32]> {
+    bytes.try_into().map_err(|_| StorageError::Corrupt)
+}
+
+fn role(s: &str) -> Result<Role> {
+    Role::parse(s).ok_or(StorageError::Corrupt)
+}
+
+fn user_by(tx: &Connection, where_sql: &str, p: &dyn rusqlite::ToSql) -> Result<Option<User>> {
+    let row = tx
+        .query_row(
+            &format!("SELECT user_id, name, role, team FROM users WHERE {where_sql}"),
+            [p],
+            |r| {
+                Ok((
+                    r.get::<_, Vec<u8>>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                ))
+            },
+        )
+        .optional()?;
+    match row {
+        None => Ok(None),
+        Some((uid, name, r, team)) => Ok(Some(User {
+            user_id: id(uid)?,
+            name,
+            role: role(&r)?,
+            team,
+        })),
+    }
+}
+
+struct CaseRow {
+    team: Option<String>,
+    epoch: u32,
+}
+
+fn case_row(tx: &Transaction<'_>, case_id: &Id) -> Result<Option<CaseRow>> {
+    Ok(tx
+        .query_row(
+            "SELECT team, epoch FROM cases WHERE case_id = ?1",
+            [&case_id[..]],
+            |r| {
+                Ok(CaseRow {
+                    team: r.get(0)?,
+                    epoch: r.get(1)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+fn assigned(tx: &Transaction<'_>, case_id: &Id, user_id: &Id) -> Result<bool> {
+    Ok(tx
+        .query_row(
+            "SELECT 1 FROM assignments WHERE case_id = ?1 AND user_id = ?2",
+            params![&case_id[..], &user_id[..]],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+/// Every live device that may read the case (for envelope needs).
+fn authorised_devices(tx: &Transaction<'_>, case_id: &Id, team: Option<&str>) -> Result<Vec<Id>> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT d.device_id FROM devices d JOIN users u ON u.user_id = d.user_id
+         WHERE d.revoked_at IS NULL AND (
+            EXISTS (SELECT 1 FROM assignments a WHERE a.case_id = ?1 AND a.user_id = u.user_id)
+            OR (u.role = 'supervisor' AND ?2 IS NOT NULL AND u.team = ?2))",
+    )?;
+    let rows = stmt.query_map(params![&case_id[..], team], |r| r.get::<_, Vec<u8>>(0))?;
+    let mut out = Vec::new();
+    for r in rows {
+        out.push(id(r?)?);
+    }
+    Ok(out)
+}
+
+fn add_need(tx: &Transaction<'_>, case_id: &Id, epoch: u32, recipient: &Id) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT OR IGNORE INTO envelope_needs (case_id, epoch, recipient)
+         SELECT ?1, ?2, ?3 WHERE NOT EXISTS (
+            SELECT 1 FROM log WHERE kind = 1 AND case_id = ?1 AND epoch = ?2 AND target = ?3)",
+    )?
+    .execute(params![&case_id[..], epoch, &recipient[..]])?;
+    Ok(())
+}
+
+impl Storage for SqliteStorage {
+    fn org(&self) -> Result<Option<Org>> {
+        self.with(|c| {
+            let row = c
+                .query_row(
+                    "SELECT org_id, name, recovery_pk FROM org WHERE id = 1",
+                    [],
+                    |r| {
+                        Ok((
+                            r.get::<_, Vec<u8>>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, Vec<u8>>(2)?,
+                        ))
+                    },
+                )
+                .optional()?;
+            match row {
+                None => Ok(None),
+                Some((oid, name, pk)) => Ok(Some(Org {
+                    org_id: id(oid)?,
+                    name,
+                    recovery_pk: key32(pk)?,
+                })),
+            }
+        })
+    }
+
+    fn init_org(&self, name: &str, recovery_pk: [u8; 32], now: i64) -> Result<Org> {
+        let mut org_id = [0u8; 16];
+        getrandom::fill(&mut org_id).map_err(|_| StorageError::Corrupt)?;
+        self.with(|c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let exists = tx
+                .query_row("SELECT 1 FROM org WHERE id = 1", [], |_| Ok(()))
+                .optional()?
+                .is_some();
+            if exists {
+                return Err(StorageError::AlreadyInitialised);
+            }
+            tx.execute(
+                "INSERT INTO org (id, org_id, name, recovery_pk, created_at) VALUES (1, ?1, ?2, ?3, ?4)",
+                params![&org_id[..], name, &recovery_pk[..], now],
+            )?;
+            tx.commit()?;
+            Ok(Org {
+                org_id,
+                name: name.to_string(),
+                recovery_pk,
+            })
+        })
+    }
+
+    fn create_invite(
+        &self,
+        name: &str,
+        role_: Role,
+        team: Option<&str>,
+        code_hash: [u8; 32],
+        expires_at: i64,
+        now: i64,
+    ) -> Result<User> {
+        self.with(|c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            if tx.query_row("SELECT 1 FROM org WHERE id = 1", [], |_| Ok(())).optional()?.is_none() {
+                return Err(StorageError::NotInitialised);
+            }
+            let user = match user_by(&tx, "name = ?1", &name)? {
+                Some(u) => {
+                    if u.role != role_ || u.team.as_deref() != team {
+                        return Err(refused(
+                            ErrorCode::Malformed,
+                            "a user with that name exists with a different role or team",
+                        ));
+                    }
+                    u
+                }
+                None => {
+                    let mut uid = [0u8; 16];
+                    getrandom::fill(&mut uid).map_err(|_| StorageError::Corrupt)?;
+                    tx.execute(
+                        "INSERT INTO users (user_id, name, role, team, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                        params![&uid[..], name, role_.as_str(), team, now],
+                    )?;
+                    User {
+                        user_id: uid,
+                        name: name.to_string(),
+                        role: role_,
+                        team: team.map(str::to_string),
+                    }
+                }
+            };
+            tx.execute(
+                "INSERT INTO invites (code_hash, user_id, expires_at) VALUES (?1, ?2, ?3)",
+                params![&code_hash[..], &user.user_id[..], expires_at],
+            )?;
+            tx.commit()?;
+            Ok(user)
+        })
+    }
+
+    fn enroll(&self, code_hash: [u8; 32], device: NewDevice, now: i64) -> Result<User> {
+        self.with(|c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let invite = tx
+                .query_row(
+                    "SELECT user_id, expires_at, used_at, used_by FROM invites WHERE code_hash = ?1",
+                    [&code_hash[..]],
+                    |r| {
+                        Ok((
+                            r.get::<_, Vec<u8>>(0)?,
+                            r.get::<_, i64>(1)?,
+                            r.get::<_, Option<i64>>(2)?,
+                            r.get::<_, Option<Vec<u8>>>(3)?,
+                        ))
+                    },
+                )
+                .optional()?;
+            let (uid, expires_at, used_at, used_by) = invite.ok_or(refused(
+                ErrorCode::UnknownCode,
+                "unknown enrolment code: ask your admin for a new one",
+            ))?;
+            if used_at.is_some() && used_by.as_deref() == Some(&device.device_id[..]) {
+                // The same device retrying after a lost reply, with the same
+                // keys: answer as the first time.
+                let same_keys = tx
+                    .query_row(
+                        "SELECT 1 FROM devices WHERE device_id = ?1 AND sign_pk = ?2 AND kex_pk = ?3 AND revoked_at IS NULL",
+                        params![&device.device_id[..], &device.sign_pk[..], &device.kex_pk[..]],
+                        |_| Ok(()),
+                    )
+                    .optional()?
+                    .is_some();
+                if same_keys {
+                    let uid = id(uid)?;
+                    return user_by(&tx, "user_id = ?1", &&uid[..])?.ok_or(StorageError::Corrupt);
+                }
+            }
+            if used_at.is_some() {
+                return Err(refused(
+                    ErrorCode::UsedCode,
+                    "this enrolment code has already been used: ask your admin for a new one",
+                ));
+            }
+            if now > expires_at {
+                return Err(refused(
+                    ErrorCode::ExpiredCode,
+                    "this enrolment code has expired: ask your admin for a new one",
+                ));
+            }
+            let exists = tx
+                .query_row(
+                    "SELECT 1 FROM devices WHERE device_id = ?1",
+                    [&device.device_id[..]],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some();
+            if exists {
+                return Err(refused(
+                    ErrorCode::DeviceExists,
+                    "this device is already enrolled",
+                ));
+            }
+            let uid = id(uid)?;
+            let user = user_by(&tx, "user_id = ?1", &&uid[..])?.ok_or(StorageError::Corrupt)?;
+            tx.execute(
+                "INSERT INTO devices (device_id, user_id, sign_pk, kex_pk, enrolled_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![&device.device_id[..], &uid[..], &device.sign_pk[..], &device.kex_pk[..], now],
+            )?;
+            tx.execute(
+                "UPDATE invites SET used_at = ?2, used_by = ?3 WHERE code_hash = ?1",
+                params![&code_hash[..], now, &device.device_id[..]],
+            )?;
+            // The new device needs the key of every case it may read.
+            tx.execute(
+                &format!(
+                    "INSERT OR IGNORE INTO envelope_needs (case_id, epoch, recipient)
+                     SELECT c.case_id, c.epoch, ?4 FROM cases c
+                     WHERE c.case_id IN ({READABLE_CASES})"
+                ),
+                params![&uid[..], user.role.as_str(), user.team, &device.device_id[..]],
+            )?;
+            tx.commit()?;
+            Ok(user)
+        })
+    }
+
+    fn device(&self, device_id: &Id) -> Result<Option<Device>> {
+        self.with(|c| {
+            let row = c
+                .prepare_cached(
+                    "SELECT d.sign_pk, d.kex_pk, d.revoked_at IS NOT NULL, u.user_id, u.name, u.role, u.team
+                     FROM devices d JOIN users u ON u.user_id = d.user_id WHERE d.device_id = ?1",
+                )?
+                .query_row([&device_id[..]], |r| {
+                    Ok((
+                        r.get::<_, Vec<u8>>(0)?,
+                        r.get::<_, Vec<u8>>(1)?,
+                        r.get::<_, bool>(2)?,
+                        r.get::<_, Vec<u8>>(3)?,
+                        r.get::<_, String>(4)?,
+                        r.get::<_, String>(5)?,
+                        r.get::<_, Option<String>>(6)?,
+                    ))
+                })
+                .optional()?;
+            match row {
+                None => Ok(None),
+                Some((spk, kpk, revoked, uid, name, r, team)) => Ok(Some(Device {
+                    device_id: *device_id,
+                    user: User {
+                        user_id: id(uid)?,
+                        name,
+                        role: role(&r)?,
+                        team,
+                    },
+                    sign_pk: key32(spk)?,
+                    kex_pk: key32(kpk)?,
+                    revoked,
+                })),
+            }
+        })
+    }
+
+    fn devices(&self) -> Result<Vec<DeviceListing>> {
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT d.device_id, u.name, u.user_id, u.role, u.team, d.revoked_at IS NOT NULL, d.enrolled_at, d.last_seen
+                 FROM users u LEFT JOIN devices d ON d.user_id = u.user_id
+                 ORDER BY u.name, d.enrolled_at",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok(DeviceListing {
+                    device_id: r.get::<_, Option<Vec<u8>>>(0)?.map(hex::encode),
+                    user: r.get(1)?,
+                    user_id: hex::encode(r.get::<_, Vec<u8>>(2)?),
+                    role: r.get(3)?,
+                    team: r.get(4)?,
+                    revoked: r.get::<_, Option<bool>>(5)?.unwrap_or(false),
+                    enrolled_at: r.get(6)?,
+                    last_seen: r.get(7)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    fn revoke_device(&self, device_id: &Id, now: i64) -> Result<bool> {
+        self.with(|c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let n = tx.execute(
+                "UPDATE devices SET revoked_at = COALESCE(revoked_at, ?2) WHERE device_id = ?1",
+                params![&device_id[..], now],
+            )?;
+            tx.execute(
+                "DELETE FROM envelope_needs WHERE recipient = ?1",
+                [&device_id[..]],
+            )?;
+            tx.commit()?;
+            Ok(n > 0)
+        })
+    }
+
+    fn touch_device(&self, device_id: &Id, now: i64) -> Result<()> {
+        self.with(|c| {
+            c.prepare_cached("UPDATE devices SET last_seen = ?2 WHERE device_id = ?1 AND (last_seen IS NULL OR last_seen < ?2 - 60)")?
+                .execute(params![&device_id[..], now])?;
+            Ok(())
+        })
+    }
+
+    fn push(
+        &self,
+        device: &Device,
+        changes: &[Change],
+        envelopes: &[Envelope],
+        now: i64,
+    ) -> Result<PushResponse> {
+        self.with(|c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let mut acks = Vec::with_capacity(changes.len());
+            for change in changes {
+                let case = match case_row(&tx, &change.case_id)? {
+                    Some(case) => {
+                        let is_assigned = assigned(&tx, &change.case_id, &device.user.user_id)?;
+                        if !may_access(&device.user, case.team.as_deref(), is_assigned) {
+                            return Err(refused(
+                                ErrorCode::Forbidden,
+                                "this device may not write to that case",
+                            ));
+                        }
+                        case
+                    }
+                    None => register_case(&tx, device, &change.case_id, now)?,
+                };
+                if change.epoch != case.epoch {
+                    return Err(refused(
+                        ErrorCode::Forbidden,
+                        "a change was sealed under a case key epoch that is not current",
+                    ));
+                }
+                let body = proto::encode(&Item::Change(change.clone()));
+                tx.prepare_cached(
+                    "INSERT OR IGNORE INTO log (kind, case_id, epoch, device_id, client_id, body, created_at)
+                     VALUES (0, ?1, ?2, ?3, ?4, ?5, ?6)",
+                )?
+                .execute(params![
+                    &change.case_id[..],
+                    change.epoch,
+                    &device.device_id[..],
+                    &change.client_id[..],
+                    body,
+                    now
+                ])?;
+                let seq: u64 = tx
+                    .prepare_cached(
+                        "SELECT seq, case_id FROM log WHERE kind = 0 AND device_id = ?1 AND client_id = ?2",
+                    )?
+                    .query_row(params![&device.device_id[..], &change.client_id[..]], |r| {
+                        let case: Vec<u8> = r.get(1)?;
+                        Ok((r.get::<_, u64>(0)?, case))
+                    })
+                    .map(|(seq, case)| (case == change.case_id[..]).then_some(seq))?
+                    .ok_or(refused(
+                        ErrorCode::Malformed,
+                        "a change id was reused for a different case",
+                    ))?;
+                acks.push(Ack {
+                    client_id: change.client_id,
+                    seq,
+                });
+            }
+            let mut stored = 0u32;
+            for env in envelopes {
+                let case = case_row(&tx, &env.case_id)?.ok_or(refused(
+                    ErrorCode::NotFound,
+                    "an envelope names a case the server does not know",
+                ))?;
+                let is_assigned = assigned(&tx, &env.case_id, &device.user.user_id)?;
+                if !may_access(&device.user, case.team.as_deref(), is_assigned) {
+                    return Err(refused(
+                        ErrorCode::Forbidden,
+                        "this device may not share the key of that case",
+                    ));
+                }
+                if env.epoch != case.epoch {
+                    return Err(refused(
+                        ErrorCode::Forbidden,
+                        "an envelope was sealed for a case key epoch that is not current",
+                    ));
+                }
+                if env.recipient != RECOVERY_RECIPIENT
+                    && !authorised_devices(&tx, &env.case_id, case.team.as_deref())?
+                        .contains(&env.recipient)
+                {
+                    return Err(refused(
+                        ErrorCode::Forbidden,
+                        "an envelope is addressed to a device that may not read the case",
+                    ));
+                }
+                let body = proto::encode(&Item::Envelope(env.clone()));
+                stored += tx
+                    .prepare_cached(
+                        "INSERT OR IGNORE INTO log (kind, case_id, epoch, device_id, target, body, created_at)
+                         VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)",
+                    )?
+                    .execute(params![
+                        &env.case_id[..],
+                        env.epoch,
+                        &device.device_id[..],
+                        &env.recipient[..],
+                        body,
+                        now
+                    ])? as u32;
+                tx.prepare_cached(
+                    "DELETE FROM envelope_needs WHERE case_id = ?1 AND epoch = ?2 AND recipient = ?3",
+                )?
+                .execute(params![&env.case_id[..], env.epoch, &env.recipient[..]])?;
+            }
+            tx.commit()?;
+            Ok(PushResponse {
+                acks,
+                envelopes_stored: stored,
+            })
+        })
+    }
+
+    fn pull(&self, device: &Device, cursor: Cursor, max_bytes: u32) -> Result<PullResponse> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let budget = max_bytes.clamp(1024, proto::MAX_PULL_BYTES) as usize;
+            let user = &device.user;
+            let mut page = Page::new(budget);
+            let mut next = cursor;
+            // Resume a grant being expanded.
+            if cursor.sub > 0 {
+                let case: Option<Vec<u8>> = tx
+                    .query_row(
+                        "SELECT case_id FROM log WHERE seq = ?1 AND kind = 2 AND target = ?2",
+                        params![cursor.seq, &device.device_id[..]],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                if let Some(case) = case {
+                    let case = id(case)?;
+                    match expand_grant(&tx, &case, cursor.seq, cursor.sub, &mut page)? {
+                        Some(sub) => {
+                            next = Cursor {
+                                seq: cursor.seq,
+                                sub,
+                            };
+                            return page.finish(&tx, device, next, true);
+                        }
+                        None => {
+                            next = Cursor {
+                                seq: cursor.seq,
+                                sub: 0,
+                            }
+                        }
+                    }
+                } else {
+                    next = Cursor {
+                        seq: cursor.seq,
+                        sub: 0,
+                    };
+                }
+            }
+            let mut stmt = tx.prepare_cached(&format!(
+                "WITH readable AS ({READABLE_CASES})
+                 SELECT seq, kind, case_id, body FROM log
+                 WHERE seq > ?4 AND (
+                    (kind = 0 AND device_id != ?5 AND case_id IN readable)
+                    OR (kind IN (1, 2) AND target = ?5))
+                 ORDER BY seq LIMIT 256"
+            ))?;
+            loop {
+                let rows: Vec<(u64, i64, Vec<u8>, Vec<u8>)> = stmt
+                    .query_map(
+                        params![
+                            &user.user_id[..],
+                            user.role.as_str(),
+                            user.team,
+                            next.seq,
+                            &device.device_id[..]
+                        ],
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                    )?
+                    .collect::<rusqlite::Result<_>>()?;
+                if rows.is_empty() {
+                    drop(stmt);
+                    return page.finish(&tx, device, next, false);
+                }
+                for (seq, kind, case, body) in rows {
+                    if page.full() {
+                        drop(stmt);
+                        return page.finish(&tx, device, next, true);
+                    }
+                    if kind == KIND_GRANT {
+                        let case = id(case)?;
+                        if let Some(sub) = expand_grant(&tx, &case, seq, 0, &mut page)? {
+                            drop(stmt);
+                            return page.finish(&tx, device, Cursor { seq, sub }, true);
+                        }
+                    } else {
+                        page.push(seq, &body)?;
+                    }
+                    next = Cursor { seq, sub: 0 };
+                }
+            }
+        })
+    }
+
+    fn refetch(&self, device: &Device, cases: &[Id], now: i64) -> Result<()> {
+        self.refetch_inner(device, cases, now)
+    }
+
+    fn assign(&self, by: &Device, case_id: &Id, user: &str, now: i64) -> Result<AssignResponse> {
+        self.with(|c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let case = case_row(&tx, case_id)?.ok_or(refused(
+                ErrorCode::NotFound,
+                "the server does not know that case yet: sync it first",
+            ))?;
+            let allowed = match by.user.role {
+                Role::Admin => true,
+                Role::Supervisor => case.team.is_some() && case.team == by.user.team,
+                Role::Practitioner => false,
+            };
+            if !allowed {
+                return Err(refused(
+                    ErrorCode::Forbidden,
+                    "only a supervisor of the case's team (or an admin) may assign it",
+                ));
+            }
+            let target = user_by(&tx, "name = ?1", &user)?.ok_or(refused(
+                ErrorCode::UnknownUser,
+                "no user of that name: check `outreach-server devices`",
+            ))?;
+            if target.role == Role::Admin {
+                return Err(refused(
+                    ErrorCode::Forbidden,
+                    "cases are assigned to practitioners or supervisors, not admins",
+                ));
+            }
+            tx.execute(
+                "INSERT OR IGNORE INTO assignments (case_id, user_id) VALUES (?1, ?2)",
+                params![&case_id[..], &target.user_id[..]],
+            )?;
+            let devices: Vec<Vec<u8>> = tx
+                .prepare("SELECT device_id FROM devices WHERE user_id = ?1 AND revoked_at IS NULL")?
+                .query_map([&target.user_id[..]], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            for d in &devices {
+                let d = id(d.clone())?;
+                // Deliver the case's history whole, whatever the device's cursor.
+                tx.execute(
+                    "INSERT INTO log (kind, case_id, epoch, device_id, target, body, created_at)
+                     VALUES (2, ?1, ?2, ?3, ?4, x'', ?5)",
+                    params![&case_id[..], case.epoch, &by.device_id[..], &d[..], now],
+                )?;
+                add_need(&tx, case_id, case.epoch, &d)?;
+            }
+            tx.commit()?;
+            Ok(AssignResponse {
+                user_id: target.user_id,
+                devices: devices.len() as u32,
+            })
+        })
+    }
+}
+
+impl SqliteStorage {
+    fn refetch_inner(&self, device: &Device, cases: &[Id], now: i64) -> Result<()> {
+        self.with(|c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            for case_id in cases {
+                let case = case_row(&tx, case_id)?.ok_or(refused(
+                    ErrorCode::NotFound,
+                    "the server does not know that case",
+                ))?;
+                let is_assigned = assigned(&tx, case_id, &device.user.user_id)?;
+                if !may_access(&device.user, case.team.as_deref(), is_assigned) {
+                    return Err(refused(
+                        ErrorCode::Forbidden,
+                        "this device may not read that case",
+                    ));
+                }
+                tx.execute(
+                    "INSERT INTO log (kind, case_id, epoch, device_id, target, body, created_at)
+                     VALUES (2, ?1, ?2, ?3, ?3, x'', ?4)",
+                    params![&case_id[..], case.epoch, &device.device_id[..], now],
+                )?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+}
+
+/// A case first seen in a push: it belongs to the pusher's team and is
+/// assigned to her; every device that may read it needs its key.
+fn register_case(tx: &Transaction<'_>, device: &Device, case_id: &Id, now: i64) -> Result<CaseRow> {
+    if device.user.role == Role::Admin {
+        return Err(refused(
+            ErrorCode::Forbidden,
+            "admin devices do not hold case records",
+        ));
+    }
+    tx.execute(
+        "INSERT INTO cases (case_id, team, epoch, created_by, created_at) VALUES (?1, ?2, 0, ?3, ?4)",
+        params![&case_id[..], device.user.team, &device.user.user_id[..], now],
+    )?;
+    tx.execute(
+        "INSERT INTO assignments (case_id, user_id) VALUES (?1, ?2)",
+        params![&case_id[..], &device.user.user_id[..]],
+    )?;
+    for d in authorised_devices(tx, case_id, device.user.team.as_deref())? {
+        add_need(tx, case_id, 0, &d)?;
+    }
+    add_need(tx, case_id, 0, &RECOVERY_RECIPIENT)?;
+    Ok(CaseRow {
+        team: device.user.team.clone(),
+        epoch: 0,
+    })
+}
+
+/// Adds the changes of `case` older than the grant at `grant_seq` (and newer
+/// than `after`) to the page. Returns `Some(last seq added)` if the page
+/// filled before the expansion finished.
+fn expand_grant(
+    tx: &Transaction<'_>,
+    case: &Id,
+    grant_seq: u64,
+    after: u64,
+    page: &mut Page,
+) -> Result<Option<u64>> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT seq, body FROM log WHERE case_id = ?1 AND kind = 0 AND seq < ?2 AND seq > ?3
+         ORDER BY seq LIMIT 256",
+    )?;
+    let mut after = after;
+    loop {
+        let rows: Vec<(u64, Vec<u8>)> = stmt
+            .query_map(params![&case[..], grant_seq, after], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        for (seq, body) in rows {
+            // `after > 0`: a grant is never left at sub 0 (which means "done").
+            if page.full() && after > 0 {
+                return Ok(Some(after));
+            }
+            page.push(seq, &body)?;
+            after = seq;
+        }
+    }
+}
+
+struct Page {
+    budget: usize,
+    bytes: usize,
+    entries: Vec<Entry>,
+}
+
+impl Page {
+    fn new(budget: usize) -> Self {
+        Self {
+            budget,
+            bytes: 0,
+            entries: Vec::new(),
+        }
+    }
+
+    fn full(&self) -> bool {
+        !self.entries.is_empty() && self.bytes >= self.budget
+    }
+
+    fn push(&mut self, seq: u64, body: &[u8]) -> Result<()> {
+        let item: Item = proto::decode(body).map_err(|_| StorageError::Corrupt)?;
+        self.bytes += body.len();
+        self.entries.push(Entry { seq, item });
+        Ok(())
+    }
+
+    fn finish(
+        self,
+        tx: &Transaction<'_>,
+        device: &Device,
+        next: Cursor,
+        more: bool,
+    ) -> Result<PullResponse> {
+        let mut signer_ids: Vec<Id> = self
+            .entries
+            .iter()
+            .map(|e| match &e.item {
+                Item::Change(c) => c.author,
+                Item::Envelope(env) => env.sealed_by,
+            })
+            .collect();
+        signer_ids.sort_unstable();
+        signer_ids.dedup();
+        let mut signers = Vec::with_capacity(signer_ids.len());
+        for d in signer_ids {
+            let pk: Option<Vec<u8>> = tx
+                .prepare_cached("SELECT sign_pk FROM devices WHERE device_id = ?1")?
+                .query_row([&d[..]], |r| r.get(0))
+                .optional()?;
+            if let Some(pk) = pk {
+                signers.push(Signer {
+                    device_id: d,
+                    sign_pk: key32(pk)?,
+                });
+            }
+        }
+        let needs = if more {
+            Vec::new()
+        } else {
+            envelope_needs(tx, device)?
+        };
+        Ok(PullResponse {
+            entries: self.entries,
+            signers,
+            needs,
+            next,
+            more,
+        })
+    }
+}
+
+/// Recipients still lacking an envelope, for cases whose key this device holds.
+fn envelope_needs(tx: &Transaction<'_>, device: &Device) -> Result<Vec<EnvelopeNeed>> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT n.case_id, n.epoch, n.recipient, COALESCE(d.kex_pk, o.recovery_pk)
+         FROM envelope_needs n
+         JOIN log me ON me.kind = 1 AND me.case_id = n.case_id AND me.epoch = n.epoch AND me.target = ?1
+         LEFT JOIN devices d ON d.device_id = n.recipient AND d.revoked_at IS NULL
+         JOIN org o ON o.id = 1
+         WHERE n.recipient != ?1 AND (d.device_id IS NOT NULL OR n.recipient = ?2)
+         LIMIT 1000",
+    )?;
+    let rows = stmt.query_map(
+        params![&device.device_id[..], &RECOVERY_RECIPIENT[..]],
+        |r| {
+            Ok((
+                r.get::<_, Vec<u8>>(0)?,
+                r.get::<_, u32>(1)?,
+                r.get::<_, Vec<u8>>(2)?,
+                r.get::<_, Vec<u8>>(3)?,
+            ))
+        },
+    )?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (case, epoch, recipient, pk) = row?;
+        out.push(EnvelopeNeed {
+            case_id: id(case)?,
+            epoch,
+            recipient: id(recipient)?,
+            kex_pk: key32(pk)?,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(role: Role, team: Option<&str>) -> User {
+        User {
+            user_id: [1; 16],
+            name: "u".into(),
+            role,
+            team: team.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn access_rule() {
+        let p = user(Role::Practitioner, Some("north"));
+        let s = user(Role::Supervisor, Some("north"));
+        let a = user(Role::Admin, Some("north"));
+        assert!(may_access(&p, Some("north"), true));
+        assert!(!may_access(&p, Some("north"), false));
+        assert!(may_access(&s, Some("north"), false));
+        assert!(!may_access(&s, Some("south"), false));
+        assert!(!may_access(&s, None, false));
+        assert!(!may_access(&a, Some("north"), true));
+    }
+
+    #[test]
+    fn newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(SqliteStorage::open(dir.path()).unwrap());
+        let c = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        c.pragma_update(None, "user_version", 99).unwrap();
+        drop(c);
+        assert!(matches!(
+            SqliteStorage::open(dir.path()),
+            Err(StorageError::SchemaTooNew(99))
+        ));
+    }
+}
