@@ -1,5 +1,7 @@
 //! Helpers shared by the end-to-end tests (the crate's tests live in `tests/`).
 
+pub mod harness;
+
 use outreach_core::crypto::KdfParams;
 use outreach_core::vault::VaultOptions;
 

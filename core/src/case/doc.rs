@@ -400,8 +400,14 @@ impl CaseDoc {
 
     /// Every change, oldest first, with who made it and when.
     pub fn history(&mut self) -> Vec<HistoryEntry> {
-        self.doc
-            .get_changes_meta(&[])
+        let mut metas = self.doc.get_changes_meta(&[]);
+        // The same order on every replica, whatever order changes arrived
+        // in: by time, then by op counter (a change always follows what it
+        // depends on), then by hash.
+        metas.sort_by(|a, b| {
+            (a.timestamp, a.start_op, a.hash).cmp(&(b.timestamp, b.start_op, b.hash))
+        });
+        metas
             .into_iter()
             .map(|m| {
                 let msg: Option<ChangeMessage> = m
