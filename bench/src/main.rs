@@ -1,9 +1,11 @@
 //! Benchmarks against the design brief's targets (§5). A plain binary rather
 //! than a timing test: it measures and prints, it never fails on speed.
 //!
-//!   cargo run --release -p outreach-bench [-- visit|open|caseload|store|all]
+//!   cargo run --release -p outreach-bench [-- visit|open|caseload|store|kdf|sync|server [N]|all]
 //!
 //! Results, with the machine, go in docs/PERFORMANCE.md.
+
+mod sync;
 
 use std::time::{Duration, Instant};
 
@@ -58,6 +60,19 @@ fn main() {
     }
     if all || which == "kdf" {
         bench_kdf();
+    }
+    if all || which == "sync" {
+        sync::bench_bytes_per_visit();
+        sync::bench_reconnect();
+        sync::bench_first_sync();
+    }
+    if all || which == "server" {
+        let devices = std::env::args()
+            .nth(2)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1000);
+        sync::bench_server_load(devices, 5);
+        sync::bench_server_steady(devices, Duration::from_secs(2), Duration::from_secs(10));
     }
 }
 

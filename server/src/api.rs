@@ -13,8 +13,8 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use outreach_protocol::{
-    self as proto, ApiError, AssignRequest, EnrollRequest, EnrollResponse, ErrorCode, Item,
-    PullRequest, PushRequest, RefetchRequest,
+    self as proto, ApiError, AssignRequest, EnrollRequest, EnrollResponse, ErrorCode, PullRequest,
+    PushRequest, RefetchRequest,
 };
 
 use crate::storage::{Device, NewDevice, Storage, StorageError};
@@ -156,23 +156,21 @@ fn decode<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> Result<T, Failure> {
         .map_err(|_| Failure::new(ErrorCode::Malformed, "the request body is malformed"))
 }
 
-/// Checks the request signature and the device's standing.
-async fn authenticate(
-    state: &AppState,
-    headers: &HeaderMap,
-    method: &Method,
-    uri: &Uri,
-    body: &Bytes,
+/// Checks the request signature and the device's standing. Runs on the
+/// blocking pool together with the operation, one hand-off per request.
+fn authenticate(
+    storage: &dyn Storage,
+    auth: Option<&str>,
+    method: &str,
+    path: &str,
+    body: &[u8],
 ) -> Result<Device, Failure> {
-    let value = headers
-        .get(proto::AUTH_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| {
-            Failure::new(
-                ErrorCode::Unauthenticated,
-                "the request is not signed by a device",
-            )
-        })?;
+    let value = auth.ok_or_else(|| {
+        Failure::new(
+            ErrorCode::Unauthenticated,
+            "the request is not signed by a device",
+        )
+    })?;
     let (device_id, ts, sig) = proto::parse_auth_header(value).ok_or_else(|| {
         Failure::new(
             ErrorCode::Unauthenticated,
@@ -186,11 +184,10 @@ async fn authenticate(
             "the device clock is more than five minutes out: correct it and retry",
         ));
     }
-    let storage = state.storage.clone();
-    let device = blocking(move || Ok(storage.device(&device_id)?))
-        .await?
+    let device = storage
+        .device(&device_id)?
         .ok_or_else(|| Failure::new(ErrorCode::Unauthenticated, "this device is not enrolled"))?;
-    let message = proto::request_message(method.as_str(), uri.path(), ts, body);
+    let message = proto::request_message(method, path, ts, body);
     proto::verify(&device.sign_pk, &message, &sig).map_err(|_| {
         Failure::new(
             ErrorCode::BadSignature,
@@ -203,9 +200,32 @@ async fn authenticate(
             "this device has been revoked by the organisation",
         ));
     }
-    let storage = state.storage.clone();
-    let _ = blocking(move || Ok(storage.touch_device(&device_id, now)?)).await;
+    storage.touch_device(&device_id, now)?;
     Ok(device)
+}
+
+/// A request signed by a device: authenticate, then run `op` — both on the
+/// blocking pool — and return its body.
+async fn signed(
+    state: AppState,
+    headers: HeaderMap,
+    method: Method,
+    uri: Uri,
+    body: Bytes,
+    op: impl FnOnce(&dyn Storage, Device, &[u8]) -> Result<Vec<u8>, Failure> + Send + 'static,
+) -> Result<Response, Failure> {
+    let auth = headers
+        .get(proto::AUTH_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let path = uri.path().to_string();
+    let storage = state.storage.clone();
+    let out = blocking(move || {
+        let device = authenticate(&*storage, auth.as_deref(), method.as_str(), &path, &body)?;
+        op(&*storage, device, &body)
+    })
+    .await?;
+    Ok(ok(out))
 }
 
 async fn enroll(State(state): State<AppState>, body: Bytes) -> Result<Response, Failure> {
@@ -257,8 +277,25 @@ async fn push(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Failure> {
-    let device = authenticate(&state, &headers, &method, &uri, &body).await?;
-    let req: PushRequest = decode(&body)?;
+    signed(
+        state,
+        headers,
+        method,
+        uri,
+        body,
+        |storage, device, body| {
+            let req: PushRequest = decode(body)?;
+            check_push(&device, &req)?;
+            let response = storage.push(&device, &req.changes, &req.envelopes, crate::now())?;
+            Ok(proto::encode(&response))
+        },
+    )
+    .await
+}
+
+/// Every change and envelope must be the device's own and carry a valid
+/// signature; the storage checks the device's right to the case.
+fn check_push(device: &Device, req: &PushRequest) -> Result<(), Failure> {
     for change in &req.changes {
         if change.author != device.device_id {
             return Err(Failure::new(
@@ -308,11 +345,7 @@ async fn push(
             )
         })?;
     }
-    let storage = state.storage.clone();
-    let response =
-        blocking(move || Ok(storage.push(&device, &req.changes, &req.envelopes, crate::now())?))
-            .await?;
-    Ok(ok(proto::encode(&response)))
+    Ok(())
 }
 
 async fn pull(
@@ -322,17 +355,19 @@ async fn pull(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Failure> {
-    let device = authenticate(&state, &headers, &method, &uri, &body).await?;
-    let req: PullRequest = decode(&body)?;
-    let storage = state.storage.clone();
-    let response = blocking(move || Ok(storage.pull(&device, req.cursor, req.max_bytes)?)).await?;
-    debug_assert!(
-        response
-            .entries
-            .iter()
-            .all(|e| matches!(e.item, Item::Change(_) | Item::Envelope(_)))
-    );
-    Ok(ok(proto::encode(&response)))
+    signed(
+        state,
+        headers,
+        method,
+        uri,
+        body,
+        |storage, device, body| {
+            let req: PullRequest = decode(body)?;
+            let response = storage.pull(&device, req.cursor, req.max_bytes)?;
+            Ok(proto::encode(&response))
+        },
+    )
+    .await
 }
 
 async fn assign(
@@ -342,13 +377,19 @@ async fn assign(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Failure> {
-    let device = authenticate(&state, &headers, &method, &uri, &body).await?;
-    let req: AssignRequest = decode(&body)?;
-    let storage = state.storage.clone();
-    let response =
-        blocking(move || Ok(storage.assign(&device, &req.case_id, &req.user, crate::now())?))
-            .await?;
-    Ok(ok(proto::encode(&response)))
+    signed(
+        state,
+        headers,
+        method,
+        uri,
+        body,
+        |storage, device, body| {
+            let req: AssignRequest = decode(body)?;
+            let response = storage.assign(&device, &req.case_id, &req.user, crate::now())?;
+            Ok(proto::encode(&response))
+        },
+    )
+    .await
 }
 
 async fn refetch(
@@ -358,15 +399,23 @@ async fn refetch(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Failure> {
-    let device = authenticate(&state, &headers, &method, &uri, &body).await?;
-    let req: RefetchRequest = decode(&body)?;
-    if req.cases.len() > 1000 {
-        return Err(Failure::new(
-            ErrorCode::TooLarge,
-            "too many cases in one refetch",
-        ));
-    }
-    let storage = state.storage.clone();
-    blocking(move || Ok(storage.refetch(&device, &req.cases, crate::now())?)).await?;
-    Ok(ok(Vec::new()))
+    signed(
+        state,
+        headers,
+        method,
+        uri,
+        body,
+        |storage, device, body| {
+            let req: RefetchRequest = decode(body)?;
+            if req.cases.len() > 1000 {
+                return Err(Failure::new(
+                    ErrorCode::TooLarge,
+                    "too many cases in one refetch",
+                ));
+            }
+            storage.refetch(&device, &req.cases, crate::now())?;
+            Ok(Vec::new())
+        },
+    )
+    .await
 }

@@ -404,3 +404,49 @@ fn revoked_device_is_refused_and_wiped() {
     assert!(err.contains("revoked") && err.contains("wiped"), "{err}");
     assert!(!dir.join("outreach.db").exists());
 }
+
+#[test]
+fn a_large_first_upload_spans_several_requests() {
+    let mut t = team();
+    let mut cases = Vec::new();
+    let mut seed = 0x2545f4914f6cdd1du64;
+    for i in 0..40 {
+        let case = new_case(&mut t.amy.vault, &format!("Case {i}"));
+        for _ in 0..4 {
+            // Incompressible notes near the 16 KiB limit.
+            const ALPHABET: &[u8] =
+                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+            let note: String = (0..16000)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    ALPHABET[(seed & 63) as usize] as char
+                })
+                .collect();
+            visit(&mut t.amy.vault, &case, &note);
+        }
+        cases.push(case);
+    }
+    let r = t.amy.sync().unwrap();
+    assert!(
+        r.bytes_sent > 1024 * 1024,
+        "more than one push batch of data"
+    );
+    assert!(
+        r.round_trips >= 3,
+        "several push requests and a pull: {}",
+        r.round_trips
+    );
+    assert_eq!(r.pushed, 40);
+    let got = t.sue.sync().unwrap();
+    assert_eq!(got.cases_changed.len(), 40);
+    assert!(
+        got.round_trips >= 2,
+        "more than one pull page: {}",
+        got.round_trips
+    );
+    for c in &cases {
+        assert_eq!(t.sue.vault.read_case(c).unwrap().visits.len(), 4);
+    }
+}

@@ -369,25 +369,14 @@ impl Vault {
         let loaded = self.loaded(case)?;
         let heads = loaded.doc.heads();
         let last_seq = loaded.last_seq;
-        let bytes = loaded.doc.save_after(&synced);
-        if synced.is_empty() {
-            // First upload of this case from here: make sure the key reaches
-            // this device's other enrolments and the recovery key. Idempotent
-            // on the server (one envelope per recipient).
-            for (recipient, pk) in [
-                (me, keys.kex_pk()),
-                (RECOVERY_RECIPIENT, config.recovery_pk()?),
-            ] {
-                let to = EnvelopeNeed {
-                    case_id: case,
-                    epoch: CURRENT_EPOCH,
-                    recipient,
-                    kex_pk: pk,
-                };
-                let env = self.seal_envelope(keys, org, &case_key, &to)?;
-                outbox.push((crypto::random_id()?, proto::encode(&Item::Envelope(env))));
-            }
-        }
+        // A case's first upload is its whole document in Automerge's
+        // compressed document format (about 8× smaller than the same history
+        // as individual changes); later uploads are the changes since.
+        let bytes = if synced.is_empty() {
+            loaded.doc.save()
+        } else {
+            loaded.doc.save_after(&synced)
+        };
         if !bytes.is_empty() {
             let client_id = crypto::random_id()?;
             let ciphertext = crypto::seal(
@@ -405,6 +394,26 @@ impl Vault {
                 signature: keys.sign(&message).to_vec(),
             };
             outbox.push((client_id, proto::encode(&Item::Change(change))));
+        }
+        if synced.is_empty() {
+            // First upload of this case from here: make sure the key reaches
+            // this device's other enrolments and the recovery key. Queued after
+            // the change, which registers the case on the server (a batch may
+            // end between them). Idempotent on the server (one envelope per
+            // recipient).
+            for (recipient, pk) in [
+                (me, keys.kex_pk()),
+                (RECOVERY_RECIPIENT, config.recovery_pk()?),
+            ] {
+                let to = EnvelopeNeed {
+                    case_id: case,
+                    epoch: CURRENT_EPOCH,
+                    recipient,
+                    kex_pk: pk,
+                };
+                let env = self.seal_envelope(keys, org, &case_key, &to)?;
+                outbox.push((crypto::random_id()?, proto::encode(&Item::Envelope(env))));
+            }
         }
         let sealed_heads = crypto::seal(
             &self.unlocked()?.drk,

@@ -29,6 +29,8 @@ pub enum StorageError {
     SchemaTooNew(i64),
     #[error("stored data is corrupt")]
     Corrupt,
+    #[error("the server could not commit the upload; retry")]
+    CommitFailed,
 }
 
 pub type Result<T> = std::result::Result<T, StorageError>;

@@ -11,7 +11,10 @@ use outreach_protocol::{
     self as proto, Ack, AssignResponse, Change, Cursor, Entry, Envelope, EnvelopeNeed, ErrorCode,
     Id, Item, PullResponse, PushResponse, RECOVERY_RECIPIENT, Role, Signer,
 };
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::mpsc;
 
 use super::{
     Device, DeviceListing, NewDevice, Org, Result, Storage, StorageError, User, may_access, refused,
@@ -34,6 +37,7 @@ CREATE TABLE users (
     team       TEXT,
     created_at INTEGER NOT NULL
 );
+CREATE INDEX users_team ON users(team, role);
 CREATE TABLE invites (
     code_hash  BLOB PRIMARY KEY,
     user_id    BLOB NOT NULL REFERENCES users(user_id),
@@ -100,9 +104,32 @@ const READABLE_CASES: &str = "
     UNION
     SELECT case_id FROM cases WHERE ?2 = 'supervisor' AND team IS NOT NULL AND team = ?3";
 
+/// One SQLite file, one writer connection, a small pool of readers (WAL lets
+/// pulls read while a push commits). Concurrent pushes are committed
+/// together: each waits in a queue, and whoever holds the writer commits
+/// everything queued in one transaction — one fsync for many devices — with a
+/// savepoint per push so that a refused push rolls back alone.
 pub struct SqliteStorage {
+    path: PathBuf,
     conn: Mutex<Connection>,
+    queue: Mutex<Vec<PushJob>>,
+    readers: Mutex<Vec<Connection>>,
+    /// When each device's `last_seen` was last written (kept off the hot path).
+    touched: Mutex<HashMap<Id, i64>>,
 }
+
+struct PushJob {
+    device: Device,
+    changes: Vec<Change>,
+    envelopes: Vec<Envelope>,
+    now: i64,
+    reply: mpsc::SyncSender<Result<PushResponse>>,
+}
+
+/// Readers kept open for pulls.
+const MAX_IDLE_READERS: usize = 8;
+/// Seconds between writes of a device's `last_seen`.
+const LAST_SEEN_EVERY: i64 = 300;
 
 pub const DB_FILE: &str = "outreach-server.db";
 
@@ -123,13 +150,77 @@ impl SqliteStorage {
         conn.pragma_update(None, "secure_delete", true)?;
         migrate(&mut conn)?;
         Ok(Self {
+            path: dir.join(DB_FILE),
             conn: Mutex::new(conn),
+            queue: Mutex::new(Vec::new()),
+            readers: Mutex::new(Vec::new()),
+            touched: Mutex::new(HashMap::new()),
         })
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
         let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         f(&mut conn)
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+        let pooled = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let mut conn = match pooled {
+            Some(c) => c,
+            None => {
+                let c = Connection::open(&self.path)?;
+                c.busy_timeout(Duration::from_secs(10))?;
+                c.pragma_update(None, "query_only", true)?;
+                c
+            }
+        };
+        let result = f(&mut conn);
+        let mut pool = self.readers.lock().unwrap_or_else(|p| p.into_inner());
+        if pool.len() < MAX_IDLE_READERS {
+            pool.push(conn);
+        }
+        result
+    }
+
+    /// Commits every queued push in one transaction (see the type's docs).
+    fn commit_queued(&self, conn: &mut Connection) {
+        let jobs = std::mem::take(&mut *self.queue.lock().unwrap_or_else(|p| p.into_inner()));
+        if jobs.is_empty() {
+            return;
+        }
+        let mut results = Vec::with_capacity(jobs.len());
+        let committed = (|| -> Result<()> {
+            let mut tx =
+                conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            for job in &jobs {
+                let sp = tx.savepoint()?;
+                match push_in(&sp, &job.device, &job.changes, &job.envelopes, job.now) {
+                    Ok(r) => {
+                        sp.commit()?;
+                        results.push(Ok(r));
+                    }
+                    Err(e) => {
+                        drop(sp); // rolls this push back, keeps the others
+                        results.push(Err(e));
+                    }
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })();
+        match committed {
+            Ok(()) => {
+                for (job, r) in jobs.into_iter().zip(results) {
+                    let _ = job.reply.send(r);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, pushes = jobs.len(), "push commit failed");
+                for job in jobs {
+                    let _ = job.reply.send(Err(StorageError::CommitFailed));
+                }
+            }
+        }
     }
 }
 
@@ -195,7 +286,7 @@ struct CaseRow {
     epoch: u32,
 }
 
-fn case_row(tx: &Transaction<'_>, case_id: &Id) -> Result<Option<CaseRow>> {
+fn case_row(tx: &Connection, case_id: &Id) -> Result<Option<CaseRow>> {
     Ok(tx
         .query_row(
             "SELECT team, epoch FROM cases WHERE case_id = ?1",
@@ -210,7 +301,7 @@ fn case_row(tx: &Transaction<'_>, case_id: &Id) -> Result<Option<CaseRow>> {
         .optional()?)
 }
 
-fn assigned(tx: &Transaction<'_>, case_id: &Id, user_id: &Id) -> Result<bool> {
+fn assigned(tx: &Connection, case_id: &Id, user_id: &Id) -> Result<bool> {
     Ok(tx
         .query_row(
             "SELECT 1 FROM assignments WHERE case_id = ?1 AND user_id = ?2",
@@ -222,12 +313,13 @@ fn assigned(tx: &Transaction<'_>, case_id: &Id, user_id: &Id) -> Result<bool> {
 }
 
 /// Every live device that may read the case (for envelope needs).
-fn authorised_devices(tx: &Transaction<'_>, case_id: &Id, team: Option<&str>) -> Result<Vec<Id>> {
+fn authorised_devices(tx: &Connection, case_id: &Id, team: Option<&str>) -> Result<Vec<Id>> {
     let mut stmt = tx.prepare_cached(
-        "SELECT d.device_id FROM devices d JOIN users u ON u.user_id = d.user_id
-         WHERE d.revoked_at IS NULL AND (
-            EXISTS (SELECT 1 FROM assignments a WHERE a.case_id = ?1 AND a.user_id = u.user_id)
-            OR (u.role = 'supervisor' AND ?2 IS NOT NULL AND u.team = ?2))",
+        "SELECT d.device_id FROM assignments a JOIN devices d ON d.user_id = a.user_id
+         WHERE a.case_id = ?1 AND d.revoked_at IS NULL
+         UNION
+         SELECT d.device_id FROM users u JOIN devices d ON d.user_id = u.user_id
+         WHERE ?2 IS NOT NULL AND u.team = ?2 AND u.role = 'supervisor' AND d.revoked_at IS NULL",
     )?;
     let rows = stmt.query_map(params![&case_id[..], team], |r| r.get::<_, Vec<u8>>(0))?;
     let mut out = Vec::new();
@@ -237,7 +329,7 @@ fn authorised_devices(tx: &Transaction<'_>, case_id: &Id, team: Option<&str>) ->
     Ok(out)
 }
 
-fn add_need(tx: &Transaction<'_>, case_id: &Id, epoch: u32, recipient: &Id) -> Result<()> {
+fn add_need(tx: &Connection, case_id: &Id, epoch: u32, recipient: &Id) -> Result<()> {
     tx.prepare_cached(
         "INSERT OR IGNORE INTO envelope_needs (case_id, epoch, recipient)
          SELECT ?1, ?2, ?3 WHERE NOT EXISTS (
@@ -249,7 +341,7 @@ fn add_need(tx: &Transaction<'_>, case_id: &Id, epoch: u32, recipient: &Id) -> R
 
 impl Storage for SqliteStorage {
     fn org(&self) -> Result<Option<Org>> {
-        self.with(|c| {
+        self.read(|c| {
             let row = c
                 .query_row(
                     "SELECT org_id, name, recovery_pk FROM org WHERE id = 1",
@@ -435,7 +527,7 @@ impl Storage for SqliteStorage {
     }
 
     fn device(&self, device_id: &Id) -> Result<Option<Device>> {
-        self.with(|c| {
+        self.read(|c| {
             let row = c
                 .prepare_cached(
                     "SELECT d.sign_pk, d.kex_pk, d.revoked_at IS NOT NULL, u.user_id, u.name, u.role, u.team
@@ -472,7 +564,7 @@ impl Storage for SqliteStorage {
     }
 
     fn devices(&self) -> Result<Vec<DeviceListing>> {
-        self.with(|c| {
+        self.read(|c| {
             let mut stmt = c.prepare(
                 "SELECT d.device_id, u.name, u.user_id, u.role, u.team, d.revoked_at IS NOT NULL, d.enrolled_at, d.last_seen
                  FROM users u LEFT JOIN devices d ON d.user_id = u.user_id
@@ -511,6 +603,15 @@ impl Storage for SqliteStorage {
     }
 
     fn touch_device(&self, device_id: &Id, now: i64) -> Result<()> {
+        {
+            let mut touched = self.touched.lock().unwrap_or_else(|p| p.into_inner());
+            match touched.get(device_id) {
+                Some(t) if now - t < LAST_SEEN_EVERY => return Ok(()),
+                _ => {
+                    touched.insert(*device_id, now);
+                }
+            }
+        }
         self.with(|c| {
             c.prepare_cached("UPDATE devices SET last_seen = ?2 WHERE device_id = ?1 AND (last_seen IS NULL OR last_seen < ?2 - 60)")?
                 .execute(params![&device_id[..], now])?;
@@ -525,117 +626,27 @@ impl Storage for SqliteStorage {
         envelopes: &[Envelope],
         now: i64,
     ) -> Result<PushResponse> {
-        self.with(|c| {
-            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let mut acks = Vec::with_capacity(changes.len());
-            for change in changes {
-                let case = match case_row(&tx, &change.case_id)? {
-                    Some(case) => {
-                        let is_assigned = assigned(&tx, &change.case_id, &device.user.user_id)?;
-                        if !may_access(&device.user, case.team.as_deref(), is_assigned) {
-                            return Err(refused(
-                                ErrorCode::Forbidden,
-                                "this device may not write to that case",
-                            ));
-                        }
-                        case
-                    }
-                    None => register_case(&tx, device, &change.case_id, now)?,
-                };
-                if change.epoch != case.epoch {
-                    return Err(refused(
-                        ErrorCode::Forbidden,
-                        "a change was sealed under a case key epoch that is not current",
-                    ));
-                }
-                let body = proto::encode(&Item::Change(change.clone()));
-                tx.prepare_cached(
-                    "INSERT OR IGNORE INTO log (kind, case_id, epoch, device_id, client_id, body, created_at)
-                     VALUES (0, ?1, ?2, ?3, ?4, ?5, ?6)",
-                )?
-                .execute(params![
-                    &change.case_id[..],
-                    change.epoch,
-                    &device.device_id[..],
-                    &change.client_id[..],
-                    body,
-                    now
-                ])?;
-                let seq: u64 = tx
-                    .prepare_cached(
-                        "SELECT seq, case_id FROM log WHERE kind = 0 AND device_id = ?1 AND client_id = ?2",
-                    )?
-                    .query_row(params![&device.device_id[..], &change.client_id[..]], |r| {
-                        let case: Vec<u8> = r.get(1)?;
-                        Ok((r.get::<_, u64>(0)?, case))
-                    })
-                    .map(|(seq, case)| (case == change.case_id[..]).then_some(seq))?
-                    .ok_or(refused(
-                        ErrorCode::Malformed,
-                        "a change id was reused for a different case",
-                    ))?;
-                acks.push(Ack {
-                    client_id: change.client_id,
-                    seq,
-                });
-            }
-            let mut stored = 0u32;
-            for env in envelopes {
-                let case = case_row(&tx, &env.case_id)?.ok_or(refused(
-                    ErrorCode::NotFound,
-                    "an envelope names a case the server does not know",
-                ))?;
-                let is_assigned = assigned(&tx, &env.case_id, &device.user.user_id)?;
-                if !may_access(&device.user, case.team.as_deref(), is_assigned) {
-                    return Err(refused(
-                        ErrorCode::Forbidden,
-                        "this device may not share the key of that case",
-                    ));
-                }
-                if env.epoch != case.epoch {
-                    return Err(refused(
-                        ErrorCode::Forbidden,
-                        "an envelope was sealed for a case key epoch that is not current",
-                    ));
-                }
-                if env.recipient != RECOVERY_RECIPIENT
-                    && !authorised_devices(&tx, &env.case_id, case.team.as_deref())?
-                        .contains(&env.recipient)
-                {
-                    return Err(refused(
-                        ErrorCode::Forbidden,
-                        "an envelope is addressed to a device that may not read the case",
-                    ));
-                }
-                let body = proto::encode(&Item::Envelope(env.clone()));
-                stored += tx
-                    .prepare_cached(
-                        "INSERT OR IGNORE INTO log (kind, case_id, epoch, device_id, target, body, created_at)
-                         VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)",
-                    )?
-                    .execute(params![
-                        &env.case_id[..],
-                        env.epoch,
-                        &device.device_id[..],
-                        &env.recipient[..],
-                        body,
-                        now
-                    ])? as u32;
-                tx.prepare_cached(
-                    "DELETE FROM envelope_needs WHERE case_id = ?1 AND epoch = ?2 AND recipient = ?3",
-                )?
-                .execute(params![&env.case_id[..], env.epoch, &env.recipient[..]])?;
-            }
-            tx.commit()?;
-            Ok(PushResponse {
-                acks,
-                envelopes_stored: stored,
-            })
-        })
+        let (reply, rx) = mpsc::sync_channel(1);
+        self.queue
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(PushJob {
+                device: device.clone(),
+                changes: changes.to_vec(),
+                envelopes: envelopes.to_vec(),
+                now,
+                reply,
+            });
+        {
+            let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+            // Ours may already have been committed by the previous holder.
+            self.commit_queued(&mut conn);
+        }
+        rx.recv().unwrap_or(Err(StorageError::CommitFailed))
     }
 
     fn pull(&self, device: &Device, cursor: Cursor, max_bytes: u32) -> Result<PullResponse> {
-        self.with(|c| {
+        self.read(|c| {
             let tx = c.transaction()?;
             let budget = max_bytes.clamp(1024, proto::MAX_PULL_BYTES) as usize;
             let user = &device.user;
@@ -675,12 +686,17 @@ impl Storage for SqliteStorage {
                 }
             }
             let mut stmt = tx.prepare_cached(&format!(
+                // One index seek per readable case and one for what is
+                // addressed to the device: the cost follows what the device
+                // may read, not everything the organisation wrote.
                 "WITH readable AS ({READABLE_CASES})
+                 SELECT l.seq, l.kind, l.case_id, l.body FROM readable r
+                   JOIN log l ON l.case_id = r.case_id AND l.seq > ?4
+                   WHERE l.kind = 0 AND l.device_id != ?5
+                 UNION ALL
                  SELECT seq, kind, case_id, body FROM log
-                 WHERE seq > ?4 AND (
-                    (kind = 0 AND device_id != ?5 AND case_id IN readable)
-                    OR (kind IN (1, 2) AND target = ?5))
-                 ORDER BY seq LIMIT 256"
+                   WHERE target = ?5 AND seq > ?4 AND (kind = 2 OR (kind = 1 AND device_id != ?5))
+                 ORDER BY 1 LIMIT 256"
             ))?;
             loop {
                 let rows: Vec<(u64, i64, Vec<u8>, Vec<u8>)> = stmt
@@ -806,9 +822,121 @@ impl SqliteStorage {
     }
 }
 
+/// One push inside the caller's transaction (a savepoint of a group commit).
+fn push_in(
+    tx: &Connection,
+    device: &Device,
+    changes: &[Change],
+    envelopes: &[Envelope],
+    now: i64,
+) -> Result<PushResponse> {
+    let mut acks = Vec::with_capacity(changes.len());
+    for change in changes {
+        let case = match case_row(tx, &change.case_id)? {
+            Some(case) => {
+                let is_assigned = assigned(tx, &change.case_id, &device.user.user_id)?;
+                if !may_access(&device.user, case.team.as_deref(), is_assigned) {
+                    return Err(refused(
+                        ErrorCode::Forbidden,
+                        "this device may not write to that case",
+                    ));
+                }
+                case
+            }
+            None => register_case(tx, device, &change.case_id, now)?,
+        };
+        if change.epoch != case.epoch {
+            return Err(refused(
+                ErrorCode::Forbidden,
+                "a change was sealed under a case key epoch that is not current",
+            ));
+        }
+        let body = proto::encode(&Item::Change(change.clone()));
+        tx.prepare_cached(
+                    "INSERT OR IGNORE INTO log (kind, case_id, epoch, device_id, client_id, body, created_at)
+                     VALUES (0, ?1, ?2, ?3, ?4, ?5, ?6)",
+                )?
+                .execute(params![
+                    &change.case_id[..],
+                    change.epoch,
+                    &device.device_id[..],
+                    &change.client_id[..],
+                    body,
+                    now
+                ])?;
+        let seq: u64 = tx
+            .prepare_cached(
+                "SELECT seq, case_id FROM log WHERE kind = 0 AND device_id = ?1 AND client_id = ?2",
+            )?
+            .query_row(params![&device.device_id[..], &change.client_id[..]], |r| {
+                let case: Vec<u8> = r.get(1)?;
+                Ok((r.get::<_, u64>(0)?, case))
+            })
+            .map(|(seq, case)| (case == change.case_id[..]).then_some(seq))?
+            .ok_or(refused(
+                ErrorCode::Malformed,
+                "a change id was reused for a different case",
+            ))?;
+        acks.push(Ack {
+            client_id: change.client_id,
+            seq,
+        });
+    }
+    let mut stored = 0u32;
+    for env in envelopes {
+        let case = case_row(tx, &env.case_id)?.ok_or(refused(
+            ErrorCode::NotFound,
+            "an envelope names a case the server does not know",
+        ))?;
+        let is_assigned = assigned(tx, &env.case_id, &device.user.user_id)?;
+        if !may_access(&device.user, case.team.as_deref(), is_assigned) {
+            return Err(refused(
+                ErrorCode::Forbidden,
+                "this device may not share the key of that case",
+            ));
+        }
+        if env.epoch != case.epoch {
+            return Err(refused(
+                ErrorCode::Forbidden,
+                "an envelope was sealed for a case key epoch that is not current",
+            ));
+        }
+        if env.recipient != RECOVERY_RECIPIENT
+            && !authorised_devices(tx, &env.case_id, case.team.as_deref())?.contains(&env.recipient)
+        {
+            return Err(refused(
+                ErrorCode::Forbidden,
+                "an envelope is addressed to a device that may not read the case",
+            ));
+        }
+        let body = proto::encode(&Item::Envelope(env.clone()));
+        stored += tx
+                    .prepare_cached(
+                        "INSERT OR IGNORE INTO log (kind, case_id, epoch, device_id, target, body, created_at)
+                         VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)",
+                    )?
+                    .execute(params![
+                        &env.case_id[..],
+                        env.epoch,
+                        &device.device_id[..],
+                        &env.recipient[..],
+                        body,
+                        now
+                    ])? as u32;
+        tx.prepare_cached(
+            "DELETE FROM envelope_needs WHERE case_id = ?1 AND epoch = ?2 AND recipient = ?3",
+        )?
+        .execute(params![&env.case_id[..], env.epoch, &env.recipient[..]])?;
+    }
+    Ok(PushResponse {
+        acks,
+        envelopes_stored: stored,
+    })
+}
+
 /// A case first seen in a push: it belongs to the pusher's team and is
 /// assigned to her; every device that may read it needs its key.
-fn register_case(tx: &Transaction<'_>, device: &Device, case_id: &Id, now: i64) -> Result<CaseRow> {
+fn register_case(tx: &Connection, device: &Device, case_id: &Id, now: i64) -> Result<CaseRow> {
     if device.user.role == Role::Admin {
         return Err(refused(
             ErrorCode::Forbidden,
@@ -837,7 +965,7 @@ fn register_case(tx: &Transaction<'_>, device: &Device, case_id: &Id, now: i64) 
 /// than `after`) to the page. Returns `Some(last seq added)` if the page
 /// filled before the expansion finished.
 fn expand_grant(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     case: &Id,
     grant_seq: u64,
     after: u64,
@@ -896,7 +1024,7 @@ impl Page {
 
     fn finish(
         self,
-        tx: &Transaction<'_>,
+        tx: &Connection,
         device: &Device,
         next: Cursor,
         more: bool,
@@ -940,7 +1068,7 @@ impl Page {
 }
 
 /// Recipients still lacking an envelope, for cases whose key this device holds.
-fn envelope_needs(tx: &Transaction<'_>, device: &Device) -> Result<Vec<EnvelopeNeed>> {
+fn envelope_needs(tx: &Connection, device: &Device) -> Result<Vec<EnvelopeNeed>> {
     let mut stmt = tx.prepare_cached(
         "SELECT n.case_id, n.epoch, n.recipient, COALESCE(d.kex_pk, o.recovery_pk)
          FROM envelope_needs n
