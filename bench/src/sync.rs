@@ -41,6 +41,8 @@ pub fn start_server(data: &Path, workers: usize) -> LocalServer {
         .init_org("Bench", pk, outreach_server::now())
         .unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread()
+        // Storage calls run here; more threads than this only thrash two cores.
+        .max_blocking_threads(outreach_server::MAX_BLOCKING_THREADS)
         .worker_threads(workers)
         .enable_all()
         .build()
@@ -291,6 +293,20 @@ pub fn bench_first_sync() {
         r.cases_changed.len(),
         ms(started.elapsed())
     );
+    let db = rusqlite::Connection::open(outreach_server::database_path(&tmp.path().join("server")))
+        .unwrap();
+    let (changes, envelopes): (i64, i64) = db
+        .query_row(
+            "SELECT (SELECT SUM(length(body)) FROM log WHERE kind = 0),
+                    (SELECT SUM(length(body)) FROM log WHERE kind = 1 AND target = ?1)",
+            [&sue.device_id_bytes().unwrap()[..]],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    println!(
+        "  of which                  : {changes} B case data (signed ciphertext), {envelopes} B case-key envelopes for this device, {} B HTTP and framing",
+        down as i64 - changes - envelopes
+    );
     proxy.reset();
     let r = sync_via(&mut sue, &proxy.url());
     let (up, down) = proxy.bytes();
@@ -372,6 +388,9 @@ fn automerge_sync(
     (rounds, messages, bytes, states)
 }
 
+/// Requests a simulated device had to retry (connection reset or refused).
+static RETRIES: AtomicU64 = AtomicU64::new(0);
+
 struct SimDevice {
     id: [u8; 16],
     key: SigningKey,
@@ -424,16 +443,29 @@ impl SimDevice {
         let sig = self
             .key
             .sign(&proto::request_message("POST", path, ts, &body));
-        let mut r = agent
-            .post(format!("{url}{path}"))
-            .header(
-                proto::AUTH_HEADER,
-                proto::auth_header(&self.id, ts, &sig.to_bytes()),
-            )
-            .send(&body[..])
-            .unwrap();
-        assert_eq!(r.status(), 200, "{path}");
-        r.body_mut().read_to_vec().unwrap()
+        // A refused connection is retried as a device would (and counted).
+        for attempt in 0.. {
+            let sent = agent
+                .post(format!("{url}{path}"))
+                .header(
+                    proto::AUTH_HEADER,
+                    proto::auth_header(&self.id, ts, &sig.to_bytes()),
+                )
+                .send(&body[..]);
+            match sent {
+                Ok(mut r) => {
+                    assert_eq!(r.status(), 200, "{path}");
+                    return r.body_mut().read_to_vec().unwrap();
+                }
+                Err(e) if attempt < 5 => {
+                    let _ = e;
+                    RETRIES.fetch_add(1, Ordering::Relaxed);
+                    thread::sleep(Duration::from_millis(50));
+                }
+                Err(e) => panic!("{path}: {e}"),
+            }
+        }
+        unreachable!()
     }
 
     /// One sync as a device does it: push one new ~1.1 KB change, then pull.
@@ -545,6 +577,10 @@ pub fn bench_server_load(devices: usize, rounds: usize) {
         ms(*lat.last().unwrap()),
         ms(*round_times.iter().max().unwrap())
     );
+    println!(
+        "retried requests (connection reset under load): {}",
+        RETRIES.swap(0, Ordering::Relaxed)
+    );
 }
 
 /// `devices` devices, each syncing (push + pull) once every `period` at its
@@ -603,5 +639,9 @@ pub fn bench_server_steady(devices: usize, period: Duration, duration: Duration)
         ms(percentile(&lat, 0.5)),
         ms(percentile(&lat, 0.99)),
         ms(*lat.last().unwrap())
+    );
+    println!(
+        "retried requests (connection reset under load): {}",
+        RETRIES.swap(0, Ordering::Relaxed)
     );
 }

@@ -19,8 +19,26 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
 /// Name of the recovery key file written inside the data directory when
 /// `serve` initialises an empty one.
 pub const FIRST_RUN_RECOVERY_FILE: &str = "RECOVERY-KEY-MOVE-THIS-OFFLINE.json";
+/// Threads for storage work (SQLite and signature checks). Pushes are
+/// committed in groups, so a few threads keep the disk busy; hundreds would
+/// only add context switches.
+pub const MAX_BLOCKING_THREADS: usize = 16;
 /// Hours an enrolment code stays valid unless told otherwise.
 pub const DEFAULT_INVITE_HOURS: u32 = 72;
+
+/// Binds the listening socket with a deep accept queue (4096): when a
+/// thousand phones reconnect at once, the kernel queues them instead of
+/// resetting the connections it cannot hand over fast enough.
+pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(4096)
+}
 
 pub fn now() -> i64 {
     std::time::SystemTime::now()

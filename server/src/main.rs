@@ -281,13 +281,18 @@ fn serve(data: &Path, listen: &str, org_name: &str, json: bool) -> Result<(), Cl
         }
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        // Storage calls run here; more threads than this only thrash two cores.
+        .max_blocking_threads(outreach_server::MAX_BLOCKING_THREADS)
         .enable_all()
         .build()
         .map_err(CliError::Serve)?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(listen)
+        let addr: std::net::SocketAddr = tokio::net::lookup_host(listen)
             .await
-            .map_err(|e| CliError::Listen(listen.to_string(), e))?;
+            .ok()
+            .and_then(|mut a| a.next())
+            .ok_or_else(|| CliError::Usage(format!("--listen {listen}: not an address:port")))?;
+        let listener = outreach_server::bind(addr).map_err(|e| CliError::Listen(listen.to_string(), e))?;
         let addr = listener.local_addr().map_err(CliError::Serve)?;
         tracing::info!(%addr, "listening");
         println!("Listening on http://{addr} (put TLS in front for anything but loopback: docs/DEPLOYMENT.md)");
