@@ -114,10 +114,11 @@ pub fn sync(v: &mut Vault, out: &Out) -> Result<(), Error> {
 
 pub fn assign(v: &mut Vault, a: &AssignArgs, out: &Out) -> Result<(), Error> {
     let config = v.sync_config()?.ok_or(Error::NotEnrolled)?;
-    let case = v.resolve_case(&a.case)?;
     let transport = HttpTransport::new(&config.server, config.allow_insecure_http)?;
-    // The case must be on the server before it can be assigned.
+    // Sync first: the case must be on the server to be assigned, and a
+    // supervisor may not have received it yet.
     sync::sync(v, &transport, &mut ())?;
+    let case = v.resolve_case(&a.case)?;
     let body = proto::encode(&proto::AssignRequest {
         case_id: case,
         user: a.to.trim().to_string(),

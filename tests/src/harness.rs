@@ -15,24 +15,23 @@ use outreach_core::vault::{Vault, VaultOptions};
 
 use crate::{PASSPHRASE, test_options};
 
-/// Path of a workspace binary, built if missing (when only this package's
-/// tests were asked for).
+/// Path of a workspace binary (`outreach`, `outreach-server`), brought up to
+/// date once per test process: `cargo test -p outreach-tests` alone does not
+/// rebuild other packages' binaries, and a stale one would test old code.
 pub fn bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target profile directory")
-        .to_path_buf();
-    let path = dir.join(name);
-    if !path.exists() {
+    static BUILD: std::sync::Once = std::sync::Once::new();
+    BUILD.call_once(|| {
         let status = Command::new(env!("CARGO"))
             .args(["build", "-q", "-p", "outreach-server", "-p", "outreach-cli"])
             .status()
             .expect("cargo build");
-        assert!(status.success(), "building {name}");
-    }
-    path
+        assert!(status.success(), "building the server and the shell");
+    });
+    let exe = std::env::current_exe().expect("test executable path");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target profile directory")
+        .join(name)
 }
 
 pub struct Server {

@@ -450,3 +450,69 @@ fn a_large_first_upload_spans_several_requests() {
         assert_eq!(t.sue.vault.read_case(c).unwrap().visits.len(), 4);
     }
 }
+
+#[test]
+fn supervisor_assigns_a_case_through_the_shell() {
+    let mut t = team();
+    let case = new_case(&mut t.amy.vault, "Jess");
+    visit(&mut t.amy.vault, &case, "Visit before the handover");
+    t.amy.sync().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let code = t.server.invite("Jo Smith", "practitioner", Some("north"));
+    let mut jo = Device::enrol(&tmp.path().join("jo"), "Jo Smith", &t.server.url(), &code);
+    assert!(jo.sync().unwrap().cases_changed.is_empty());
+    let sue_dir = t.sue.dir.clone();
+    let amy_dir = t.amy.dir.clone();
+    drop(t.sue);
+    drop(t.amy);
+    let shell = |dir: &std::path::Path, args: &[&str]| {
+        std::process::Command::new(bin("outreach"))
+            .args(args)
+            .arg("--vault")
+            .arg(dir)
+            .arg("--json")
+            .env("OUTREACH_PASSPHRASE", PASSPHRASE)
+            .output()
+            .unwrap()
+    };
+    // A practitioner may not assign.
+    let refused = shell(
+        &amy_dir,
+        &["case", "assign", &case[..8], "--to", "Jo Smith"],
+    );
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("supervisor"));
+    // Her supervisor may; Jo's device gets the key at once.
+    let out = shell(
+        &sue_dir,
+        &["case", "assign", &case[..8], "--to", "Jo Smith"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (v["devices"].as_u64(), v["keys_shared"].as_u64()),
+        (Some(1), Some(1)),
+        "{v}"
+    );
+    let r = jo.sync().unwrap();
+    assert_eq!(
+        r.cases_changed,
+        vec![case.clone()],
+        "the case arrives whole"
+    );
+    let got = jo.vault.read_case(&case).unwrap();
+    assert_eq!(
+        got.visits.values().next().unwrap().note,
+        "Visit before the handover"
+    );
+    // `sync --json` summary through the shell.
+    let out = shell(&sue_dir, &["sync"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for key in ["pushed", "pulled", "cases_changed", "conflicts"] {
+        assert!(v.get(key).is_some(), "{key} in {v}");
+    }
+}
