@@ -588,6 +588,28 @@ fn upgrade_from_schema_v1() {
         .query_row("SELECT chunk_bytes FROM cases", [], |r| r.get(0))
         .unwrap();
     assert!(chunk_bytes > 0, "the migration computed the running total");
+    let (last_seq, synced_seq): (i64, i64) = v
+        .store_for_diagnostics()
+        .unwrap()
+        .connection()
+        .query_row("SELECT last_seq, synced_seq FROM cases", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(
+        (last_seq, synced_seq),
+        (2, 0),
+        "v3 knows the case's chunks and that none was synced"
+    );
+    assert_eq!(
+        v.store_for_diagnostics()
+            .unwrap()
+            .dirty_cases()
+            .unwrap()
+            .len(),
+        1,
+        "an upgraded vault uploads its existing cases on first sync"
+    );
     let case = v.read_case(&id).unwrap();
     assert_eq!(
         case.visits.values().next().unwrap().note,

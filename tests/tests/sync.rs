@@ -351,6 +351,18 @@ fn server_data_holds_no_record_content() {
         }
     }
     assert!(files >= 2, "database and WAL checked");
+    // Nor do the devices' files, with outbox, inbox and received changes.
+    for dir in [&t.amy.dir, &t.sue.dir] {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+            for s in secrets.iter().chain(["Amy", "Sue", "north"].iter()) {
+                assert!(
+                    !bytes.windows(s.len()).any(|w| w == s.as_bytes()),
+                    "{s} in a device file"
+                );
+            }
+        }
+    }
 }
 
 #[test]
