@@ -51,6 +51,8 @@ pub enum RecordKind {
     CaseKey = 8,
     /// Sync settings and per-case sync state.
     SyncState = 9,
+    /// An unsubmitted contact record.
+    Draft = 10,
 }
 
 /// Associated data binding a ciphertext to its place.

@@ -202,6 +202,7 @@ impl Store {
         tx.execute("DELETE FROM case_key", [])?;
         tx.execute("DELETE FROM sync_outbox", [])?;
         tx.execute("DELETE FROM sync_inbox", [])?;
+        tx.execute("DELETE FROM draft", [])?;
         tx.execute("DELETE FROM case_snapshot", [])?;
         tx.execute("DELETE FROM cases", [])?;
         tx.execute("DELETE FROM meta", [])?;
@@ -378,6 +379,67 @@ impl Store {
                 r.get::<_, i64>(0)
             })?
             .max(0) as u64)
+    }
+
+    // ---- drafts ----------------------------------------------------------
+
+    pub fn put_draft(
+        &mut self,
+        draft: &[u8; 16],
+        case: &[u8; 16],
+        updated_at: i64,
+        body: &[u8],
+    ) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO draft(draft_id, case_id, updated_at, body) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(draft_id) DO UPDATE SET case_id = excluded.case_id,
+                    updated_at = excluded.updated_at, body = excluded.body",
+            )?
+            .execute(params![&draft[..], &case[..], updated_at, body])?;
+        Ok(())
+    }
+
+    /// (draft id, case id, updated at, sealed body), newest first.
+    pub fn drafts(&self) -> Result<Vec<([u8; 16], [u8; 16], i64, Vec<u8>)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT draft_id, case_id, updated_at, body FROM draft ORDER BY updated_at DESC, rowid DESC",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, Vec<u8>>(0)?,
+                r.get::<_, Vec<u8>>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, Vec<u8>>(3)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (d, c, at, body) = row?;
+            if let (Ok(d), Ok(c)) = (<[u8; 16]>::try_from(d), <[u8; 16]>::try_from(c)) {
+                out.push((d, c, at, body));
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn draft(&self, draft: &[u8; 16]) -> Result<Option<([u8; 16], Vec<u8>)>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT case_id, body FROM draft WHERE draft_id = ?1")?
+            .query_row([&draft[..]], |r| {
+                Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
+            })
+            .optional()?
+            .and_then(|(c, b)| <[u8; 16]>::try_from(c).ok().map(|c| (c, b))))
+    }
+
+    pub fn delete_draft(&mut self, draft: &[u8; 16]) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached("DELETE FROM draft WHERE draft_id = ?1")?
+            .execute([&draft[..]])?
+            > 0)
     }
 
     /// Access for tests, benchmarks and diagnostics (`PRAGMA integrity_check`).

@@ -71,7 +71,17 @@ CREATE TABLE sync_inbox (
 CREATE INDEX sync_inbox_case ON sync_inbox(case_id);
 ";
 
-const MIGRATIONS: &[&str] = &[V1_SCHEMA, V2_UPGRADE, V3_UPGRADE];
+/// v4: drafts of contact records, sealed, saved on every edit in the app.
+const V4_UPGRADE: &str = "
+CREATE TABLE draft (
+    draft_id   BLOB PRIMARY KEY,
+    case_id    BLOB NOT NULL,
+    updated_at INTEGER NOT NULL,
+    body       BLOB NOT NULL
+);
+";
+
+const MIGRATIONS: &[&str] = &[V1_SCHEMA, V2_UPGRADE, V3_UPGRADE, V4_UPGRADE];
 pub const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;
 
 pub(super) fn migrate(conn: &mut Connection) -> Result<()> {

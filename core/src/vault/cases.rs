@@ -297,6 +297,17 @@ impl Vault {
 
     /// Records a contact. Returns the visit id.
     pub fn add_visit(&mut self, case: &str, input: &VisitInput) -> Result<String> {
+        self.record_visit(case, input, new_id())
+    }
+
+    /// Records a visit under a given id (a submitted draft keeps its id, so
+    /// submitting it twice after a crash writes the same record, not two).
+    pub(crate) fn record_visit(
+        &mut self,
+        case: &str,
+        input: &VisitInput,
+        id: String,
+    ) -> Result<String> {
         let case = self.resolve_case(case)?;
         let at = v::instant("at", &input.at)?;
         let ended = v::opt_instant("ended_at", input.ended_at.as_deref())?;
@@ -352,7 +363,6 @@ impl Vault {
             recorded_at: Some(v::instant_string(self.now())),
             sign_off: None,
         };
-        let id = new_id();
         let patch = Patch::new(["visits", id.as_str()], to_json(&visit));
         self.write_case(case, |doc, author, now| {
             doc.apply(author, "visit recorded", now, &[patch])

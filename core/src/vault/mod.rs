@@ -13,6 +13,7 @@
 //! Vault` blocks; all of them need the vault unlocked.
 
 mod cases;
+mod drafts;
 mod header;
 mod platform;
 mod queries;
@@ -29,10 +30,11 @@ pub use cases::{
     ActionInput, ConcernInput, ConcernUpdate, ConsentInput, EventInput, GoalInput, MeetingInput,
     ReferralInput, ScaleInput, VisitInput,
 };
+pub use drafts::{DraftSummary, VisitDraft};
 pub use header::Header;
 pub use platform::{PlatformKeyStore, SoftwareKeyStore};
 pub use queries::{CaseExport, CaseSummary, EXPORT_FORMAT, OpenConcern, TimelineEntry};
-pub use sync::{Applied, CURRENT_EPOCH, SyncConfig, change_aad};
+pub use sync::{Applied, CURRENT_EPOCH, CaseSyncState, SyncConfig, change_aad};
 
 use crate::case::doc::{Author, CaseDoc, DocLoadError};
 use crate::crypto::{self, Aad, KdfParams, RecordKind, SecretKey};

@@ -75,6 +75,20 @@ fn hex_id(s: &str) -> Result<Id> {
         })
 }
 
+/// Where a case stands with the server, for the caseload screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseSyncState {
+    /// Never uploaded (or this device is not enrolled).
+    NeverSynced,
+    /// Changes recorded here are not yet acknowledged by the server.
+    PendingUpload,
+    /// Everything here is on the server.
+    Synced,
+    /// Synced, with fields edited differently on two devices to resolve.
+    Conflict,
+}
+
 /// What applying one page of a pull did.
 #[derive(Debug, Default)]
 pub struct Applied {
@@ -700,6 +714,28 @@ impl Vault {
             self.store_mut()?.inbox_delete(&done)?;
         }
         Ok(n)
+    }
+
+    /// Every case's sync state (loads each case to look for conflicts).
+    pub fn case_sync_states(&mut self) -> Result<Vec<(String, CaseSyncState)>> {
+        let enrolled = self.sync_config()?.is_some();
+        let pending = self.cases_pending_upload()?;
+        let mut out = Vec::new();
+        for id in self.store()?.case_ids()? {
+            let name = uuid::Uuid::from_bytes(id).to_string();
+            let uploaded = self.store()?.synced_heads(&id)?.is_some();
+            let state = if !enrolled || !uploaded {
+                CaseSyncState::NeverSynced
+            } else if pending.contains(&id) {
+                CaseSyncState::PendingUpload
+            } else if !self.conflicts(&name).map(|c| c.is_empty()).unwrap_or(true) {
+                CaseSyncState::Conflict
+            } else {
+                CaseSyncState::Synced
+            };
+            out.push((name, state));
+        }
+        Ok(out)
     }
 
     /// Received changes still waiting for a case key, counted by case.

@@ -1,0 +1,132 @@
+//! Drafts: saved on every edit, encrypted, restored after a kill, and a visit
+//! only once submitted.
+
+use outreach_core::Error;
+use outreach_core::case::model::{CaseEdit, ContactKind, Domain, Outcome};
+use outreach_core::crypto::KdfParams;
+use outreach_core::vault::{self, Vault, VaultOptions, VisitDraft};
+
+const PASS: &str = "correct horse battery";
+
+fn vault_in(dir: &std::path::Path) -> Vault {
+    Vault::create(
+        dir,
+        PASS,
+        VaultOptions {
+            kdf: KdfParams::FLOOR,
+            wipe_after: 5,
+            practitioner: "Sam".into(),
+            team: None,
+        },
+        None,
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_draft_survives_a_killed_app_and_becomes_one_visit_on_submit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("v");
+    let mut v = vault_in(&dir);
+    let case = v
+        .create_case(&CaseEdit {
+            preferred_name: Some("Jess".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    let mut d = VisitDraft {
+        kind: Some(ContactKind::Home),
+        note: Some("Started typing: she mentioned the DRAFTSECRET letter".into()),
+        ..Default::default()
+    };
+    let id = v.save_draft(None, &case, &d).unwrap();
+    d.domains.push(Domain::Housing);
+    assert_eq!(
+        v.save_draft(Some(&id), &case, &d).unwrap(),
+        id,
+        "saving again overwrites"
+    );
+    // The app is killed: nothing but the files remain.
+    drop(v);
+    let raw = std::fs::read(dir.join(vault::DB_FILE)).unwrap();
+    assert!(
+        !raw.windows(11).any(|w| w == b"DRAFTSECRET"),
+        "drafts are sealed"
+    );
+    let mut v = Vault::open(&dir).unwrap();
+    v.unlock(PASS, None).unwrap();
+    let list = v.drafts().unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(
+        (list[0].draft_id.as_str(), list[0].case_id.as_str()),
+        (id.as_str(), case.as_str())
+    );
+    let (for_case, restored) = v.draft(&id).unwrap();
+    assert_eq!((for_case, &restored), (case.clone(), &d));
+    assert!(
+        v.read_case(&case).unwrap().visits.is_empty(),
+        "a draft is not a visit"
+    );
+
+    // Incomplete: refused, draft kept, nothing written.
+    match v.submit_draft(&id) {
+        Err(Error::Invalid(e)) => assert_eq!(e.field, "at"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(v.drafts().unwrap().len(), 1);
+    let mut done = restored;
+    done.at = Some("2026-11-27T10:00:00Z".into());
+    done.outcome = Some(Outcome::Completed);
+    v.save_draft(Some(&id), &case, &done).unwrap();
+    let visit = v.submit_draft(&id).unwrap();
+    assert_eq!(visit, id, "the visit keeps the draft's id");
+    let c = v.read_case(&case).unwrap();
+    assert_eq!(c.visits.len(), 1);
+    assert!(c.visits[&id].note.contains("DRAFTSECRET"));
+    assert!(v.drafts().unwrap().is_empty());
+    assert!(matches!(
+        v.submit_draft(&id),
+        Err(Error::UnknownRecord("draft"))
+    ));
+}
+
+#[test]
+fn drafts_are_checked_and_discarded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut v = vault_in(&tmp.path().join("v"));
+    let case = v
+        .create_case(&CaseEdit {
+            preferred_name: Some("Jess".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    let too_long = VisitDraft {
+        note: Some("x".repeat(17 * 1024)),
+        ..Default::default()
+    };
+    assert!(matches!(
+        v.save_draft(None, &case, &too_long),
+        Err(Error::Invalid(_))
+    ));
+    assert!(matches!(
+        v.save_draft(None, "no-such-case", &VisitDraft::default()),
+        Err(_)
+    ));
+    assert!(matches!(
+        v.save_draft(Some("not-an-id"), &case, &VisitDraft::default()),
+        Err(Error::Invalid(_))
+    ));
+    assert!(
+        v.drafts().unwrap().is_empty(),
+        "nothing written by refused saves"
+    );
+    let id = v.save_draft(None, &case, &VisitDraft::default()).unwrap();
+    v.discard_draft(&id).unwrap();
+    assert!(v.drafts().unwrap().is_empty());
+    assert!(matches!(
+        v.discard_draft(&id),
+        Err(Error::UnknownRecord("draft"))
+    ));
+    v.lock();
+    assert!(matches!(v.drafts(), Err(Error::Locked)));
+}
