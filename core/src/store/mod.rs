@@ -24,6 +24,9 @@ pub struct StoredCase {
     pub chunks: Vec<(u64, Vec<u8>)>,
 }
 
+/// A draft row: (draft id, case id, updated at, sealed body).
+pub type StoredDraft = ([u8; 16], [u8; 16], i64, Vec<u8>);
+
 pub struct Store {
     conn: Connection,
 }
@@ -400,8 +403,8 @@ impl Store {
         Ok(())
     }
 
-    /// (draft id, case id, updated at, sealed body), newest first.
-    pub fn drafts(&self) -> Result<Vec<([u8; 16], [u8; 16], i64, Vec<u8>)>> {
+    /// Every draft, newest first.
+    pub fn drafts(&self) -> Result<Vec<StoredDraft>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT draft_id, case_id, updated_at, body FROM draft ORDER BY updated_at DESC, rowid DESC",
         )?;
