@@ -110,7 +110,7 @@ fn drafts_are_checked_and_discarded() {
     ));
     assert!(matches!(
         v.save_draft(None, "no-such-case", &VisitDraft::default()),
-        Err(_)
+        Err(Error::UnknownCase)
     ));
     assert!(matches!(
         v.save_draft(Some("not-an-id"), &case, &VisitDraft::default()),
