@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (.ci/run calls exactly this):
-# formatting, clippy, every Rust test, and the Python bindings smoke test.
+# formatting, clippy, every Rust test, the Python bindings smoke test and
+# journey (against a real server), and a compile check of the Swift C header.
 # Installs what it needs on a fresh machine (idempotent).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,3 +31,14 @@ step "Python bindings smoke test"
 cargo build --workspace --locked -q
 scripts/gen-bindings.sh debug --no-build
 PYTHONPATH=build/bindings/python python3 bindings/tests/python/smoke.py
+
+step "Python bindings journey (enrol and sync against a real server)"
+OUTREACH_SERVER_BIN="$PWD/target/debug/outreach-server" PYTHONPATH=build/bindings/python \
+  python3 bindings/tests/python/journey.py
+
+step "Swift bindings: the generated C header compiles"
+# No Swift compiler here; the header is what the XCFramework exposes to Swift.
+# gcc lacks clang's nullability qualifiers, so they are defined away.
+printf '#include "outreach_ffiFFI.h"\nint main(void) { return 0; }\n' |
+  cc -fsyntax-only -Wall -Werror -D_Nonnull= -D_Nullable= -I build/bindings/swift -x c - &&
+  echo "Swift C header compiles"

@@ -8,8 +8,10 @@
 
 uniffi::setup_scaffolding!();
 
+mod case_api;
 mod error;
 mod platform;
+mod sync;
 mod types;
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -24,6 +26,7 @@ use outreach_core::vault::{
 pub use error::{OutreachError, PlatformKeyError};
 use platform::ForeignKeyStore;
 pub use platform::PlatformKeyStore;
+pub use sync::{SyncCancel, SyncListener};
 
 /// One visit with its id.
 #[derive(uniffi::Record)]

@@ -10,8 +10,10 @@ use crate::error::PlatformKeyError;
 pub trait PlatformKeyStore: Send + Sync {
     /// Encrypts `plaintext` under a key that never leaves the platform.
     fn seal(&self, plaintext: Vec<u8>) -> Result<Vec<u8>, PlatformKeyError>;
-    /// Decrypts what `seal` produced.
-    fn open(&self, sealed: Vec<u8>) -> Result<Vec<u8>, PlatformKeyError>;
+    /// Decrypts what `seal` produced. (Not named `open`: that is a Swift
+    /// keyword, and uniffi 0.32 escapes it into the C header, which then
+    /// does not compile.)
+    fn unseal(&self, sealed: Vec<u8>) -> Result<Vec<u8>, PlatformKeyError>;
 }
 
 pub(crate) struct ForeignKeyStore(pub Arc<dyn PlatformKeyStore>);
@@ -22,6 +24,6 @@ impl outreach_core::vault::PlatformKeyStore for ForeignKeyStore {
     }
 
     fn open(&self, sealed: Vec<u8>) -> Result<Vec<u8>, outreach_core::PlatformKeyError> {
-        self.0.open(sealed).map_err(Into::into)
+        self.0.unseal(sealed).map_err(Into::into)
     }
 }

@@ -2,12 +2,17 @@
 //! mirror the core's (the compiler checks they match) so records cross the
 //! boundary with no hand-written conversions.
 
+use outreach_core::case::doc::HistoryEntry;
 use outreach_core::case::model::{
-    ActionOwner, CaseEdit, ConcernStatus, ContactKind, Domain, GoalStatus, Outcome, Phase,
-    ScaleView, Severity, SignOff, SignOffDecision, Visit,
+    ActionOwner, CaseEdit, ConcernStatus, ContactKind, Domain, EventKind, GoalStatus, MeetingKind,
+    Outcome, Phase, ReferralStatus, ScaleView, Severity, SignOff, SignOffDecision, SosColumn,
+    Visit,
 };
+use outreach_core::sync::{SyncPhase, SyncReport};
 use outreach_core::vault::{
-    CaseSummary, ConcernInput, GoalInput, OpenConcern, ScaleInput, VisitInput,
+    ActionInput, CaseSummary, CaseSyncState, ConcernInput, ConcernUpdate, ConsentInput,
+    DraftSummary, EventInput, GoalInput, MeetingInput, OpenConcern, ReferralInput, ScaleInput,
+    TimelineEntry, VisitDraft, VisitInput,
 };
 
 #[uniffi::remote(Enum)]
@@ -262,4 +267,177 @@ pub struct OpenConcern {
     pub status: ConcernStatus,
     pub raised_at: String,
     pub escalated_to: Option<String>,
+}
+
+#[uniffi::remote(Enum)]
+pub enum SosColumn {
+    Worries,
+    WorkingWell,
+    NeedsToHappen,
+}
+
+#[uniffi::remote(Enum)]
+pub enum ReferralStatus {
+    Made,
+    Accepted,
+    Declined,
+    Completed,
+}
+
+#[uniffi::remote(Enum)]
+pub enum MeetingKind {
+    Fgc,
+    Network,
+    Professionals,
+    Review,
+}
+
+#[uniffi::remote(Enum)]
+pub enum EventKind {
+    Pregnancy,
+    Birth,
+    NewProceedings,
+    ProceedingsConcluded,
+    Exit,
+    Other,
+}
+
+#[uniffi::remote(Record)]
+pub struct ActionInput {
+    pub text: String,
+    #[uniffi(default)]
+    pub owner: Option<ActionOwner>,
+    #[uniffi(default)]
+    pub due: Option<String>,
+}
+
+#[uniffi::remote(Record)]
+pub struct ConcernUpdate {
+    #[uniffi(default)]
+    pub status: Option<ConcernStatus>,
+    #[uniffi(default)]
+    pub severity: Option<Severity>,
+    #[uniffi(default)]
+    pub escalated_to: Option<String>,
+}
+
+#[uniffi::remote(Record)]
+pub struct ConsentInput {
+    pub what: String,
+    #[uniffi(default)]
+    pub given_on: Option<String>,
+}
+
+#[uniffi::remote(Record)]
+pub struct ReferralInput {
+    pub agency: String,
+    pub reason: String,
+    #[uniffi(default)]
+    pub date: Option<String>,
+    #[uniffi(default)]
+    pub status: Option<ReferralStatus>,
+}
+
+#[uniffi::remote(Record)]
+pub struct MeetingInput {
+    pub kind: MeetingKind,
+    pub date: String,
+    pub attendees: Vec<String>,
+    pub summary: String,
+}
+
+#[uniffi::remote(Record)]
+pub struct EventInput {
+    pub kind: EventKind,
+    pub date: String,
+    #[uniffi(default)]
+    pub note: Option<String>,
+}
+
+#[uniffi::remote(Record)]
+pub struct HistoryEntry {
+    pub at: String,
+    pub by: String,
+    pub device: String,
+    pub what: String,
+    pub change: String,
+}
+
+#[uniffi::remote(Record)]
+pub struct TimelineEntry {
+    pub at: String,
+    pub kind: String,
+    pub id: String,
+    pub summary: String,
+}
+
+#[uniffi::remote(Record)]
+pub struct VisitDraft {
+    #[uniffi(default)]
+    pub at: Option<String>,
+    #[uniffi(default)]
+    pub kind: Option<ContactKind>,
+    #[uniffi(default)]
+    pub outcome: Option<Outcome>,
+    #[uniffi(default)]
+    pub note: Option<String>,
+    #[uniffi(default)]
+    pub planned_at: Option<String>,
+    #[uniffi(default)]
+    pub ended_at: Option<String>,
+    #[uniffi(default)]
+    pub present: Vec<String>,
+    #[uniffi(default)]
+    pub domains: Vec<Domain>,
+    #[uniffi(default)]
+    pub her_words: Option<String>,
+    #[uniffi(default)]
+    pub wellbeing: Option<i64>,
+    #[uniffi(default)]
+    pub actions_agreed: Option<String>,
+    #[uniffi(default)]
+    pub next_contact_due: Option<String>,
+    #[uniffi(default)]
+    pub checked_in_at: Option<String>,
+    #[uniffi(default)]
+    pub checked_out_at: Option<String>,
+}
+
+#[uniffi::remote(Record)]
+pub struct DraftSummary {
+    pub draft_id: String,
+    pub case_id: String,
+    pub updated_at: String,
+    pub kind: Option<ContactKind>,
+    pub at: Option<String>,
+}
+
+#[uniffi::remote(Enum)]
+pub enum CaseSyncState {
+    NeverSynced,
+    PendingUpload,
+    Synced,
+    Conflict,
+}
+
+#[uniffi::remote(Enum)]
+pub enum SyncPhase {
+    Uploading,
+    Downloading,
+    SharingKeys,
+}
+
+#[uniffi::remote(Record)]
+pub struct SyncReport {
+    pub pushed: u64,
+    pub pulled: u64,
+    pub cases_changed: Vec<String>,
+    pub conflicts: u64,
+    pub keys_shared: u64,
+    pub keys_received: u64,
+    pub cases_waiting_for_key: u64,
+    pub rejected: u64,
+    pub round_trips: u32,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
 }

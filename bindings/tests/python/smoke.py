@@ -34,7 +34,7 @@ class FakeKeystore(o.PlatformKeyStore):
             raise o.PlatformKeyError.Unavailable()
         return bytes(b ^ 0x5A for b in plaintext)
 
-    def open(self, sealed):
+    def unseal(self, sealed):
         if self.fail:
             raise o.PlatformKeyError.Unavailable()
         return bytes(b ^ 0x5A for b in sealed)

@@ -1,0 +1,191 @@
+"""A practitioner's and a supervisor's journey through the generated Python
+bindings, against a real outreach-server on loopback: record visits and plan
+changes, keep a draft across a "killed app", enrol, sync with a progress
+listener, see the supervisor's view, make and resolve a conflict, export,
+cancel a sync, wrong passphrase, revoke. Needs OUTREACH_SERVER_BIN (the
+server binary) and the bindings on sys.path (scripts/test.sh sets both)."""
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import outreach_ffi as o
+
+results = {"passed": 0, "failed": 0}
+
+
+def check(name, cond):
+    results["passed" if cond else "failed"] += 1
+    print(f"{'ok  ' if cond else 'FAIL'} {name}")
+
+
+class Progress(o.SyncListener):
+    def __init__(self):
+        self.phases = []
+
+    def on_progress(self, phase, done, total):
+        self.phases.append((phase, done, total))
+
+
+def start_server(data):
+    server = os.environ["OUTREACH_SERVER_BIN"]
+    proc = subprocess.Popen(
+        [server, "serve", "--listen", "127.0.0.1:0", "--data", data],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    for line in proc.stdout:
+        if line.startswith("Listening on http://"):
+            return proc, line.split()[2]
+    raise RuntimeError("server did not start")
+
+
+def admin(data, *args):
+    out = subprocess.run(
+        [os.environ["OUTREACH_SERVER_BIN"], *args, "--data", data, "--json"],
+        check=True, capture_output=True, text=True,
+    )
+    return json.loads(out.stdout)
+
+
+async def main():
+    tmp = tempfile.mkdtemp()
+    data = os.path.join(tmp, "server")
+    proc, url = start_server(data)
+    try:
+        await journey(tmp, data, url)
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+async def journey(tmp, data, url):
+    sam = o.OutreachVault.create(os.path.join(tmp, "sam"), "sam's passphrase", "Sam Jones", "North", None)
+    ali = o.OutreachVault.create(os.path.join(tmp, "ali"), "ali's passphrase", "Ali Khan", "North", None)
+
+    # Offline: a case, a visit, the plan, Signs of Safety, a concern...
+    case = sam.create_case(o.CaseEdit(preferred_name="Jasmine", phase=o.Phase.ENGAGEMENT))
+    visit = sam.add_visit(case, o.VisitInput(at="2026-11-20T10:00:00Z", kind=o.ContactKind.HOME,
+                                             outcome=o.Outcome.COMPLETED, note="Tenancy letter"))
+    goal = sam.add_goal(case, o.GoalInput(domain=o.Domain.HOUSING, text="Keep the tenancy", target_date="2027-03-01"))
+    action = sam.add_action(case, goal, o.ActionInput(text="Call the housing officer", owner=o.ActionOwner.WOMAN))
+    sam.complete_action(case, goal, action, "2026-11-22")
+    sam.set_goal_status(case, goal, o.GoalStatus.IN_PROGRESS)
+    sam.add_sos_entry(case, o.SosColumn.WORKING_WELL, "Attends every visit")
+    sam.add_danger_statement(case, "Ex-partner may return", "She has a safety plan")
+    concern = sam.add_concern(case, o.ConcernInput(category="domestic abuse", severity=o.Severity.HIGH,
+                                                   description="Seen near the flat"))
+    sam.update_concern(case, concern, o.ConcernUpdate(status=o.ConcernStatus.ESCALATED, escalated_to="MASH"))
+    consent = sam.add_consent(case, o.ConsentInput(what="Share with GP"))
+    sam.withdraw_consent(case, consent, None)
+    sam.add_referral(case, o.ReferralInput(agency="Women's Aid", reason="Support"))
+    sam.add_meeting(case, o.MeetingInput(kind=o.MeetingKind.FGC, date="2026-11-25", attendees=["Jasmine"], summary="Plan agreed"))
+    sam.add_event(case, o.EventInput(kind=o.EventKind.OTHER, date="2026-11-26"))
+    timeline = sam.timeline(case)
+    check("timeline lists the dated records", len(timeline) >= 5)
+    check("history names the author", all(h.by == "Sam Jones" for h in sam.history(case)))
+
+    # A draft survives the app being killed (a new object on the same files).
+    draft = sam.save_draft(None, case, o.VisitDraft(kind=o.ContactKind.PHONE, note="Half-written"))
+    del sam
+    sam = o.OutreachVault.open(os.path.join(tmp, "sam"))
+    sam.unlock("sam's passphrase", None)
+    drafts = sam.drafts()
+    check("draft listed after a restart", [d.draft_id for d in drafts] == [draft])
+    restored = sam.restore_draft(draft)
+    check("draft restored", restored.case_id == case and restored.draft.note == "Half-written")
+    try:
+        sam.submit_draft(draft)
+        check("incomplete draft refused", False)
+    except o.OutreachError.InvalidInput:
+        check("incomplete draft refused", True)
+    d = restored.draft
+    d.at, d.outcome = "2026-11-27T09:00:00Z", o.Outcome.COMPLETED
+    sam.save_draft(draft, case, d)
+    check("submitted draft becomes a visit", sam.submit_draft(draft) == draft and sam.drafts() == [])
+
+    check("never synced before enrolment", [s.state for s in sam.sync_states()] == [o.CaseSyncState.NEVER_SYNCED])
+
+    # Enrol both, sync with a listener.
+    sam_code = admin(data, "invite", "--name", "Sam Jones", "--role", "practitioner", "--team", "North")["code"]
+    ali_code = admin(data, "invite", "--name", "Ali Khan", "--role", "supervisor", "--team", "North")["code"]
+    account = await sam.enroll(url, sam_code, False)
+    check("enrolled as practitioner", account.role == "practitioner" and account.team == "North")
+    await ali.enroll(url, ali_code, False)
+    try:
+        await ali.enroll(url, ali_code, False)
+        check("second enrolment refused", False)
+    except o.OutreachError.Sync:
+        check("second enrolment refused", True)
+    progress = Progress()
+    report = await sam.sync(progress, o.SyncCancel())
+    check("sync uploads the case", report.pushed == 1 and report.keys_shared == 1)
+    check("progress reported", any(p[0] == o.SyncPhase.UPLOADING for p in progress.phases))
+    check("synced state", [s.state for s in sam.sync_states()] == [o.CaseSyncState.SYNCED])
+
+    report = await ali.sync(None, None)
+    check("supervisor receives the case", report.cases_changed == [case])
+    seen = ali.read_case(case)
+    check("supervisor sees the visits", {v.id for v in seen.visits} >= {visit, draft})
+    ali.sign_off_visit(case, visit, o.SignOffDecision.RETURNED, "Please add the actions agreed")
+
+    # Both edit the same field offline: a conflict on both, resolved once.
+    sam.edit_case(case, o.CaseEdit(phone="07700 900001"))
+    ali.edit_case(case, o.CaseEdit(phone="07700 900002"))
+    check("pending upload state", [s.state for s in sam.sync_states()] == [o.CaseSyncState.PENDING_UPLOAD])
+    for _ in range(2):
+        await sam.sync(None, None)
+        await ali.sync(None, None)
+    conflicts = sam.conflicts(case)
+    check("conflict reported with both values", len(conflicts) == 1 and len(conflicts[0].values) == 2)
+    check("same conflict on the supervisor's side", [c.field for c in ali.conflicts(case)] == [c.field for c in conflicts])
+    check("conflict state", [s.state for s in sam.sync_states()] == [o.CaseSyncState.CONFLICT])
+    sam.resolve_conflict(case, conflicts[0].field, conflicts[0].values[1].value_json)
+    await sam.sync(None, None)
+    await ali.sync(None, None)
+    check("resolved everywhere", sam.conflicts(case) == [] and ali.conflicts(case) == [])
+    returned = [v for v in sam.read_case(case).visits if v.id == visit][0]
+    check("the return for amendment reached the practitioner", returned.visit.sign_off is not None)
+    export = json.loads(sam.export_case_json(case))
+    export_ali = json.loads(ali.export_case_json(case))
+    check("exports identical", export["case"] == export_ali["case"] and export["format"] == "outreach.case-export.v1")
+    check("automerge export", len(sam.export_case_automerge(case)) > 100)
+
+    # A cancelled sync keeps everything and says so.
+    sam.add_visit(case, o.VisitInput(at="2026-11-28T10:00:00Z", kind=o.ContactKind.TEXT, outcome=o.Outcome.COMPLETED, note="Texted"))
+    cancel = o.SyncCancel()
+    cancel.cancel()
+    try:
+        await sam.sync(None, cancel)
+        check("cancelled sync reports it", False)
+    except o.OutreachError.Sync as e:
+        check("cancelled sync reports it", "cancelled" in str(e))
+    check("still pending after cancel", [s.state for s in sam.sync_states()] == [o.CaseSyncState.PENDING_UPLOAD])
+    check("then syncs", (await sam.sync(None, None)).pushed == 1)
+
+    # Wrong passphrase.
+    del ali
+    ali = o.OutreachVault.open(os.path.join(tmp, "ali"))
+    try:
+        ali.unlock("not it", None)
+        check("wrong passphrase refused", False)
+    except o.OutreachError.WrongPassphrase as e:
+        check("wrong passphrase refused", e.remaining == 9)
+    ali.unlock("ali's passphrase", None)
+
+    # Revoked: refused and wiped.
+    device = ali.sync_account().device_id
+    admin(data, "revoke-device", device)
+    try:
+        await ali.sync(None, None)
+        check("revoked device refused", False)
+    except o.OutreachError.DeviceRevoked:
+        check("revoked device refused", True)
+    check("revoked device wiped", not os.path.exists(os.path.join(tmp, "ali", "outreach.db")))
+
+
+asyncio.run(main())
+print(f"{results['passed']} passed, {results['failed']} failed")
+sys.exit(1 if results["failed"] else 0)
