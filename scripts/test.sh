@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (.ci/run calls exactly this):
 # formatting, clippy, every Rust test, the Python bindings smoke test and
-# journey (against a real server), and a compile check of the Swift C header.
+# journey (against a real server), the Kotlin journey on the JVM, and a
+# compile check of the Swift C header.
 # Installs what it needs on a fresh machine (idempotent).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,6 +36,9 @@ PYTHONPATH=build/bindings/python python3 bindings/tests/python/smoke.py
 step "Python bindings journey (enrol and sync against a real server)"
 OUTREACH_SERVER_BIN="$PWD/target/debug/outreach-server" PYTHONPATH=build/bindings/python \
   python3 bindings/tests/python/journey.py
+
+step "Kotlin bindings journey on the JVM (kotlinc from npm, JNA from Debian)"
+scripts/kotlin-test.sh
 
 step "Swift bindings: the generated C header compiles"
 # No Swift compiler here; the header is what the XCFramework exposes to Swift.

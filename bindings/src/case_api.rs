@@ -3,7 +3,7 @@
 //! drafts — each a direct call into the core, owned values in and out.
 
 use outreach_core::case::doc::HistoryEntry;
-use outreach_core::case::model::{GoalStatus, SignOffDecision, SosColumn};
+use outreach_core::case::model::{Case, GoalStatus, SignOffDecision, SosColumn};
 use outreach_core::vault::{
     ActionInput, ConcernUpdate, ConsentInput, DraftSummary, EventInput, MeetingInput,
     ReferralInput, TimelineEntry, VisitDraft,
@@ -38,7 +38,7 @@ pub struct RestoredDraft {
 
 fn internal(what: &str) -> OutreachError {
     OutreachError::Internal {
-        message: format!("{what} could not be serialised"),
+        detail: format!("{what} could not be serialised"),
     }
 }
 
@@ -161,6 +161,13 @@ impl OutreachVault {
         Ok(self.vault().add_event(&case_id, &event)?)
     }
 
+    /// The whole case as records: profile, programme, consents, goals with
+    /// their actions, the Signs of Safety map, scale readings, visits,
+    /// concerns, referrals, meetings, events — each keyed by record id.
+    pub fn case_record(&self, case_id: String) -> Result<Case, OutreachError> {
+        Ok(self.vault().read_case(&case_id)?)
+    }
+
     /// Fields set differently on two devices, with every value.
     pub fn conflicts(&self, case_id: String) -> Result<Vec<ConflictInfo>, OutreachError> {
         let conflicts = self.vault().conflicts(&case_id)?;
@@ -196,7 +203,7 @@ impl OutreachVault {
         value_json: String,
     ) -> Result<(), OutreachError> {
         let value = serde_json::from_str(&value_json).map_err(|_| OutreachError::InvalidInput {
-            message: "value: is not valid JSON".into(),
+            detail: "value: is not valid JSON".into(),
         })?;
         Ok(self.vault().resolve_conflict(&case_id, &field, value)?)
     }

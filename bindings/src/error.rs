@@ -17,31 +17,31 @@ pub enum OutreachError {
     Locked,
     #[error("this vault also needs the device's platform key")]
     PlatformKeyRequired,
-    #[error("{message}")]
-    PlatformKey { message: String },
-    #[error("{message}")]
-    InvalidInput { message: String },
-    #[error("{message}")]
-    NotFound { message: String },
-    #[error("{message}")]
-    Corrupt { message: String },
-    #[error("{message}")]
-    Storage { message: String },
-    #[error("{message}")]
-    Internal { message: String },
+    #[error("{detail}")]
+    PlatformKey { detail: String },
+    #[error("{detail}")]
+    InvalidInput { detail: String },
+    #[error("{detail}")]
+    NotFound { detail: String },
+    #[error("{detail}")]
+    Corrupt { detail: String },
+    #[error("{detail}")]
+    Storage { detail: String },
+    #[error("{detail}")]
+    Internal { detail: String },
     /// The server could not be reached; everything is kept, try again later.
-    #[error("{message}")]
-    Offline { message: String },
+    #[error("{detail}")]
+    Offline { detail: String },
     /// The organisation revoked this device; the vault has been wiped.
     #[error("this device was revoked by your organisation: its vault has been wiped")]
     DeviceRevoked,
-    #[error("{message}")]
-    Sync { message: String },
+    #[error("{detail}")]
+    Sync { detail: String },
 }
 
 impl From<CoreError> for OutreachError {
     fn from(e: CoreError) -> Self {
-        let message = e.to_string();
+        let detail = e.to_string();
         match e {
             CoreError::NoVault => Self::NoVault,
             CoreError::VaultExists => Self::VaultExists,
@@ -49,28 +49,28 @@ impl From<CoreError> for OutreachError {
             CoreError::Wiped => Self::Wiped,
             CoreError::Locked => Self::Locked,
             CoreError::PlatformKeyRequired => Self::PlatformKeyRequired,
-            CoreError::Platform(_) => Self::PlatformKey { message },
-            CoreError::Invalid(_) | CoreError::UnsafeKdfParams => Self::InvalidInput { message },
+            CoreError::Platform(_) => Self::PlatformKey { detail },
+            CoreError::Invalid(_) | CoreError::UnsafeKdfParams => Self::InvalidInput { detail },
             CoreError::UnknownCase
             | CoreError::AmbiguousCase
             | CoreError::UnknownRecord(_)
-            | CoreError::NoSuchConflict => Self::NotFound { message },
+            | CoreError::NoSuchConflict => Self::NotFound { detail },
             CoreError::HeaderCorrupt | CoreError::CorruptRecord { .. } | CoreError::Document(_) => {
-                Self::Corrupt { message }
+                Self::Corrupt { detail }
             }
             CoreError::SchemaTooNew { .. } | CoreError::Storage(_) | CoreError::Io(_) => {
-                Self::Storage { message }
+                Self::Storage { detail }
             }
-            CoreError::Crypto(_) => Self::Internal { message },
-            CoreError::ServerUnreachable(_) => Self::Offline { message },
+            CoreError::Crypto(_) => Self::Internal { detail },
+            CoreError::ServerUnreachable(_) => Self::Offline { detail },
             CoreError::DeviceRevoked => Self::DeviceRevoked,
-            CoreError::InsecureServer | CoreError::BadServerUrl => Self::InvalidInput { message },
+            CoreError::InsecureServer | CoreError::BadServerUrl => Self::InvalidInput { detail },
             CoreError::NotEnrolled
             | CoreError::AlreadyEnrolled
             | CoreError::ServerRefused(_)
             | CoreError::EnrolmentRefused(_)
             | CoreError::SyncProtocol(_)
-            | CoreError::Cancelled => Self::Sync { message },
+            | CoreError::Cancelled => Self::Sync { detail },
         }
     }
 }
@@ -82,15 +82,15 @@ pub enum PlatformKeyError {
     Unavailable,
     #[error("the device key was invalidated (for example biometrics changed)")]
     Invalidated,
-    #[error("the device key store failed: {message}")]
-    Failed { message: String },
+    #[error("the device key store failed: {detail}")]
+    Failed { detail: String },
 }
 
 impl From<uniffi::UnexpectedUniFFICallbackError> for PlatformKeyError {
     fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
         let _ = e;
         Self::Failed {
-            message: "the platform key callback failed unexpectedly".into(),
+            detail: "the platform key callback failed unexpectedly".into(),
         }
     }
 }
@@ -100,7 +100,7 @@ impl From<PlatformKeyError> for outreach_core::PlatformKeyError {
         match e {
             PlatformKeyError::Unavailable => Self::Unavailable,
             PlatformKeyError::Invalidated => Self::Invalidated,
-            PlatformKeyError::Failed { message } => Self::Failed(message),
+            PlatformKeyError::Failed { detail } => Self::Failed(detail),
         }
     }
 }

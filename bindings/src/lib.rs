@@ -215,7 +215,7 @@ impl OutreachVault {
     pub fn case_json(&self, case_id: String) -> Result<String, OutreachError> {
         let export = self.vault().export_json(&case_id)?;
         serde_json::to_string(&export).map_err(|_| OutreachError::Internal {
-            message: "the case could not be serialised".into(),
+            detail: "the case could not be serialised".into(),
         })
     }
 

@@ -87,7 +87,7 @@ async fn off_thread<T: Send + 'static>(
     });
     rx.await.unwrap_or_else(|_| {
         Err(OutreachError::Internal {
-            message: "the sync thread stopped unexpectedly".into(),
+            detail: "the sync thread stopped unexpectedly".into(),
         })
     })
 }
@@ -130,7 +130,7 @@ impl OutreachVault {
                 &code,
             )?;
             self.account()?.ok_or(OutreachError::Internal {
-                message: "enrolment was not recorded".into(),
+                detail: "enrolment was not recorded".into(),
             })
         })
         .await

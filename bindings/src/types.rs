@@ -441,3 +441,202 @@ pub struct SyncReport {
     pub bytes_sent: u64,
     pub bytes_received: u64,
 }
+
+// ---- the whole case as records -------------------------------------------
+//
+// The core keeps records in `BTreeMap`s (stable order); uniffi knows
+// `HashMap`s. Each map type is exported as a custom type over a map, so the
+// case crosses as records with no conversion code beyond this.
+
+use std::collections::{BTreeMap, HashMap};
+
+use outreach_core::case::model::{
+    Action, Case, Children, Concern, Consent, DangerStatement, Goal, Meeting, Professional,
+    Profile, Programme, ProgrammeEvent, Referral, SafeContact, ScaleReading, SignsOfSafety,
+    SosEntry,
+};
+
+macro_rules! record_map {
+    ($($alias:ident => $record:ty),* $(,)?) => {$(
+        pub type $alias = BTreeMap<String, $record>;
+        uniffi::custom_type!($alias, HashMap<String, $record>, {
+            remote,
+            lower: |map| map.into_iter().collect(),
+            try_lift: |map| Ok(map.into_iter().collect()),
+        });
+    )*};
+}
+
+record_map! {
+    ProfessionalMap => Professional,
+    ActionMap => Action,
+    SosEntryMap => SosEntry,
+    DangerStatementMap => DangerStatement,
+    ConsentMap => Consent,
+    GoalMap => Goal,
+    ScaleReadingMap => ScaleReading,
+    VisitMap => Visit,
+    ConcernMap => Concern,
+    ReferralMap => Referral,
+    MeetingMap => Meeting,
+    ProgrammeEventMap => ProgrammeEvent,
+}
+
+#[uniffi::remote(Record)]
+pub struct SafeContact {
+    pub text_ok: Option<bool>,
+    pub voicemail_ok: Option<bool>,
+    pub code_word: Option<String>,
+    pub notes: Option<String>,
+}
+
+#[uniffi::remote(Record)]
+pub struct Professional {
+    pub role: String,
+    pub name: String,
+    pub organisation: Option<String>,
+    pub phone: Option<String>,
+}
+
+#[uniffi::remote(Record)]
+pub struct Children {
+    pub count: Option<u32>,
+    pub age_bands: Option<String>,
+    pub legal_status: Option<String>,
+    pub contact_arrangements: Option<String>,
+}
+
+#[uniffi::remote(Record)]
+pub struct Profile {
+    pub preferred_name: String,
+    pub legal_name: Option<String>,
+    pub date_of_birth: Option<String>,
+    pub phone: Option<String>,
+    pub address: Option<String>,
+    pub care_leaver: Option<bool>,
+    pub safe_contact: SafeContact,
+    pub professionals: ProfessionalMap,
+    pub children: Children,
+}
+
+#[uniffi::remote(Record)]
+pub struct Programme {
+    pub referral_date: Option<String>,
+    pub referral_source: Option<String>,
+    pub phase: Option<Phase>,
+    pub start_date: Option<String>,
+    pub planned_end_date: Option<String>,
+    pub practitioners: Vec<String>,
+    pub team: Option<String>,
+    pub exit_reason: Option<String>,
+}
+
+#[uniffi::remote(Record)]
+pub struct Consent {
+    pub what: String,
+    pub given_on: Option<String>,
+    pub recorded_by: Option<String>,
+    pub withdrawn_on: Option<String>,
+}
+
+#[uniffi::remote(Record)]
+pub struct Action {
+    pub text: String,
+    pub owner: Option<ActionOwner>,
+    pub due: Option<String>,
+    pub done: Option<String>,
+}
+
+#[uniffi::remote(Record)]
+pub struct Goal {
+    pub domain: Domain,
+    pub text: String,
+    pub status: Option<GoalStatus>,
+    pub target_date: Option<String>,
+    pub review_date: Option<String>,
+    pub created_at: Option<String>,
+    pub actions: ActionMap,
+}
+
+#[uniffi::remote(Record)]
+pub struct SosEntry {
+    pub text: String,
+    pub added_at: Option<String>,
+}
+
+#[uniffi::remote(Record)]
+pub struct DangerStatement {
+    pub danger: String,
+    pub safety_goal: String,
+    pub added_at: Option<String>,
+}
+
+#[uniffi::remote(Record)]
+pub struct SignsOfSafety {
+    pub worries: SosEntryMap,
+    pub working_well: SosEntryMap,
+    pub needs_to_happen: SosEntryMap,
+    pub danger_statements: DangerStatementMap,
+}
+
+#[uniffi::remote(Record)]
+pub struct ScaleReading {
+    pub date: String,
+    pub score: u8,
+    pub view: Option<ScaleView>,
+    pub note: Option<String>,
+}
+
+#[uniffi::remote(Record)]
+pub struct Concern {
+    pub category: String,
+    pub severity: Severity,
+    pub description: String,
+    pub raised_at: String,
+    pub raised_by: Option<String>,
+    pub status: Option<ConcernStatus>,
+    pub escalated_to: Option<String>,
+    pub escalated_at: Option<String>,
+}
+
+#[uniffi::remote(Record)]
+pub struct Referral {
+    pub agency: String,
+    pub reason: String,
+    pub date: String,
+    pub status: Option<ReferralStatus>,
+    pub outcome: Option<String>,
+}
+
+#[uniffi::remote(Record)]
+pub struct Meeting {
+    pub kind: MeetingKind,
+    pub date: String,
+    pub attendees: Vec<String>,
+    pub summary: String,
+}
+
+#[uniffi::remote(Record)]
+pub struct ProgrammeEvent {
+    pub kind: EventKind,
+    pub date: String,
+    pub note: Option<String>,
+}
+
+/// One woman's whole record: every collection keyed by record id.
+#[uniffi::remote(Record)]
+pub struct Case {
+    pub id: String,
+    pub profile: Profile,
+    pub programme: Programme,
+    pub consents: ConsentMap,
+    pub goals: GoalMap,
+    pub signs_of_safety: SignsOfSafety,
+    pub scales: ScaleReadingMap,
+    pub visits: VisitMap,
+    pub concerns: ConcernMap,
+    pub referrals: ReferralMap,
+    pub meetings: MeetingMap,
+    pub events: ProgrammeEventMap,
+    pub unreadable: Vec<String>,
+}

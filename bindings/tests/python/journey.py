@@ -83,6 +83,12 @@ async def journey(tmp, data, url):
     sam.add_referral(case, o.ReferralInput(agency="Women's Aid", reason="Support"))
     sam.add_meeting(case, o.MeetingInput(kind=o.MeetingKind.FGC, date="2026-11-25", attendees=["Jasmine"], summary="Plan agreed"))
     sam.add_event(case, o.EventInput(kind=o.EventKind.OTHER, date="2026-11-26"))
+    whole = sam.case_record(case)
+    check("whole case as records", whole.goals[goal].actions[action].done is not None
+          and len(whole.signs_of_safety.working_well) == 1 and len(whole.signs_of_safety.danger_statements) == 1
+          and whole.concerns[concern].status == o.ConcernStatus.ESCALATED
+          and whole.consents[consent].withdrawn_on is not None
+          and len(whole.referrals) == 1 and len(whole.meetings) == 1 and len(whole.events) == 1)
     timeline = sam.timeline(case)
     check("timeline lists the dated records", len(timeline) >= 5)
     check("history names the author", all(h.by == "Sam Jones" for h in sam.history(case)))
