@@ -225,6 +225,12 @@ impl OutreachVault {
         serde_json::to_string_pretty(&export).map_err(|_| internal("the export"))
     }
 
+    /// Adds or merges a case document from another device (an Automerge
+    /// export); returns the case id.
+    pub fn import_case(&self, automerge: Vec<u8>) -> Result<String, OutreachError> {
+        Ok(self.vault().import_case(&automerge)?)
+    }
+
     /// The case's raw Automerge document.
     pub fn export_case_automerge(&self, case_id: String) -> Result<Vec<u8>, OutreachError> {
         Ok(self.vault().export_automerge(&case_id)?)

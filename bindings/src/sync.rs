@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use outreach_core::sync::{self, HttpTransport, SyncObserver, SyncPhase, SyncReport};
+use outreach_core::sync::{self, Assignment, HttpTransport, SyncObserver, SyncPhase, SyncReport};
 use outreach_core::vault::CaseSyncState;
 
 use crate::{OutreachError, OutreachVault};
@@ -157,6 +157,25 @@ impl OutreachVault {
             let transport = HttpTransport::new(&config.server, config.allow_insecure_http)?;
             let mut observer = Observer { listener, cancel };
             Ok(sync::sync(&mut vault, &transport, &mut observer)?)
+        })
+        .await
+    }
+
+    /// Assigns a case to a practitioner or supervisor by name (supervisors of
+    /// the case's team, admins). Her devices get the case, key included, on
+    /// their next sync.
+    pub async fn assign_case(
+        self: Arc<Self>,
+        case_id: String,
+        user: String,
+    ) -> Result<Assignment, OutreachError> {
+        off_thread(move || {
+            let mut vault = self.vault();
+            let config = vault
+                .sync_config()?
+                .ok_or(outreach_core::Error::NotEnrolled)?;
+            let transport = HttpTransport::new(&config.server, config.allow_insecure_http)?;
+            Ok(sync::assign(&mut vault, &transport, &case_id, &user)?)
         })
         .await
     }

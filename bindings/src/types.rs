@@ -8,7 +8,7 @@ use outreach_core::case::model::{
     Outcome, Phase, ReferralStatus, ScaleView, Severity, SignOff, SignOffDecision, SosColumn,
     Visit,
 };
-use outreach_core::sync::{SyncPhase, SyncReport};
+use outreach_core::sync::{Assignment, SyncPhase, SyncReport};
 use outreach_core::vault::{
     ActionInput, CaseSummary, CaseSyncState, ConcernInput, ConcernUpdate, ConsentInput,
     DraftSummary, EventInput, GoalInput, MeetingInput, OpenConcern, ReferralInput, ScaleInput,
@@ -639,4 +639,11 @@ pub struct Case {
     pub meetings: MeetingMap,
     pub events: ProgrammeEventMap,
     pub unreadable: Vec<String>,
+}
+
+#[uniffi::remote(Record)]
+pub struct Assignment {
+    pub case_id: String,
+    pub devices: u32,
+    pub keys_shared: u64,
 }

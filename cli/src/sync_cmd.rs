@@ -7,7 +7,6 @@ use indicatif::{ProgressBar, ProgressStyle};
 use outreach_core::Error;
 use outreach_core::sync::{self, HttpTransport, SyncObserver, SyncPhase};
 use outreach_core::vault::Vault;
-use outreach_protocol as proto;
 use serde_json::json;
 
 use crate::args::{AssignArgs, EnrollArgs};
@@ -115,56 +114,13 @@ pub fn sync(v: &mut Vault, out: &Out) -> Result<(), Error> {
 pub fn assign(v: &mut Vault, a: &AssignArgs, out: &Out) -> Result<(), Error> {
     let config = v.sync_config()?.ok_or(Error::NotEnrolled)?;
     let transport = HttpTransport::new(&config.server, config.allow_insecure_http)?;
-    // Sync first: the case must be on the server to be assigned, and a
-    // supervisor may not have received it yet.
-    sync::sync(v, &transport, &mut ())?;
-    let case = v.resolve_case(&a.case)?;
-    let body = proto::encode(&proto::AssignRequest {
-        case_id: case,
-        user: a.to.trim().to_string(),
-    });
-    let ts = chrono::Utc::now().timestamp();
-    let (device, sig) = v.sign_request("POST", proto::PATH_ASSIGN, ts, &body)?;
-    let auth = proto::auth_header(&device, ts, &sig);
-    use outreach_core::sync::Transport;
-    let reply = match transport.post(proto::PATH_ASSIGN, &body, Some(&auth)) {
-        Err(Error::DeviceRevoked) => {
-            v.wipe()?;
-            return Err(Error::DeviceRevoked);
-        }
-        r => r?,
-    };
-    let response: proto::AssignResponse =
-        proto::decode(&reply).map_err(|_| Error::SyncProtocol("malformed assign reply"))?;
-    // Share the case key with her devices now rather than at the next sync.
-    let report = sync::sync(v, &transport, &mut ())?;
+    let done = sync::assign(v, &transport, &a.case, &a.to)?;
     out.done(
         &format!(
             "Case assigned. The case key was shared with {} device(s); they receive the case on their next sync.",
-            report.keys_shared
+            done.keys_shared
         ),
-        json!({
-            "case": uuid_string(case),
-            "user_id": hex_string(&response.user_id),
-            "devices": response.devices,
-            "keys_shared": report.keys_shared,
-        }),
+        serde_json::to_value(&done).unwrap_or_default(),
     );
     Ok(())
-}
-
-fn uuid_string(id: [u8; 16]) -> String {
-    let h = hex_string(&id);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
-}
-
-fn hex_string(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }

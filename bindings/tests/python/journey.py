@@ -171,6 +171,20 @@ async def journey(tmp, data, url):
     check("still pending after cancel", [s.state for s in sam.sync_states()] == [o.CaseSyncState.PENDING_UPLOAD])
     check("then syncs", (await sam.sync(None, None)).pushed == 1)
 
+    # The supervisor assigns the case to a colleague, whose phone gets it whole.
+    jo = o.OutreachVault.create(os.path.join(tmp, "jo"), "jo's passphrase", "Jo Smith", "North", None)
+    await jo.enroll(url, admin(data, "invite", "--name", "Jo Smith", "--role", "practitioner", "--team", "North")["code"], False)
+    check("not hers yet", (await jo.sync(None, None)).cases_changed == [])
+    try:
+        await sam.assign_case(case, "Jo Smith")
+        check("a practitioner may not assign", False)
+    except o.OutreachError.Sync:
+        check("a practitioner may not assign", True)
+    done = await ali.assign_case(case, "Jo Smith")
+    check("assigned, key shared", done.devices == 1 and done.keys_shared == 1)
+    check("colleague receives the case", (await jo.sync(None, None)).cases_changed == [case])
+    check("import of an exported case merges", jo.import_case(sam.export_case_automerge(case)) == case)
+
     # Wrong passphrase.
     del ali
     ali = o.OutreachVault.open(os.path.join(tmp, "ali"))

@@ -267,3 +267,54 @@ fn run(
     }
     Ok(report)
 }
+
+/// What assigning a case did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Assignment {
+    pub case_id: String,
+    /// The assignee's devices that will receive the case.
+    pub devices: u32,
+    /// Envelopes sealed for them in the sync that followed.
+    pub keys_shared: u64,
+}
+
+/// Assigns a case to a user by name (supervisors of the case's team and
+/// admins): syncs first (the case must be on the server), asks the server,
+/// then syncs again so the assignee's devices get the case key at once.
+pub fn assign(
+    vault: &mut Vault,
+    transport: &dyn Transport,
+    case: &str,
+    user: &str,
+) -> Result<Assignment> {
+    let result = (|| {
+        sync(vault, transport, &mut ())?;
+        let case_id = vault.resolve_case(case)?;
+        let mut s = Session {
+            vault,
+            transport,
+            report: SyncReport::default(),
+        };
+        let reply = s.call(
+            proto::PATH_ASSIGN,
+            proto::encode(&proto::AssignRequest {
+                case_id,
+                user: user.trim().to_string(),
+            }),
+        )?;
+        let response: proto::AssignResponse =
+            proto::decode(&reply).map_err(|_| Error::SyncProtocol("malformed assign reply"))?;
+        let report = sync(vault, transport, &mut ())?;
+        Ok(Assignment {
+            case_id: uuid::Uuid::from_bytes(case_id).to_string(),
+            devices: response.devices,
+            keys_shared: report.keys_shared,
+        })
+    })();
+    if let Err(Error::DeviceRevoked) = result {
+        if vault.is_unlocked() {
+            vault.wipe()?;
+        }
+    }
+    result
+}

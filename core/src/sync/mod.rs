@@ -10,5 +10,5 @@
 mod engine;
 mod transport;
 
-pub use engine::{SyncObserver, SyncPhase, SyncReport, enroll, sync};
+pub use engine::{Assignment, SyncObserver, SyncPhase, SyncReport, assign, enroll, sync};
 pub use transport::{HttpTransport, Transport, check_server_url};
