@@ -311,10 +311,10 @@ pub fn assign(
             keys_shared: report.keys_shared,
         })
     })();
-    if let Err(Error::DeviceRevoked) = result {
-        if vault.is_unlocked() {
-            vault.wipe()?;
-        }
+    if let Err(Error::DeviceRevoked) = result
+        && vault.is_unlocked()
+    {
+        vault.wipe()?;
     }
     result
 }
