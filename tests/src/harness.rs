@@ -10,8 +10,9 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
+use outreach_core::case::model::{CaseEdit, ContactKind, Outcome};
 use outreach_core::sync::{self, HttpTransport};
-use outreach_core::vault::{Vault, VaultOptions};
+use outreach_core::vault::{Vault, VaultOptions, VisitInput};
 
 use crate::{PASSPHRASE, test_options};
 
@@ -287,4 +288,27 @@ fn relay(client: TcpStream, target: SocketAddr, fault: u8, cut_after: u64) {
     }
     let _ = c_write.shutdown(Shutdown::Both);
     let _ = s_read.shutdown(Shutdown::Both);
+}
+
+/// A new case with just a preferred name.
+pub fn new_case(v: &mut Vault, name: &str) -> String {
+    v.create_case(&CaseEdit {
+        preferred_name: Some(name.into()),
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+/// A completed home visit with `note`.
+pub fn visit(v: &mut Vault, case: &str, note: &str) -> String {
+    v.add_visit(
+        case,
+        &VisitInput::new(
+            "2026-11-20T10:00:00Z",
+            ContactKind::Home,
+            Outcome::Completed,
+            note,
+        ),
+    )
+    .unwrap()
 }

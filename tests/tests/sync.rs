@@ -3,33 +3,12 @@
 //! server holds, revocation, and refused input.
 
 use outreach_core::Error;
-use outreach_core::case::model::{CaseEdit, ContactKind, Outcome};
+use outreach_core::case::model::CaseEdit;
 use outreach_core::sync::{HttpTransport, Transport};
-use outreach_core::vault::{Vault, VisitInput};
+use outreach_core::vault::Vault;
 use outreach_protocol as proto;
 use outreach_tests::PASSPHRASE;
-use outreach_tests::harness::{Device, Server, bin};
-
-fn new_case(v: &mut Vault, name: &str) -> String {
-    v.create_case(&CaseEdit {
-        preferred_name: Some(name.into()),
-        ..Default::default()
-    })
-    .unwrap()
-}
-
-fn visit(v: &mut Vault, case: &str, note: &str) -> String {
-    v.add_visit(
-        case,
-        &VisitInput::new(
-            "2026-11-20T10:00:00Z",
-            ContactKind::Home,
-            Outcome::Completed,
-            note,
-        ),
-    )
-    .unwrap()
-}
+use outreach_tests::harness::{Device, Server, bin, new_case, visit};
 
 /// Export without the exporter and time, for comparing replicas.
 fn export(v: &mut Vault, case: &str) -> serde_json::Value {

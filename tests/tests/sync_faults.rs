@@ -8,33 +8,11 @@ use std::thread;
 use std::time::Duration;
 
 use outreach_core::Error;
-use outreach_core::case::model::{CaseEdit, ContactKind, Outcome};
 use outreach_core::sync::{HttpTransport, Transport};
-use outreach_core::vault::{Vault, VisitInput};
+use outreach_core::vault::Vault;
 use outreach_protocol::{self as proto, Item};
 use outreach_server::storage::{SqliteStorage, Storage};
-use outreach_tests::harness::{Device, Fault, Proxy, Server};
-
-fn new_case(v: &mut Vault, name: &str) -> String {
-    v.create_case(&CaseEdit {
-        preferred_name: Some(name.into()),
-        ..Default::default()
-    })
-    .unwrap()
-}
-
-fn visit(v: &mut Vault, case: &str, note: &str) -> String {
-    v.add_visit(
-        case,
-        &VisitInput::new(
-            "2026-11-20T10:00:00Z",
-            ContactKind::Home,
-            Outcome::Completed,
-            note,
-        ),
-    )
-    .unwrap()
-}
+use outreach_tests::harness::{Device, Fault, Proxy, Server, new_case, visit};
 
 fn now() -> i64 {
     std::time::SystemTime::now()
