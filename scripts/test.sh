@@ -40,6 +40,9 @@ OUTREACH_SERVER_BIN="$PWD/target/debug/outreach-server" PYTHONPATH=build/binding
 step "Kotlin bindings journey on the JVM (kotlinc from npm, JNA from Debian)"
 scripts/kotlin-test.sh
 
+step "Android app's Kotlin layer (android/outreach) on the JVM"
+scripts/android-test.sh
+
 step "Swift bindings: the generated C header compiles"
 # No Swift compiler here; the header is what the XCFramework exposes to Swift.
 # gcc lacks clang's nullability qualifiers, so they are defined away.

@@ -1,0 +1,3 @@
+plugins {
+    kotlin("jvm") version "2.4.20" apply false
+}

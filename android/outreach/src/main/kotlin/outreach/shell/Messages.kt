@@ -1,0 +1,32 @@
+package outreach.shell
+
+import uniffi.outreach_ffi.OutreachException
+
+/**
+ * What a practitioner reads when something goes wrong: plain words and what
+ * to do next. The core's messages carry no personal data; these add the
+ * next step. Every screen maps errors through here, never on its own.
+ */
+object Messages {
+    fun of(e: Throwable): String = when (e) {
+        is OutreachException.WrongPassphrase ->
+            "That passphrase is not right. ${e.remaining} attempts left before this phone's records are wiped."
+        is OutreachException.Wiped ->
+            "Too many wrong passphrases: the records on this phone were wiped. Ask your admin to set it up again."
+        is OutreachException.Locked -> "Unlock Outreach to continue."
+        is OutreachException.PlatformKeyRequired, is OutreachException.PlatformKey ->
+            "The phone's secure key is not available. Unlock the phone and try again, or use your passphrase."
+        is OutreachException.InvalidInput -> "Please check this: ${e.detail}."
+        is OutreachException.NotFound -> "That record is no longer there. Go back and refresh."
+        is OutreachException.Offline ->
+            "No connection to the server. Everything is saved on this phone and will sync when you are back online."
+        is OutreachException.DeviceRevoked ->
+            "Your organisation removed this phone, so its records were wiped. Ask your admin for a new enrolment code."
+        is OutreachException.Sync -> "Sync did not finish: ${e.detail}. Your records are safe on this phone; try again."
+        is OutreachException.Corrupt ->
+            "A record on this phone failed its safety check. Do not delete the app; contact your admin."
+        is OutreachException.Storage, is OutreachException.Internal, is OutreachException.NoVault, is OutreachException.VaultExists ->
+            "Something went wrong on this phone (${e.message}). Your saved records are safe; contact your admin if it happens again."
+        else -> "Something went wrong. Your saved records are safe; try again."
+    }
+}

@@ -1,0 +1,161 @@
+package outreach.shell
+
+import kotlinx.coroutines.flow.MutableStateFlow
+import kotlinx.coroutines.flow.StateFlow
+import kotlinx.coroutines.flow.asStateFlow
+import uniffi.outreach_ffi.ContactKind
+import uniffi.outreach_ffi.ConflictInfo
+import uniffi.outreach_ffi.Domain
+import uniffi.outreach_ffi.Outcome
+import uniffi.outreach_ffi.OutreachException
+import uniffi.outreach_ffi.OutreachVault
+import uniffi.outreach_ffi.PlatformKeyStore
+import uniffi.outreach_ffi.SyncCancel
+import uniffi.outreach_ffi.SyncListener
+import uniffi.outreach_ffi.SyncPhase
+import uniffi.outreach_ffi.VisitDraft
+
+/** Unlock screen: passphrase (and the platform key for quick unlock). */
+class UnlockModel(private val dir: String, private val platformKey: PlatformKeyStore?) {
+    sealed interface State {
+        data object Locked : State
+        data class Error(val message: String, val attemptsLeft: UInt?) : State
+        data class Unlocked(val repository: OutreachRepository) : State
+        data object Wiped : State
+    }
+
+    private val _state = MutableStateFlow<State>(State.Locked)
+    val state: StateFlow<State> = _state.asStateFlow()
+
+    suspend fun unlock(passphrase: String) {
+        _state.value = try {
+            val vault = OutreachVault.open(dir)
+            vault.unlock(passphrase, platformKey)
+            val repo = OutreachRepository(vault)
+            repo.refresh()
+            State.Unlocked(repo)
+        } catch (e: OutreachException.Wiped) {
+            State.Wiped
+        } catch (e: OutreachException.WrongPassphrase) {
+            State.Error(Messages.of(e), e.remaining)
+        } catch (e: OutreachException) {
+            State.Error(Messages.of(e), null)
+        }
+    }
+}
+
+/**
+ * Record a contact: every edit is saved as an encrypted draft through the
+ * core at once, so a killed app or a flat battery loses nothing; submit
+ * turns it into a visit.
+ */
+class ContactFormModel(private val repo: OutreachRepository, val caseId: String) {
+    private val _draft = MutableStateFlow(VisitDraft())
+    val draft: StateFlow<VisitDraft> = _draft.asStateFlow()
+    private val _error = MutableStateFlow<String?>(null)
+    val error: StateFlow<String?> = _error.asStateFlow()
+    var draftId: String? = null
+        private set
+
+    /** Restores a saved draft (offered on start after a crash). */
+    suspend fun restore(id: String) {
+        val restored = repo.read { it.restoreDraft(id) }
+        require(restored.caseId == caseId) { "draft belongs to another case" }
+        draftId = id
+        _draft.value = restored.draft
+    }
+
+    suspend fun edit(change: (VisitDraft) -> VisitDraft) {
+        val next = change(_draft.value)
+        _draft.value = next
+        try {
+            draftId = repo.read { it.saveDraft(draftId, caseId, next) }
+            _error.value = null
+        } catch (e: OutreachException) {
+            _error.value = Messages.of(e)
+        }
+    }
+
+    suspend fun setKind(kind: ContactKind) = edit { it.copy(kind = kind) }
+    suspend fun setOutcome(outcome: Outcome) = edit { it.copy(outcome = outcome) }
+    suspend fun setNote(note: String) = edit { it.copy(note = note) }
+    suspend fun setHerWords(words: String) = edit { it.copy(herWords = words) }
+    suspend fun setAt(at: String) = edit { it.copy(at = at) }
+    suspend fun toggleDomain(d: Domain) = edit { it.copy(domains = if (d in it.domains) it.domains - d else it.domains + d) }
+
+    /** Returns the visit id, or null with [error] set. */
+    suspend fun submit(): String? {
+        val id = draftId ?: run { edit { it }; draftId } ?: return null
+        return try {
+            repo.write { it.submitDraft(id) }.also { draftId = null; _draft.value = VisitDraft() }
+        } catch (e: OutreachException) {
+            _error.value = Messages.of(e)
+            null
+        }
+    }
+}
+
+/** Sync screen: progress, last success, an error in plain words. */
+class SyncModel(private val repo: OutreachRepository, private val now: () -> String) {
+    data class State(
+        val running: Boolean = false,
+        val phase: SyncPhase? = null,
+        val done: ULong = 0u,
+        val total: ULong? = null,
+        val lastSuccess: String? = null,
+        val summary: String? = null,
+        val error: String? = null,
+        val revoked: Boolean = false,
+    )
+
+    private val _state = MutableStateFlow(State())
+    val state: StateFlow<State> = _state.asStateFlow()
+    private var cancel: SyncCancel? = null
+
+    private val listener = object : SyncListener {
+        override fun onProgress(phase: SyncPhase, done: ULong, total: ULong?) {
+            _state.value = _state.value.copy(phase = phase, done = done, total = total)
+        }
+    }
+
+    suspend fun sync() {
+        val handle = SyncCancel()
+        cancel = handle
+        _state.value = _state.value.copy(running = true, error = null, phase = null, done = 0u, total = null)
+        _state.value = try {
+            val r = repo.sync(listener, handle)
+            _state.value.copy(
+                running = false,
+                lastSuccess = now(),
+                summary = "${r.pushed} sent, ${r.pulled} received" +
+                    (if (r.conflicts > 0u) ", ${r.conflicts} to resolve" else ""),
+            )
+        } catch (e: OutreachException.DeviceRevoked) {
+            _state.value.copy(running = false, error = Messages.of(e), revoked = true)
+        } catch (e: OutreachException) {
+            _state.value.copy(running = false, error = Messages.of(e))
+        } finally {
+            cancel = null
+        }
+    }
+
+    fun cancel() {
+        cancel?.cancel()
+    }
+}
+
+/** Conflicts screen: both values, pick one (or type a new one). */
+class ConflictModel(private val repo: OutreachRepository, val caseId: String) {
+    private val _conflicts = MutableStateFlow<List<ConflictInfo>>(emptyList())
+    val conflicts: StateFlow<List<ConflictInfo>> = _conflicts.asStateFlow()
+
+    suspend fun load() {
+        _conflicts.value = repo.read { it.conflicts(caseId) }
+    }
+
+    suspend fun pick(field: String, choice: Int) {
+        val value = _conflicts.value.first { it.field == field }.values[choice].valueJson
+        repo.write { it.resolveConflict(caseId, field, value) }
+        load()
+    }
+}

@@ -1,0 +1,139 @@
+// Tests of the Kotlin layer every screen uses, on the JVM against the
+// host-built core and a real outreach-server on loopback. Run by
+// scripts/android-test.sh; ends with "N passed, N failed".
+package outreach.shell
+
+import java.io.File
+import java.nio.file.Files
+import kotlinx.coroutines.runBlocking
+import uniffi.outreach_ffi.*
+
+private var passed = 0
+private var failed = 0
+
+private fun check(name: String, ok: Boolean) {
+    if (ok) passed++ else failed++
+    println((if (ok) "ok   " else "FAIL ") + name)
+}
+
+private fun admin(data: String, vararg args: String): String {
+    val p = ProcessBuilder(System.getenv("OUTREACH_SERVER_BIN"), *args, "--data", data, "--json").start()
+    val out = p.inputStream.bufferedReader().readText()
+    check(p.waitFor() == 0) { "admin ${args.toList()}" }
+    return out
+}
+
+private fun code(json: String) = Regex("\"code\":\\s*\"([^\"]+)\"").find(json)!!.groupValues[1]
+
+private class Server(val data: String) {
+    private var proc: Process? = null
+    var url = ""
+    fun start(listen: String = "127.0.0.1:0") {
+        val p = ProcessBuilder(System.getenv("OUTREACH_SERVER_BIN"), "serve", "--listen", listen, "--data", data)
+            .redirectError(ProcessBuilder.Redirect.DISCARD).start()
+        url = p.inputStream.bufferedReader().lineSequence().first { it.startsWith("Listening on http://") }.split(" ")[2]
+        proc = p
+    }
+    fun stop() { proc?.destroy(); proc?.waitFor(); proc = null }
+}
+
+fun main() = runBlocking {
+    val tmp = Files.createTempDirectory("outreach-android").toFile()
+    val server = Server(File(tmp, "server").path)
+    server.start()
+    try {
+        tests(tmp, server)
+    } finally {
+        server.stop()
+    }
+    println("$passed passed, $failed failed")
+    if (failed > 0) kotlin.system.exitProcess(1)
+}
+
+private suspend fun tests(tmp: File, server: Server) {
+    val samDir = File(tmp, "sam").path
+    OutreachVault.create(samDir, "sam's passphrase", "Sam Jones", "North", null).close()
+
+    // Unlock: wrong, then right.
+    val unlock = UnlockModel(samDir, null)
+    unlock.unlock("not it")
+    val wrong = unlock.state.value
+    check("wrong passphrase: plain words and attempts left",
+        wrong is UnlockModel.State.Error && wrong.attemptsLeft == 9u && wrong.message.contains("9 attempts left"))
+    unlock.unlock("sam's passphrase")
+    val unlocked = unlock.state.value
+    check("right passphrase unlocks", unlocked is UnlockModel.State.Unlocked)
+    val repo = (unlocked as UnlockModel.State.Unlocked).repository
+
+    // Record a contact and see the caseload update.
+    val case = repo.write { it.createCase(CaseEdit(preferredName = "Jasmine")) }
+    check("caseload shows the new case, never synced",
+        repo.caseload.value.map { it.summary.preferredName to it.sync } == listOf("Jasmine" to CaseSyncState.NEVER_SYNCED))
+    val form = ContactFormModel(repo, case)
+    form.setKind(ContactKind.HOME)
+    form.setNote("Talked through the tenancy letter")
+    form.toggleDomain(Domain.HOUSING)
+    check("incomplete contact refused in plain words", form.submit() == null && form.error.value!!.contains("at"))
+    form.setAt("2026-11-27T10:00:00Z")
+    form.setOutcome(Outcome.COMPLETED)
+    val visit = form.submit()
+    check("contact recorded", visit != null && form.error.value == null)
+    check("caseload updated", repo.caseload.value.single().summary.visits == 1u)
+
+    // A draft survives the app being killed mid-typing.
+    val typing = ContactFormModel(repo, case)
+    typing.setKind(ContactKind.PHONE)
+    typing.setHerWords("I want to sort it myself")
+    repo.vault.close() // the process dies; nothing but the files remain
+    val again = UnlockModel(samDir, null)
+    again.unlock("sam's passphrase")
+    val repo2 = (again.state.value as UnlockModel.State.Unlocked).repository
+    val saved = repo2.read { it.drafts() }
+    val restored = ContactFormModel(repo2, case)
+    restored.restore(saved.single().draftId)
+    check("killed draft restored", restored.draft.value.herWords == "I want to sort it myself" &&
+        restored.draft.value.kind == ContactKind.PHONE)
+
+    // Sync: progress, success, then the server gone, then back.
+    repo2.read { runBlocking { it.enroll(server.url, code(admin(server.data, "invite", "--name", "Sam Jones", "--role", "practitioner", "--team", "North")), false) } }
+    val clock = { "2026-11-28T09:00:00Z" }
+    val sync = SyncModel(repo2, clock)
+    sync.sync()
+    check("sync succeeds with a summary", sync.state.value.lastSuccess == "2026-11-28T09:00:00Z" &&
+        sync.state.value.summary!!.startsWith("1 sent") && sync.state.value.error == null)
+    check("progress reported", sync.state.value.phase != null)
+    check("caseload shows synced", repo2.caseload.value.single().sync == CaseSyncState.SYNCED)
+    repo2.write { it.addVisit(case, VisitInput(at = "2026-11-28T08:00:00Z", kind = ContactKind.TEXT, outcome = Outcome.COMPLETED, note = "Texted")) }
+    check("caseload shows pending upload", repo2.caseload.value.single().sync == CaseSyncState.PENDING_UPLOAD)
+    val addr = server.url.removePrefix("http://")
+    server.stop()
+    sync.sync()
+    check("offline: plain words, nothing lost", sync.state.value.error!!.contains("No connection") &&
+        sync.state.value.lastSuccess == "2026-11-28T09:00:00Z" &&
+        repo2.caseload.value.single().sync == CaseSyncState.PENDING_UPLOAD)
+    server.start(addr)
+    sync.sync()
+    check("back online: uploaded", sync.state.value.error == null && repo2.caseload.value.single().sync == CaseSyncState.SYNCED)
+
+    // A conflict shown and resolved.
+    val ali = OutreachVault.create(File(tmp, "ali").path, "ali's passphrase", "Ali Khan", "North", null)
+    ali.enroll(server.url, code(admin(server.data, "invite", "--name", "Ali Khan", "--role", "supervisor", "--team", "North")), false)
+    sync.sync()
+    ali.sync(null, null)
+    repo2.write { it.editCase(case, CaseEdit(phone = "07700 900001")) }
+    ali.editCase(case, CaseEdit(phone = "07700 900002"))
+    repeat(2) { sync.sync(); ali.sync(null, null) }
+    check("caseload shows the conflict", repo2.caseload.value.single().sync == CaseSyncState.CONFLICT)
+    val conflicts = ConflictModel(repo2, case)
+    conflicts.load()
+    check("conflict shows both values", conflicts.conflicts.value.single().values.size == 2)
+    conflicts.pick(conflicts.conflicts.value.single().field, 0)
+    check("conflict resolved", conflicts.conflicts.value.isEmpty())
+    sync.sync()
+    check("resolution synced", repo2.caseload.value.single().sync == CaseSyncState.SYNCED)
+
+    // Revoked: told in plain words.
+    admin(server.data, "revoke-device", repo2.read { it.syncAccount()!!.deviceId })
+    sync.sync()
+    check("revoked: plain words", sync.state.value.revoked && sync.state.value.error!!.contains("removed this phone"))
+}
