@@ -94,8 +94,45 @@ private suspend fun tests(tmp: File, server: Server) {
     check("killed draft restored", restored.draft.value.herWords == "I want to sort it myself" &&
         restored.draft.value.kind == ContactKind.PHONE)
 
+    // The case screen: safe-contact rules first, plan by domain, concerns.
+    repo2.write { it.editCase(case, CaseEdit(textOk = false, voicemailOk = false, codeWord = "bluebell")) }
+    val plan = PlanModel(repo2, case)
+    val goal = plan.addGoal(Domain.HOUSING, "Keep the tenancy", "2027-03-01")!!
+    plan.addAction(goal, "Call the housing officer")
+    plan.addScale(6, ScaleView.WOMAN)
+    check("plan edit refused in plain words", plan.addScale(11, ScaleView.WOMAN) == null && plan.error.value!!.startsWith("Please check"))
+    repo2.write { it.addConcern(case, ConcernInput(category = "domestic abuse", severity = Severity.HIGH, description = "Seen near the flat")) }
+    val caseScreen = CaseModel(repo2, case)
+    caseScreen.load()
+    val cs = caseScreen.state.value
+    check("safe-contact rules first", cs.contactRules == listOf("Do NOT text", "Never leave voicemail", "Code word: bluebell"))
+    check("plan by domain", cs.goalsByDomain[Domain.HOUSING] == listOf("Keep the tenancy"))
+    check("scale and concerns", cs.latestScale == 6.toUByte() && cs.openConcerns == listOf(Severity.HIGH to "domestic abuse"))
+
+    // Auto-lock and sync policy.
+    val lock = AutoLock(timeoutSeconds = 120)
+    lock.backgrounded(1000)
+    check("no lock inside the timeout", !lock.foregrounded(1100))
+    lock.backgrounded(1000)
+    check("locks past the timeout", lock.foregrounded(1120))
+    check("sync policy", SyncPolicy.shouldSync(true, true, 990, 1000) && !SyncPolicy.shouldSync(false, true, null, 1000) &&
+        !SyncPolicy.shouldSync(true, false, 990, 1000))
+
+    // Settings: passphrase change.
+    val settings = SettingsModel(repo2, null)
+    settings.changePassphrase("new passphrase", "different")
+    check("passphrase mismatch caught", settings.message.value == "The two passphrases are different.")
+    settings.changePassphrase("short", "short")
+    check("weak passphrase refused", settings.message.value!!.contains("at least"))
+    settings.changePassphrase("sam's new passphrase", "sam's new passphrase")
+    check("passphrase changed", settings.message.value == "Passphrase changed.")
+
     // Sync: progress, success, then the server gone, then back.
-    repo2.read { runBlocking { it.enroll(server.url, code(admin(server.data, "invite", "--name", "Sam Jones", "--role", "practitioner", "--team", "North")), false) } }
+    val enrol = EnrolModel(repo2)
+    enrol.enrol(server.url, "0000-0000-0000-0000-0000")
+    check("unknown code: plain words", (enrol.state.value as EnrolModel.State.Error).message.contains("unknown enrolment code"))
+    enrol.enrol(server.url, code(admin(server.data, "invite", "--name", "Sam Jones", "--role", "practitioner", "--team", "North")))
+    check("enrolled", (enrol.state.value as? EnrolModel.State.Enrolled)?.who?.startsWith("Sam Jones (practitioner, team North)") == true)
     val clock = { "2026-11-28T09:00:00Z" }
     val sync = SyncModel(repo2, clock)
     sync.sync()
