@@ -1,0 +1,67 @@
+package outreach.app
+
+import android.os.Bundle
+import android.view.WindowManager
+import androidx.activity.ComponentActivity
+import androidx.activity.compose.setContent
+import androidx.compose.material3.MaterialTheme
+import androidx.compose.runtime.collectAsState
+import androidx.compose.runtime.getValue
+import androidx.navigation.compose.NavHost
+import androidx.navigation.compose.composable
+import androidx.navigation.compose.rememberNavController
+import java.io.File
+import uniffi.outreach_ffi.OutreachVault
+
+/**
+ * One activity; screens are Compose destinations. FLAG_SECURE keeps case
+ * content out of screenshots, screen recording and the recents thumbnail.
+ */
+class MainActivity : ComponentActivity() {
+    override fun onCreate(savedInstanceState: Bundle?) {
+        super.onCreate(savedInstanceState)
+        window.setFlags(WindowManager.LayoutParams.FLAG_SECURE, WindowManager.LayoutParams.FLAG_SECURE)
+        val app = application as OutreachApplication
+        val keyStore = KeystoreKeyStore()
+        setContent {
+            MaterialTheme {
+                val repo by app.repository.collectAsState()
+                val current = repo
+                if (current == null) {
+                    if (File(app.vaultDir, "outreach.db").exists()) {
+                        UnlockScreen(app.vaultDir, keyStore) { app.repository.value = it }
+                    } else {
+                        CreateVaultScreen { passphrase, name, team ->
+                            OutreachVault.create(app.vaultDir, passphrase, name, team, keyStore).close()
+                        }
+                    }
+                } else {
+                    val nav = rememberNavController()
+                    NavHost(nav, startDestination = "caseload") {
+                        composable("caseload") {
+                            CaseloadScreen(current, open = { nav.navigate("case/$it") },
+                                sync = { nav.navigate("sync") }, settings = { nav.navigate("settings") })
+                        }
+                        composable("case/{id}") { entry ->
+                            val id = entry.arguments?.getString("id").orEmpty()
+                            CaseScreen(current, id,
+                                record = { nav.navigate("contact/$id") },
+                                plan = { nav.navigate("plan/$id") },
+                                conflicts = { nav.navigate("conflicts/$id") })
+                        }
+                        composable("contact/{id}") { entry ->
+                            ContactScreen(current, entry.arguments?.getString("id").orEmpty()) { nav.popBackStack() }
+                        }
+                        composable("plan/{id}") { entry -> PlanScreen(current, entry.arguments?.getString("id").orEmpty()) }
+                        composable("conflicts/{id}") { entry ->
+                            ConflictsScreen(current, entry.arguments?.getString("id").orEmpty())
+                        }
+                        composable("sync") { SyncScreen(current, enrol = { nav.navigate("enrol") }) }
+                        composable("enrol") { EnrolScreen(current) { nav.popBackStack() } }
+                        composable("settings") { SettingsScreen(current, keyStore, app.autoLock, lock = app::lock) }
+                    }
+                }
+            }
+        }
+    }
+}
