@@ -1,0 +1,238 @@
+import OutreachFFI
+import OutreachKit
+import SwiftUI
+
+// Screens are thin: every rule lives in the Rust core, every state in
+// OutreachKit's stores. One column, large controls, so a contact can be
+// recorded one-handed right after a visit.
+
+struct CreateVaultView: View {
+    @EnvironmentObject var app: AppStore
+    @State private var name = ""
+    @State private var team = ""
+    @State private var passphrase = ""
+
+    var body: some View {
+        Form {
+            Section("Set up Outreach on this phone") {
+                TextField("Your name", text: $name)
+                TextField("Team", text: $team)
+                SecureField("Passphrase", text: $passphrase)
+            }
+            if let error = app.error { Text(error).foregroundStyle(.red) }
+            Button("Create") { app.create(passphrase: passphrase, name: name, team: team.isEmpty ? nil : team) }
+        }
+    }
+}
+
+struct UnlockView: View {
+    @EnvironmentObject var app: AppStore
+    @State private var passphrase = ""
+
+    var body: some View {
+        Form {
+            Section("Outreach is locked") {
+                SecureField("Passphrase", text: $passphrase)
+                Button("Unlock") {
+                    app.unlock(passphrase: passphrase)
+                    passphrase = ""
+                }
+            }
+            if let error = app.error { Text(error).foregroundStyle(.red) }
+        }
+    }
+}
+
+struct CaseloadView: View {
+    @StateObject var store: CaseloadStore
+    let vault: OutreachVault
+    @EnvironmentObject var app: AppStore
+
+    var body: some View {
+        List(store.rows) { row in
+            NavigationLink(destination: CaseView(store: CaseStore(vault: vault, caseId: row.id), vault: vault)) {
+                VStack(alignment: .leading) {
+                    Text(row.summary.preferredName).bold()
+                    Text((row.summary.overdue ? "OVERDUE · " : "") + "next contact \(row.summary.nextContactDue ?? "not set")")
+                        .foregroundStyle(row.summary.overdue ? .red : .primary)
+                    if row.summary.openConcerns > 0 { Text("\(row.summary.openConcerns) open concern(s)") }
+                    Text(label(row.sync)).font(.caption)
+                }
+            }
+        }
+        .navigationTitle("Caseload")
+        .toolbar {
+            NavigationLink("Sync") { SyncView(store: SyncStore(vault: vault)) }
+            NavigationLink("Settings") { SettingsView(vault: vault) }
+        }
+        .onAppear { store.refresh() }
+    }
+
+    private func label(_ s: CaseSyncState) -> String {
+        switch s {
+        case .neverSynced: return "Not yet synced"
+        case .pendingUpload: return "Waiting to upload"
+        case .synced: return "Synced"
+        case .conflict: return "Conflict to resolve"
+        }
+    }
+}
+
+struct CaseView: View {
+    @StateObject var store: CaseStore
+    let vault: OutreachVault
+    @State private var goal = ""
+    @State private var domain: Domain = .housing
+    @State private var score = 5.0
+
+    var body: some View {
+        List {
+            // Safe-contact rules first: she may not be safe to text or call.
+            Section { ForEach(store.contactRules, id: \.self) { Text($0).bold().foregroundStyle(.red) } }
+            Section {
+                NavigationLink("Record contact") { ContactView(store: ContactStore(vault: vault, caseId: store.caseId)) }
+                NavigationLink("Conflicts") { ConflictsView(store: ConflictStore(vault: vault, caseId: store.caseId)) }
+            }
+            Section("Support plan") {
+                ForEach(Array(store.record?.goals ?? [:]).sorted(by: { $0.key < $1.key }), id: \.key) { _, g in
+                    Text("\(String(describing: g.domain)): \(g.text)")
+                }
+                Picker("Domain", selection: $domain) {
+                    ForEach([Domain.housing, .mentalHealth, .physicalHealth, .substanceUse, .domesticAbuse, .finance], id: \.self) {
+                        Text(String(describing: $0)).tag($0)
+                    }
+                }
+                TextField("New goal", text: $goal)
+                Button("Add goal") { store.addGoal(domain: domain, text: goal); goal = "" }
+            }
+            Section("Signs of Safety scale") {
+                Slider(value: $score, in: 0...10, step: 1)
+                Button("Add reading: \(Int(score))") { store.addScale(score: Int64(score)) }
+            }
+            Section("Concerns") {
+                ForEach(Array(store.record?.concerns ?? [:]).sorted(by: { $0.key < $1.key }), id: \.key) { _, c in
+                    Text("\(String(describing: c.severity)) · \(c.category)")
+                }
+            }
+            Section("Timeline") {
+                ForEach(store.timeline, id: \.id) { Text("\(String($0.at.prefix(10)))  \($0.kind): \($0.summary)") }
+            }
+            if let error = store.error { Text(error).foregroundStyle(.red) }
+        }
+        .navigationTitle(store.record?.profile.preferredName ?? "")
+        .onAppear { store.load() }
+    }
+}
+
+struct ContactView: View {
+    @StateObject var store: ContactStore
+    @Environment(\.dismiss) private var dismiss
+
+    var body: some View {
+        Form {
+            Picker("Type", selection: Binding(get: { store.draft.kind ?? .home }, set: { store.draft.kind = $0; store.save() })) {
+                ForEach([ContactKind.home, .community, .office, .phone, .text, .attempted], id: \.self) {
+                    Text(String(describing: $0)).tag($0)
+                }
+            }
+            Picker("Outcome", selection: Binding(get: { store.draft.outcome ?? .completed }, set: { store.draft.outcome = $0; store.save() })) {
+                ForEach([Outcome.completed, .noAnswer, .cancelled, .rescheduled], id: \.self) { Text(String(describing: $0)).tag($0) }
+            }
+            TextField("When (2026-11-27T10:00:00Z)", text: Binding(get: { store.draft.at ?? "" }, set: { store.draft.at = $0; store.save() }))
+            TextField("Note", text: Binding(get: { store.draft.note ?? "" }, set: { store.draft.note = $0; store.save() }), axis: .vertical)
+                .lineLimit(4...12)
+            TextField("Her own words", text: Binding(get: { store.draft.herWords ?? "" }, set: { store.draft.herWords = $0; store.save() }))
+            if let error = store.error { Text(error).foregroundStyle(.red) }
+            Button("Save contact") { if store.submit() { dismiss() } }
+        }
+        .navigationTitle("Record a contact")
+    }
+}
+
+struct ConflictsView: View {
+    @StateObject var store: ConflictStore
+
+    var body: some View {
+        List {
+            if store.conflicts.isEmpty { Text("No conflicts") }
+            ForEach(store.conflicts, id: \.field) { conflict in
+                Section(conflict.field) {
+                    ForEach(conflict.values, id: \.valueJson) { choice in
+                        Button("\(choice.valueJson) — \(choice.by), \(String(choice.at.prefix(16)))") {
+                            store.pick(field: conflict.field, choice: choice)
+                        }
+                    }
+                }
+            }
+        }
+        .navigationTitle("Conflicts")
+        .onAppear { store.load() }
+    }
+}
+
+struct SyncView: View {
+    @StateObject var store: SyncStore
+    @State private var server = "https://"
+    @State private var code = ""
+
+    var body: some View {
+        Form {
+            Section("Sync") {
+                if store.running {
+                    if let p = store.progress { ProgressView(value: p) } else { ProgressView() }
+                    Button("Cancel") { store.cancel() }
+                }
+                Text("Last success: \(store.lastSuccess.map { $0.formatted() } ?? "never")")
+                if let s = store.summary { Text(s) }
+                if let e = store.error { Text(e).foregroundStyle(.red) }
+                Button("Sync now") { Task { await store.sync() } }.disabled(store.running)
+            }
+            Section("Enrol this phone") {
+                TextField("Server", text: $server)
+                TextField("Code from your admin", text: $code)
+                Button("Enrol") { Task { await store.enrol(server: server, code: code) } }
+            }
+        }
+        .navigationTitle("Sync")
+    }
+}
+
+struct SettingsView: View {
+    let vault: OutreachVault
+    @EnvironmentObject var app: AppStore
+    @State private var new = ""
+    @State private var again = ""
+    @State private var message: String?
+
+    var body: some View {
+        Form {
+            Section("Passphrase") {
+                SecureField("New passphrase", text: $new)
+                SecureField("Again", text: $again)
+                Button("Change passphrase") {
+                    if new != again {
+                        message = "The two passphrases are different."
+                    } else {
+                        do {
+                            try vault.changePassphrase(newPassphrase: new, platformKey: app.keyStore)
+                            message = "Passphrase changed."
+                        } catch { message = Messages.of(error) }
+                    }
+                    new = ""
+                    again = ""
+                }
+                if let m = message { Text(m) }
+            }
+            Section("Lock after the app has been in the background for") {
+                Picker("Auto-lock", selection: $app.autoLockSeconds) {
+                    Text("30 s").tag(TimeInterval(30))
+                    Text("2 min").tag(TimeInterval(120))
+                    Text("5 min").tag(TimeInterval(300))
+                    Text("15 min").tag(TimeInterval(900))
+                }
+                Button("Lock now") { app.lock() }
+            }
+        }
+        .navigationTitle("Settings")
+    }
+}
