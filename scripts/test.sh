@@ -43,6 +43,13 @@ scripts/kotlin-test.sh
 step "Android app's Kotlin layer (android/outreach) on the JVM"
 scripts/android-test.sh
 
+step "App sources parse (tree-sitter Kotlin and Swift grammars from PyPI)"
+if ! PYTHONPATH=build/tools/py python3 -c 'import tree_sitter, tree_sitter_kotlin, tree_sitter_swift' 2>/dev/null; then
+  python3 -m pip install -q --disable-pip-version-check --target build/tools/py \
+    tree-sitter==0.26.1 tree-sitter-kotlin==1.1.0 tree-sitter-swift==0.7.4
+fi
+PYTHONPATH=build/tools/py python3 scripts/parse-apps.py
+
 step "Swift bindings: the generated C header compiles"
 # No Swift compiler here; the header is what the XCFramework exposes to Swift.
 # gcc lacks clang's nullability qualifiers, so they are defined away.

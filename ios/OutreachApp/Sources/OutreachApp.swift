@@ -8,13 +8,14 @@ import SwiftUI
 /// of case content, and the vault locks after the background timeout.
 @main
 struct OutreachApp: App {
-    @StateObject private var app = AppStore()
+    @StateObject private var app = AppStore.shared
     @Environment(\.scenePhase) private var phase
 
     init() {
         BGTaskScheduler.shared.register(forTaskWithIdentifier: AppStore.syncTask, using: nil) { task in
             Task { @MainActor in
-                // The store is owned by the scene; background sync runs only if unlocked.
+                // Runs only while the vault is unlocked: a locked vault has no keys.
+                await AppStore.shared.runBackgroundSync()
                 task.setTaskCompleted(success: true)
             }
         }

@@ -6,6 +6,9 @@ import OutreachFFI
 /// store per screen below; no business rules (the Rust core has them all).
 @MainActor
 public final class AppStore: ObservableObject {
+    /// One per app: the background-sync task needs it outside any view.
+    public static let shared = AppStore()
+
     @Published public private(set) var vault: OutreachVault?
     @Published public var error: String?
     public var autoLockSeconds: TimeInterval = 120

@@ -39,7 +39,7 @@ class MainActivity : ComponentActivity() {
                     val nav = rememberNavController()
                     NavHost(nav, startDestination = "caseload") {
                         composable("caseload") {
-                            CaseloadScreen(current, open = { nav.navigate("case/$it") },
+                            CaseloadScreen(current, openCase = { nav.navigate("case/$it") },
                                 sync = { nav.navigate("sync") }, settings = { nav.navigate("settings") })
                         }
                         composable("case/{id}") { entry ->

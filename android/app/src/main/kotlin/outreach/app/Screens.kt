@@ -95,7 +95,7 @@ fun UnlockScreen(dir: String, keyStore: PlatformKeyStore, unlocked: (OutreachRep
 }
 
 @Composable
-fun CaseloadScreen(repo: OutreachRepository, open: (String) -> Unit, sync: () -> Unit, settings: () -> Unit) {
+fun CaseloadScreen(repo: OutreachRepository, openCase: (String) -> Unit, sync: () -> Unit, settings: () -> Unit) {
     val rows by repo.caseload.collectAsState()
     LaunchedEffect(Unit) { repo.refresh() }
     Column(Modifier.fillMaxSize()) {
@@ -107,7 +107,7 @@ fun CaseloadScreen(repo: OutreachRepository, open: (String) -> Unit, sync: () ->
         LazyColumn {
             items(rows, key = { it.summary.id }) { row ->
                 val s = row.summary
-                Column(Modifier.fillMaxWidth().clickable { open(s.id) }.padding(16.dp)) {
+                Column(Modifier.fillMaxWidth().clickable { openCase(s.id) }.padding(16.dp)) {
                     Text(s.preferredName, fontWeight = FontWeight.Bold)
                     Text(
                         (if (s.overdue) "OVERDUE · " else "") + "next contact ${s.nextContactDue ?: "not set"}",
