@@ -71,6 +71,7 @@ impl From<CoreError> for OutreachError {
             | CoreError::EnrolmentRefused(_)
             | CoreError::SyncProtocol(_)
             | CoreError::Cancelled => Self::Sync { detail },
+            CoreError::QuickUnlockOff => Self::PlatformKey { detail },
         }
     }
 }

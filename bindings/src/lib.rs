@@ -122,6 +122,41 @@ impl OutreachVault {
         Ok(())
     }
 
+    /// Quick unlock (biometric / device PIN): the root key is also wrapped
+    /// under a key sealed by `platform_key`, which the phone releases only
+    /// after the user authenticates. Needs the vault unlocked.
+    pub fn enable_quick_unlock(
+        &self,
+        platform_key: Arc<dyn PlatformKeyStore>,
+    ) -> Result<(), OutreachError> {
+        with_platform(Some(platform_key), |platform| match platform {
+            Some(p) => self.vault().enable_quick_unlock(p),
+            None => Err(outreach_core::Error::PlatformKeyRequired),
+        })?;
+        Ok(())
+    }
+
+    pub fn disable_quick_unlock(&self) -> Result<(), OutreachError> {
+        Ok(self.vault().disable_quick_unlock()?)
+    }
+
+    pub fn has_quick_unlock(&self) -> Result<bool, OutreachError> {
+        Ok(self.vault().has_quick_unlock()?)
+    }
+
+    /// Unlocks without the passphrase, through the platform key store. A
+    /// refusal by the phone is an error, not a counted wrong passphrase.
+    pub fn unlock_quick(
+        &self,
+        platform_key: Arc<dyn PlatformKeyStore>,
+    ) -> Result<(), OutreachError> {
+        with_platform(Some(platform_key), |platform| match platform {
+            Some(p) => self.vault().unlock_quick(p),
+            None => Err(outreach_core::Error::PlatformKeyRequired),
+        })?;
+        Ok(())
+    }
+
     pub fn lock(&self) {
         self.vault().lock();
     }

@@ -113,6 +113,10 @@ pub enum Error {
     SyncProtocol(&'static str),
     #[error("sync cancelled; everything done so far is kept, sync again to finish")]
     Cancelled,
+    #[error(
+        "quick unlock is not set up (or no longer valid) on this device: unlock with your passphrase"
+    )]
+    QuickUnlockOff,
 }
 
 impl From<rusqlite::Error> for Error {

@@ -53,6 +53,12 @@ impl SecretKey {
         super::seal(wrapping_key, aad, &self.cipher)
     }
 
+    /// The raw bytes, for the one place they may leave: a platform key store
+    /// (Android Keystore, Secure Enclave) that seals them in hardware.
+    pub(crate) fn bytes_for_platform(&self) -> zeroize::Zeroizing<Vec<u8>> {
+        zeroize::Zeroizing::new(self.cipher.to_vec())
+    }
+
     /// Opens a key sealed by [`SecretKey::wrap`].
     pub fn unwrap_from(
         wrapped: &[u8],

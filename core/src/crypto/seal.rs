@@ -53,6 +53,8 @@ pub enum RecordKind {
     SyncState = 9,
     /// An unsubmitted contact record.
     Draft = 10,
+    /// The root key wrapped under the quick-unlock key.
+    QuickUnlock = 11,
 }
 
 /// Associated data binding a ciphertext to its place.

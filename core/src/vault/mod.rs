@@ -17,6 +17,7 @@ mod drafts;
 mod header;
 mod platform;
 mod queries;
+mod quick;
 mod sync;
 
 use std::collections::HashMap;
@@ -314,7 +315,12 @@ impl Vault {
         };
         self.store_mut()?
             .meta_put(&[(META_FAILED, &0u32.to_be_bytes())])?;
+        self.finish_unlock(drk)
+    }
 
+    /// Opens the sealed settings with the root key and keeps both.
+    fn finish_unlock(&mut self, drk: SecretKey) -> Result<()> {
+        let vault_id = self.header.vault_id_bytes()?;
         let sealed = self
             .store()?
             .meta_get(META_SETTINGS)?

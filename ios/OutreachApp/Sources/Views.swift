@@ -37,6 +37,9 @@ struct UnlockView: View {
                     app.unlock(passphrase: passphrase)
                     passphrase = ""
                 }
+                if app.quickUnlockAvailable {
+                    Button("Unlock with Face ID or passcode") { app.unlockQuick() }
+                }
             }
             if let error = app.error { Text(error).foregroundStyle(.red) }
         }
@@ -230,6 +233,8 @@ struct SettingsView: View {
                     Text("5 min").tag(TimeInterval(300))
                     Text("15 min").tag(TimeInterval(900))
                 }
+                Button("Quick unlock on") { app.setQuickUnlock(true) }
+                Button("Quick unlock off") { app.setQuickUnlock(false) }
                 Button("Lock now") { app.lock() }
             }
         }

@@ -6,10 +6,16 @@ import Security
 /// (Keychain on devices without one), never exportable, usable only while
 /// the device is unlocked. Values are sealed with ECIES (X9.63, AES-GCM).
 public final class KeychainKeyStore: PlatformKeyStore {
-    private let tag = "uk.gov.council.outreach.vault-key".data(using: .utf8)!
+    private let tag: Data
+    private let requireUserPresence: Bool
     private let algorithm = SecKeyAlgorithm.eciesEncryptionCofactorVariableIVX963SHA256AESGCM
 
-    public init() {}
+    /// `requireUserPresence`: the key is usable only after Face ID / Touch ID
+    /// or the device passcode (the system prompts) — the quick-unlock key.
+    public init(tag: String = "uk.gov.council.outreach.vault-key", requireUserPresence: Bool = false) {
+        self.tag = tag.data(using: .utf8)!
+        self.requireUserPresence = requireUserPresence
+    }
 
     private func privateKey() throws -> SecKey {
         let query: [String: Any] = [
@@ -24,7 +30,8 @@ public final class KeychainKeyStore: PlatformKeyStore {
         }
         var error: Unmanaged<CFError>?
         guard let access = SecAccessControlCreateWithFlags(
-            nil, kSecAttrAccessibleWhenUnlockedThisDeviceOnly, .privateKeyUsage, &error)
+            nil, kSecAttrAccessibleWhenUnlockedThisDeviceOnly,
+            requireUserPresence ? [.privateKeyUsage, .userPresence] : .privateKeyUsage, &error)
         else { throw PlatformKeyError.Failed(detail: "access control") }
         var attributes: [String: Any] = [
             kSecAttrKeyType as String: kSecAttrKeyTypeECSECPrimeRandom,

@@ -40,6 +40,29 @@ public final class AppStore: ObservableObject {
         } catch { self.error = Messages.of(error) }
     }
 
+    public let quickKeyStore = KeychainKeyStore(tag: "uk.gov.council.outreach.quick-unlock", requireUserPresence: true)
+
+    public var quickUnlockAvailable: Bool {
+        (try? OutreachVault.open(dir: dir.path).hasQuickUnlock()) ?? false
+    }
+
+    /// Face ID / Touch ID / passcode instead of the passphrase (the system
+    /// prompts when the quick-unlock key is used).
+    public func unlockQuick() {
+        do {
+            let v = try OutreachVault.open(dir: dir.path)
+            try v.unlockQuick(platformKey: quickKeyStore)
+            vault = v
+            error = nil
+        } catch { self.error = Messages.of(error) }
+    }
+
+    public func setQuickUnlock(_ on: Bool) {
+        do {
+            if on { try vault?.enableQuickUnlock(platformKey: quickKeyStore) } else { try vault?.disableQuickUnlock() }
+        } catch { self.error = Messages.of(error) }
+    }
+
     public func lock() {
         vault?.lock()
         vault = nil

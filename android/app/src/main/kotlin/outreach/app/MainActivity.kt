@@ -2,9 +2,9 @@ package outreach.app
 
 import android.os.Bundle
 import android.view.WindowManager
-import androidx.activity.ComponentActivity
 import androidx.activity.compose.setContent
 import androidx.compose.material3.MaterialTheme
+import androidx.fragment.app.FragmentActivity
 import androidx.compose.runtime.collectAsState
 import androidx.compose.runtime.getValue
 import androidx.navigation.compose.NavHost
@@ -17,7 +17,7 @@ import uniffi.outreach_ffi.OutreachVault
  * One activity; screens are Compose destinations. FLAG_SECURE keeps case
  * content out of screenshots, screen recording and the recents thumbnail.
  */
-class MainActivity : ComponentActivity() {
+class MainActivity : FragmentActivity() {
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
         window.setFlags(WindowManager.LayoutParams.FLAG_SECURE, WindowManager.LayoutParams.FLAG_SECURE)
@@ -29,7 +29,9 @@ class MainActivity : ComponentActivity() {
                 val current = repo
                 if (current == null) {
                     if (File(app.vaultDir, "outreach.db").exists()) {
-                        UnlockScreen(app.vaultDir, keyStore) { app.repository.value = it }
+                        UnlockScreen(app.vaultDir, keyStore, quickPrompt = { ok, err -> QuickUnlock.prompt(this, ok, err) }) {
+                            app.repository.value = it
+                        }
                     } else {
                         CreateVaultScreen { passphrase, name, team ->
                             OutreachVault.create(app.vaultDir, passphrase, name, team, keyStore).close()

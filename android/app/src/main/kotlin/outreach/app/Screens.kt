@@ -75,11 +75,18 @@ fun CreateVaultScreen(create: (String, String, String?) -> Unit) {
 }
 
 @Composable
-fun UnlockScreen(dir: String, keyStore: PlatformKeyStore, unlocked: (OutreachRepository) -> Unit) {
+fun UnlockScreen(
+    dir: String,
+    keyStore: PlatformKeyStore,
+    quickPrompt: (onSuccess: () -> Unit, onError: (String) -> Unit) -> Unit,
+    unlocked: (OutreachRepository) -> Unit,
+) {
     val model = remember { UnlockModel(dir, keyStore) }
     val state by model.state.collectAsState()
     val scope = rememberCoroutineScope()
     var pass by remember { mutableStateOf("") }
+    var quickError by remember { mutableStateOf<String?>(null) }
+    val quickAvailable = remember { model.quickUnlockAvailable() }
     LaunchedEffect(state) { (state as? UnlockModel.State.Unlocked)?.let { unlocked(it.repository) } }
     Column(pad.fillMaxSize(), verticalArrangement = Arrangement.spacedBy(12.dp)) {
         Text("Outreach is locked", style = MaterialTheme.typography.headlineSmall)
@@ -91,6 +98,12 @@ fun UnlockScreen(dir: String, keyStore: PlatformKeyStore, unlocked: (OutreachRep
             else -> {}
         }
         Button(onClick = { scope.launch { model.unlock(pass); pass = "" } }, modifier = Modifier.fillMaxWidth()) { Text("Unlock") }
+        if (quickAvailable) {
+            OutlinedButton(onClick = {
+                quickPrompt({ scope.launch { model.unlockQuick(QuickUnlock.keyStore) } }, { quickError = it })
+            }, modifier = Modifier.fillMaxWidth()) { Text("Unlock with fingerprint or PIN") }
+            quickError?.let { Text(it, color = MaterialTheme.colorScheme.error) }
+        }
     }
 }
 
@@ -308,6 +321,10 @@ fun SettingsScreen(repo: OutreachRepository, keyStore: PlatformKeyStore, autoLoc
             AutoLock.CHOICES.forEach { s ->
                 FilterChip(timeout == s, { timeout = s; autoLock.timeoutSeconds = s }, { Text(if (s < 60) "${s}s" else "${s / 60} min") })
             }
+        }
+        Row(horizontalArrangement = Arrangement.spacedBy(8.dp)) {
+            OutlinedButton(onClick = { scope.launch { model.setQuickUnlock(true, QuickUnlock.keyStore) } }) { Text("Quick unlock on") }
+            OutlinedButton(onClick = { scope.launch { model.setQuickUnlock(false, QuickUnlock.keyStore) } }) { Text("Off") }
         }
         OutlinedButton(onClick = lock, modifier = Modifier.fillMaxWidth()) { Text("Lock now") }
     }

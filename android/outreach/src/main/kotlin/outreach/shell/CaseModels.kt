@@ -115,6 +115,16 @@ class SettingsModel(private val repo: OutreachRepository, private val platformKe
     private val _message = MutableStateFlow<String?>(null)
     val message: StateFlow<String?> = _message.asStateFlow()
 
+    /** Biometric / PIN quick unlock on or off (the key must be user-authentication bound). */
+    suspend fun setQuickUnlock(on: Boolean, quickKey: PlatformKeyStore) {
+        _message.value = try {
+            repo.read { if (on) it.enableQuickUnlock(quickKey) else it.disableQuickUnlock() }
+            if (on) "Quick unlock is on." else "Quick unlock is off."
+        } catch (e: OutreachException) {
+            Messages.of(e)
+        }
+    }
+
     suspend fun changePassphrase(new: String, repeat: String) {
         _message.value = when {
             new != repeat -> "The two passphrases are different."

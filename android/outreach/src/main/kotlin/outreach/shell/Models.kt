@@ -27,10 +27,18 @@ class UnlockModel(private val dir: String, private val platformKey: PlatformKeyS
     private val _state = MutableStateFlow<State>(State.Locked)
     val state: StateFlow<State> = _state.asStateFlow()
 
-    suspend fun unlock(passphrase: String) {
+    /** Whether to offer biometric / PIN unlock on this screen. */
+    fun quickUnlockAvailable(): Boolean = runCatching { OutreachVault.open(dir).use { it.hasQuickUnlock() } }.getOrDefault(false)
+
+    /** Quick unlock, after the phone has checked the user (BiometricPrompt). */
+    suspend fun unlockQuick(quickKey: PlatformKeyStore) = attempt { it.unlockQuick(quickKey) }
+
+    suspend fun unlock(passphrase: String) = attempt { it.unlock(passphrase, platformKey) }
+
+    private suspend fun attempt(open: (OutreachVault) -> Unit) {
         _state.value = try {
             val vault = OutreachVault.open(dir)
-            vault.unlock(passphrase, platformKey)
+            open(vault)
             val repo = OutreachRepository(vault)
             repo.refresh()
             State.Unlocked(repo)

@@ -118,6 +118,20 @@ private suspend fun tests(tmp: File, server: Server) {
     check("sync policy", SyncPolicy.shouldSync(true, true, 990, 1000) && !SyncPolicy.shouldSync(false, true, null, 1000) &&
         !SyncPolicy.shouldSync(true, false, 990, 1000))
 
+    // Quick unlock (biometric / PIN) through a platform key store.
+    val quickKey = object : PlatformKeyStore {
+        override fun seal(plaintext: ByteArray) = plaintext.map { (it.toInt() xor 0x33).toByte() }.toByteArray()
+        override fun unseal(sealed: ByteArray) = sealed.map { (it.toInt() xor 0x33).toByte() }.toByteArray()
+    }
+    val quickSettings = SettingsModel(repo2, null)
+    quickSettings.setQuickUnlock(true, quickKey)
+    check("quick unlock turned on", quickSettings.message.value == "Quick unlock is on.")
+    val quick = UnlockModel(samDir, null)
+    check("quick unlock offered", quick.quickUnlockAvailable())
+    quick.unlockQuick(quickKey)
+    check("quick unlock opens the vault", quick.state.value is UnlockModel.State.Unlocked)
+    (quick.state.value as UnlockModel.State.Unlocked).repository.vault.close()
+
     // Settings: passphrase change.
     val settings = SettingsModel(repo2, null)
     settings.changePassphrase("new passphrase", "different")
