@@ -35,10 +35,10 @@ class UnlockModel(private val dir: String, private val platformKey: PlatformKeyS
 
     suspend fun unlock(passphrase: String) = attempt { it.unlock(passphrase, platformKey) }
 
-    private suspend fun attempt(open: (OutreachVault) -> Unit) {
+    private suspend fun attempt(openWith: (OutreachVault) -> Unit) {
         _state.value = try {
             val vault = OutreachVault.open(dir)
-            open(vault)
+            openWith(vault)
             val repo = OutreachRepository(vault)
             repo.refresh()
             State.Unlocked(repo)
