@@ -108,6 +108,11 @@ struct CaseView: View {
                 TextField("New goal", text: $goal)
                 Button("Add goal") { store.addGoal(domain: domain, text: goal); goal = "" }
             }
+            Section("Signs of Safety map") {
+                ForEach(store.record?.signsOfSafety.worries.values.map(\.text) ?? [], id: \.self) { Text("Worry: \($0)") }
+                ForEach(store.record?.signsOfSafety.workingWell.values.map(\.text) ?? [], id: \.self) { Text("Working well: \($0)") }
+                ForEach(store.record?.signsOfSafety.needsToHappen.values.map(\.text) ?? [], id: \.self) { Text("Needs to happen: \($0)") }
+            }
             Section("Signs of Safety scale") {
                 Slider(value: $score, in: 0...10, step: 1)
                 Button("Add reading: \(Int(score))") { store.addScale(score: Int64(score)) }
@@ -145,6 +150,10 @@ struct ContactView: View {
             TextField("Note", text: Binding(get: { store.draft.note ?? "" }, set: { store.draft.note = $0; store.save() }), axis: .vertical)
                 .lineLimit(4...12)
             TextField("Her own words", text: Binding(get: { store.draft.herWords ?? "" }, set: { store.draft.herWords = $0; store.save() }))
+            TextField("Who was present (comma separated)", text: Binding(
+                get: { store.draft.present.joined(separator: ", ") },
+                set: { store.draft.present = $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }; store.save() }))
+            TextField("Next contact due", text: Binding(get: { store.draft.nextContactDue ?? "" }, set: { store.draft.nextContactDue = $0.isEmpty ? nil : $0; store.save() }))
             if let error = store.error { Text(error).foregroundStyle(.red) }
             Button("Save contact") { if store.submit() { dismiss() } }
         }

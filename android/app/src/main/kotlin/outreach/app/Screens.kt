@@ -161,6 +161,11 @@ fun CaseScreen(repo: OutreachRepository, caseId: String, record: () -> Unit, pla
         state.error?.let { item { Text(it, color = MaterialTheme.colorScheme.error) } }
         item { Text("Support plan", style = MaterialTheme.typography.titleMedium) }
         items(state.goalsByDomain.entries.toList()) { (domain, goals) -> Text("$domain: ${goals.joinToString("; ")}") }
+        item { Text("Signs of Safety", style = MaterialTheme.typography.titleMedium) }
+        items(state.worries) { Text("Worry: $it") }
+        items(state.workingWell) { Text("Working well: $it") }
+        items(state.needsToHappen) { Text("Needs to happen: $it") }
+        items(state.dangerStatements) { Text("Danger → safety goal: $it") }
         item { Text("Scale (latest): ${state.latestScale ?: "-"} / 10") }
         item { Text("Open concerns", style = MaterialTheme.typography.titleMedium) }
         items(state.openConcerns) { (severity, category) -> Text("$severity · $category") }
@@ -207,6 +212,14 @@ fun ContactScreen(repo: OutreachRepository, caseId: String, done: () -> Unit) {
             OutlinedTextField(draft.herWords ?: "", { v -> scope.launch { model.setHerWords(v) } }, label = { Text("Her own words") },
                 modifier = Modifier.fillMaxWidth())
         }
+        item {
+            OutlinedTextField(draft.present.joinToString(", "), { v -> scope.launch { model.setPresent(v) } },
+                label = { Text("Who was present (comma separated)") }, modifier = Modifier.fillMaxWidth())
+        }
+        item {
+            OutlinedTextField(draft.nextContactDue ?: "", { v -> scope.launch { model.setNextContact(v) } },
+                label = { Text("Next contact due") }, modifier = Modifier.fillMaxWidth())
+        }
         items(Domain.entries.toList()) { d ->
             FilterChip(d in draft.domains, { scope.launch { model.toggleDomain(d) } }, { Text(d.name.lowercase()) })
         }
@@ -220,16 +233,25 @@ fun ContactScreen(repo: OutreachRepository, caseId: String, done: () -> Unit) {
 @Composable
 fun PlanScreen(repo: OutreachRepository, caseId: String) {
     val model = remember(caseId) { PlanModel(repo, caseId) }
+    val case = remember(caseId) { CaseModel(repo, caseId) }
+    val caseState by case.state.collectAsState()
     val error by model.error.collectAsState()
     val scope = rememberCoroutineScope()
+    var action by remember { mutableStateOf("") }
+    LaunchedEffect(caseId) { case.load() }
     var text by remember { mutableStateOf("") }
     var domain by remember { mutableStateOf(Domain.HOUSING) }
     var score by remember { mutableStateOf("") }
     LazyColumn(pad.fillMaxSize(), verticalArrangement = Arrangement.spacedBy(8.dp)) {
         item { Text("Support plan", style = MaterialTheme.typography.headlineSmall) }
+        item { OutlinedTextField(action, { action = it }, label = { Text("Action (then tap a goal)") }, modifier = Modifier.fillMaxWidth()) }
+        items(caseState.goals) { (goalId, label) ->
+            OutlinedButton(onClick = { scope.launch { model.addAction(goalId, action); action = ""; case.load() } },
+                modifier = Modifier.fillMaxWidth()) { Text("+ action: $label") }
+        }
         items(Domain.entries.toList()) { d -> FilterChip(domain == d, { domain = d }, { Text(d.name.lowercase()) }) }
         item { OutlinedTextField(text, { text = it }, label = { Text("Goal") }, modifier = Modifier.fillMaxWidth()) }
-        item { Button(onClick = { scope.launch { model.addGoal(domain, text, null); text = "" } }) { Text("Add goal") } }
+        item { Button(onClick = { scope.launch { model.addGoal(domain, text, null); text = ""; case.load() } }) { Text("Add goal") } }
         item {
             OutlinedTextField(score, { score = it }, label = { Text("Scale reading 0–10 (her view)") },
                 keyboardOptions = KeyboardOptions(keyboardType = KeyboardType.Number))

@@ -30,6 +30,13 @@ class CaseModel(private val repo: OutreachRepository, val caseId: String) {
         val timeline: List<TimelineEntry> = emptyList(),
         val openConcerns: List<Pair<Severity, String>> = emptyList(),
         val latestScale: UByte? = null,
+        /** Signs of Safety map: worries, what's working well, what needs to happen. */
+        val worries: List<String> = emptyList(),
+        val workingWell: List<String> = emptyList(),
+        val needsToHappen: List<String> = emptyList(),
+        val dangerStatements: List<String> = emptyList(),
+        /** Goal id → text, for adding actions. */
+        val goals: List<Pair<String, String>> = emptyList(),
         val error: String? = null,
     )
 
@@ -56,6 +63,11 @@ class CaseModel(private val repo: OutreachRepository, val caseId: String) {
                     .sortedByDescending { it.severity.ordinal }
                     .map { it.severity to it.category },
                 latestScale = case.scales.values.maxByOrNull { it.date }?.score,
+                worries = case.signsOfSafety.worries.values.map { it.text },
+                workingWell = case.signsOfSafety.workingWell.values.map { it.text },
+                needsToHappen = case.signsOfSafety.needsToHappen.values.map { it.text },
+                dangerStatements = case.signsOfSafety.dangerStatements.values.map { "${it.danger} → ${it.safetyGoal}" },
+                goals = case.goals.map { (id, g) -> id to "${g.domain}: ${g.text}" },
             )
         } catch (e: OutreachException) {
             State(error = Messages.of(e))
@@ -85,6 +97,8 @@ class PlanModel(private val repo: OutreachRepository, val caseId: String) {
     suspend fun completeAction(goal: String, action: String) = attempt { it.completeAction(caseId, goal, action, null) }
 
     suspend fun addScale(score: Long, view: ScaleView) = attempt { it.addScale(caseId, ScaleInput(score = score, view = view)) }
+
+    suspend fun addSosEntry(column: uniffi.outreach_ffi.SosColumn, text: String) = attempt { it.addSosEntry(caseId, column, text) }
 }
 
 /** Enrol device: server address and the one-time code from the admin. */

@@ -89,6 +89,9 @@ class ContactFormModel(private val repo: OutreachRepository, val caseId: String)
     suspend fun setNote(note: String) = edit { it.copy(note = note) }
     suspend fun setHerWords(words: String) = edit { it.copy(herWords = words) }
     suspend fun setAt(at: String) = edit { it.copy(at = at) }
+    suspend fun setNextContact(due: String) = edit { it.copy(nextContactDue = due.ifBlank { null }) }
+    suspend fun setPresent(names: String) =
+        edit { it.copy(present = names.split(',').map(String::trim).filter(String::isNotEmpty)) }
     suspend fun toggleDomain(d: Domain) = edit { it.copy(domains = if (d in it.domains) it.domains - d else it.domains + d) }
 
     /** Returns the visit id, or null with [error] set. */

@@ -100,6 +100,7 @@ private suspend fun tests(tmp: File, server: Server) {
     val goal = plan.addGoal(Domain.HOUSING, "Keep the tenancy", "2027-03-01")!!
     plan.addAction(goal, "Call the housing officer")
     plan.addScale(6, ScaleView.WOMAN)
+    plan.addSosEntry(SosColumn.WORKING_WELL, "Attends every visit")
     check("plan edit refused in plain words", plan.addScale(11, ScaleView.WOMAN) == null && plan.error.value!!.startsWith("Please check"))
     repo2.write { it.addConcern(case, ConcernInput(category = "domestic abuse", severity = Severity.HIGH, description = "Seen near the flat")) }
     val caseScreen = CaseModel(repo2, case)
@@ -107,6 +108,7 @@ private suspend fun tests(tmp: File, server: Server) {
     val cs = caseScreen.state.value
     check("safe-contact rules first", cs.contactRules == listOf("Do NOT text", "Never leave voicemail", "Code word: bluebell"))
     check("plan by domain", cs.goalsByDomain[Domain.HOUSING] == listOf("Keep the tenancy"))
+    check("Signs of Safety map and goals listed", cs.workingWell == listOf("Attends every visit") && cs.goals.single().first == goal)
     check("scale and concerns", cs.latestScale == 6.toUByte() && cs.openConcerns == listOf(Severity.HIGH to "domestic abuse"))
 
     // Auto-lock and sync policy.
