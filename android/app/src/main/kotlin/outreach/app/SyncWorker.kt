@@ -3,6 +3,8 @@ package outreach.app
 import android.content.Context
 import androidx.work.CoroutineWorker
 import androidx.work.WorkerParameters
+import outreach.shell.SyncPolicy
+import uniffi.outreach_ffi.CaseSyncState
 import uniffi.outreach_ffi.OutreachException
 
 /**
@@ -11,11 +13,23 @@ import uniffi.outreach_ffi.OutreachException
  * that is the point of locking it. Offline and server errors retry later.
  */
 class SyncWorker(context: Context, params: WorkerParameters) : CoroutineWorker(context, params) {
+    companion object {
+        /** Last successful background sync (seconds), for [SyncPolicy]. */
+        @Volatile var lastSuccess: Long? = null
+    }
+
     override suspend fun doWork(): Result {
         val app = applicationContext as OutreachApplication
         val repo = app.repository.value ?: return Result.success()
+        val now = System.currentTimeMillis() / 1000
+        val pending = repo.caseload.value.any { it.sync == CaseSyncState.PENDING_UPLOAD }
+        // WorkManager only runs this with a network (its constraint).
+        if (!SyncPolicy.shouldSync(networkAvailable = true, pendingUpload = pending, lastSuccess = lastSuccess, now = now)) {
+            return Result.success()
+        }
         return try {
             repo.sync(null, null)
+            lastSuccess = now
             Result.success()
         } catch (e: OutreachException.Offline) {
             Result.retry()
