@@ -89,17 +89,7 @@ impl Store {
     }
 
     pub fn case_ids(&self) -> Result<Vec<[u8; 16]>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT case_id FROM cases ORDER BY created_at, case_id")?;
-        let rows = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
-        let mut out = Vec::new();
-        for row in rows {
-            if let Ok(id) = <[u8; 16]>::try_from(row?.as_slice()) {
-                out.push(id);
-            }
-        }
-        Ok(out)
+        self.ids("SELECT case_id FROM cases ORDER BY created_at, case_id")
     }
 
     pub fn case_exists(&self, case: &[u8; 16]) -> Result<bool> {
@@ -225,17 +215,7 @@ impl Store {
 
     /// Cases with local chunks not yet handed to sync.
     pub fn dirty_cases(&self) -> Result<Vec<[u8; 16]>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT case_id FROM cases WHERE last_seq > synced_seq ORDER BY rowid",
-        )?;
-        let rows = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
-        let mut out = Vec::new();
-        for r in rows {
-            if let Ok(id) = <[u8; 16]>::try_from(r?) {
-                out.push(id);
-            }
-        }
-        Ok(out)
+        self.ids("SELECT case_id FROM cases WHERE last_seq > synced_seq ORDER BY rowid")
     }
 
     /// The sealed heads last handed to sync, if any.
@@ -305,17 +285,7 @@ impl Store {
 
     /// Cases with uploads still queued.
     pub fn outbox_cases(&self) -> Result<Vec<[u8; 16]>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT DISTINCT case_id FROM sync_outbox")?;
-        let rows = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
-        let mut out = Vec::new();
-        for r in rows {
-            if let Ok(id) = <[u8; 16]>::try_from(r?) {
-                out.push(id);
-            }
-        }
-        Ok(out)
+        self.ids("SELECT DISTINCT case_id FROM sync_outbox")
     }
 
     /// Drops acknowledged uploads.
@@ -372,6 +342,39 @@ impl Store {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// Cases with received changes waiting in the inbox.
+    pub fn inbox_case_ids(&self) -> Result<Vec<[u8; 16]>> {
+        self.ids("SELECT DISTINCT case_id FROM sync_inbox")
+    }
+
+    /// Deletes meta rows, overwriting their values first (key material).
+    pub fn meta_delete(&mut self, keys: &[&str]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        for key in keys {
+            tx.execute(
+                "UPDATE meta SET value = zeroblob(length(value)) WHERE key = ?1",
+                [key],
+            )?;
+            tx.execute("DELETE FROM meta WHERE key = ?1", [key])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The 16-byte ids a one-column query returns (rows of another size,
+    /// which this code never writes, are skipped).
+    fn ids(&self, sql: &str) -> Result<Vec<[u8; 16]>> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let rows = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
+        let mut out = Vec::new();
+        for row in rows {
+            if let Ok(id) = <[u8; 16]>::try_from(row?) {
+                out.push(id);
+            }
+        }
+        Ok(out)
     }
 
     /// Cases waiting for a key in the inbox.

@@ -39,16 +39,8 @@ impl Vault {
     /// Turns quick unlock off: both halves are deleted.
     pub fn disable_quick_unlock(&mut self) -> Result<()> {
         self.unlocked()?;
-        let conn = self.store()?.connection();
-        conn.execute(
-            "UPDATE meta SET value = zeroblob(length(value)) WHERE key IN (?1, ?2)",
-            [META_QUICK_KEY, META_QUICK_DRK],
-        )?;
-        conn.execute(
-            "DELETE FROM meta WHERE key IN (?1, ?2)",
-            [META_QUICK_KEY, META_QUICK_DRK],
-        )?;
-        Ok(())
+        self.store_mut()?
+            .meta_delete(&[META_QUICK_KEY, META_QUICK_DRK])
     }
 
     pub fn has_quick_unlock(&self) -> Result<bool> {

@@ -688,13 +688,7 @@ impl Vault {
     pub fn retry_inbox(&mut self, applied: &mut Applied) -> Result<u64> {
         let config = self.sync_config()?.ok_or(Error::NotEnrolled)?;
         let org = config.org_id()?;
-        let cases: Vec<Id> = {
-            let conn = self.store()?.connection();
-            let mut stmt = conn.prepare("SELECT DISTINCT case_id FROM sync_inbox")?;
-            let rows = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
-            rows.filter_map(|r| r.ok().and_then(|v| v.try_into().ok()))
-                .collect()
-        };
+        let cases = self.store()?.inbox_case_ids()?;
         let mut n = 0;
         for case in cases {
             let Some(key) = self.case_key(case, CURRENT_EPOCH)? else {
