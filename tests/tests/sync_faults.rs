@@ -452,3 +452,55 @@ fn a_gap_in_received_history_is_held_back_and_filled_later() {
         "the inbox is empty again"
     );
 }
+
+#[test]
+fn admin_commands_refuse_bad_input_and_change_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(&tmp.path().join("server"));
+    let before = server.admin(&["devices"]).unwrap();
+    let refused = |args: &[&str], needle: &str| match server.admin(args) {
+        Err(m) => assert!(m.contains(needle), "{args:?}: {m}"),
+        Ok(v) => panic!("{args:?} accepted: {v}"),
+    };
+    refused(&["revoke-device", "zz"], "32 hex digits");
+    refused(
+        &["revoke-device", &"ab".repeat(16)],
+        "no device with that id",
+    );
+    refused(
+        &["invite", "--name", "Amy", "--role", "practitioner"],
+        "--team",
+    );
+    refused(&["invite", "--name", "", "--role", "admin"], "--name");
+    refused(
+        &[
+            "invite",
+            "--name",
+            "Amy",
+            "--role",
+            "admin",
+            "--expires-hours",
+            "0",
+        ],
+        "--expires-hours",
+    );
+    let key = tmp.path().join("recovery.json");
+    refused(
+        &[
+            "init",
+            "--org",
+            "Again",
+            "--recovery-key-out",
+            key.to_str().unwrap(),
+        ],
+        "already initialised",
+    );
+    assert!(!key.exists(), "no second recovery key written");
+    assert_eq!(
+        server.admin(&["devices"]).unwrap(),
+        before,
+        "nothing changed"
+    );
+    let log = log_rows(&server);
+    assert_eq!(log, 0);
+}
