@@ -123,6 +123,7 @@ fn ms(d: Duration) -> String {
 fn case_bytes(n: usize, actor: u8) -> Vec<u8> {
     let author = Author {
         by: "Bench".into(),
+        role: None,
         device: "bench".into(),
     };
     let at = chrono::Utc::now();
@@ -286,7 +287,7 @@ fn bench_caseload() {
         let t = Instant::now();
         let mut v = Vault::open(&dir).unwrap();
         v.unlock(PASS, None).unwrap();
-        let load = v.caseload().unwrap();
+        let load = v.caseload(true).unwrap();
         total.push(t.elapsed());
         assert_eq!(load.len(), 100);
         per_case_mem = (live_bytes() - before).max(0) / 100;
@@ -455,6 +456,7 @@ pub fn profile_write() {
     let mut doc = CaseDoc::load(&[1; 16], Some(&bytes), std::iter::empty()).unwrap();
     let author = Author {
         by: "B".into(),
+        role: None,
         device: "d".into(),
     };
     let now = chrono::Utc::now();

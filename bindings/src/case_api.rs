@@ -3,10 +3,12 @@
 //! drafts — each a direct call into the core, owned values in and out.
 
 use outreach_core::case::doc::HistoryEntry;
-use outreach_core::case::model::{Case, GoalStatus, SignOffDecision, SosColumn};
+use outreach_core::case::model::{
+    Case, ExitReason, GoalStatus, Phase, SignOffDecision, SosColumn, WorryKind,
+};
 use outreach_core::vault::{
-    ActionInput, ConcernUpdate, ConsentInput, DraftSummary, EventInput, MeetingInput,
-    ReferralInput, TimelineEntry, VisitDraft,
+    ActionInput, ConcernUpdate, ConsentInput, DraftSummary, EventInput, MeetingInput, PendingVisit,
+    ReferralInput, SosUpdate, TimelineEntry, VisitDraft,
 };
 
 use crate::{OutreachError, OutreachVault};
@@ -88,14 +90,62 @@ impl OutreachVault {
             .complete_action(&case_id, &goal_id, &action_id, date.as_deref())?)
     }
 
-    /// Signs of Safety map: worries, what's working well, what needs to happen.
+    /// Signs of Safety map: worries (with `kind`: harm, danger or
+    /// complicating factor), what's working well, what needs to happen.
     pub fn add_sos_entry(
         &self,
         case_id: String,
         column: SosColumn,
         text: String,
+        kind: Option<WorryKind>,
     ) -> Result<String, OutreachError> {
-        Ok(self.vault().add_sos_entry(&case_id, column, &text)?)
+        Ok(self.vault().add_sos_entry(&case_id, column, &text, kind)?)
+    }
+
+    /// Revises a Signs of Safety entry or danger statement, or marks it
+    /// resolved / open; returns the entry's full id.
+    pub fn update_sos(
+        &self,
+        case_id: String,
+        entry_id: String,
+        update: SosUpdate,
+    ) -> Result<String, OutreachError> {
+        Ok(self.vault().update_sos(&case_id, &entry_id, &update)?)
+    }
+
+    /// Visits in the sign-off loop, oldest first (supervisor: her team's
+    /// awaiting a decision; practitioner: her own, returned ones first).
+    pub fn pending_visits(&self) -> Result<Vec<PendingVisit>, OutreachError> {
+        Ok(self.vault().pending_visits()?)
+    }
+
+    /// The visit's author amends a returned visit: the fields set in
+    /// `changes` replace their values; returns the visit's full id.
+    pub fn amend_visit(
+        &self,
+        case_id: String,
+        visit_id: String,
+        changes: VisitDraft,
+    ) -> Result<String, OutreachError> {
+        Ok(self.vault().amend_visit(&case_id, &visit_id, &changes)?)
+    }
+
+    /// Closes a case (she has left the programme for `reason`).
+    pub fn close_case(
+        &self,
+        case_id: String,
+        reason: ExitReason,
+        note: Option<String>,
+        on: Option<String>,
+    ) -> Result<(), OutreachError> {
+        Ok(self
+            .vault()
+            .close_case(&case_id, reason, note.as_deref(), on.as_deref())?)
+    }
+
+    /// Reopens a closed case in `phase` (default: programme).
+    pub fn reopen_case(&self, case_id: String, phase: Option<Phase>) -> Result<(), OutreachError> {
+        Ok(self.vault().reopen_case(&case_id, phase)?)
     }
 
     pub fn add_danger_statement(

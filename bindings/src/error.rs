@@ -23,6 +23,11 @@ pub enum OutreachError {
     InvalidInput { detail: String },
     #[error("{detail}")]
     NotFound { detail: String },
+    /// The directory does not give this user the authority for the action
+    /// (sign-off by a supervisor of the case's team, amendment by the
+    /// visit's author, transfer by a supervisor).
+    #[error("{detail}")]
+    NotAllowed { detail: String },
     #[error("{detail}")]
     Corrupt { detail: String },
     #[error("{detail}")]
@@ -54,7 +59,14 @@ impl From<CoreError> for OutreachError {
             CoreError::UnknownCase
             | CoreError::AmbiguousCase
             | CoreError::UnknownRecord(_)
+            | CoreError::AmbiguousRecord(_)
             | CoreError::NoSuchConflict => Self::NotFound { detail },
+            CoreError::NotSupervisor
+            | CoreError::NotVisitAuthor
+            | CoreError::NotAllowedToTransfer => Self::NotAllowed { detail },
+            CoreError::NotReturned | CoreError::CaseClosed | CoreError::CaseNotClosed => {
+                Self::InvalidInput { detail }
+            }
             CoreError::HeaderCorrupt | CoreError::CorruptRecord { .. } | CoreError::Document(_) => {
                 Self::Corrupt { detail }
             }

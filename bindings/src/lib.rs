@@ -254,9 +254,10 @@ impl OutreachVault {
         })
     }
 
-    /// The caseload, ordered by next contact due (overdue first).
-    pub fn caseload(&self) -> Result<Vec<CaseSummary>, OutreachError> {
-        Ok(self.vault().caseload()?)
+    /// The caseload, ordered by next contact due (overdue first); closed
+    /// cases only with `include_closed`.
+    pub fn caseload(&self, include_closed: bool) -> Result<Vec<CaseSummary>, OutreachError> {
+        Ok(self.vault().caseload(include_closed)?)
     }
 
     /// Open concerns across the caseload, most severe first.

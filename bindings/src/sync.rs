@@ -8,7 +8,9 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use outreach_core::sync::{self, Assignment, HttpTransport, SyncObserver, SyncPhase, SyncReport};
+use outreach_core::sync::{
+    self, Assignment, HttpTransport, SyncObserver, SyncPhase, SyncReport, Transfer,
+};
 use outreach_core::vault::CaseSyncState;
 
 use crate::{OutreachError, OutreachVault};
@@ -176,6 +178,29 @@ impl OutreachVault {
                 .ok_or(outreach_core::Error::NotEnrolled)?;
             let transport = HttpTransport::new(&config.server, config.allow_insecure_http)?;
             Ok(sync::assign(&mut vault, &transport, &case_id, &user)?)
+        })
+        .await
+    }
+
+    /// Transfers a case to a practitioner by name (supervisors of the case's
+    /// team, admins): she holds it from now on, and every other practitioner
+    /// holding it loses it (their devices delete it on their next sync, after
+    /// uploading anything written there). The case records who held it when.
+    /// Refused with `NotAllowed` for anyone else.
+    pub async fn transfer_case(
+        self: Arc<Self>,
+        case_id: String,
+        to_user: String,
+    ) -> Result<Transfer, OutreachError> {
+        off_thread(move || {
+            let mut vault = self.vault();
+            let config = vault
+                .sync_config()?
+                .ok_or(outreach_core::Error::NotEnrolled)?;
+            let transport = HttpTransport::new(&config.server, config.allow_insecure_http)?;
+            Ok(sync::transfer_case(
+                &mut vault, &transport, &case_id, &to_user,
+            )?)
         })
         .await
     }

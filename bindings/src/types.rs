@@ -4,15 +4,16 @@
 
 use outreach_core::case::doc::HistoryEntry;
 use outreach_core::case::model::{
-    ActionOwner, CaseEdit, ConcernStatus, ContactKind, Domain, EventKind, GoalStatus, MeetingKind,
-    Outcome, Phase, ReferralStatus, ScaleView, Severity, SignOff, SignOffDecision, SosColumn,
-    Visit,
+    ActionOwner, CaseEdit, ConcernStatus, ContactKind, Domain, EventKind, ExitReason, GoalStatus,
+    MeetingKind, Outcome, Phase, ReferralStatus, ReviewState, ScaleView, Severity, SignOff,
+    SignOffDecision, SosColumn, SosStatus, Visit, WorryKind,
 };
-use outreach_core::sync::{Assignment, SyncPhase, SyncReport};
+use outreach_core::practice::ContactDue;
+use outreach_core::sync::{Assignment, SyncPhase, SyncReport, Transfer};
 use outreach_core::vault::{
     ActionInput, CaseSummary, CaseSyncState, ConcernInput, ConcernUpdate, ConsentInput,
-    DraftSummary, EventInput, GoalInput, MeetingInput, OpenConcern, ReferralInput, ScaleInput,
-    TimelineEntry, VisitDraft, VisitInput,
+    DraftSummary, EventInput, GoalInput, MeetingInput, OpenConcern, PendingVisit, ReferralInput,
+    ScaleInput, SosUpdate, TimelineEntry, VisitDraft, VisitInput,
 };
 
 #[uniffi::remote(Enum)]
@@ -80,6 +81,40 @@ pub enum Outcome {
 pub enum SignOffDecision {
     SignedOff,
     Returned,
+}
+
+#[uniffi::remote(Enum)]
+pub enum ReviewState {
+    Awaiting,
+    SignedOff,
+    Returned,
+    Amended,
+    NotValid,
+}
+
+#[uniffi::remote(Enum)]
+pub enum ExitReason {
+    Completed,
+    Disengaged,
+    Withdrew,
+    MovedAway,
+    Pregnancy,
+    Custody,
+    Transferred,
+    Other,
+}
+
+#[uniffi::remote(Enum)]
+pub enum WorryKind {
+    Harm,
+    Danger,
+    Complicating,
+}
+
+#[uniffi::remote(Enum)]
+pub enum SosStatus {
+    Open,
+    Resolved,
 }
 
 #[uniffi::remote(Enum)]
@@ -151,6 +186,8 @@ pub struct CaseEdit {
     pub team: Option<String>,
     #[uniffi(default)]
     pub exit_reason: Option<String>,
+    #[uniffi(default)]
+    pub contact_every_days: Option<u32>,
 }
 
 #[uniffi::remote(Record)]
@@ -187,6 +224,17 @@ pub struct SignOff {
     pub by: String,
     pub at: String,
     pub comment: Option<String>,
+    pub by_user: Option<String>,
+    pub device: Option<String>,
+    pub signature: Option<String>,
+}
+
+#[uniffi::remote(Record)]
+pub struct Amendment {
+    pub at: String,
+    pub by: String,
+    pub returned: Option<SignOff>,
+    pub previous: JsonMap,
 }
 
 #[uniffi::remote(Record)]
@@ -206,8 +254,11 @@ pub struct Visit {
     pub checked_in_at: Option<String>,
     pub checked_out_at: Option<String>,
     pub recorded_by: Option<String>,
+    pub recorded_by_user: Option<String>,
     pub recorded_at: Option<String>,
     pub sign_off: Option<SignOff>,
+    pub amendments: AmendmentMap,
+    pub review: ReviewState,
 }
 
 #[uniffi::remote(Record)]
@@ -231,6 +282,22 @@ pub struct ScaleInput {
     pub view: Option<ScaleView>,
     #[uniffi(default)]
     pub note: Option<String>,
+    #[uniffi(default)]
+    pub question: Option<String>,
+}
+
+#[uniffi::remote(Record)]
+pub struct SosUpdate {
+    #[uniffi(default)]
+    pub text: Option<String>,
+    #[uniffi(default)]
+    pub kind: Option<WorryKind>,
+    #[uniffi(default)]
+    pub status: Option<SosStatus>,
+    #[uniffi(default)]
+    pub danger: Option<String>,
+    #[uniffi(default)]
+    pub safety_goal: Option<String>,
 }
 
 #[uniffi::remote(Record)]
@@ -243,18 +310,44 @@ pub struct ConcernInput {
 }
 
 #[uniffi::remote(Record)]
+pub struct ContactDue {
+    pub next_contact_due: Option<String>,
+    pub overdue: bool,
+    pub last_contact: Option<String>,
+    pub last_contact_attempt: bool,
+    pub last_seen: Option<String>,
+    pub not_seen_days: Option<i64>,
+}
+
+#[uniffi::remote(Record)]
 pub struct CaseSummary {
     pub id: String,
     pub preferred_name: String,
     pub phase: Option<Phase>,
     pub practitioners: Vec<String>,
-    pub last_contact: Option<String>,
-    pub next_contact_due: Option<String>,
-    pub overdue: bool,
+    pub team: Option<String>,
+    pub contact: ContactDue,
+    pub planned_end: Option<String>,
+    pub ending_soon: bool,
     pub open_concerns: u32,
     pub highest_open_severity: Option<Severity>,
     pub visits: u32,
+    pub awaiting_sign_off: u32,
+    pub returned: u32,
     pub unreadable: bool,
+}
+
+#[uniffi::remote(Record)]
+pub struct PendingVisit {
+    pub case_id: String,
+    pub preferred_name: String,
+    pub visit_id: String,
+    pub at: String,
+    pub kind: ContactKind,
+    pub outcome: Outcome,
+    pub recorded_by: Option<String>,
+    pub review: ReviewState,
+    pub comment: Option<String>,
 }
 
 #[uniffi::remote(Record)]
@@ -358,6 +451,7 @@ pub struct EventInput {
 pub struct HistoryEntry {
     pub at: String,
     pub by: String,
+    pub role: Option<String>,
     pub device: String,
     pub what: String,
     pub change: String,
@@ -440,6 +534,8 @@ pub struct SyncReport {
     pub round_trips: u32,
     pub bytes_sent: u64,
     pub bytes_received: u64,
+    /// Cases transferred to another practitioner and deleted from this device.
+    pub removed: Vec<String>,
 }
 
 // ---- the whole case as records -------------------------------------------
@@ -451,10 +547,18 @@ pub struct SyncReport {
 use std::collections::{BTreeMap, HashMap};
 
 use outreach_core::case::model::{
-    Action, Case, Children, Concern, Consent, DangerStatement, Goal, Meeting, Professional,
-    Profile, Programme, ProgrammeEvent, Referral, SafeContact, ScaleReading, SignsOfSafety,
-    SosEntry,
+    Action, Amendment, Case, Children, Concern, Consent, DangerStatement, Goal, Holding, Meeting,
+    Professional, Profile, Programme, ProgrammeEvent, Referral, SafeContact, ScaleReading,
+    SignsOfSafety, SosEntry,
 };
+
+/// A JSON value (an amendment's earlier field values) crosses as its text.
+pub type JsonValue = serde_json::Value;
+uniffi::custom_type!(JsonValue, String, {
+    remote,
+    lower: |v| v.to_string(),
+    try_lift: |s| Ok(serde_json::from_str(&s)?),
+});
 
 macro_rules! record_map {
     ($($alias:ident => $record:ty),* $(,)?) => {$(
@@ -480,6 +584,9 @@ record_map! {
     ReferralMap => Referral,
     MeetingMap => Meeting,
     ProgrammeEventMap => ProgrammeEvent,
+    HoldingMap => Holding,
+    AmendmentMap => Amendment,
+    JsonMap => JsonValue,
 }
 
 #[uniffi::remote(Record)]
@@ -529,6 +636,20 @@ pub struct Programme {
     pub practitioners: Vec<String>,
     pub team: Option<String>,
     pub exit_reason: Option<String>,
+    pub exit_note: Option<String>,
+    pub closed_on: Option<String>,
+    pub contact_every_days: Option<u32>,
+    pub opened_at: Option<String>,
+    pub holders: HoldingMap,
+}
+
+#[uniffi::remote(Record)]
+pub struct Holding {
+    pub name: String,
+    pub user_id: Option<String>,
+    pub from: String,
+    pub to: Option<String>,
+    pub by: Option<String>,
 }
 
 #[uniffi::remote(Record)]
@@ -562,6 +683,10 @@ pub struct Goal {
 pub struct SosEntry {
     pub text: String,
     pub added_at: Option<String>,
+    pub kind: Option<WorryKind>,
+    pub status: Option<SosStatus>,
+    pub updated_at: Option<String>,
+    pub resolved_at: Option<String>,
 }
 
 #[uniffi::remote(Record)]
@@ -569,6 +694,9 @@ pub struct DangerStatement {
     pub danger: String,
     pub safety_goal: String,
     pub added_at: Option<String>,
+    pub status: Option<SosStatus>,
+    pub updated_at: Option<String>,
+    pub resolved_at: Option<String>,
 }
 
 #[uniffi::remote(Record)]
@@ -585,6 +713,7 @@ pub struct ScaleReading {
     pub score: u8,
     pub view: Option<ScaleView>,
     pub note: Option<String>,
+    pub question: Option<String>,
 }
 
 #[uniffi::remote(Record)]
@@ -644,6 +773,14 @@ pub struct Case {
 #[uniffi::remote(Record)]
 pub struct Assignment {
     pub case_id: String,
+    pub devices: u32,
+    pub keys_shared: u64,
+}
+
+#[uniffi::remote(Record)]
+pub struct Transfer {
+    pub case_id: String,
+    pub to: String,
     pub devices: u32,
     pub keys_shared: u64,
 }

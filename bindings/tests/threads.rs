@@ -40,7 +40,7 @@ fn vault_is_shared_across_threads() {
                         format!("thread {t} visit {i}"),
                     );
                     vault.add_visit(case.clone(), input).unwrap();
-                    vault.caseload().unwrap();
+                    vault.caseload(true).unwrap();
                 }
             })
         })

@@ -173,16 +173,17 @@ pub struct CaseFields {
     pub practitioner: Vec<String>,
     #[arg(long)]
     pub team: Option<String>,
+    /// Days between contacts when a contact sets no next date (default 14)
     #[arg(long)]
-    pub exit_reason: Option<String>,
+    pub contact_every: Option<u32>,
 }
 
 #[derive(Subcommand)]
 pub enum CaseCmd {
     /// Open a new case; prints its id
     New(CaseNewArgs),
-    /// The caseload: who is due or overdue a contact
-    List,
+    /// The caseload: who is due or overdue a contact (open cases; --all adds closed ones)
+    List(CaseListArgs),
     /// One case in full
     Show(CaseArg),
     /// Change profile or programme fields
@@ -191,8 +192,43 @@ pub enum CaseCmd {
     Timeline(CaseArg),
     /// Add or merge a case document from another device (an `export --format automerge` file)
     Import(ImportArgs),
-    /// Assign a case to a practitioner (supervisors); her devices get it on their next sync
+    /// Share a case with a practitioner (supervisors); her devices get it on their next sync
     Assign(AssignArgs),
+    /// Hand a case to another practitioner (supervisors): she holds it from now on, and it leaves the previous practitioner's devices on their next sync
+    Transfer(AssignArgs),
+    /// Close a case: she has left the programme (--reason)
+    Close(CaseCloseArgs),
+    /// Reopen a closed case
+    Reopen(CaseReopenArgs),
+}
+
+#[derive(Args)]
+pub struct CaseListArgs {
+    /// Include closed cases
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Args)]
+pub struct CaseCloseArgs {
+    pub case: String,
+    /// completed, disengaged, withdrew, moved-away, pregnancy, custody, transferred, other
+    #[arg(long)]
+    pub reason: String,
+    /// A note on the ending
+    #[arg(long)]
+    pub note: Option<String>,
+    /// YYYY-MM-DD (default today)
+    #[arg(long)]
+    pub on: Option<String>,
+}
+
+#[derive(Args)]
+pub struct CaseReopenArgs {
+    pub case: String,
+    /// Phase to reopen in: referred, engagement, programme, next-steps (default programme)
+    #[arg(long)]
+    pub phase: Option<String>,
 }
 
 #[derive(Args)]
@@ -224,25 +260,52 @@ pub struct CaseEditArgs {
 pub enum VisitCmd {
     /// Record a contact; prints its id
     Add(VisitAddArgs),
-    /// Sign a visit off, or return it for amendment (--return --comment)
+    /// Sign a visit off, or return it for amendment (--return --comment); supervisors of the team
     SignOff(SignOffArgs),
+    /// Visits awaiting sign-off (supervisor: the team's; practitioner: her own, returned first)
+    Pending,
+    /// Amend a visit returned to you: the fields given replace their values
+    Amend(VisitAmendArgs),
 }
 
 #[derive(Args)]
+#[command(
+    mut_arg("at", |a| a.required(true)),
+    mut_arg("kind", |a| a.required(true)),
+    mut_arg("outcome", |a| a.required(true)),
+    mut_arg("note", |a| a.required(true))
+)]
 pub struct VisitAddArgs {
     pub case: String,
+    #[command(flatten)]
+    pub fields: VisitFields,
+}
+
+#[derive(Args)]
+pub struct VisitAmendArgs {
+    pub case: String,
+    /// Visit id (or a unique prefix of at least 4 characters)
+    pub visit: String,
+    #[command(flatten)]
+    pub fields: VisitFields,
+}
+
+/// The contact form's flags, shared by `visit add` (where --at, --kind,
+/// --outcome and --note are required) and `visit amend` (all optional).
+#[derive(Args)]
+pub struct VisitFields {
     /// When it happened, RFC 3339 (2026-11-27T10:30:00Z)
     #[arg(long)]
-    pub at: String,
+    pub at: Option<String>,
     /// home, community, office, accompanied, phone, video, text, attempted
     #[arg(long)]
-    pub kind: String,
+    pub kind: Option<String>,
     /// completed, no-answer, cancelled, rescheduled
     #[arg(long)]
-    pub outcome: String,
+    pub outcome: Option<String>,
     /// Practitioner's note
     #[arg(long)]
-    pub note: String,
+    pub note: Option<String>,
     /// Next contact due, RFC 3339
     #[arg(long)]
     pub next: Option<String>,
@@ -369,6 +432,9 @@ pub struct ScaleAddArgs {
     pub view: Option<String>,
     #[arg(long)]
     pub note: Option<String>,
+    /// The scaling question asked
+    #[arg(long)]
+    pub question: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -377,6 +443,8 @@ pub enum SosCmd {
     Add(SosAddArgs),
     /// Add a danger statement with its safety goal
     Danger(SosDangerArgs),
+    /// Revise an entry or danger statement, or mark it resolved / open again
+    Update(SosUpdateArgs),
 }
 
 #[derive(Args)]
@@ -386,6 +454,30 @@ pub struct SosAddArgs {
     pub column: String,
     #[arg(long)]
     pub text: String,
+    /// For worries: harm (past harm), danger (future danger), complicating (complicating factor)
+    #[arg(long)]
+    pub kind: Option<String>,
+}
+
+#[derive(Args)]
+pub struct SosUpdateArgs {
+    pub case: String,
+    /// Entry id (or a unique prefix of at least 4 characters)
+    pub entry: String,
+    #[arg(long)]
+    pub text: Option<String>,
+    /// For worries: harm, danger, complicating
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// open or resolved
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Danger statements: the danger
+    #[arg(long)]
+    pub danger: Option<String>,
+    /// Danger statements: the safety goal
+    #[arg(long)]
+    pub safety_goal: Option<String>,
 }
 
 #[derive(Args)]

@@ -19,7 +19,7 @@ use outreach_core::case::model::*;
 use outreach_core::crypto::KdfParams;
 use outreach_core::vault::{
     ActionInput, ConcernInput, ConcernUpdate, ConsentInput, EventInput, GoalInput, MeetingInput,
-    ReferralInput, ScaleInput, Vault, VaultOptions, VisitInput,
+    ReferralInput, ScaleInput, SosUpdate, Vault, VaultOptions, VisitDraft,
 };
 use outreach_core::{Error, ValidationError};
 use serde_json::json;
@@ -108,6 +108,7 @@ fn run(cli: Cli, out: &Out) -> Result<(), Error> {
                         .map(|s| ScaleView::parse("--view", s))
                         .transpose()?,
                     note: a.note.clone(),
+                    question: a.question.clone(),
                 },
             )?;
             out.id(&id);
@@ -278,7 +279,8 @@ fn case_edit(a: &CaseFields, name: Option<String>) -> Result<CaseEdit, Error> {
             Some(a.practitioner.clone())
         },
         team: a.team.clone(),
-        exit_reason: a.exit_reason.clone(),
+        exit_reason: None,
+        contact_every_days: a.contact_every,
     })
 }
 
@@ -288,7 +290,7 @@ fn case_cmd(v: &mut Vault, c: &CaseCmd, out: &Out) -> Result<(), Error> {
             let id = v.create_case(&case_edit(&a.fields, Some(a.name.clone()))?)?;
             out.id(&id);
         }
-        CaseCmd::List => out.caseload(&v.caseload()?),
+        CaseCmd::List(a) => out.caseload(&v.caseload(a.all)?),
         CaseCmd::Show(a) => {
             let case = v.read_case(&a.case)?;
             let conflicts = v.conflicts(&a.case)?.len();
@@ -305,35 +307,88 @@ fn case_cmd(v: &mut Vault, c: &CaseCmd, out: &Out) -> Result<(), Error> {
             out.id(&id);
         }
         CaseCmd::Assign(a) => sync_cmd::assign(v, a, out)?,
+        CaseCmd::Transfer(a) => sync_cmd::transfer(v, a, out)?,
+        CaseCmd::Close(a) => {
+            let reason = ExitReason::parse("--reason", &a.reason)?;
+            v.close_case(&a.case, reason, a.note.as_deref(), a.on.as_deref())?;
+            out.done(
+                "case closed",
+                json!({"closed": true, "reason": reason.as_str()}),
+            );
+        }
+        CaseCmd::Reopen(a) => {
+            let phase = a
+                .phase
+                .as_deref()
+                .map(|p| Phase::parse("--phase", p))
+                .transpose()?;
+            v.reopen_case(&a.case, phase)?;
+            out.done("case reopened", json!({"reopened": true}));
+        }
     }
     Ok(())
+}
+
+/// The contact form's flags as a draft (every field optional); `visit add`
+/// then requires the form to be complete, `visit amend` lays it over the
+/// visit as recorded.
+fn visit_draft(a: &VisitFields) -> Result<VisitDraft, Error> {
+    Ok(VisitDraft {
+        at: a.at.clone(),
+        kind: a
+            .kind
+            .as_deref()
+            .map(|k| ContactKind::parse("--kind", k))
+            .transpose()?,
+        outcome: a
+            .outcome
+            .as_deref()
+            .map(|o| Outcome::parse("--outcome", o))
+            .transpose()?,
+        note: a.note.clone(),
+        planned_at: a.planned.clone(),
+        ended_at: a.ended.clone(),
+        present: a.present.clone(),
+        domains: a
+            .domain
+            .iter()
+            .map(|d| Domain::parse("--domain", d))
+            .collect::<Result<_, _>>()?,
+        her_words: a.her_words.clone(),
+        wellbeing: a.wellbeing,
+        actions_agreed: a.actions.clone(),
+        next_contact_due: a.next.clone(),
+        checked_in_at: a.check_in.clone(),
+        checked_out_at: a.check_out.clone(),
+    })
 }
 
 fn visit_cmd(v: &mut Vault, c: &VisitCmd, out: &Out) -> Result<(), Error> {
     match c {
         VisitCmd::Add(a) => {
-            let mut input = VisitInput::new(
-                a.at.clone(),
-                ContactKind::parse("--kind", &a.kind)?,
-                Outcome::parse("--outcome", &a.outcome)?,
-                a.note.clone(),
-            );
-            input.planned_at = a.planned.clone();
-            input.ended_at = a.ended.clone();
-            input.present = a.present.clone();
-            input.domains = a
-                .domain
-                .iter()
-                .map(|d| Domain::parse("--domain", d))
-                .collect::<Result<_, _>>()?;
-            input.her_words = a.her_words.clone();
-            input.wellbeing = a.wellbeing;
-            input.actions_agreed = a.actions.clone();
-            input.next_contact_due = a.next.clone();
-            input.checked_in_at = a.check_in.clone();
-            input.checked_out_at = a.check_out.clone();
+            for (flag, given) in [
+                ("--at", a.fields.at.is_some()),
+                ("--kind", a.fields.kind.is_some()),
+                ("--outcome", a.fields.outcome.is_some()),
+                ("--note", a.fields.note.is_some()),
+            ] {
+                if !given {
+                    return Err(
+                        ValidationError::new(flag, "is required to record a contact").into(),
+                    );
+                }
+            }
+            let input = visit_draft(&a.fields)?.complete()?;
             let id = v.add_visit(&a.case, &input)?;
             out.id(&id);
+        }
+        VisitCmd::Pending => out.pending(&v.pending_visits()?),
+        VisitCmd::Amend(a) => {
+            let id = v.amend_visit(&a.case, &a.visit, &visit_draft(&a.fields)?)?;
+            out.done(
+                "visit amended: awaiting sign-off again",
+                json!({"visit": id, "review": "amended-awaiting-sign-off"}),
+            );
         }
         VisitCmd::SignOff(a) => {
             let decision = if a.r#return {
@@ -400,10 +455,35 @@ fn goal_cmd(v: &mut Vault, c: &GoalCmd, out: &Out) -> Result<(), Error> {
 
 fn sos_cmd(v: &mut Vault, c: &SosCmd, out: &Out) -> Result<(), Error> {
     let id = match c {
-        SosCmd::Add(a) => {
-            v.add_sos_entry(&a.case, SosColumn::parse("--column", &a.column)?, &a.text)?
-        }
+        SosCmd::Add(a) => v.add_sos_entry(
+            &a.case,
+            SosColumn::parse("--column", &a.column)?,
+            &a.text,
+            a.kind
+                .as_deref()
+                .map(|k| WorryKind::parse("--kind", k))
+                .transpose()?,
+        )?,
         SosCmd::Danger(a) => v.add_danger_statement(&a.case, &a.danger, &a.safety_goal)?,
+        SosCmd::Update(a) => v.update_sos(
+            &a.case,
+            &a.entry,
+            &SosUpdate {
+                text: a.text.clone(),
+                kind: a
+                    .kind
+                    .as_deref()
+                    .map(|k| WorryKind::parse("--kind", k))
+                    .transpose()?,
+                status: a
+                    .status
+                    .as_deref()
+                    .map(|k| SosStatus::parse("--status", k))
+                    .transpose()?,
+                danger: a.danger.clone(),
+                safety_goal: a.safety_goal.clone(),
+            },
+        )?,
     };
     out.id(&id);
     Ok(())

@@ -1,4 +1,4 @@
-//! `enroll`, `sync` and `case assign`: the shell's side of sync. A progress
+//! `enroll`, `sync`, `case assign` and `case transfer`: the shell's side of sync. A progress
 //! bar on a terminal (never with `--json` or when piped), one summary line.
 
 use std::io::IsTerminal;
@@ -107,6 +107,13 @@ pub fn sync(v: &mut Vault, out: &Out) -> Result<(), Error> {
             String::new()
         },
     );
+    let mut text = text;
+    for case in &report.removed {
+        text.push_str(&format!(
+            "\ncase {} was transferred to another practitioner and removed from this device",
+            case.chars().take(8).collect::<String>()
+        ));
+    }
     out.done(&text, serde_json::to_value(&report).unwrap_or_default());
     Ok(())
 }
@@ -118,6 +125,20 @@ pub fn assign(v: &mut Vault, a: &AssignArgs, out: &Out) -> Result<(), Error> {
     out.done(
         &format!(
             "Case assigned. The case key was shared with {} device(s); they receive the case on their next sync.",
+            done.keys_shared
+        ),
+        serde_json::to_value(&done).unwrap_or_default(),
+    );
+    Ok(())
+}
+
+pub fn transfer(v: &mut Vault, a: &AssignArgs, out: &Out) -> Result<(), Error> {
+    let config = v.sync_config()?.ok_or(Error::NotEnrolled)?;
+    let transport = HttpTransport::new(&config.server, config.allow_insecure_http)?;
+    let done = sync::transfer_case(v, &transport, &a.case, &a.to)?;
+    out.done(
+        &format!(
+            "Case transferred. The case key was shared with {} device(s); they receive the case on their next sync, and it leaves the previous practitioner's devices on theirs.",
             done.keys_shared
         ),
         serde_json::to_value(&done).unwrap_or_default(),

@@ -200,17 +200,24 @@ fn walk_through_with_global_flags_anywhere() {
             "2026-11-23",
         ],
     );
-    ok(
+    // Not enrolled: no one here has a supervisor's authority.
+    let err = fails(
         &v,
+        Some(PASS),
         &[
             "visit",
             "sign-off",
             &id,
-            visit,
+            &visit[..8],
             "--return",
             "--comment",
             "Add actions agreed",
         ],
+        1,
+    );
+    assert!(
+        err.contains("only a supervisor of the case's team"),
+        "{err}"
     );
     ok(
         &v,
@@ -228,6 +235,7 @@ fn walk_through_with_global_flags_anywhere() {
     let list = json(&ok(&v, &["case", "list", "--json"]));
     assert_eq!(list[0]["id"], id.as_str());
     assert_eq!(list[0]["next_contact_due"], "2026-11-27T10:00:00Z");
+    assert_eq!(list[0]["awaiting_sign_off"], 1);
     assert_eq!(list[0]["phase"], "programme");
     let text = ok(&v, &["case", "list"]);
     assert!(text.contains("Jasmine"));
@@ -574,4 +582,217 @@ fn conflicts_listed_and_resolved_from_the_shell() {
     );
     let case = json(&ok(&sam, &["case", "show", &id, "--json"]));
     assert_eq!(case["profile"]["phone"], "0333");
+}
+
+fn ago(days: i64) -> String {
+    (chrono::Utc::now() - chrono::Duration::days(days))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+#[test]
+fn caseload_due_dates_closure_and_the_practice_commands() {
+    let tmp = tempfile::tempdir().unwrap();
+    let v = tmp.path().join("vault");
+    init(&v, &[]);
+    let new_case = |name: &str| {
+        json(&ok(&v, &["--json", "case", "new", "--name", name]))["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let visit = |case: &str, at: &str, next: Option<&str>| {
+        let mut args = vec![
+            "visit",
+            "add",
+            case,
+            "--at",
+            at,
+            "--kind",
+            "home",
+            "--outcome",
+            "completed",
+            "--note",
+            "seen",
+            "--json",
+        ];
+        if let Some(n) = next {
+            args.extend(["--next", n]);
+        }
+        json(&ok(&v, &args))["id"].as_str().unwrap().to_string()
+    };
+    // Seen 17 days ago (next due 7 days ago), seen again 3 days ago with no
+    // next date: not overdue. Seen 120 days ago: overdue, not seen for 120 days.
+    let again = new_case("Seen again");
+    visit(&again, &ago(17), Some(&ago(7)));
+    let last = visit(&again, &ago(3), None);
+    let silent = new_case("Silent");
+    visit(&silent, &ago(120), None);
+    let list = json(&ok(&v, &["case", "list", "--json"]));
+    let row = |id: &str| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(row(&again)["overdue"], false);
+    assert_eq!(row(&silent)["overdue"], true);
+    assert_eq!(row(&silent)["not_seen_days"], 120);
+    assert_eq!(list[0]["id"], silent.as_str(), "overdue first");
+    let text = ok(&v, &["case", "list"]);
+    assert!(
+        text.contains("OVERDUE") && text.contains("120 days"),
+        "{text}"
+    );
+
+    // Visit ids by prefix; the practitioner's own pending list.
+    let shown = ok(&v, &["case", "show", &again]);
+    assert!(shown.contains(&last[..8]), "{shown}");
+    let pending = json(&ok(&v, &["visit", "pending", "--json"]));
+    assert_eq!(pending.as_array().unwrap().len(), 3);
+    // Amending needs a return first.
+    let err = fails(
+        &v,
+        Some(PASS),
+        &["visit", "amend", &again, &last[..8], "--note", "x"],
+        1,
+    );
+    assert!(err.contains("returned"), "{err}");
+    fails(
+        &v,
+        Some(PASS),
+        &["visit", "amend", &again, "zzzz", "--note", "x"],
+        1,
+    );
+
+    // Signs of Safety that can move; scaling with its question.
+    let worry = json(&ok(
+        &v,
+        &[
+            "--json",
+            "sos",
+            "add",
+            &again,
+            "--column",
+            "worries",
+            "--kind",
+            "harm",
+            "--text",
+            "Past eviction",
+        ],
+    ))["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ok(
+        &v,
+        &["sos", "update", &again, &worry[..8], "--status", "resolved"],
+    );
+    fails(
+        &v,
+        Some(PASS),
+        &["sos", "update", &again, &worry[..8], "--status", "gone"],
+        1,
+    );
+    fails(
+        &v,
+        Some(PASS),
+        &[
+            "sos",
+            "add",
+            &again,
+            "--column",
+            "working-well",
+            "--kind",
+            "harm",
+            "--text",
+            "x",
+        ],
+        1,
+    );
+    ok(
+        &v,
+        &[
+            "scale",
+            "add",
+            &again,
+            "--score",
+            "6",
+            "--view",
+            "woman",
+            "--question",
+            "10 = safe at home",
+        ],
+    );
+    ok(
+        &v,
+        &[
+            "case",
+            "edit",
+            &again,
+            "--code-word",
+            "bluebell",
+            "--children",
+            "2",
+            "--contact-every",
+            "7",
+        ],
+    );
+    fails(
+        &v,
+        Some(PASS),
+        &["case", "edit", &again, "--contact-every", "0"],
+        1,
+    );
+    let shown = ok(&v, &["case", "show", &again]);
+    for expected in [
+        "bluebell",
+        "Children:        2",
+        "Worry",
+        "resolved, harm",
+        "6/10",
+        "10 = safe at home",
+        "Contact every:   7 days",
+    ] {
+        assert!(shown.contains(expected), "{expected} missing from: {shown}");
+    }
+
+    // Closure: leaves the caseload, shown with --all, reopened.
+    let err = fails(
+        &v,
+        Some(PASS),
+        &["case", "close", &silent, "--reason", "fed-up"],
+        1,
+    );
+    assert!(err.contains("--reason"), "{err}");
+    ok(&v, &["case", "close", &silent, "--reason", "moved-away"]);
+    fails(
+        &v,
+        Some(PASS),
+        &["case", "close", &silent, "--reason", "other"],
+        1,
+    );
+    let open = json(&ok(&v, &["case", "list", "--json"]));
+    assert!(
+        open.as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["id"] != silent.as_str())
+    );
+    let all = json(&ok(&v, &["case", "list", "--all", "--json"]));
+    assert!(
+        all.as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["id"] == silent.as_str() && r["overdue"] == false)
+    );
+    ok(&v, &["case", "reopen", &silent]);
+    let open = json(&ok(&v, &["case", "list", "--json"]));
+    assert!(
+        open.as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["id"] == silent.as_str())
+    );
 }

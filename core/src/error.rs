@@ -73,6 +73,22 @@ pub enum Error {
     AmbiguousCase,
     #[error("no {0} with that id in this case")]
     UnknownRecord(&'static str),
+    #[error("that id matches more than one {0}; give more of it")]
+    AmbiguousRecord(&'static str),
+    #[error(
+        "only a supervisor of the case's team can sign off or return a visit, and never one she recorded herself"
+    )]
+    NotSupervisor,
+    #[error("only the practitioner who recorded a visit can amend it")]
+    NotVisitAuthor,
+    #[error("only a visit returned for amendment can be amended")]
+    NotReturned,
+    #[error("only a supervisor of the case's team (or an admin) can transfer a case")]
+    NotAllowedToTransfer,
+    #[error("this case is closed; reopen it first")]
+    CaseClosed,
+    #[error("this case is not closed")]
+    CaseNotClosed,
     #[error("invalid input: {0}")]
     Invalid(#[from] ValidationError),
     #[error("no conflict at that field in this case")]

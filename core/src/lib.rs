@@ -9,6 +9,7 @@
 pub mod case;
 pub mod crypto;
 pub mod error;
+pub mod practice;
 pub mod store;
 pub mod sync;
 pub mod vault;

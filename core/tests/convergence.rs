@@ -26,6 +26,7 @@ const FIELDS: [&str; 4] = ["phone", "address", "legal_name", "preferred_name"];
 fn apply(doc: &mut CaseDoc, replica: usize, op: &Op) {
     let author = Author {
         by: format!("p{replica}"),
+        role: None,
         device: format!("d{replica}"),
     };
     let at = "2026-11-27T12:00:00Z".parse().unwrap();
@@ -74,7 +75,7 @@ proptest! {
         order in Just(vec![0usize, 1, 2]).prop_shuffle(),
     ) {
         let at = "2026-11-27T12:00:00Z".parse().unwrap();
-        let origin_author = Author { by: "o".into(), device: "o".into() };
+        let origin_author = Author { by: "o".into(), role: None, device: "o".into() };
         let mut origin = CaseDoc::create(&[100; 16], "case", &origin_author, at, &[]).unwrap();
         for k in 0..3 {
             origin.apply(&origin_author, "visit", at, &[Patch::new(["visits".to_string(), format!("o-v{k}")],

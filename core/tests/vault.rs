@@ -670,6 +670,7 @@ fn scale_reading_round_trips() {
                 date: Some("2026-11-01".into()),
                 view: Some(ScaleView::Woman),
                 note: None,
+                question: None,
             },
         )
         .unwrap();
@@ -755,7 +756,7 @@ fn one_corrupt_case_does_not_hide_the_caseload() {
         .unwrap();
     let mut v = Vault::open(&dir).unwrap();
     v.unlock(PASS, None).unwrap();
-    let load = v.caseload().unwrap();
+    let load = v.caseload(true).unwrap();
     assert_eq!(load.len(), 2);
     let g = load.iter().find(|s| s.id == good).unwrap();
     assert!(!g.unreadable && g.preferred_name == "Good");

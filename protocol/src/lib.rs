@@ -21,6 +21,7 @@ pub const PATH_PUSH: &str = "/v1/push";
 pub const PATH_PULL: &str = "/v1/pull";
 pub const PATH_ASSIGN: &str = "/v1/assign";
 pub const PATH_REFETCH: &str = "/v1/refetch";
+pub const PATH_TRANSFER: &str = "/v1/transfer";
 pub const PATH_HEALTH: &str = "/healthz";
 
 /// Content type of every request and response body except `/healthz`.

@@ -132,6 +132,13 @@ pub struct PullRequest {
 pub enum Item {
     Change(Change),
     Envelope(Envelope),
+    /// Addressed to one device: the case was transferred away from its user,
+    /// so the device no longer holds it and deletes its copy (once its own
+    /// unsent changes of the case have been pushed). Never stored as an
+    /// upload; only the server appends it (`/v1/transfer`).
+    Removed {
+        case_id: Id,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -140,11 +147,20 @@ pub struct Entry {
     pub item: Item,
 }
 
-/// The signing key of a device that authored or sealed something in a page.
+/// The signing key of a device that authored or sealed something in a page,
+/// with its directory entry (who it belongs to, their role and team, and
+/// when it was revoked), so that devices can judge authority — a sign-off is
+/// valid only from a supervisor of the case's team — without asking again.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Signer {
     pub device_id: Id,
     pub sign_pk: [u8; 32],
+    pub user_id: Id,
+    pub user_name: String,
+    pub role: Role,
+    pub team: Option<String>,
+    /// Unix seconds; `None` while the device is in good standing.
+    pub revoked_at: Option<i64>,
 }
 
 /// An authorised recipient that has no envelope yet for a case whose key the
@@ -177,6 +193,23 @@ pub struct AssignRequest {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AssignResponse {
     pub user_id: Id,
+    pub devices: u32,
+}
+
+/// `POST /v1/transfer` (supervisors of the case's team and admins): the
+/// case passes to `user`, and every other practitioner holding it loses it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TransferRequest {
+    pub case_id: Id,
+    pub user: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TransferResponse {
+    pub user_id: Id,
+    /// The new holder's name as the admin registered it.
+    pub user_name: String,
+    /// Her devices that will receive the case.
     pub devices: u32,
 }
 

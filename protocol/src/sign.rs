@@ -57,6 +57,40 @@ pub fn change_message(
     m
 }
 
+/// A supervisor's decision on a visit, carried inside the (end-to-end
+/// encrypted) case document so that every receiving device can check who
+/// made it against the organisation's directory. Variable-length parts are
+/// hashed one by one, so no two different decisions share a message.
+#[allow(clippy::too_many_arguments)]
+pub fn sign_off_message(
+    org_id: &Id,
+    case_id: &Id,
+    visit_id: &str,
+    decision: &str,
+    at: &str,
+    comment: Option<&str>,
+    by_user: &Id,
+    device: &Id,
+) -> Vec<u8> {
+    let mut m = Vec::with_capacity(192);
+    m.extend_from_slice(b"outreach-sign-off-v1");
+    m.extend_from_slice(org_id);
+    m.extend_from_slice(case_id);
+    for part in [visit_id, decision, at] {
+        m.extend_from_slice(blake3::hash(part.as_bytes()).as_bytes());
+    }
+    match comment {
+        None => m.push(0),
+        Some(c) => {
+            m.push(1);
+            m.extend_from_slice(blake3::hash(c.as_bytes()).as_bytes());
+        }
+    }
+    m.extend_from_slice(by_user);
+    m.extend_from_slice(device);
+    m
+}
+
 /// An envelope: case, epoch, recipient, sealer and the sealed bytes.
 pub fn envelope_message(
     case_id: &Id,

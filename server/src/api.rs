@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use outreach_protocol::{
     self as proto, ApiError, AssignRequest, EnrollRequest, EnrollResponse, ErrorCode, PullRequest,
-    PushRequest, RefetchRequest,
+    PushRequest, RefetchRequest, TransferRequest,
 };
 
 use crate::storage::{Device, NewDevice, Storage, StorageError};
@@ -32,6 +32,7 @@ pub fn router(state: AppState) -> Router {
         .route(proto::PATH_PULL, post(pull))
         .route(proto::PATH_ASSIGN, post(assign))
         .route(proto::PATH_REFETCH, post(refetch))
+        .route(proto::PATH_TRANSFER, post(transfer))
         .layer(DefaultBodyLimit::max(proto::MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(log_request))
         .with_state(state)
@@ -386,6 +387,28 @@ async fn assign(
         |storage, device, body| {
             let req: AssignRequest = decode(body)?;
             let response = storage.assign(&device, &req.case_id, &req.user, crate::now())?;
+            Ok(proto::encode(&response))
+        },
+    )
+    .await
+}
+
+async fn transfer(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Failure> {
+    signed(
+        state,
+        headers,
+        method,
+        uri,
+        body,
+        |storage, device, body| {
+            let req: TransferRequest = decode(body)?;
+            let response = storage.transfer(&device, &req.case_id, &req.user, crate::now())?;
             Ok(proto::encode(&response))
         },
     )

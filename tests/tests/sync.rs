@@ -123,7 +123,7 @@ fn concurrent_edits_converge_and_report_the_same_conflict() {
         .edit_case(
             &case,
             &CaseEdit {
-                exit_reason: Some("n/a".into()),
+                exit_reason: Some("other".into()),
                 code_word: Some("primrose".into()),
                 ..Default::default()
             },
@@ -144,7 +144,7 @@ fn concurrent_edits_converge_and_report_the_same_conflict() {
     let c = t.amy.vault.read_case(&case).unwrap();
     assert_eq!(c.visits.len(), 2);
     assert_eq!(c.programme.referral_source.as_deref(), Some("Midwife"));
-    assert_eq!(c.programme.exit_reason.as_deref(), Some("n/a"));
+    assert_eq!(c.programme.exit_reason.as_deref(), Some("other"));
     let conflicts_a = t.amy.vault.conflicts(&case).unwrap();
     let conflicts_s = t.sue.vault.conflicts(&case).unwrap();
     assert_eq!(conflicts_a.len(), 1, "{conflicts_a:?}");
@@ -506,4 +506,527 @@ fn supervisor_assigns_a_case_through_the_shell() {
     for key in ["pushed", "pulled", "cases_changed", "conflicts"] {
         assert!(v.get(key).is_some(), "{key} in {v}");
     }
+}
+
+// ---- case transfer ----------------------------------------------------------
+
+/// `outreach <args> --vault DIR` (with `--json` if asked).
+fn shell(dir: &std::path::Path, args: &[&str], json: bool) -> std::process::Output {
+    let mut cmd = std::process::Command::new(bin("outreach"));
+    cmd.args(args).arg("--vault").arg(dir);
+    if json {
+        cmd.arg("--json");
+    }
+    cmd.env("OUTREACH_PASSPHRASE", PASSPHRASE).output().unwrap()
+}
+
+/// A request signed by `v`'s device, straight to the server.
+fn signed_call(
+    v: &Vault,
+    server: &str,
+    path: &str,
+    body: Vec<u8>,
+) -> outreach_core::Result<Vec<u8>> {
+    let http = HttpTransport::new(server, false).unwrap();
+    let ts = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let (dev, sig) = v.sign_request("POST", path, ts, &body).unwrap();
+    http.post(path, &body, Some(&proto::auth_header(&dev, ts, &sig)))
+}
+
+/// Takes the uploads queued for the case's local changes out of the outbox
+/// (as if they were lost in transit), returning its change.
+fn take_queued_change(v: &mut Vault) -> proto::Change {
+    v.prepare_uploads().unwrap();
+    let batch = v.outbox_batch(usize::MAX).unwrap();
+    let ids: Vec<i64> = batch.iter().map(|(id, _)| *id).collect();
+    v.acknowledge(&ids).unwrap();
+    batch
+        .into_iter()
+        .find_map(|(_, item)| match item {
+            proto::Item::Change(c) => Some(c),
+            _ => None,
+        })
+        .expect("a queued change")
+}
+
+/// Amy's case, synced to Sue; Bob (practitioner, north) enrolled.
+fn team_with_bob(tmp: &std::path::Path) -> (Team, String, Device) {
+    let mut t = team();
+    let case = new_case(&mut t.amy.vault, "Jess");
+    visit(&mut t.amy.vault, &case, "Visit before the transfer");
+    t.amy.sync().unwrap();
+    t.sue.sync().unwrap();
+    let code = t.server.invite("Bob", "practitioner", Some("north"));
+    let mut bob = Device::enrol(&tmp.join("bob"), "Bob", &t.server.url(), &code);
+    assert!(bob.sync().unwrap().cases_changed.is_empty());
+    (t, case, bob)
+}
+
+#[test]
+fn supervisor_transfers_a_case_through_the_shell() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (t, case, mut bob) = team_with_bob(tmp.path());
+    let (sue_dir, amy_dir) = (t.sue.dir.clone(), t.amy.dir.clone());
+    drop(t.sue);
+    drop(t.amy);
+
+    let out = shell(
+        &sue_dir,
+        &["case", "transfer", &case[..8], "--to", "Bob"],
+        true,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["case_id"], case.as_str(), "{v}");
+    assert_eq!(v["to"], "Bob", "{v}");
+    assert_eq!(
+        (v["devices"].as_u64(), v["keys_shared"].as_u64()),
+        (Some(1), Some(1)),
+        "{v}"
+    );
+
+    // Bob's device receives the case whole, with the transfer recorded.
+    let r = bob.sync().unwrap();
+    assert_eq!(r.cases_changed, vec![case.clone()]);
+    assert!(r.removed.is_empty());
+    let got = bob.vault.read_case(&case).unwrap();
+    assert_eq!(
+        got.visits.values().next().unwrap().note,
+        "Visit before the transfer"
+    );
+    assert_eq!(got.programme.practitioners, vec!["Bob".to_string()]);
+    let open: Vec<_> = got
+        .programme
+        .holders
+        .values()
+        .filter(|h| h.to.is_none())
+        .collect();
+    assert_eq!(open.len(), 1, "{:?}", got.programme.holders);
+    assert_eq!(open[0].name, "Bob");
+    assert_eq!(open[0].by.as_deref(), Some("Sue"));
+    assert!(
+        got.programme
+            .holders
+            .values()
+            .any(|h| h.name == "Amy" && h.to.is_some()),
+        "Amy's holding is closed: {:?}",
+        got.programme.holders
+    );
+
+    // Amy's next sync removes it from her device and says so.
+    let out = shell(&amy_dir, &["sync"], false);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!(
+            "case {} was transferred to another practitioner and removed from this device",
+            &case[..8]
+        )),
+        "{text}"
+    );
+    let list = shell(&amy_dir, &["case", "list", "--all"], true);
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&list.stdout).unwrap(),
+        serde_json::json!([])
+    );
+    let show = shell(&amy_dir, &["case", "show", &case], false);
+    assert_eq!(show.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&show.stderr).contains("no case matches"),
+        "{}",
+        String::from_utf8_lossy(&show.stderr)
+    );
+    // Nothing more about it reaches her.
+    let again = shell(&amy_dir, &["sync"], true);
+    let v: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(v["removed"], serde_json::json!([]), "{v}");
+    assert_eq!(v["pulled"], 0, "{v}");
+
+    // Replaying the transfer changes nothing: no second holding, no new
+    // removal, nothing new for Bob's device but Sue's (empty) resync.
+    let out = shell(
+        &sue_dir,
+        &["case", "transfer", &case[..8], "--to", "Bob"],
+        true,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = bob.sync().unwrap();
+    assert_eq!(r.pulled, 0, "{r:?}");
+    let got = bob.vault.read_case(&case).unwrap();
+    assert_eq!(
+        got.programme
+            .holders
+            .values()
+            .filter(|h| h.to.is_none())
+            .count(),
+        1
+    );
+    let again = shell(&amy_dir, &["sync"], true);
+    let v: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(
+        (v["removed"].clone(), v["pulled"].clone()),
+        (serde_json::json!([]), serde_json::json!(0)),
+        "{v}"
+    );
+}
+
+#[test]
+fn a_transfer_loses_nothing_written_offline_before_it_was_known() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut t, case, mut bob) = team_with_bob(tmp.path());
+    // Amy, offline, records a visit; meanwhile Sue transfers the case.
+    let late = visit(&mut t.amy.vault, &case, "Seen at the clinic, offline");
+    let transport = HttpTransport::new(&t.server.url(), false).unwrap();
+    let done =
+        outreach_core::sync::transfer_case(&mut t.sue.vault, &transport, &case, "Bob").unwrap();
+    assert_eq!((done.to.as_str(), done.devices), ("Bob", 1));
+
+    // Her next sync (through the shell, --json) uploads the visit, then
+    // removes the case.
+    let amy_dir = t.amy.dir.clone();
+    drop(t.amy);
+    let out = shell(&amy_dir, &["sync"], true);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["pushed"], 1, "{v}");
+    assert_eq!(v["removed"], serde_json::json!([case.clone()]), "{v}");
+    let list = shell(&amy_dir, &["case", "list", "--all"], true);
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&list.stdout).unwrap(),
+        serde_json::json!([])
+    );
+
+    // The visit reached the new practitioner and the supervisor.
+    bob.sync().unwrap();
+    t.sue.sync().unwrap();
+    for d in [&mut bob, &mut t.sue] {
+        let c = d.vault.read_case(&case).unwrap();
+        assert_eq!(c.visits[&late].note, "Seen at the clinic, offline");
+        assert_eq!(c.visits.len(), 2);
+        assert_eq!(c.programme.practitioners, vec!["Bob".to_string()]);
+    }
+}
+
+#[test]
+fn a_practitioner_cannot_transfer_a_case() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (t, case, mut bob) = team_with_bob(tmp.path());
+    let amy_dir = t.amy.dir.clone();
+    drop(t.amy);
+    let out = shell(
+        &amy_dir,
+        &["case", "transfer", &case[..8], "--to", "Bob"],
+        false,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("only a supervisor of the case's team (or an admin) can transfer a case"),
+        "{err}"
+    );
+    assert!(!err.contains("Bob") && !err.contains("Jess"), "{err}");
+
+    // Nothing changed: Bob gets nothing, Amy keeps the case as it was.
+    let r = bob.sync().unwrap();
+    assert!(r.cases_changed.is_empty() && r.pulled == 0, "{r:?}");
+    assert!(bob.vault.case_ids().unwrap().is_empty());
+    let out = shell(&amy_dir, &["sync"], true);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["removed"], serde_json::json!([]), "{v}");
+    let show = shell(&amy_dir, &["case", "show", &case], true);
+    assert!(show.status.success());
+    let c: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    assert!(c.to_string().contains("Amy"), "{c}");
+    assert!(!c.to_string().contains("Bob"), "{c}");
+}
+
+#[test]
+fn after_a_transfer_the_old_device_may_not_write_or_read_the_case() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut t, case, mut bob) = team_with_bob(tmp.path());
+    let url = t.server.url();
+    let transport = HttpTransport::new(&url, false).unwrap();
+    outreach_core::sync::transfer_case(&mut t.sue.vault, &transport, &case, "Bob").unwrap();
+
+    // Two uploads Amy's device signed before it learnt of the transfer.
+    let first = visit(&mut t.amy.vault, &case, "Written before she knew");
+    let c1 = take_queued_change(&mut t.amy.vault);
+    let second = visit(&mut t.amy.vault, &case, "Replayed after removal");
+    let c2 = take_queued_change(&mut t.amy.vault);
+    let push = |c: &proto::Change| {
+        proto::encode(&proto::PushRequest {
+            changes: vec![c.clone()],
+            envelopes: Vec::new(),
+        })
+    };
+    // Until her device has pulled past its removal, the server takes them.
+    let ack: proto::PushResponse =
+        proto::decode(&signed_call(&t.amy.vault, &url, proto::PATH_PUSH, push(&c1)).unwrap())
+            .unwrap();
+    assert_eq!(ack.acks.len(), 1);
+
+    let r = t.amy.sync().unwrap();
+    assert_eq!(r.removed, vec![case.clone()]);
+    assert!(matches!(
+        t.amy.vault.read_case(&case),
+        Err(Error::UnknownCase)
+    ));
+
+    // Afterwards, uploads to the case from her device are refused…
+    for c in [&c2, &c1] {
+        match signed_call(&t.amy.vault, &url, proto::PATH_PUSH, push(c)) {
+            Err(Error::ServerRefused(m)) => assert!(m.contains("may not write"), "{m}"),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+    // …and she is given nothing of it: no change or key from the start of
+    // the log, and no refetch.
+    let case_id = *uuid::Uuid::parse_str(&case).unwrap().as_bytes();
+    let page: proto::PullResponse = proto::decode(
+        &signed_call(
+            &t.amy.vault,
+            &url,
+            proto::PATH_PULL,
+            proto::encode(&proto::PullRequest {
+                cursor: proto::Cursor::default(),
+                max_bytes: proto::MAX_PULL_BYTES,
+            }),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    for e in &page.entries {
+        assert!(
+            matches!(e.item, proto::Item::Removed { case_id: c } if c == case_id),
+            "{:?}",
+            e.item
+        );
+    }
+    assert!(page.needs.is_empty(), "{:?}", page.needs);
+    assert!(matches!(
+        signed_call(
+            &t.amy.vault,
+            &url,
+            proto::PATH_REFETCH,
+            proto::encode(&proto::RefetchRequest {
+                cases: vec![case_id]
+            })
+        ),
+        Err(Error::ServerRefused(_))
+    ));
+
+    // Bob has what was accepted, and not what was refused.
+    bob.sync().unwrap();
+    let c = bob.vault.read_case(&case).unwrap();
+    assert!(c.visits.contains_key(&first));
+    assert!(!c.visits.contains_key(&second));
+}
+
+#[test]
+fn a_case_transferred_back_returns_whole() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut t, case, mut bob) = team_with_bob(tmp.path());
+    let transport = HttpTransport::new(&t.server.url(), false).unwrap();
+    outreach_core::sync::transfer_case(&mut t.sue.vault, &transport, &case, "Bob").unwrap();
+    assert_eq!(t.amy.sync().unwrap().removed, vec![case.clone()]);
+    bob.sync().unwrap();
+    let bobs = visit(&mut bob.vault, &case, "Bob's visit");
+    bob.sync().unwrap();
+
+    outreach_core::sync::transfer_case(&mut t.sue.vault, &transport, &case, "Amy").unwrap();
+    let r = t.amy.sync().unwrap();
+    assert_eq!(r.cases_changed, vec![case.clone()], "{r:?}");
+    assert_eq!(r.cases_waiting_for_key, 0, "her key came back too");
+    let c = t.amy.vault.read_case(&case).unwrap();
+    assert_eq!(c.visits[&bobs].note, "Bob's visit");
+    assert_eq!(c.programme.practitioners, vec!["Amy".to_string()]);
+    assert_eq!(bob.sync().unwrap().removed, vec![case.clone()]);
+}
+
+#[test]
+fn the_supervision_loop_round_trips_and_a_forged_sign_off_is_not_valid() {
+    use outreach_core::case::doc::{Author, CaseDoc, Patch};
+    use outreach_core::case::model::{ReviewState, SignOffDecision};
+    use outreach_core::vault::VisitDraft;
+
+    let mut t = team();
+    let case = new_case(&mut t.amy.vault, "Jess");
+    let first = visit(&mut t.amy.vault, &case, "Talked about the tenancy");
+    let second = visit(&mut t.amy.vault, &case, "Went with her to the GP");
+    // The practitioner cannot sign off her own visit.
+    assert!(matches!(
+        t.amy
+            .vault
+            .sign_off_visit(&case, &first, SignOffDecision::SignedOff, None),
+        Err(Error::NotSupervisor)
+    ));
+    t.amy.sync().unwrap();
+    t.sue.sync().unwrap();
+    assert_eq!(t.sue.vault.pending_visits().unwrap().len(), 2);
+
+    // Returned with a comment (by the 8-character id the shell prints).
+    t.sue
+        .vault
+        .sign_off_visit(
+            &case,
+            &first[..8],
+            SignOffDecision::Returned,
+            Some("Add the actions agreed"),
+        )
+        .unwrap();
+    t.sue.sync().unwrap();
+    t.amy.sync().unwrap();
+    let mine = t.amy.vault.pending_visits().unwrap();
+    assert_eq!(mine[0].visit_id, first);
+    assert_eq!(mine[0].review, ReviewState::Returned);
+    assert_eq!(mine[0].comment.as_deref(), Some("Add the actions agreed"));
+
+    // Amended on her phone, back to the supervisor, signed off.
+    t.amy
+        .vault
+        .amend_visit(
+            &case,
+            &first,
+            &VisitDraft {
+                actions_agreed: Some("Call the housing officer".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    t.amy.sync().unwrap();
+    t.sue.sync().unwrap();
+    let sue_view = t.sue.vault.read_case(&case).unwrap();
+    assert_eq!(sue_view.visits[&first].review, ReviewState::Amended);
+    assert_eq!(
+        sue_view.visits[&first].actions_agreed.as_deref(),
+        Some("Call the housing officer")
+    );
+    assert_eq!(sue_view.visits[&first].amendments.len(), 1);
+    t.sue
+        .vault
+        .sign_off_visit(&case, &first, SignOffDecision::SignedOff, None)
+        .unwrap();
+    t.sue.sync().unwrap();
+    t.amy.sync().unwrap();
+    assert_eq!(
+        t.amy.vault.read_case(&case).unwrap().visits[&first].review,
+        ReviewState::SignedOff
+    );
+    let h = t.amy.vault.history(&case).unwrap();
+    let last = h.last().unwrap();
+    assert_eq!(
+        (last.by.as_str(), last.role.as_deref()),
+        ("Sue", Some("supervisor"))
+    );
+
+    // An insider's app writes a sign-off claiming to be Sue's device and
+    // syncs it: the receiving supervisor's device shows it as not valid.
+    let sue_device = t.sue.vault.settings().unwrap().device_id.clone();
+    let bytes = t.amy.vault.export_automerge(&case).unwrap();
+    let mut doc = CaseDoc::load(&[0x42; 16], Some(&bytes), std::iter::empty()).unwrap();
+    let at = chrono::Utc::now();
+    doc.apply(
+        &Author {
+            by: "Sue".into(),
+            role: Some("supervisor".into()),
+            device: sue_device.clone(),
+        },
+        "visit signed off",
+        at,
+        &[Patch::replace(
+            ["visits", second.as_str(), "sign_off"],
+            serde_json::json!({"decision": "signed-off", "by": "Sue",
+                "at": at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                "device": sue_device, "signature": "00".repeat(64)}),
+        )],
+    )
+    .unwrap();
+    t.amy.vault.merge_case_bytes(&case, &doc.save()).unwrap();
+    t.amy.sync().unwrap();
+    t.sue.sync().unwrap();
+    let sue_view = t.sue.vault.read_case(&case).unwrap();
+    assert!(sue_view.visits[&second].sign_off.is_some());
+    assert_eq!(sue_view.visits[&second].review, ReviewState::NotValid);
+    assert!(
+        t.sue
+            .vault
+            .pending_visits()
+            .unwrap()
+            .iter()
+            .any(|p| p.visit_id == second),
+        "a forged sign-off leaves the visit in the supervisor's queue"
+    );
+}
+
+#[test]
+fn a_transfer_waits_for_queued_uploads_before_removing_the_case() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut t, case, mut bob) = team_with_bob(tmp.path());
+    let url = t.server.url();
+    let transport = HttpTransport::new(&url, false).unwrap();
+    outreach_core::sync::transfer_case(&mut t.sue.vault, &transport, &case, "Bob").unwrap();
+
+    // Amy's device hears of the removal while an upload is still queued
+    // (a sync interrupted between its push and its pull).
+    let queued = visit(&mut t.amy.vault, &case, "Queued when the news came");
+    t.amy.vault.prepare_uploads().unwrap();
+    let cursor = t.amy.vault.sync_cursor().unwrap();
+    let page: proto::PullResponse = proto::decode(
+        &signed_call(
+            &t.amy.vault,
+            &url,
+            proto::PATH_PULL,
+            proto::encode(&proto::PullRequest {
+                cursor,
+                max_bytes: proto::MAX_PULL_BYTES,
+            }),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert!(!page.more);
+    let applied = t.amy.vault.apply_page(&page).unwrap();
+    t.amy.vault.set_sync_cursor(page.next).unwrap();
+    assert!(applied.removed.is_empty(), "{applied:?}");
+    assert!(t.amy.vault.has_pending_removals().unwrap());
+    assert_eq!(
+        t.amy.vault.read_case(&case).unwrap().visits[&queued].note,
+        "Queued when the news came",
+        "kept until uploaded"
+    );
+
+    // The next sync uploads it first, then removes the case.
+    let r = t.amy.sync().unwrap();
+    assert_eq!(
+        (r.pushed, r.removed.clone()),
+        (1, vec![case.clone()]),
+        "{r:?}"
+    );
+    assert!(!t.amy.vault.has_pending_removals().unwrap());
+    assert!(t.amy.vault.case_ids().unwrap().is_empty());
+    bob.sync().unwrap();
+    assert_eq!(
+        bob.vault.read_case(&case).unwrap().visits[&queued].note,
+        "Queued when the news came"
+    );
 }

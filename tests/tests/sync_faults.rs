@@ -41,7 +41,7 @@ fn queued_change(v: &mut Vault) -> proto::Change {
         .into_iter()
         .find_map(|(_, item)| match item {
             Item::Change(c) => Some(c),
-            Item::Envelope(_) => None,
+            _ => None,
         })
         .expect("a queued change")
 }

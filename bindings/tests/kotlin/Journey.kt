@@ -2,7 +2,8 @@
 // Kotlin bindings on the JVM (JNA): a Kotlin platform key store, wrong
 // passphrase, records and plan changes, a draft across a restart, enrolment
 // and `suspend` sync with a Kotlin progress listener against a real server,
-// the supervisor's view, a conflict resolved, export, revocation.
+// the supervisor's view and sign-off (refused to the practitioner), a
+// conflict resolved, export, revocation.
 // Run by scripts/kotlin-test.sh; ends with "N passed, N failed".
 
 import java.io.File
@@ -70,13 +71,29 @@ suspend fun journey(tmp: File, data: String, url: String) {
     val goal = sam.addGoal(case, GoalInput(domain = Domain.HOUSING, text = "Keep the tenancy", targetDate = "2027-03-01"))
     val action = sam.addAction(case, goal, ActionInput(text = "Call the housing officer", owner = ActionOwner.WOMAN))
     sam.completeAction(case, goal, action, null)
-    sam.addSosEntry(case, SosColumn.WORKING_WELL, "Attends every visit")
+    sam.addSosEntry(case, SosColumn.WORKING_WELL, "Attends every visit", null)
+    sam.addSosEntry(case, SosColumn.WORRIES, "Ex-partner may return", WorryKind.DANGER)
+    check("worry kind only on worries", throws<OutreachException.InvalidInput> {
+        sam.addSosEntry(case, SosColumn.NEEDS_TO_HAPPEN, "x", WorryKind.HARM)
+    })
     sam.addScale(case, ScaleInput(score = 6L, view = ScaleView.WOMAN))
     check("bad input refused", throws<OutreachException.InvalidInput> { sam.addScale(case, ScaleInput(score = 11L)) })
     check("timeline", sam.timeline(case).size >= 3)
     val whole = sam.caseRecord(case)
     check("whole case as records", whole.goals[goal]!!.actions[action]!!.done != null &&
-        whole.signsOfSafety.workingWell.size == 1 && whole.scales.size == 1 && whole.visits.containsKey(visit))
+        whole.signsOfSafety.workingWell.size == 1 && whole.scales.size == 1 && whole.visits.containsKey(visit) &&
+        whole.signsOfSafety.worries.values.single().kind == WorryKind.DANGER)
+    val row = sam.caseload(false).single()
+    check("caseload: contact due nested, team, awaiting sign-off",
+        row.contact.lastContact == "2026-11-20T10:00:00Z" && row.contact.nextContactDue != null &&
+            row.team == "North" && row.awaitingSignOff == 1u)
+    check("local-only vault cannot sign off", throws<OutreachException.NotAllowed> {
+        sam.signOffVisit(case, visit, SignOffDecision.SIGNED_OFF, null)
+    })
+    sam.closeCase(case, ExitReason.WITHDREW, null, null)
+    check("closed case leaves the caseload", sam.caseload(false).isEmpty() && sam.caseload(true).single().phase == Phase.CLOSED)
+    sam.reopenCase(case, Phase.ENGAGEMENT)
+    check("reopened", sam.caseload(false).single().phase == Phase.ENGAGEMENT)
 
     // A draft survives the app being killed; wrong passphrase first.
     val draft = sam.saveDraft(null, case, VisitDraft(kind = ContactKind.PHONE, note = "Half-written"))
@@ -102,6 +119,19 @@ suspend fun journey(tmp: File, data: String, url: String) {
     check("supervisor receives", ali.sync(null, null).casesChanged == listOf(case))
     check("supervisor sees the visits", ali.readCase(case).visits.map { it.id }.toSet().containsAll(listOf(visit, draft)))
 
+    // Sign-off: the practitioner is refused, the supervisor's enrolled device signs.
+    check("practitioner's own sign-off refused: NotAllowed", throws<OutreachException.NotAllowed> {
+        sam.signOffVisit(case, draft, SignOffDecision.SIGNED_OFF, null)
+    })
+    check("supervisor's queue", ali.pendingVisits().map { it.visitId }.containsAll(listOf(visit, draft)))
+    ali.signOffVisit(case, draft, SignOffDecision.SIGNED_OFF, "Good record")
+    val signed = ali.caseRecord(case).visits[draft]!!
+    check("signed off by the supervisor's device", signed.review == ReviewState.SIGNED_OFF &&
+        signed.signOff?.device == ali.syncAccount()!!.deviceId && signed.signOff?.signature != null)
+    ali.sync(null, null)
+    sam.sync(null, null)
+    check("the practitioner sees it signed off", sam.caseRecord(case).visits[draft]!!.review == ReviewState.SIGNED_OFF)
+
     // Conflict on the same field, resolved once.
     sam.editCase(case, CaseEdit(phone = "07700 900001"))
     ali.editCase(case, CaseEdit(phone = "07700 900002"))
@@ -112,6 +142,9 @@ suspend fun journey(tmp: File, data: String, url: String) {
     sam.sync(null, null); ali.sync(null, null)
     check("resolved on both", sam.conflicts(case).isEmpty() && ali.conflicts(case).isEmpty())
     check("export", sam.exportCaseJson(case).contains("outreach.case-export.v1"))
+    check("practitioner's transfer refused: NotAllowed", throws<OutreachException.NotAllowed> {
+        runBlocking { sam.transferCase(case, "Ali Khan") }
+    })
 
     // Revoked: refused and wiped.
     admin(data, "revoke-device", ali.syncAccount()!!.deviceId)

@@ -1,8 +1,10 @@
 """A practitioner's and a supervisor's journey through the generated Python
 bindings, against a real outreach-server on loopback: record visits and plan
 changes, keep a draft across a "killed app", enrol, sync with a progress
-listener, see the supervisor's view, make and resolve a conflict, export,
-cancel a sync, wrong passphrase, revoke. Needs OUTREACH_SERVER_BIN (the
+listener, see the supervisor's view, the sign-off loop (sign off, return,
+amend; refusals for those without the authority), make and resolve a
+conflict, export, cancel a sync, assign and transfer, wrong passphrase,
+revoke. Needs OUTREACH_SERVER_BIN (the
 server binary) and the bindings on sys.path (scripts/test.sh sets both)."""
 
 import asyncio
@@ -73,7 +75,8 @@ async def journey(tmp, data, url):
     action = sam.add_action(case, goal, o.ActionInput(text="Call the housing officer", owner=o.ActionOwner.WOMAN))
     sam.complete_action(case, goal, action, "2026-11-22")
     sam.set_goal_status(case, goal, o.GoalStatus.IN_PROGRESS)
-    sam.add_sos_entry(case, o.SosColumn.WORKING_WELL, "Attends every visit")
+    sam.add_sos_entry(case, o.SosColumn.WORKING_WELL, "Attends every visit", None)
+    sam.add_sos_entry(case, o.SosColumn.WORRIES, "Rent arrears", o.WorryKind.COMPLICATING)
     sam.add_danger_statement(case, "Ex-partner may return", "She has a safety plan")
     concern = sam.add_concern(case, o.ConcernInput(category="domestic abuse", severity=o.Severity.HIGH,
                                                    description="Seen near the flat"))
@@ -86,6 +89,7 @@ async def journey(tmp, data, url):
     whole = sam.case_record(case)
     check("whole case as records", whole.goals[goal].actions[action].done is not None
           and len(whole.signs_of_safety.working_well) == 1 and len(whole.signs_of_safety.danger_statements) == 1
+          and [w.kind for w in whole.signs_of_safety.worries.values()] == [o.WorryKind.COMPLICATING]
           and whole.concerns[concern].status == o.ConcernStatus.ESCALATED
           and whole.consents[consent].withdrawn_on is not None
           and len(whole.referrals) == 1 and len(whole.meetings) == 1 and len(whole.events) == 1)
@@ -137,6 +141,21 @@ async def journey(tmp, data, url):
     check("supervisor sees the visits", {v.id for v in seen.visits} >= {visit, draft})
     ali.sign_off_visit(case, visit, o.SignOffDecision.RETURNED, "Please add the actions agreed")
 
+    # Sign-off: only a supervisor of the case's team, on an enrolled device.
+    try:
+        sam.sign_off_visit(case, draft, o.SignOffDecision.SIGNED_OFF, None)
+        check("the practitioner cannot sign off her own visit", False)
+    except o.OutreachError.NotAllowed as e:
+        check("the practitioner cannot sign off her own visit", "supervisor" in str(e))
+    ali.sign_off_visit(case, draft, o.SignOffDecision.SIGNED_OFF, "Good record")
+    signed = ali.case_record(case).visits[draft]
+    check("the supervisor's enrolled device signs off a synced visit",
+          signed.review == o.ReviewState.SIGNED_OFF and signed.sign_off.by == "Ali Khan"
+          and signed.sign_off.device == ali.sync_account().device_id
+          and None not in (signed.sign_off.by_user, signed.sign_off.signature))
+    check("the sign-off's history names the supervisor's role",
+          any(h.role == "supervisor" and h.by == "Ali Khan" for h in ali.history(case)))
+
     # Both edit the same field offline: a conflict on both, resolved once.
     sam.edit_case(case, o.CaseEdit(phone="07700 900001"))
     ali.edit_case(case, o.CaseEdit(phone="07700 900002"))
@@ -153,7 +172,10 @@ async def journey(tmp, data, url):
     await ali.sync(None, None)
     check("resolved everywhere", sam.conflicts(case) == [] and ali.conflicts(case) == [])
     returned = [v for v in sam.read_case(case).visits if v.id == visit][0]
-    check("the return for amendment reached the practitioner", returned.visit.sign_off is not None)
+    check("the return for amendment reached the practitioner", returned.visit.sign_off is not None
+          and returned.visit.review == o.ReviewState.RETURNED)
+    check("the sign-off reached the practitioner, valid by her directory",
+          sam.case_record(case).visits[draft].review == o.ReviewState.SIGNED_OFF)
     export = json.loads(sam.export_case_json(case))
     export_ali = json.loads(ali.export_case_json(case))
     check("exports identical", export["case"] == export_ali["case"] and export["format"] == "outreach.case-export.v1")
@@ -171,6 +193,39 @@ async def journey(tmp, data, url):
     check("still pending after cancel", [s.state for s in sam.sync_states()] == [o.CaseSyncState.PENDING_UPLOAD])
     check("then syncs", (await sam.sync(None, None)).pushed == 1)
 
+    # The loop on a visit recorded after enrolment: returned, amended by its
+    # author only, signed off.
+    texted = [v.id for v in sam.read_case(case).visits if v.visit.note == "Texted"][0]
+    await ali.sync(None, None)
+    check("the supervisor's queue holds the new visit",
+          any(p.visit_id == texted and p.review == o.ReviewState.AWAITING for p in ali.pending_visits()))
+    ali.sign_off_visit(case, texted, o.SignOffDecision.RETURNED, "Say what she replied")
+    try:
+        ali.amend_visit(case, texted, o.VisitDraft(note="Texted; she replied"))
+        check("only the visit's author may amend it", False)
+    except o.OutreachError.NotAllowed:
+        check("only the visit's author may amend it", True)
+    await ali.sync(None, None)
+    await sam.sync(None, None)
+    mine = sam.pending_visits()
+    returned = [p for p in mine if p.review == o.ReviewState.RETURNED]
+    check("returned visits first in her queue, with the comment",
+          mine[:len(returned)] == returned
+          and any(p.visit_id == texted and p.comment == "Say what she replied" for p in returned))
+    check("amended by its author", sam.amend_visit(case, texted, o.VisitDraft(note="Texted; she replied")) == texted)
+    await sam.sync(None, None)
+    await ali.sync(None, None)
+    check("amended visit back in the supervisor's queue",
+          any(p.visit_id == texted and p.review == o.ReviewState.AMENDED for p in ali.pending_visits()))
+    ali.sign_off_visit(case, texted, o.SignOffDecision.SIGNED_OFF, None)
+    await ali.sync(None, None)
+    await sam.sync(None, None)
+    final = sam.case_record(case).visits[texted]
+    check("signed off after amendment, the earlier text kept",
+          final.review == o.ReviewState.SIGNED_OFF and final.note == "Texted; she replied"
+          and len(final.amendments) == 1
+          and [json.loads(a.previous["note"]) for a in final.amendments.values()] == ["Texted"])
+
     # The supervisor assigns the case to a colleague, whose phone gets it whole.
     jo = o.OutreachVault.create(os.path.join(tmp, "jo"), "jo's passphrase", "Jo Smith", "North", None)
     await jo.enroll(url, admin(data, "invite", "--name", "Jo Smith", "--role", "practitioner", "--team", "North")["code"], False)
@@ -184,6 +239,21 @@ async def journey(tmp, data, url):
     check("assigned, key shared", done.devices == 1 and done.keys_shared == 1)
     check("colleague receives the case", (await jo.sync(None, None)).cases_changed == [case])
     check("import of an exported case merges", jo.import_case(sam.export_case_automerge(case)) == case)
+
+    # Transfer: only a supervisor of the team; the practitioner who held the
+    # case loses it on her next sync, and the case records who held it when.
+    try:
+        await sam.transfer_case(case, "Jo Smith")
+        check("a practitioner may not transfer", False)
+    except o.OutreachError.NotAllowed:
+        check("a practitioner may not transfer", True)
+    moved = await ali.transfer_case(case, "Jo Smith")
+    check("transferred", moved.case_id == case and moved.to == "Jo Smith" and moved.devices == 1)
+    await jo.sync(None, None)
+    holders = jo.case_record(case).programme.holders.values()
+    check("the case records its holder", any(h.name == "Jo Smith" and h.to is None for h in holders))
+    gone = await sam.sync(None, None)
+    check("the previous practitioner's phone lets it go", gone.removed == [case] and sam.caseload(True) == [])
 
     # Wrong passphrase.
     del ali

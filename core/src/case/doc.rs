@@ -29,8 +29,11 @@ use crate::error::{Error, Result};
 /// Who is making a change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Author {
-    /// Practitioner (user) name.
+    /// User name (the enrolled user's, once the vault is enrolled).
     pub by: String,
+    /// Role from the directory, if enrolled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
     /// Device id (hex).
     pub device: String,
 }
@@ -38,6 +41,8 @@ pub struct Author {
 #[derive(Serialize, Deserialize)]
 struct ChangeMessage {
     by: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    role: Option<String>,
     device: String,
     what: String,
 }
@@ -47,6 +52,9 @@ struct ChangeMessage {
 pub struct HistoryEntry {
     pub at: String,
     pub by: String,
+    /// As the writing device stated it (see the threat model).
+    #[serde(default)]
+    pub role: Option<String>,
     pub device: String,
     pub what: String,
     pub change: String,
@@ -70,11 +78,21 @@ pub struct Conflict {
 }
 
 /// A write: merge `value` (a JSON object, or a scalar) into the document at
-/// `path`. `null` members leave the existing value alone.
+/// `path`. `null` members leave the existing value alone. A *replacing*
+/// patch puts a new object (a record whose fields must all come from one
+/// writer, such as a signed sign-off); a *deleting* patch removes the key.
 #[derive(Debug, Clone)]
 pub struct Patch {
     pub path: Vec<String>,
     pub value: Json,
+    pub mode: PatchMode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatchMode {
+    Merge,
+    Replace,
+    Delete,
 }
 
 impl Patch {
@@ -86,6 +104,29 @@ impl Patch {
         Self {
             path: path.into_iter().map(Into::into).collect(),
             value,
+            mode: PatchMode::Merge,
+        }
+    }
+
+    pub fn replace<I, S>(path: I, value: Json) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self {
+            mode: PatchMode::Replace,
+            ..Self::new(path, value)
+        }
+    }
+
+    pub fn delete<I, S>(path: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self {
+            mode: PatchMode::Delete,
+            ..Self::new(path, Json::Null)
         }
     }
 }
@@ -271,6 +312,7 @@ impl CaseDoc {
     fn commit(&mut self, author: &Author, what: &str, at: DateTime<Utc>) {
         let message = ChangeMessage {
             by: author.by.clone(),
+            role: author.role.clone(),
             device: author.device.clone(),
             what: what.to_string(),
         };
@@ -303,7 +345,16 @@ impl CaseDoc {
                 ensure_map(&mut self.doc, &obj, key)?
             };
         }
-        write_value(&mut self.doc, &obj, last, &patch.value, fresh)
+        match patch.mode {
+            PatchMode::Merge => write_value(&mut self.doc, &obj, last, &patch.value, fresh),
+            PatchMode::Replace => write_new(&mut self.doc, &obj, last, &patch.value),
+            PatchMode::Delete => {
+                if !fresh && self.doc.get(&obj, last.as_str())?.is_some() {
+                    self.doc.delete(&obj, last.as_str())?;
+                }
+                Ok(())
+            }
+        }
     }
 
     /// Whether a map exists at `path` (e.g. `["visits", id]`).
@@ -414,10 +465,13 @@ impl CaseDoc {
                     .message
                     .as_deref()
                     .and_then(|s| serde_json::from_str(s).ok());
-                let (by, device, what) = msg.map(|m| (m.by, m.device, m.what)).unwrap_or_default();
+                let (by, role, device, what) = msg
+                    .map(|m| (m.by, m.role, m.device, m.what))
+                    .unwrap_or_default();
                 HistoryEntry {
                     at: timestamp_string(m.timestamp),
                     by,
+                    role,
                     device,
                     what,
                     change: m.hash.to_string(),

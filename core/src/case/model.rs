@@ -68,6 +68,27 @@ vocabulary!(
 );
 vocabulary!(Outcome { Completed = "completed", NoAnswer = "no-answer", Cancelled = "cancelled", Rescheduled = "rescheduled" });
 vocabulary!(SignOffDecision { SignedOff = "signed-off", Returned = "returned" });
+vocabulary!(
+    /// Where a visit is in the supervision loop, as this device judges it
+    /// (computed on read, never stored: see `practice::authority`).
+    ReviewState {
+        Awaiting = "awaiting-sign-off", SignedOff = "signed-off", Returned = "returned",
+        Amended = "amended-awaiting-sign-off", NotValid = "sign-off-not-valid",
+    }
+);
+vocabulary!(
+    /// Why a woman left the programme.
+    ExitReason {
+        Completed = "completed", Disengaged = "disengaged", Withdrew = "withdrew",
+        MovedAway = "moved-away", Pregnancy = "pregnancy", Custody = "custody",
+        Transferred = "transferred", Other = "other",
+    }
+);
+vocabulary!(
+    /// Signs of Safety worries, as the framework separates them.
+    WorryKind { Harm = "harm", Danger = "danger", Complicating = "complicating" }
+);
+vocabulary!(SosStatus { Open = "open", Resolved = "resolved" });
 vocabulary!(Severity { Low = "low", Medium = "medium", High = "high" });
 vocabulary!(ConcernStatus { Open = "open", Escalated = "escalated", Monitoring = "monitoring", Closed = "closed" });
 vocabulary!(ScaleView { Woman = "woman", Practitioner = "practitioner", SocialWorker = "social-worker", Other = "other" });
@@ -131,7 +152,29 @@ pub struct Programme {
     /// Assigned practitioner(s), by name.
     pub practitioners: Vec<String>,
     pub team: Option<String>,
+    /// A word from [`ExitReason`] (older records may hold free text).
     pub exit_reason: Option<String>,
+    pub exit_note: Option<String>,
+    /// When the case was closed (`YYYY-MM-DD`); cleared on reopening.
+    pub closed_on: Option<String>,
+    /// Days between contacts when a contact sets no next date (default 14).
+    pub contact_every_days: Option<u32>,
+    /// When the case was opened on its first device (RFC 3339).
+    pub opened_at: Option<String>,
+    /// Who held the case when: one entry per holding, keyed by id.
+    pub holders: BTreeMap<String, Holding>,
+}
+
+/// One period a practitioner held the case (set by transfer).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Holding {
+    pub name: String,
+    pub user_id: Option<String>,
+    pub from: String,
+    pub to: Option<String>,
+    /// Who made the transfer.
+    pub by: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -175,6 +218,12 @@ pub struct Goal {
 pub struct SosEntry {
     pub text: String,
     pub added_at: Option<String>,
+    /// For worries: past harm, future danger, or complicating factor.
+    pub kind: Option<WorryKind>,
+    /// `None` reads as open.
+    pub status: Option<SosStatus>,
+    pub updated_at: Option<String>,
+    pub resolved_at: Option<String>,
 }
 
 /// A danger statement paired with its safety goal.
@@ -184,6 +233,9 @@ pub struct DangerStatement {
     pub danger: String,
     pub safety_goal: String,
     pub added_at: Option<String>,
+    pub status: Option<SosStatus>,
+    pub updated_at: Option<String>,
+    pub resolved_at: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -204,15 +256,40 @@ pub struct ScaleReading {
     pub view: Option<ScaleView>,
     #[serde(default)]
     pub note: Option<String>,
+    /// The scaling question asked ("…where 10 means… and 0 means…").
+    #[serde(default)]
+    pub question: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SignOff {
     pub decision: SignOffDecision,
+    /// The supervisor's name, from the organisation's directory.
     pub by: String,
     pub at: String,
     #[serde(default)]
     pub comment: Option<String>,
+    /// Enrolled user and device (hex ids) that made the decision.
+    #[serde(default)]
+    pub by_user: Option<String>,
+    #[serde(default)]
+    pub device: Option<String>,
+    /// Ed25519 by `device` over `outreach_protocol::sign_off_message`.
+    #[serde(default)]
+    pub signature: Option<String>,
+}
+
+/// A returned visit amended by its author: what was returned and what the
+/// fields held before (the earlier text stays in the record and the export).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Amendment {
+    pub at: String,
+    pub by: String,
+    /// The return this amendment answers.
+    pub returned: Option<SignOff>,
+    /// Previous values of the fields changed, by field name.
+    pub previous: BTreeMap<String, serde_json::Value>,
 }
 
 /// A contact with the woman (or an attempt at one).
@@ -248,10 +325,23 @@ pub struct Visit {
     pub checked_out_at: Option<String>,
     #[serde(default)]
     pub recorded_by: Option<String>,
+    /// The enrolled user who recorded it (hex id); absent on local vaults.
+    #[serde(default)]
+    pub recorded_by_user: Option<String>,
     #[serde(default)]
     pub recorded_at: Option<String>,
     #[serde(default)]
     pub sign_off: Option<SignOff>,
+    #[serde(default)]
+    pub amendments: BTreeMap<String, Amendment>,
+    /// Computed by this device on every read from the sign-off, its
+    /// signature and the directory; any stored value is ignored.
+    #[serde(default = "awaiting")]
+    pub review: ReviewState,
+}
+
+fn awaiting() -> ReviewState {
+    ReviewState::Awaiting
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -346,4 +436,5 @@ pub struct CaseEdit {
     pub practitioners: Option<Vec<String>>,
     pub team: Option<String>,
     pub exit_reason: Option<String>,
+    pub contact_every_days: Option<u32>,
 }

@@ -131,6 +131,173 @@ pub fn score(field: &str, n: i64) -> Result<u8, ValidationError> {
     }
 }
 
+/// Fields holding a calendar date.
+const DATE_FIELDS: &[&str] = &[
+    "date_of_birth",
+    "referral_date",
+    "start_date",
+    "planned_end_date",
+    "closed_on",
+    "target_date",
+    "review_date",
+    "due",
+    "done",
+    "given_on",
+    "withdrawn_on",
+    "date",
+];
+/// Fields holding an instant.
+const INSTANT_FIELDS: &[&str] = &[
+    "at",
+    "planned_at",
+    "ended_at",
+    "next_contact_due",
+    "checked_in_at",
+    "checked_out_at",
+    "recorded_at",
+    "raised_at",
+    "escalated_at",
+    "added_at",
+    "opened_at",
+    "updated_at",
+    "resolved_at",
+    "created_at",
+    "from",
+    "to",
+];
+/// Text fields that may not be empty.
+const REQUIRED_TEXT: &[&str] = &[
+    "preferred_name",
+    "text",
+    "description",
+    "category",
+    "agency",
+    "reason",
+    "danger",
+    "safety_goal",
+    "what",
+    "name",
+    "role",
+];
+/// Short text fields (names, categories…); other text is a note.
+const SHORT_TEXT: &[&str] = &[
+    "preferred_name",
+    "legal_name",
+    "phone",
+    "code_word",
+    "age_bands",
+    "legal_status",
+    "referral_source",
+    "team",
+    "category",
+    "escalated_to",
+    "agency",
+    "name",
+    "role",
+    "organisation",
+    "present",
+    "practitioners",
+    "attendees",
+];
+
+/// Checks a value chosen to settle a conflict at `field` (a `/` path) as
+/// the original write would: the field's own rule (score, date, instant,
+/// vocabulary, required, length), then the whole record it belongs to must
+/// read back as its type. Returns the value in its stored form. `root` is
+/// the case as JSON; it is changed to the candidate.
+pub fn resolution(
+    root: &mut serde_json::Value,
+    field: &str,
+    value: serde_json::Value,
+    today: NaiveDate,
+) -> Result<serde_json::Value, crate::error::Error> {
+    use crate::error::Error;
+    use serde_json::Value as Json;
+    let parts: Vec<&str> = field.split('/').collect();
+    let leaf = *parts.last().unwrap_or(&"");
+    let bad = || {
+        Error::from(ValidationError::new(
+            leaf,
+            "is not a valid value for this field",
+        ))
+    };
+    let value = match (&value, leaf) {
+        (Json::Null, _) => value,
+        (_, "score" | "wellbeing") => Json::from(score(leaf, value.as_i64().ok_or_else(bad)?)?),
+        (Json::String(t), "date_of_birth") => Json::from(date_of_birth(leaf, t, today)?),
+        (Json::String(t), l) if DATE_FIELDS.contains(&l) => Json::from(date_string(leaf, t)?),
+        (Json::String(t), l) if INSTANT_FIELDS.contains(&l) => {
+            Json::from(instant_string(instant(leaf, t)?))
+        }
+        (Json::String(t), "exit_reason") => {
+            Json::from(super::model::ExitReason::parse(leaf, t)?.as_str())
+        }
+        (Json::String(t), l) if REQUIRED_TEXT.contains(&l) && SHORT_TEXT.contains(&l) => {
+            Json::from(required_short(leaf, t)?)
+        }
+        (Json::String(t), l) if REQUIRED_TEXT.contains(&l) => Json::from(required_note(leaf, t)?),
+        (Json::String(t), l) if SHORT_TEXT.contains(&l) => Json::from(short(leaf, t)?),
+        (Json::String(t), _) => Json::from(note(leaf, t)?),
+        (Json::Number(n), "count" | "contact_every_days") => {
+            let ok = n.as_u64().is_some_and(|n| match leaf {
+                "count" => n <= 30,
+                _ => (1..=365).contains(&n),
+            });
+            if !ok {
+                return Err(bad());
+            }
+            value
+        }
+        _ => value,
+    };
+    // Put the candidate in place; the path must exist in the case.
+    let (last, parents) = parts.split_last().ok_or(Error::NoSuchConflict)?;
+    let mut node = &mut *root;
+    for p in parents {
+        node = node.get_mut(*p).ok_or(Error::NoSuchConflict)?;
+    }
+    match node {
+        Json::Object(m) => {
+            m.insert((*last).to_string(), value.clone());
+        }
+        _ => return Err(Error::NoSuchConflict),
+    }
+    // The record it belongs to must still read as its type.
+    use super::model as m;
+    fn fits<T: serde::de::DeserializeOwned>(v: Option<&Json>) -> bool {
+        v.is_some_and(|v| T::deserialize(v).is_ok())
+    }
+    let record = |n: usize| {
+        let mut node = Some(&*root);
+        for p in parts.iter().take(n) {
+            node = node.and_then(|x| x.get(*p));
+        }
+        node
+    };
+    let ok = match parts.as_slice() {
+        ["profile", ..] => fits::<m::Profile>(record(1)),
+        ["programme", ..] => fits::<m::Programme>(record(1)),
+        ["consents", _, ..] => fits::<m::Consent>(record(2)),
+        ["goals", _, "actions", _, ..] => {
+            fits::<m::Action>(record(4)) && fits::<m::Goal>(record(2))
+        }
+        ["goals", _, ..] => fits::<m::Goal>(record(2)),
+        ["scales", _, ..] => fits::<m::ScaleReading>(record(2)),
+        ["visits", _, ..] => fits::<m::Visit>(record(2)),
+        ["concerns", _, ..] => fits::<m::Concern>(record(2)),
+        ["referrals", _, ..] => fits::<m::Referral>(record(2)),
+        ["meetings", _, ..] => fits::<m::Meeting>(record(2)),
+        ["events", _, ..] => fits::<m::ProgrammeEvent>(record(2)),
+        ["signs_of_safety", "danger_statements", _, ..] => fits::<m::DangerStatement>(record(3)),
+        ["signs_of_safety", _, _, ..] => fits::<m::SosEntry>(record(3)),
+        _ => false,
+    };
+    if !ok {
+        return Err(bad());
+    }
+    Ok(value)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -92,6 +92,15 @@ impl Store {
         self.ids("SELECT case_id FROM cases ORDER BY created_at, case_id")
     }
 
+    /// When this device first stored a case (unix seconds).
+    pub fn case_created_at(&self, case: &[u8; 16]) -> Result<Option<i64>> {
+        use rusqlite::OptionalExtension;
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT created_at FROM cases WHERE case_id = ?1")?;
+        Ok(stmt.query_row([&case[..]], |r| r.get(0)).optional()?)
+    }
+
     pub fn case_exists(&self, case: &[u8; 16]) -> Result<bool> {
         let mut stmt = self
             .conn
@@ -196,6 +205,7 @@ impl Store {
         tx.execute("DELETE FROM sync_outbox", [])?;
         tx.execute("DELETE FROM sync_inbox", [])?;
         tx.execute("DELETE FROM draft", [])?;
+        tx.execute("DELETE FROM pending_removal", [])?;
         tx.execute("DELETE FROM case_snapshot", [])?;
         tx.execute("DELETE FROM cases", [])?;
         tx.execute("DELETE FROM meta", [])?;
@@ -347,6 +357,67 @@ impl Store {
     /// Cases with received changes waiting in the inbox.
     pub fn inbox_case_ids(&self) -> Result<Vec<[u8; 16]>> {
         self.ids("SELECT DISTINCT case_id FROM sync_inbox")
+    }
+
+    // ---- removal (case transferred away) -----------------------------------
+
+    /// Queued uploads of one case.
+    pub fn outbox_has(&self, case: &[u8; 16]) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT 1 FROM sync_outbox WHERE case_id = ?1 LIMIT 1")?
+            .exists([&case[..]])?)
+    }
+
+    /// Local chunks of one case not yet handed to sync.
+    pub fn case_dirty(&self, case: &[u8; 16]) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT 1 FROM cases WHERE case_id = ?1 AND last_seq > synced_seq")?
+            .exists([&case[..]])?)
+    }
+
+    /// Remembers that a case is to be removed once its uploads are through.
+    pub fn add_pending_removal(&mut self, case: &[u8; 16]) -> Result<()> {
+        self.conn
+            .prepare_cached("INSERT OR IGNORE INTO pending_removal(case_id) VALUES (?1)")?
+            .execute([&case[..]])?;
+        Ok(())
+    }
+
+    /// Forgets a pending removal (the server gave the case back).
+    pub fn cancel_pending_removal(&mut self, case: &[u8; 16]) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached("DELETE FROM pending_removal WHERE case_id = ?1")?
+            .execute([&case[..]])?
+            > 0)
+    }
+
+    pub fn pending_removals(&self) -> Result<Vec<[u8; 16]>> {
+        self.ids("SELECT case_id FROM pending_removal ORDER BY rowid")
+    }
+
+    /// Deletes everything this device holds of a case — its row (with the
+    /// synced heads), snapshot, chunks, keys, drafts, received changes
+    /// waiting in the inbox and any pending removal — in one transaction.
+    /// Queued uploads are left alone: the caller removes a case only once
+    /// none are left.
+    pub fn delete_case(&mut self, case: &[u8; 16]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        for sql in [
+            "DELETE FROM case_chunk WHERE case_id = ?1",
+            "DELETE FROM case_snapshot WHERE case_id = ?1",
+            "DELETE FROM case_key WHERE case_id = ?1",
+            "DELETE FROM draft WHERE case_id = ?1",
+            "DELETE FROM sync_inbox WHERE case_id = ?1",
+            "DELETE FROM pending_removal WHERE case_id = ?1",
+            "DELETE FROM cases WHERE case_id = ?1",
+        ] {
+            tx.execute(sql, [&case[..]])?;
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     /// Deletes meta rows, overwriting their values first (key material).

@@ -81,7 +81,16 @@ CREATE TABLE draft (
 );
 ";
 
-const MIGRATIONS: &[&str] = &[V1_SCHEMA, V2_UPGRADE, V3_UPGRADE, V4_UPGRADE];
+/// v5: cases the server said this device no longer holds (transferred to
+/// another practitioner) but that still have changes to upload: deleted
+/// once those are acknowledged.
+const V5_UPGRADE: &str = "
+CREATE TABLE pending_removal (
+    case_id BLOB PRIMARY KEY
+);
+";
+
+const MIGRATIONS: &[&str] = &[V1_SCHEMA, V2_UPGRADE, V3_UPGRADE, V4_UPGRADE, V5_UPGRADE];
 pub const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;
 
 pub(super) fn migrate(conn: &mut Connection) -> Result<()> {

@@ -7,7 +7,7 @@ use outreach_protocol::{
 };
 use serde::Serialize;
 
-use super::transport::{Transport, check_server_url};
+use super::transport::{Transport, check_server_url, refusal_error};
 use crate::error::{Error, Result};
 use crate::vault::{Applied, SyncConfig, Vault};
 
@@ -64,6 +64,9 @@ pub struct SyncReport {
     pub round_trips: u32,
     pub bytes_sent: u64,
     pub bytes_received: u64,
+    /// Cases transferred to another practitioner and deleted from this
+    /// device (ids), once everything written here about them was uploaded.
+    pub removed: Vec<String>,
 }
 
 fn now() -> i64 {
@@ -113,6 +116,43 @@ impl Session<'_> {
         Ok(reply)
     }
 
+    /// Like [`Session::call`], with a refusal the server explained returned
+    /// as its [`proto::ApiError`] for the caller to interpret.
+    fn call_or_refusal(
+        &mut self,
+        path: &str,
+        body: Vec<u8>,
+    ) -> Result<std::result::Result<Vec<u8>, proto::ApiError>> {
+        let ts = now();
+        let (device, sig) = self.vault.sign_request("POST", path, ts, &body)?;
+        let auth = proto::auth_header(&device, ts, &sig);
+        self.report.round_trips += 1;
+        self.report.bytes_sent += body.len() as u64;
+        let reply = self.transport.post_or_refusal(path, &body, Some(&auth))?;
+        if let Ok(bytes) = &reply {
+            self.report.bytes_received += bytes.len() as u64;
+        }
+        Ok(reply)
+    }
+
+    /// Uploads what is left of cases transferred away, then deletes them.
+    /// Runs before the server hears of a cursor past their removal (after
+    /// which it refuses their uploads).
+    fn finish_removals(
+        &mut self,
+        observer: &mut dyn SyncObserver,
+        applied: &mut Applied,
+    ) -> Result<()> {
+        if !self.vault.has_pending_removals()? {
+            return Ok(());
+        }
+        self.push(observer)?;
+        let mut done = Applied::default();
+        done.removed.extend(self.vault.finish_removals()?);
+        applied.merge(done);
+        Ok(())
+    }
+
     fn push(&mut self, observer: &mut dyn SyncObserver) -> Result<()> {
         self.vault.prepare_uploads()?;
         let total = self.vault.outbox_len()?;
@@ -132,6 +172,7 @@ impl Session<'_> {
                 match item {
                     Item::Change(c) => request.changes.push(c),
                     Item::Envelope(e) => request.envelopes.push(e),
+                    Item::Removed { .. } => {} // only the server writes these
                 }
             }
             let expected: BTreeSet<Id> = request.changes.iter().map(|c| c.client_id).collect();
@@ -174,28 +215,28 @@ impl Session<'_> {
             if page.more && !moved {
                 return Err(Error::SyncProtocol("the server's cursor did not advance"));
             }
+            let removal = page
+                .entries
+                .iter()
+                .any(|e| matches!(e.item, Item::Removed { .. }));
             let got = self.vault.apply_page(&page)?;
             received += page.entries.len() as u64;
-            merge(applied, got);
+            applied.merge(got);
             if moved {
                 self.vault.set_sync_cursor(page.next)?;
             }
+            // Before the next request tells the server this device is past
+            // a removal: push what is left of the case, then delete it.
+            self.finish_removals(observer, applied)?;
             observer.progress(SyncPhase::Downloading, received, None);
-            if !page.more {
+            // After a removal, one more request tells the server this device
+            // is past it (from then on it refuses uploads to that case).
+            if !page.more && !removal {
                 return Ok(page);
             }
         }
         Ok(PullResponse::default())
     }
-}
-
-fn merge(into: &mut Applied, from: Applied) {
-    into.changes += from.changes;
-    into.envelopes += from.envelopes;
-    into.waiting_for_key += from.waiting_for_key;
-    into.rejected += from.rejected;
-    into.cases_changed.extend(from.cases_changed);
-    into.refetch.extend(from.refetch);
 }
 
 /// One sync round. A revoked device wipes its vault and returns
@@ -225,6 +266,8 @@ fn run(
     };
     s.push(observer)?;
     let mut applied = Applied::default();
+    // A removal left from an interrupted sync: its uploads just went.
+    s.finish_removals(observer, &mut applied)?;
     let mut last = s.pull(observer, &mut applied)?;
     if !applied.refetch.is_empty() {
         // A gap in some case's history: have the server deliver those cases
@@ -236,7 +279,7 @@ fn run(
         )?;
         let mut again = Applied::default();
         last = s.pull(observer, &mut again)?;
-        merge(&mut applied, again);
+        applied.merge(again);
     }
     s.vault.retry_inbox(&mut applied)?;
     if !last.needs.is_empty() {
@@ -265,6 +308,11 @@ fn run(
         report.conflicts += vault.conflicts(&id).map(|c| c.len() as u64).unwrap_or(0);
         report.cases_changed.push(id);
     }
+    report.removed = applied
+        .removed
+        .iter()
+        .map(|c| uuid::Uuid::from_bytes(*c).to_string())
+        .collect();
     Ok(report)
 }
 
@@ -307,6 +355,83 @@ pub fn assign(
         let report = sync(vault, transport, &mut ())?;
         Ok(Assignment {
             case_id: uuid::Uuid::from_bytes(case_id).to_string(),
+            devices: response.devices,
+            keys_shared: report.keys_shared,
+        })
+    })();
+    if let Err(Error::DeviceRevoked) = result
+        && vault.is_unlocked()
+    {
+        vault.wipe()?;
+    }
+    result
+}
+
+/// What transferring a case did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Transfer {
+    pub case_id: String,
+    /// The new practitioner, as the admin registered her.
+    pub to: String,
+    /// Her devices that will receive the case.
+    pub devices: u32,
+    /// Envelopes sealed for them in the sync that followed.
+    pub keys_shared: u64,
+}
+
+/// Transfers a case to a user by name (supervisors of the case's team and
+/// admins): she is assigned it and every other practitioner holding it
+/// loses it (their devices delete it on their next sync, after uploading
+/// anything they wrote meanwhile). Syncs first (the case must be on the
+/// server), asks the server, records the new practitioner and the holding
+/// history in the case, then syncs again so that change is uploaded and her
+/// devices get the case key at once. Refused: [`Error::NotAllowedToTransfer`].
+pub fn transfer_case(
+    vault: &mut Vault,
+    transport: &dyn Transport,
+    case: &str,
+    user: &str,
+) -> Result<Transfer> {
+    let result = (|| {
+        sync(vault, transport, &mut ())?;
+        let case_id = vault.resolve_case(case)?;
+        let case_name = uuid::Uuid::from_bytes(case_id).to_string();
+        let mut s = Session {
+            vault,
+            transport,
+            report: SyncReport::default(),
+        };
+        let reply = match s.call_or_refusal(
+            proto::PATH_TRANSFER,
+            proto::encode(&proto::TransferRequest {
+                case_id,
+                user: user.trim().to_string(),
+            }),
+        )? {
+            Ok(reply) => reply,
+            Err(e) if e.code == proto::ErrorCode::Forbidden => {
+                return Err(Error::NotAllowedToTransfer);
+            }
+            Err(e) => return Err(refusal_error(e)),
+        };
+        let response: proto::TransferResponse =
+            proto::decode(&reply).map_err(|_| Error::SyncProtocol("malformed transfer reply"))?;
+        let to_user = hex::encode(response.user_id);
+        // A replayed transfer (same practitioner already holding it) adds no
+        // second holding period.
+        let holds = vault
+            .read_case(&case_name)?
+            .programme
+            .holders
+            .values()
+            .any(|h| h.to.is_none() && h.user_id.as_deref() == Some(to_user.as_str()));
+        if !holds {
+            vault.record_transfer(&case_name, &response.user_name, Some(to_user))?;
+        }
+        let report = sync(vault, transport, &mut ())?;
+        Ok(Transfer {
+            case_id: case_name,
+            to: response.user_name,
             devices: response.devices,
             keys_shared: report.keys_shared,
         })

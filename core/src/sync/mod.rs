@@ -10,5 +10,7 @@
 mod engine;
 mod transport;
 
-pub use engine::{Assignment, SyncObserver, SyncPhase, SyncReport, assign, enroll, sync};
-pub use transport::{HttpTransport, Transport, check_server_url};
+pub use engine::{
+    Assignment, SyncObserver, SyncPhase, SyncReport, Transfer, assign, enroll, sync, transfer_case,
+};
+pub use transport::{HttpTransport, Transport, check_server_url, refusal_error};

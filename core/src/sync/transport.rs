@@ -12,6 +12,30 @@ pub trait Transport {
     /// POSTs `body` to `path` with the given `authorization` header (none
     /// for enrolment) and returns the response body of a 200.
     fn post(&self, path: &str, body: &[u8], authorization: Option<&str>) -> Result<Vec<u8>>;
+
+    /// Like [`Transport::post`], but a refusal the server explained comes
+    /// back as its [`ApiError`] (`Ok(Err(..))`) for the caller to interpret
+    /// (a revoked device is still `Err(Error::DeviceRevoked)`). A transport
+    /// that does not see error codes reports refusals as `post` does.
+    fn post_or_refusal(
+        &self,
+        path: &str,
+        body: &[u8],
+        authorization: Option<&str>,
+    ) -> Result<std::result::Result<Vec<u8>, ApiError>> {
+        self.post(path, body, authorization).map(Ok)
+    }
+}
+
+/// The core error for a refusal the server explained.
+pub fn refusal_error(err: ApiError) -> Error {
+    match err.code {
+        ErrorCode::DeviceRevoked => Error::DeviceRevoked,
+        ErrorCode::UnknownCode | ErrorCode::ExpiredCode | ErrorCode::UsedCode => {
+            Error::EnrolmentRefused(err.message)
+        }
+        _ => Error::ServerRefused(err.message),
+    }
 }
 
 /// Checks a server address: https anywhere; plain http only to this
@@ -91,6 +115,16 @@ fn unreachable(e: &ureq::Error) -> Error {
 
 impl Transport for HttpTransport {
     fn post(&self, path: &str, body: &[u8], authorization: Option<&str>) -> Result<Vec<u8>> {
+        self.post_or_refusal(path, body, authorization)?
+            .map_err(refusal_error)
+    }
+
+    fn post_or_refusal(
+        &self,
+        path: &str,
+        body: &[u8],
+        authorization: Option<&str>,
+    ) -> Result<std::result::Result<Vec<u8>, ApiError>> {
         let url = format!("{}{}", self.base, path);
         let mut req = self
             .agent
@@ -108,16 +142,11 @@ impl Transport for HttpTransport {
             .read_to_vec()
             .map_err(|e| unreachable(&e))?;
         if status == 200 {
-            return Ok(bytes);
+            return Ok(Ok(bytes));
         }
         Err(match proto::decode::<ApiError>(&bytes) {
-            Ok(err) => match err.code {
-                ErrorCode::DeviceRevoked => Error::DeviceRevoked,
-                ErrorCode::UnknownCode | ErrorCode::ExpiredCode | ErrorCode::UsedCode => {
-                    Error::EnrolmentRefused(err.message)
-                }
-                _ => Error::ServerRefused(err.message),
-            },
+            Ok(err) if err.code == ErrorCode::DeviceRevoked => Error::DeviceRevoked,
+            Ok(err) => return Ok(Err(err)),
             Err(_) if status == 413 => {
                 Error::ServerRefused("the upload is larger than the server accepts".into())
             }

@@ -5,55 +5,11 @@
 use serde_json::{Value as Json, json};
 
 use super::Vault;
+use crate::case::contact::{VISIT_CONTENT_FIELDS, VisitDraft, VisitInput};
 use crate::case::doc::{Conflict, HistoryEntry, Patch};
 use crate::case::model::*;
 use crate::case::validate as v;
 use crate::error::{Error, Result, ValidationError};
-
-/// A contact to record.
-#[derive(Debug, Clone)]
-pub struct VisitInput {
-    pub at: String,
-    pub kind: ContactKind,
-    pub outcome: Outcome,
-    pub note: String,
-    pub planned_at: Option<String>,
-    pub ended_at: Option<String>,
-    pub present: Vec<String>,
-    pub domains: Vec<Domain>,
-    pub her_words: Option<String>,
-    pub wellbeing: Option<i64>,
-    pub actions_agreed: Option<String>,
-    pub next_contact_due: Option<String>,
-    pub checked_in_at: Option<String>,
-    pub checked_out_at: Option<String>,
-}
-
-impl VisitInput {
-    pub fn new(
-        at: impl Into<String>,
-        kind: ContactKind,
-        outcome: Outcome,
-        note: impl Into<String>,
-    ) -> Self {
-        Self {
-            at: at.into(),
-            kind,
-            outcome,
-            note: note.into(),
-            planned_at: None,
-            ended_at: None,
-            present: Vec::new(),
-            domains: Vec::new(),
-            her_words: None,
-            wellbeing: None,
-            actions_agreed: None,
-            next_contact_due: None,
-            checked_in_at: None,
-            checked_out_at: None,
-        }
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct GoalInput {
@@ -77,6 +33,20 @@ pub struct ScaleInput {
     pub date: Option<String>,
     pub view: Option<ScaleView>,
     pub note: Option<String>,
+    /// The scaling question asked.
+    pub question: Option<String>,
+}
+
+/// A revision of a Signs of Safety entry or danger statement; `None`
+/// leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct SosUpdate {
+    pub text: Option<String>,
+    pub kind: Option<WorryKind>,
+    pub status: Option<SosStatus>,
+    /// Danger statements only.
+    pub danger: Option<String>,
+    pub safety_goal: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -131,6 +101,40 @@ fn to_json<T: serde::Serialize>(t: &T) -> Json {
     serde_json::to_value(t).unwrap_or(Json::Null)
 }
 
+fn sos_key(column: SosColumn) -> &'static str {
+    match column {
+        SosColumn::Worries => "worries",
+        SosColumn::WorkingWell => "working_well",
+        SosColumn::NeedsToHappen => "needs_to_happen",
+    }
+}
+
+/// Finds a visit by its full id or a unique prefix of at least 4 characters.
+pub fn resolve_visit(case: &Case, id: &str) -> Result<String> {
+    let id = id.trim().to_ascii_lowercase();
+    if case.visits.contains_key(&id) {
+        return Ok(id);
+    }
+    if id.len() < 4 || !id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+        return Err(Error::UnknownRecord("visit"));
+    }
+    let mut found = case.visits.keys().filter(|k| k.starts_with(&id));
+    match (found.next(), found.next()) {
+        (Some(k), None) => Ok(k.clone()),
+        (Some(_), Some(_)) => Err(Error::AmbiguousRecord("visit")),
+        (None, _) => Err(Error::UnknownRecord("visit")),
+    }
+}
+
+/// A visit as stored: its review state is judged on every read, never kept.
+fn visit_json(visit: &Visit) -> Json {
+    let mut j = to_json(visit);
+    if let Json::Object(m) = &mut j {
+        m.remove("review");
+    }
+    j
+}
+
 /// The profile/programme patch for an edit, validated.
 fn edit_patch(edit: &CaseEdit, today: chrono::NaiveDate) -> Result<Json> {
     let preferred_name = match &edit.preferred_name {
@@ -150,6 +154,20 @@ fn edit_patch(edit: &CaseEdit, today: chrono::NaiveDate) -> Result<Json> {
     {
         return Err(ValidationError::new("children_count", "is not plausible").into());
     }
+    if let Some(n) = edit.contact_every_days
+        && !(1..=365).contains(&n)
+    {
+        return Err(ValidationError::new(
+            "contact_every_days",
+            "must be a whole number of days from 1 to 365",
+        )
+        .into());
+    }
+    let exit_reason = edit
+        .exit_reason
+        .as_deref()
+        .map(|r| ExitReason::parse("exit_reason", r))
+        .transpose()?;
     let start = v::opt_date("start_date", edit.start_date.as_deref())?;
     let end = v::opt_date("planned_end_date", edit.planned_end_date.as_deref())?;
     if let (Some(s), Some(e)) = (&start, &end)
@@ -186,7 +204,8 @@ fn edit_patch(edit: &CaseEdit, today: chrono::NaiveDate) -> Result<Json> {
             "planned_end_date": end,
             "practitioners": practitioners,
             "team": v::opt_short("team", edit.team.as_deref())?,
-            "exit_reason": v::opt_note("exit_reason", edit.exit_reason.as_deref())?,
+            "exit_reason": exit_reason,
+            "contact_every_days": edit.contact_every_days,
         }
     }))
 }
@@ -254,18 +273,27 @@ impl Vault {
             );
         }
         let mut patch = edit_patch(edit, today)?;
-        let settings = self.settings()?.clone();
+        let me = self.identity()?;
         if edit.practitioners.is_none() {
-            patch["programme"]["practitioners"] = json!([settings.practitioner]);
+            patch["programme"]["practitioners"] = json!([me.name]);
+            let holding = Holding {
+                name: me.name.clone(),
+                user_id: me.user_id.clone(),
+                from: v::instant_string(self.now()),
+                to: None,
+                by: None,
+            };
+            patch["programme"]["holders"] = json!({ new_id(): to_json(&holding) });
         }
         if edit.team.is_none()
-            && let Some(team) = &settings.team
+            && let Some(team) = &me.team
         {
             patch["programme"]["team"] = json!(team);
         }
         if edit.phase.is_none() {
             patch["programme"]["phase"] = json!(Phase::Referred);
         }
+        patch["programme"]["opened_at"] = json!(v::instant_string(self.now()));
         let author = self.author()?;
         let now = self.now();
         let uuid = uuid::Uuid::new_v4();
@@ -295,6 +323,106 @@ impl Vault {
         })
     }
 
+    /// Closes a case: the woman has left the programme for `reason` (a word
+    /// from [`ExitReason`]). It leaves the caseload (still listed with
+    /// `--all`), is never overdue, and can be reopened.
+    pub fn close_case(
+        &mut self,
+        case: &str,
+        reason: ExitReason,
+        note: Option<&str>,
+        on: Option<&str>,
+    ) -> Result<()> {
+        let case_id = self.resolve_case(case)?;
+        let record = self.read_case(case)?;
+        if record.programme.phase == Some(Phase::Closed) {
+            return Err(Error::CaseClosed);
+        }
+        let closed_on = self.date_or_today("on", on)?;
+        let patch = json!({
+            "phase": Phase::Closed,
+            "exit_reason": reason,
+            "exit_note": v::opt_note("note", note)?,
+            "closed_on": closed_on,
+        });
+        self.write_case(case_id, |doc, author, now| {
+            doc.apply(
+                author,
+                "case closed",
+                now,
+                &[Patch::new(["programme"], patch)],
+            )
+        })
+    }
+
+    /// Reopens a closed case in `phase` (default: programme); the closure
+    /// stays in the history.
+    pub fn reopen_case(&mut self, case: &str, phase: Option<Phase>) -> Result<()> {
+        let case_id = self.resolve_case(case)?;
+        let record = self.read_case(case)?;
+        if record.programme.phase != Some(Phase::Closed) {
+            return Err(Error::CaseNotClosed);
+        }
+        let phase = phase.unwrap_or(Phase::Programme);
+        if phase == Phase::Closed {
+            return Err(ValidationError::new("phase", "cannot reopen a case as closed").into());
+        }
+        self.write_case(case_id, |doc, author, now| {
+            doc.apply(
+                author,
+                "case reopened",
+                now,
+                &[
+                    Patch::new(["programme", "phase"], json!(phase)),
+                    Patch::delete(["programme", "closed_on"]),
+                    Patch::delete(["programme", "exit_reason"]),
+                    Patch::delete(["programme", "exit_note"]),
+                ],
+            )
+        })
+    }
+
+    /// Records in the case that it was transferred to `to` (display name and
+    /// enrolled user id): the new worker becomes its practitioner and the
+    /// holding history shows who held it when. The server side of a
+    /// transfer (who may read it) is `sync::transfer_case`.
+    pub(crate) fn record_transfer(
+        &mut self,
+        case: &str,
+        to_name: &str,
+        to_user: Option<String>,
+    ) -> Result<()> {
+        let case_id = self.resolve_case(case)?;
+        let record = self.read_case(case)?;
+        let me = self.identity()?;
+        let now_s = v::instant_string(self.now());
+        let mut holders = serde_json::Map::new();
+        for (id, h) in &record.programme.holders {
+            if h.to.is_none() {
+                holders.insert(id.clone(), json!({ "to": now_s }));
+            }
+        }
+        let holding = Holding {
+            name: to_name.to_string(),
+            user_id: to_user,
+            from: now_s.clone(),
+            to: None,
+            by: Some(me.name),
+        };
+        holders.insert(new_id(), to_json(&holding));
+        self.write_case(case_id, |doc, author, now| {
+            doc.apply(
+                author,
+                "case transferred",
+                now,
+                &[
+                    Patch::replace(["programme", "practitioners"], json!([to_name])),
+                    Patch::new(["programme", "holders"], Json::Object(holders)),
+                ],
+            )
+        })
+    }
+
     /// Records a contact. Returns the visit id.
     pub fn add_visit(&mut self, case: &str, input: &VisitInput) -> Result<String> {
         self.record_visit(case, input, new_id())
@@ -309,6 +437,20 @@ impl Vault {
         id: String,
     ) -> Result<String> {
         let case = self.resolve_case(case)?;
+        let mut visit = self.checked_visit(input)?;
+        let me = self.identity()?;
+        visit.recorded_by = Some(me.name);
+        visit.recorded_by_user = me.user_id;
+        visit.recorded_at = Some(v::instant_string(self.now()));
+        let patch = Patch::new(["visits", id.as_str()], visit_json(&visit));
+        self.write_case(case, |doc, author, now| {
+            doc.apply(author, "visit recorded", now, &[patch])
+        })?;
+        Ok(id)
+    }
+
+    /// Validates a contact form into a visit record (not yet attributed).
+    fn checked_visit(&self, input: &VisitInput) -> Result<Visit> {
         let at = v::instant("at", &input.at)?;
         let ended = v::opt_instant("ended_at", input.ended_at.as_deref())?;
         if let Some(e) = ended
@@ -339,8 +481,10 @@ impl Vault {
             .iter()
             .map(|p| v::required_short("present", p))
             .collect::<Result<Vec<_>, _>>()?;
-        let settings = self.settings()?.clone();
-        let visit = Visit {
+        if present.len() > 50 {
+            return Err(ValidationError::new("present", "lists more than 50 people").into());
+        }
+        Ok(Visit {
             kind: input.kind,
             outcome: input.outcome,
             at: v::instant_string(at),
@@ -359,18 +503,19 @@ impl Vault {
             next_contact_due: next.map(v::instant_string),
             checked_in_at: check_in.map(v::instant_string),
             checked_out_at: check_out.map(v::instant_string),
-            recorded_by: Some(settings.practitioner),
-            recorded_at: Some(v::instant_string(self.now())),
+            recorded_by: None,
+            recorded_by_user: None,
+            recorded_at: None,
             sign_off: None,
-        };
-        let patch = Patch::new(["visits", id.as_str()], to_json(&visit));
-        self.write_case(case, |doc, author, now| {
-            doc.apply(author, "visit recorded", now, &[patch])
-        })?;
-        Ok(id)
+            amendments: Default::default(),
+            review: ReviewState::Awaiting,
+        })
     }
 
-    /// A supervisor signs a visit off, or returns it for amendment with a comment.
+    /// A supervisor signs a visit off, or returns it for amendment with a
+    /// comment. Only a supervisor of the case's team (per the directory this
+    /// device enrolled into) may, and never on a visit she recorded herself;
+    /// the decision is signed by this device so every receiver can check it.
     pub fn sign_off_visit(
         &mut self,
         case: &str,
@@ -378,7 +523,7 @@ impl Vault {
         decision: SignOffDecision,
         comment: Option<&str>,
     ) -> Result<()> {
-        let case = self.resolve_case(case)?;
+        let case_id = self.resolve_case(case)?;
         let comment = v::opt_note("comment", comment)?;
         if decision == SignOffDecision::Returned
             && comment.as_deref().unwrap_or("").trim().is_empty()
@@ -389,27 +534,132 @@ impl Vault {
             )
             .into());
         }
+        let record = self.read_case(case)?;
+        let visit = resolve_visit(&record, visit)?;
+        let me = self.identity()?;
+        let dir = self.directory()?;
+        let allowed = dir
+            .devices
+            .get(&me.device)
+            .is_some_and(|e| crate::practice::may_sign_off(e, &record, &record.visits[&visit]));
+        let label = self.settings()?.practitioner.clone();
+        let own = crate::practice::recorded_by(
+            &record.visits[&visit],
+            me.user_id.as_deref(),
+            &[me.name.as_str(), label.as_str()],
+        );
+        if !allowed || own {
+            return Err(Error::NotSupervisor);
+        }
+        let at = v::instant_string(self.now());
+        let Some((by_user, device, signature)) =
+            self.sign_decision(case_id, &visit, decision.as_str(), &at, comment.as_deref())?
+        else {
+            return Err(Error::NotSupervisor);
+        };
         let sign_off = SignOff {
             decision,
-            by: self.settings()?.practitioner.clone(),
-            at: v::instant_string(self.now()),
+            by: me.name,
+            at,
             comment,
+            by_user: Some(by_user),
+            device: Some(device),
+            signature: Some(signature),
         };
-        let visit = visit.to_string();
-        self.write_case(case, |doc, author, now| {
-            if !doc.exists(&["visits", &visit]) {
-                return Err(Error::UnknownRecord("visit"));
-            }
+        let what = match decision {
+            SignOffDecision::SignedOff => "visit signed off",
+            SignOffDecision::Returned => "visit returned for amendment",
+        };
+        self.write_case(case_id, |doc, author, now| {
             doc.apply(
                 author,
-                "visit signed off",
+                what,
                 now,
-                &[Patch::new(
+                &[Patch::replace(
                     ["visits", visit.as_str(), "sign_off"],
                     to_json(&sign_off),
                 )],
             )
         })
+    }
+
+    /// The visit's author amends a visit that was returned to her: the
+    /// fields given replace their values, the earlier values and the return
+    /// are kept in the visit's `amendments`, and the visit awaits sign-off
+    /// again. Returns the visit's full id.
+    pub fn amend_visit(&mut self, case: &str, visit: &str, changes: &VisitDraft) -> Result<String> {
+        let case_id = self.resolve_case(case)?;
+        let record = self.read_case(case)?;
+        let visit_id = resolve_visit(&record, visit)?;
+        let current = &record.visits[&visit_id];
+        let me = self.identity()?;
+        let label = self.settings()?.practitioner.clone();
+        let mine = crate::practice::recorded_by(
+            current,
+            me.user_id.as_deref(),
+            &[me.name.as_str(), label.as_str()],
+        );
+        if !mine {
+            return Err(Error::NotVisitAuthor);
+        }
+        if current.review != ReviewState::Returned {
+            return Err(Error::NotReturned);
+        }
+        // Validate the amended visit exactly as a new one would be.
+        let amended = changes.over(&VisitDraft::from_record(current));
+        let input = amended.complete()?;
+        let checked = self.checked_visit(&input)?;
+        let mut previous = std::collections::BTreeMap::new();
+        let (old, new) = (
+            visit_json(current),
+            visit_json(&Visit {
+                recorded_by: current.recorded_by.clone(),
+                recorded_by_user: current.recorded_by_user.clone(),
+                recorded_at: current.recorded_at.clone(),
+                ..checked
+            }),
+        );
+        let mut patch = serde_json::Map::new();
+        if let (Json::Object(old), Json::Object(new)) = (&old, &new) {
+            for field in VISIT_CONTENT_FIELDS {
+                let (o, n) = (old.get(*field), new.get(*field));
+                if o != n {
+                    previous.insert(field.to_string(), o.cloned().unwrap_or(Json::Null));
+                    patch.insert(field.to_string(), n.cloned().unwrap_or(Json::Null));
+                }
+            }
+        }
+        if patch.is_empty() {
+            return Err(ValidationError::new(
+                "amendment",
+                "changes nothing: give at least one field",
+            )
+            .into());
+        }
+        let amendment = Amendment {
+            at: v::instant_string(self.now()),
+            by: me.name,
+            returned: current.sign_off.clone(),
+            previous,
+        };
+        let aid = new_id();
+        let vid = visit_id.clone();
+        self.write_case(case_id, |doc, author, now| {
+            doc.apply(
+                author,
+                "visit amended",
+                now,
+                &[
+                    Patch::new(["visits", vid.as_str()], Json::Object(patch)),
+                    Patch::new(
+                        ["visits", vid.as_str(), "amendments", aid.as_str()],
+                        to_json(&amendment),
+                    ),
+                    Patch::delete(["visits", vid.as_str(), "sign_off"]),
+                ],
+            )
+        })?;
+        Ok(visit_id)
     }
 
     /// Adds a support-plan goal. Contraception goals record only that a pause
@@ -537,6 +787,7 @@ impl Vault {
             date: self.date_or_today("date", input.date.as_deref())?,
             view: Some(input.view.unwrap_or(ScaleView::Practitioner)),
             note: v::opt_note("note", input.note.as_deref())?,
+            question: v::opt_note("question", input.question.as_deref())?,
         };
         let id = new_id();
         let patch = Patch::new(["scales", id.as_str()], to_json(&reading));
@@ -546,22 +797,111 @@ impl Vault {
         Ok(id)
     }
 
-    /// Adds an entry to a Signs of Safety column. Returns its id.
-    pub fn add_sos_entry(&mut self, case: &str, column: SosColumn, text: &str) -> Result<String> {
+    /// Adds an entry to a Signs of Safety column; a worry may say whether
+    /// it is past harm, future danger or a complicating factor. Returns its id.
+    pub fn add_sos_entry(
+        &mut self,
+        case: &str,
+        column: SosColumn,
+        text: &str,
+        kind: Option<WorryKind>,
+    ) -> Result<String> {
         let case = self.resolve_case(case)?;
+        if kind.is_some() && column != SosColumn::Worries {
+            return Err(ValidationError::new("kind", "applies only to worries").into());
+        }
         let entry = SosEntry {
             text: v::required_note("text", text)?,
             added_at: Some(v::instant_string(self.now())),
-        };
-        let key = match column {
-            SosColumn::Worries => "worries",
-            SosColumn::WorkingWell => "working_well",
-            SosColumn::NeedsToHappen => "needs_to_happen",
+            kind,
+            status: Some(SosStatus::Open),
+            updated_at: None,
+            resolved_at: None,
         };
         let id = new_id();
-        let patch = Patch::new(["signs_of_safety", key, id.as_str()], to_json(&entry));
+        let patch = Patch::new(
+            ["signs_of_safety", sos_key(column), id.as_str()],
+            to_json(&entry),
+        );
         self.write_case(case, |doc, author, now| {
             doc.apply(author, "signs of safety entry added", now, &[patch])
+        })?;
+        Ok(id)
+    }
+
+    /// Revises a Signs of Safety entry or danger statement (by id or a
+    /// unique prefix): its text, its kind of worry, or open/resolved — so
+    /// the map shows progress, not only growth. Returns the entry's full id.
+    pub fn update_sos(&mut self, case: &str, entry: &str, update: &SosUpdate) -> Result<String> {
+        let case_id = self.resolve_case(case)?;
+        let record = self.read_case(case)?;
+        let sos = &record.signs_of_safety;
+        let entry_l = entry.trim().to_ascii_lowercase();
+        let mut found: Vec<(&str, &String)> = Vec::new();
+        for (column, ids) in [
+            ("worries", sos.worries.keys().collect::<Vec<_>>()),
+            ("working_well", sos.working_well.keys().collect()),
+            ("needs_to_happen", sos.needs_to_happen.keys().collect()),
+            ("danger_statements", sos.danger_statements.keys().collect()),
+        ] {
+            for id in ids {
+                if *id == entry_l || (entry_l.len() >= 4 && id.starts_with(&entry_l)) {
+                    found.push((column, id));
+                }
+            }
+        }
+        let (column, id) = match found.as_slice() {
+            [one] => (one.0, one.1.clone()),
+            [] => return Err(Error::UnknownRecord("Signs of Safety entry")),
+            _ => return Err(Error::AmbiguousRecord("Signs of Safety entry")),
+        };
+        let danger_statement = column == "danger_statements";
+        if danger_statement && (update.text.is_some() || update.kind.is_some()) {
+            return Err(ValidationError::new(
+                "text",
+                "a danger statement is revised with its danger and safety goal",
+            )
+            .into());
+        }
+        if !danger_statement && (update.danger.is_some() || update.safety_goal.is_some()) {
+            return Err(ValidationError::new("danger", "applies only to danger statements").into());
+        }
+        if update.kind.is_some() && column != "worries" {
+            return Err(ValidationError::new("kind", "applies only to worries").into());
+        }
+        let now_s = v::instant_string(self.now());
+        let patch = json!({
+            "text": update.text.as_deref().map(|t| v::required_note("text", t)).transpose()?,
+            "danger": update.danger.as_deref().map(|t| v::required_note("danger", t)).transpose()?,
+            "safety_goal": update.safety_goal.as_deref().map(|t| v::required_note("safety_goal", t)).transpose()?,
+            "kind": update.kind,
+            "status": update.status,
+            "resolved_at": (update.status == Some(SosStatus::Resolved)).then(|| now_s.clone()),
+            "updated_at": now_s,
+        });
+        if update.text.is_none()
+            && update.danger.is_none()
+            && update.safety_goal.is_none()
+            && update.kind.is_none()
+            && update.status.is_none()
+        {
+            return Err(
+                ValidationError::new("update", "changes nothing: give at least one field").into(),
+            );
+        }
+        let what = match update.status {
+            Some(SosStatus::Resolved) => "signs of safety entry resolved",
+            Some(SosStatus::Open) => "signs of safety entry reopened",
+            None => "signs of safety entry revised",
+        };
+        let key = id.clone();
+        self.write_case(case_id, |doc, author, now| {
+            doc.apply(
+                author,
+                what,
+                now,
+                &[Patch::new(["signs_of_safety", column, key.as_str()], patch)],
+            )
         })?;
         Ok(id)
     }
@@ -578,6 +918,9 @@ impl Vault {
             danger: v::required_note("danger", danger)?,
             safety_goal: v::required_note("safety_goal", safety_goal)?,
             added_at: Some(v::instant_string(self.now())),
+            status: Some(SosStatus::Open),
+            updated_at: None,
+            resolved_at: None,
         };
         let id = new_id();
         let patch = Patch::new(
@@ -600,7 +943,7 @@ impl Vault {
             severity: input.severity,
             description: v::required_note("text", &input.description)?,
             raised_at: now_s.clone(),
-            raised_by: Some(self.settings()?.practitioner.clone()),
+            raised_by: Some(self.identity()?.name),
             status: Some(if escalated_to.is_some() {
                 ConcernStatus::Escalated
             } else {
@@ -657,7 +1000,7 @@ impl Vault {
         let consent = Consent {
             what: v::required_note("what", &input.what)?,
             given_on: Some(self.date_or_today("given_on", input.given_on.as_deref())?),
-            recorded_by: Some(self.settings()?.practitioner.clone()),
+            recorded_by: Some(self.identity()?.name),
             withdrawn_on: None,
         };
         let id = new_id();
@@ -749,10 +1092,15 @@ impl Vault {
         Ok(id)
     }
 
-    /// The whole case as typed records.
+    /// The whole case as typed records, each visit's review state judged
+    /// against the directory.
     pub fn read_case(&mut self, case: &str) -> Result<Case> {
         let case = self.resolve_case(case)?;
-        self.loaded(case)?.doc.read()
+        let dir = self.directory()?;
+        let mut c = self.loaded(case)?.doc.read()?;
+        let verified = &mut self.unlocked_mut()?.verified;
+        crate::practice::judge_case(&dir, &mut c, verified);
+        Ok(c)
     }
 
     /// Fields set differently by concurrent changes, with every value kept.
@@ -762,16 +1110,14 @@ impl Vault {
     }
 
     /// Settles the conflict at `field` with `value` (one of the conflicting
-    /// values, or a new one). Validates like an ordinary edit: scores stay 0–10
-    /// and text within its limit.
+    /// values, or a new one). The value is checked exactly as the original
+    /// write would check it — its type, vocabulary, range and length, and
+    /// the whole record it belongs to read back as its type — so a
+    /// resolution can never leave a case that fails to read.
     pub fn resolve_conflict(&mut self, case: &str, field: &str, value: Json) -> Result<()> {
         let case = self.resolve_case(case)?;
-        if let Json::String(s) = &value {
-            v::note(field, s)?;
-        }
-        if (field.ends_with("/score") || field.ends_with("/wellbeing")) && !value.is_null() {
-            v::score(field, value.as_i64().unwrap_or(-1))?;
-        }
+        let mut root = self.loaded(case)?.doc.to_json();
+        let value = v::resolution(&mut root, field, value, self.now().date_naive())?;
         let field = field.to_string();
         self.write_case(case, |doc, author, now| {
             doc.resolve(author, now, &field, value)?;

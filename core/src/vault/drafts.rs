@@ -7,31 +7,12 @@
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use super::{Vault, VisitInput};
-use crate::case::model::{ContactKind, Domain, Outcome};
+use super::Vault;
+use crate::case::contact::VisitDraft;
+use crate::case::model::ContactKind;
 use crate::case::validate as v;
 use crate::crypto::{self, Aad, RecordKind};
 use crate::error::{Error, Result, ValidationError};
-
-/// A contact record in progress: every field may still be missing.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct VisitDraft {
-    pub at: Option<String>,
-    pub kind: Option<ContactKind>,
-    pub outcome: Option<Outcome>,
-    pub note: Option<String>,
-    pub planned_at: Option<String>,
-    pub ended_at: Option<String>,
-    pub present: Vec<String>,
-    pub domains: Vec<Domain>,
-    pub her_words: Option<String>,
-    pub wellbeing: Option<i64>,
-    pub actions_agreed: Option<String>,
-    pub next_contact_due: Option<String>,
-    pub checked_in_at: Option<String>,
-    pub checked_out_at: Option<String>,
-}
 
 /// A saved draft, for the list the app shows on start.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -152,29 +133,7 @@ impl Vault {
     /// deletes the draft. Returns the visit id (the draft's id).
     pub fn submit_draft(&mut self, draft_id: &str) -> Result<String> {
         let (case, d) = self.draft(draft_id)?;
-        let required = |field: &str, v: Option<String>| {
-            v.ok_or_else(|| Error::from(ValidationError::new(field, "is required to submit")))
-        };
-        let input = VisitInput {
-            at: required("at", d.at)?,
-            kind: d.kind.ok_or_else(|| {
-                Error::from(ValidationError::new("kind", "is required to submit"))
-            })?,
-            outcome: d.outcome.ok_or_else(|| {
-                Error::from(ValidationError::new("outcome", "is required to submit"))
-            })?,
-            note: d.note.unwrap_or_default(),
-            planned_at: d.planned_at,
-            ended_at: d.ended_at,
-            present: d.present,
-            domains: d.domains,
-            her_words: d.her_words,
-            wellbeing: d.wellbeing,
-            actions_agreed: d.actions_agreed,
-            next_contact_due: d.next_contact_due,
-            checked_in_at: d.checked_in_at,
-            checked_out_at: d.checked_out_at,
-        };
+        let input = d.complete()?;
         let id = self.record_visit(&case, &input, draft_id.to_string())?;
         self.store_mut()?
             .delete_draft(&parse_id("draft_id", draft_id)?)?;

@@ -27,14 +27,17 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+pub use crate::case::contact::{VISIT_CONTENT_FIELDS, VisitDraft, VisitInput};
 pub use cases::{
     ActionInput, ConcernInput, ConcernUpdate, ConsentInput, EventInput, GoalInput, MeetingInput,
-    ReferralInput, ScaleInput, VisitInput,
+    ReferralInput, ScaleInput, SosUpdate, resolve_visit,
 };
-pub use drafts::{DraftSummary, VisitDraft};
+pub use drafts::DraftSummary;
 pub use header::Header;
 pub use platform::{PlatformKeyStore, SoftwareKeyStore};
-pub use queries::{CaseExport, CaseSummary, EXPORT_FORMAT, OpenConcern, TimelineEntry};
+pub use queries::{
+    CaseExport, CaseSummary, EXPORT_FORMAT, OpenConcern, PendingVisit, TimelineEntry,
+};
 pub use sync::{Applied, CURRENT_EPOCH, CaseSyncState, SyncConfig, change_aad};
 
 use crate::case::doc::{Author, CaseDoc, DocLoadError};
@@ -83,6 +86,17 @@ impl VaultOptions {
     }
 }
 
+/// Who is writing (see [`Vault::identity`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub name: String,
+    pub role: Option<outreach_protocol::Role>,
+    pub team: Option<String>,
+    /// Enrolled user id (hex); `None` on a vault that was never enrolled.
+    pub user_id: Option<String>,
+    pub device: String,
+}
+
 /// Sealed under the DRK: who this device is.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Settings {
@@ -106,6 +120,8 @@ struct Unlocked {
     settings: Settings,
     actor: Vec<u8>,
     cases: HashMap<[u8; 16], LoadedCase>,
+    /// Sign-off signatures already verified (see `practice::authority`).
+    verified: crate::practice::VerifiedCache,
 }
 
 pub struct Vault {
@@ -205,6 +221,7 @@ impl Vault {
                 settings,
                 actor,
                 cases: HashMap::new(),
+                verified: Default::default(),
             }),
             clock: Utc::now,
         })
@@ -347,6 +364,7 @@ impl Vault {
             settings,
             actor,
             cases: HashMap::new(),
+            verified: Default::default(),
         });
         Ok(())
     }
@@ -410,11 +428,43 @@ impl Vault {
         }
     }
 
-    fn author(&self) -> Result<Author> {
+    /// Who is writing. Once the vault is enrolled this is the enrolled user
+    /// from the organisation's directory (name, role, team); the name typed
+    /// at `init` is only a label for a vault that was never enrolled.
+    pub fn identity(&self) -> Result<Identity> {
         let s = &self.unlocked()?.settings;
+        Ok(match self.sync_config()? {
+            Some(c) => Identity {
+                name: c.user_name.clone(),
+                role: c.role(),
+                team: c.team.clone(),
+                user_id: Some(c.user_id.clone()),
+                device: s.device_id.clone(),
+            },
+            None => Identity {
+                name: s.practitioner.clone(),
+                role: None,
+                team: s.team.clone(),
+                user_id: None,
+                device: s.device_id.clone(),
+            },
+        })
+    }
+
+    fn unlocked_mut(&mut self) -> Result<&mut Unlocked> {
+        match (&self.store, &mut self.unlocked) {
+            (None, _) => Err(Error::Wiped),
+            (_, None) => Err(Error::Locked),
+            (_, Some(u)) => Ok(u),
+        }
+    }
+
+    fn author(&self) -> Result<Author> {
+        let i = self.identity()?;
         Ok(Author {
-            by: s.practitioner.clone(),
-            device: s.device_id.clone(),
+            by: i.name,
+            role: i.role.map(|r| r.as_str().to_string()),
+            device: i.device,
         })
     }
 

@@ -7,9 +7,10 @@ use serde::{Deserialize, Serialize};
 
 use super::Vault;
 use crate::case::doc::{Conflict, HistoryEntry};
-use crate::case::model::{Case, ConcernStatus, Outcome, Phase, Severity};
+use crate::case::model::{Case, ConcernStatus, ContactKind, Outcome, Phase, ReviewState, Severity};
 use crate::case::validate::instant_string;
 use crate::error::{Error, Result};
+use crate::practice::ContactDue;
 
 /// One line of the caseload overview.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -18,17 +19,40 @@ pub struct CaseSummary {
     pub preferred_name: String,
     pub phase: Option<Phase>,
     pub practitioners: Vec<String>,
-    /// Most recent completed contact.
-    pub last_contact: Option<String>,
-    /// From the most recent contact that set one.
-    pub next_contact_due: Option<String>,
-    pub overdue: bool,
+    pub team: Option<String>,
+    /// Contact due, overdue, last contact and "not seen for", by the one
+    /// rule in `practice::due`.
+    #[serde(flatten)]
+    pub contact: ContactDue,
+    /// Planned end of the programme (start + 18 months unless set).
+    pub planned_end: Option<String>,
+    /// Within eight weeks of the planned end (or past it), still open.
+    pub ending_soon: bool,
     pub open_concerns: u32,
     pub highest_open_severity: Option<Severity>,
     pub visits: u32,
+    /// Visits awaiting a supervisor's decision (new or amended).
+    pub awaiting_sign_off: u32,
+    /// Visits returned for amendment and not amended yet.
+    pub returned: u32,
     /// The case failed its integrity check: it is listed (so it is not silently
     /// missing from the caseload) but none of its content could be read.
     pub unreadable: bool,
+}
+
+/// A visit in the sign-off loop, for `visit pending`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingVisit {
+    pub case_id: String,
+    pub preferred_name: String,
+    pub visit_id: String,
+    pub at: String,
+    pub kind: ContactKind,
+    pub outcome: Outcome,
+    pub recorded_by: Option<String>,
+    pub review: ReviewState,
+    /// The supervisor's comment when it was returned.
+    pub comment: Option<String>,
 }
 
 /// An open (not closed) concern, for the supervisor's list.
@@ -72,76 +96,155 @@ fn is_open(status: Option<ConcernStatus>) -> bool {
     status != Some(ConcernStatus::Closed)
 }
 
-fn summarise(case: &Case, now: DateTime<Utc>) -> CaseSummary {
-    let mut visits: Vec<_> = case.visits.values().collect();
-    visits.sort_by(|a, b| a.at.cmp(&b.at));
-    let last_contact = visits
-        .iter()
-        .rev()
-        .find(|v| v.outcome == Outcome::Completed)
-        .map(|v| v.at.clone());
-    let next_contact_due = visits.iter().rev().find_map(|v| v.next_contact_due.clone());
-    let now_s = instant_string(now);
-    let overdue = next_contact_due
-        .as_deref()
-        .is_some_and(|d| d < now_s.as_str());
+fn summarise(case: &Case, opened: Option<DateTime<Utc>>, now: DateTime<Utc>) -> CaseSummary {
     let open: Vec<_> = case
         .concerns
         .values()
         .filter(|c| is_open(c.status))
         .collect();
+    let count = |states: &[ReviewState]| {
+        case.visits
+            .values()
+            .filter(|v| states.contains(&v.review))
+            .count() as u32
+    };
     CaseSummary {
         id: case.id.clone(),
         preferred_name: case.profile.preferred_name.clone(),
         phase: case.programme.phase,
         practitioners: case.programme.practitioners.clone(),
-        last_contact,
-        next_contact_due,
-        overdue,
+        team: case.programme.team.clone(),
+        contact: crate::practice::contact_due(case, opened, now),
+        planned_end: crate::practice::planned_end(&case.programme)
+            .map(|d| d.format("%Y-%m-%d").to_string()),
+        ending_soon: crate::practice::ending_soon(&case.programme, now.date_naive()),
         open_concerns: open.len() as u32,
         highest_open_severity: open.iter().map(|c| c.severity).max(),
         visits: case.visits.len() as u32,
+        awaiting_sign_off: count(&[ReviewState::Awaiting, ReviewState::Amended]),
+        returned: count(&[ReviewState::Returned]),
         unreadable: false,
     }
 }
 
 impl Vault {
-    /// Every case, ordered by next contact due (overdue first, cases with no
-    /// contact planned last). Closed cases are included, after the others.
-    pub fn caseload(&mut self) -> Result<Vec<CaseSummary>> {
+    /// The caseload: open cases ordered by next contact due (overdue
+    /// first). Closed cases leave it; `include_closed` lists them after the
+    /// others.
+    pub fn caseload(&mut self, include_closed: bool) -> Result<Vec<CaseSummary>> {
         let now = self.now();
         let mut out = Vec::new();
         for id in self.case_ids()? {
             match self.read_case(&id) {
-                Ok(case) => out.push(summarise(&case, now)),
+                Ok(case) => {
+                    let opened = self.case_first_stored(&id)?;
+                    out.push(summarise(&case, opened, now))
+                }
                 // One damaged case must not hide the rest of the caseload.
                 Err(Error::CorruptRecord { .. } | Error::Document(_)) => out.push(CaseSummary {
                     id,
                     preferred_name: String::new(),
                     phase: None,
                     practitioners: Vec::new(),
-                    last_contact: None,
-                    next_contact_due: None,
-                    overdue: false,
+                    team: None,
+                    contact: ContactDue::default(),
+                    planned_end: None,
+                    ending_soon: false,
                     open_concerns: 0,
                     highest_open_severity: None,
                     visits: 0,
+                    awaiting_sign_off: 0,
+                    returned: 0,
                     unreadable: true,
                 }),
                 Err(e) => return Err(e),
             }
         }
+        let closed = |s: &CaseSummary| s.phase == Some(Phase::Closed);
+        if !include_closed {
+            out.retain(|s| !closed(s));
+        }
         out.sort_by(|a, b| {
-            let closed = |s: &CaseSummary| s.phase == Some(Phase::Closed);
             closed(a)
                 .cmp(&closed(b))
-                .then_with(|| match (&a.next_contact_due, &b.next_contact_due) {
-                    (Some(x), Some(y)) => x.cmp(y),
-                    (Some(_), None) => std::cmp::Ordering::Less,
-                    (None, Some(_)) => std::cmp::Ordering::Greater,
-                    (None, None) => std::cmp::Ordering::Equal,
-                })
+                .then_with(
+                    || match (&a.contact.next_contact_due, &b.contact.next_contact_due) {
+                        (Some(x), Some(y)) => x.cmp(y),
+                        (Some(_), None) => std::cmp::Ordering::Less,
+                        (None, Some(_)) => std::cmp::Ordering::Greater,
+                        (None, None) => std::cmp::Ordering::Equal,
+                    },
+                )
                 .then_with(|| a.preferred_name.cmp(&b.preferred_name))
+        });
+        Ok(out)
+    }
+
+    fn case_first_stored(&self, id: &str) -> Result<Option<DateTime<Utc>>> {
+        let case = self.resolve_case(id)?;
+        Ok(self
+            .store_for_diagnostics()?
+            .case_created_at(&case)?
+            .and_then(|t| DateTime::from_timestamp(t, 0)))
+    }
+
+    /// Visits in the sign-off loop, oldest first. A supervisor (enrolled as
+    /// one) sees her team's visits awaiting a decision (new or amended) that
+    /// she did not record; anyone else sees her own visits that await a
+    /// decision or were returned — returned ones first, with the comment.
+    pub fn pending_visits(&mut self) -> Result<Vec<PendingVisit>> {
+        let me = self.identity()?;
+        let label = self.settings()?.practitioner.clone();
+        let supervisor = me.role == Some(outreach_protocol::Role::Supervisor);
+        let mut out = Vec::new();
+        for id in self.case_ids()? {
+            let case = match self.read_case(&id) {
+                Ok(c) => c,
+                Err(Error::CorruptRecord { .. } | Error::Document(_)) => continue,
+                Err(e) => return Err(e),
+            };
+            if case.programme.phase == Some(Phase::Closed) {
+                continue;
+            }
+            for (vid, v) in &case.visits {
+                let mine = crate::practice::recorded_by(
+                    v,
+                    me.user_id.as_deref(),
+                    &[me.name.as_str(), label.as_str()],
+                );
+                let wanted = if supervisor && !mine {
+                    case.programme.team.is_some()
+                        && case.programme.team == me.team
+                        && matches!(
+                            v.review,
+                            ReviewState::Awaiting | ReviewState::Amended | ReviewState::NotValid
+                        )
+                } else {
+                    mine && v.review != ReviewState::SignedOff
+                };
+                if wanted {
+                    out.push(PendingVisit {
+                        case_id: case.id.clone(),
+                        preferred_name: case.profile.preferred_name.clone(),
+                        visit_id: vid.clone(),
+                        at: v.at.clone(),
+                        kind: v.kind,
+                        outcome: v.outcome,
+                        recorded_by: v.recorded_by.clone(),
+                        review: v.review,
+                        comment: v
+                            .sign_off
+                            .as_ref()
+                            .filter(|_| v.review == ReviewState::Returned)
+                            .and_then(|s| s.comment.clone()),
+                    });
+                }
+            }
+        }
+        out.sort_by(|a, b| {
+            (a.review != ReviewState::Returned)
+                .cmp(&(b.review != ReviewState::Returned))
+                .then_with(|| a.at.cmp(&b.at))
         });
         Ok(out)
     }
@@ -241,7 +344,7 @@ impl Vault {
         Ok(CaseExport {
             format: EXPORT_FORMAT.to_string(),
             exported_at: instant_string(self.now()),
-            exported_by: self.settings()?.practitioner.clone(),
+            exported_by: self.identity()?.name,
             history: self.history(case)?,
             conflicts: self.conflicts(case)?,
             case: data,

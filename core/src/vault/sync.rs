@@ -23,10 +23,12 @@ use super::{Vault, chunk_aad};
 use crate::case::doc::CaseDoc;
 use crate::crypto::{self, Aad, DeviceKeys, RecordKind, SecretKey};
 use crate::error::{Error, Result};
+use crate::practice::{Directory, DirectoryEntry};
 
 const META_IDENTITY: &str = "sync_identity";
 const META_CONFIG: &str = "sync_config";
 const META_CURSOR: &str = "sync_cursor";
+const META_DIRECTORY: &str = "directory";
 
 /// The case key epoch in use (key rotation on revocation is future work).
 pub const CURRENT_EPOCH: u32 = 0;
@@ -101,6 +103,35 @@ pub struct Applied {
     /// Signed and decrypted but not a valid change of its case (a faulty
     /// peer): counted and skipped, never stored.
     pub rejected: u64,
+    /// Cases transferred to another practitioner and deleted from here.
+    pub removed: BTreeSet<Id>,
+    /// Cases transferred away that still have changes to upload: deleted by
+    /// [`Vault::finish_removals`] once the server has them.
+    pub pending_removal: BTreeSet<Id>,
+}
+
+impl Applied {
+    /// Folds in what another step did; a case removed is neither changed
+    /// nor to be fetched again.
+    pub fn merge(&mut self, from: Applied) {
+        self.changes += from.changes;
+        self.envelopes += from.envelopes;
+        self.waiting_for_key += from.waiting_for_key;
+        self.rejected += from.rejected;
+        self.cases_changed.extend(from.cases_changed);
+        self.refetch.extend(from.refetch);
+        self.pending_removal.extend(from.pending_removal);
+        for case in from.removed {
+            self.note_removed(case);
+        }
+    }
+
+    fn note_removed(&mut self, case: Id) {
+        self.cases_changed.remove(&case);
+        self.refetch.remove(&case);
+        self.pending_removal.remove(&case);
+        self.removed.insert(case);
+    }
 }
 
 fn identity_aad(vault_id: Id) -> Aad<'static> {
@@ -115,6 +146,10 @@ fn identity_aad(vault_id: Id) -> Aad<'static> {
 
 fn config_aad(vault_id: Id) -> Aad<'static> {
     Aad::new(vault_id, [0; 16], RecordKind::SyncState, b"config", 0)
+}
+
+fn directory_aad(vault_id: Id) -> Aad<'static> {
+    Aad::new(vault_id, [0; 16], RecordKind::Settings, b"directory", 0)
 }
 
 fn heads_aad(vault_id: Id, case: Id, seq: u64) -> Aad<'static> {
@@ -233,6 +268,53 @@ impl Vault {
         })
     }
 
+    /// The organisation's directory as this device last heard it (empty on
+    /// a vault that was never enrolled): what sign-offs are judged against.
+    pub fn directory(&self) -> Result<Directory> {
+        let vault_id = self.vault_id()?;
+        let Some(sealed) = self.store()?.meta_get(META_DIRECTORY)? else {
+            return Ok(Directory::default());
+        };
+        let corrupt = || Error::CorruptRecord {
+            what: "directory",
+            case: "-".into(),
+        };
+        let plain = Zeroizing::new(
+            crypto::open(&self.unlocked()?.drk, &directory_aad(vault_id), &sealed)
+                .map_err(|_| corrupt())?,
+        );
+        serde_json::from_slice(&plain).map_err(|_| corrupt())
+    }
+
+    fn store_directory(&mut self, dir: &Directory) -> Result<()> {
+        let bytes = Zeroizing::new(serde_json::to_vec(dir).unwrap_or_default());
+        let sealed = crypto::seal(
+            &self.unlocked()?.drk,
+            &directory_aad(self.vault_id()?),
+            &bytes,
+        )?;
+        self.store_mut()?.meta_put(&[(META_DIRECTORY, &sealed)])
+    }
+
+    /// Adds what a pull page says about its signers to the directory
+    /// (written only when something changed, e.g. a revocation).
+    fn remember_signers(&mut self, org: Id, signers: &[proto::Signer]) -> Result<()> {
+        if signers.is_empty() {
+            return Ok(());
+        }
+        let mut dir = self.directory()?;
+        let before = dir.clone();
+        dir.org_id = Some(hex::encode(org));
+        for s in signers {
+            dir.devices
+                .insert(hex::encode(s.device_id), DirectoryEntry::from_signer(s));
+        }
+        if dir != before {
+            self.store_directory(&dir)?;
+        }
+        Ok(())
+    }
+
     /// Remembers the server and the account after a successful enrolment.
     pub fn finish_enrolment(
         &mut self,
@@ -254,7 +336,52 @@ impl Vault {
         let bytes = Zeroizing::new(serde_json::to_vec(&config).unwrap_or_default());
         let sealed = crypto::seal(&self.unlocked()?.drk, &config_aad(self.vault_id()?), &bytes)?;
         self.store_mut()?.meta_put(&[(META_CONFIG, &sealed)])?;
+        // This device's own entry, so its own decisions verify at once.
+        let keys = self.device_keys()?.ok_or(Error::NotEnrolled)?;
+        let me = proto::Signer {
+            device_id: self.device_id_bytes()?,
+            sign_pk: keys.sign_pk(),
+            user_id: response.user_id,
+            user_name: response.user_name.clone(),
+            role: response.role,
+            team: response.team.clone(),
+            revoked_at: None,
+        };
+        self.remember_signers(response.org_id, &[me])?;
         Ok(config)
+    }
+
+    /// Signs a supervisor's decision on a visit as this device (hex of the
+    /// user id, device id and signature), or `None` on a vault that is not
+    /// enrolled.
+    pub(crate) fn sign_decision(
+        &self,
+        case: Id,
+        visit: &str,
+        decision: &str,
+        at: &str,
+        comment: Option<&str>,
+    ) -> Result<Option<(String, String, String)>> {
+        let (Some(config), Some(keys)) = (self.sync_config()?, self.device_keys()?) else {
+            return Ok(None);
+        };
+        let user = hex_id(&config.user_id)?;
+        let device = self.device_id_bytes()?;
+        let m = proto::sign_off_message(
+            &config.org_id()?,
+            &case,
+            visit,
+            decision,
+            at,
+            comment,
+            &user,
+            &device,
+        );
+        Ok(Some((
+            config.user_id.clone(),
+            hex::encode(device),
+            hex::encode(keys.sign(&m)),
+        )))
     }
 
     /// Signs an HTTP request as this device: (device id, signature).
@@ -468,6 +595,7 @@ impl Vault {
         let (config, keys) = self.enrolled()?;
         let org = config.org_id()?;
         let me = self.device_id_bytes()?;
+        self.remember_signers(org, &page.signers)?;
         let signer = |id: &Id| {
             page.signers
                 .iter()
@@ -516,7 +644,12 @@ impl Vault {
                     }
                     self.store_mut()?.inbox_delete(&done)?;
                 }
+                Item::Removed { case_id } => self.apply_removal(*case_id, &mut applied)?,
                 Item::Change(change) => {
+                    // Only a case this device may read again is sent to it.
+                    if self.store_mut()?.cancel_pending_removal(&change.case_id)? {
+                        applied.pending_removal.remove(&change.case_id);
+                    }
                     let m = proto::change_message(
                         &change.case_id,
                         change.epoch,
@@ -549,6 +682,58 @@ impl Vault {
             }
         }
         Ok(applied)
+    }
+
+    /// The server says this device no longer holds `case` (it was
+    /// transferred to another practitioner). Deleted at once unless changes
+    /// made here are still to be uploaded: then it is remembered and
+    /// [`Vault::finish_removals`] deletes it once they are through — nothing
+    /// written here is lost. A case not held here is ignored (changes of it
+    /// waiting for a key are dropped).
+    fn apply_removal(&mut self, case: Id, applied: &mut Applied) -> Result<()> {
+        applied.refetch.remove(&case);
+        if !self.store()?.case_exists(&case)? {
+            return self.store_mut()?.delete_case(&case);
+        }
+        let store = self.store()?;
+        if store.outbox_has(&case)? || store.case_dirty(&case)? {
+            self.store_mut()?.add_pending_removal(&case)?;
+            applied.pending_removal.insert(case);
+            return Ok(());
+        }
+        self.delete_case_copy(case)?;
+        applied.note_removed(case);
+        Ok(())
+    }
+
+    /// Deletes this device's copy of a case: every row of it in one
+    /// transaction, and the decrypted document in memory.
+    fn delete_case_copy(&mut self, case: Id) -> Result<()> {
+        self.store_mut()?.delete_case(&case)?;
+        if let Some(u) = self.unlocked.as_mut() {
+            u.cases.remove(&case);
+        }
+        Ok(())
+    }
+
+    /// Whether a case transferred away is waiting for its uploads.
+    pub fn has_pending_removals(&self) -> Result<bool> {
+        Ok(!self.store()?.pending_removals()?.is_empty())
+    }
+
+    /// Deletes the cases transferred away whose changes have all been
+    /// uploaded (acknowledged by the server); returns them.
+    pub fn finish_removals(&mut self) -> Result<Vec<Id>> {
+        let mut done = Vec::new();
+        for case in self.store()?.pending_removals()? {
+            let store = self.store()?;
+            if store.case_exists(&case)? && (store.outbox_has(&case)? || store.case_dirty(&case)?) {
+                continue;
+            }
+            self.delete_case_copy(case)?;
+            done.push(case);
+        }
+        Ok(done)
     }
 
     /// Applies one verified change. Returns false if it must wait (its

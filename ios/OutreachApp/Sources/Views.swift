@@ -56,8 +56,10 @@ struct CaseloadView: View {
             NavigationLink(destination: CaseView(store: CaseStore(vault: vault, caseId: row.id), vault: vault)) {
                 VStack(alignment: .leading) {
                     Text(row.summary.preferredName).bold()
-                    Text((row.summary.overdue ? "OVERDUE · " : "") + "next contact \(row.summary.nextContactDue ?? "not set")")
-                        .foregroundStyle(row.summary.overdue ? .red : .primary)
+                    // "OVERDUE · next contact …" and "not seen for N days", worded by OutreachKit.
+                    Text(row.contactLine)
+                        .foregroundStyle(row.overdue ? .red : .primary)
+                    if let review = row.reviewLine { Text(review) }
                     if row.summary.openConcerns > 0 { Text("\(row.summary.openConcerns) open concern(s)") }
                     Text(label(row.sync)).font(.caption)
                 }
@@ -65,6 +67,8 @@ struct CaseloadView: View {
         }
         .navigationTitle("Caseload")
         .toolbar {
+            Toggle("Closed", isOn: $store.includeClosed)
+            NavigationLink("Sign-off") { ReviewView(store: ReviewStore(vault: vault)) }
             NavigationLink("Sync") { SyncView(store: SyncStore(vault: vault)) }
             NavigationLink("Settings") { SettingsView(vault: vault) }
         }
@@ -87,11 +91,17 @@ struct CaseView: View {
     @State private var goal = ""
     @State private var domain: Domain = .housing
     @State private var score = 5.0
+    @State private var worry = ""
+    @State private var worryKind: WorryKind?
+    @State private var exitReason: ExitReason = .completed
+    @State private var exitNote = ""
+    @State private var transferTo = ""
 
     var body: some View {
         List {
             // Safe-contact rules first: she may not be safe to text or call.
             Section { ForEach(store.contactRules, id: \.self) { Text($0).bold().foregroundStyle(.red) } }
+            if let closed = store.closed { Section { Text(closed).bold() } }
             Section {
                 NavigationLink("Record contact") { ContactView(store: ContactStore(vault: vault, caseId: store.caseId)) }
                 NavigationLink("Conflicts") { ConflictsView(store: ConflictStore(vault: vault, caseId: store.caseId)) }
@@ -109,9 +119,19 @@ struct CaseView: View {
                 Button("Add goal") { store.addGoal(domain: domain, text: goal); goal = "" }
             }
             Section("Signs of Safety map") {
-                ForEach(store.record?.signsOfSafety.worries.values.map(\.text) ?? [], id: \.self) { Text("Worry: \($0)") }
-                ForEach(store.record?.signsOfSafety.workingWell.values.map(\.text) ?? [], id: \.self) { Text("Working well: \($0)") }
-                ForEach(store.record?.signsOfSafety.needsToHappen.values.map(\.text) ?? [], id: \.self) { Text("Needs to happen: \($0)") }
+                ForEach(Array(store.record?.signsOfSafety.worries ?? [:]).filter { $0.value.status != .resolved }.sorted(by: { $0.key < $1.key }), id: \.key) { id, w in
+                    Button("Worry\(w.kind.map { " (\(String(describing: $0)))" } ?? ""): \(w.text)") { store.resolveSos(entryId: id) }
+                }
+                ForEach(store.record?.signsOfSafety.workingWell.values.filter { $0.status != .resolved }.map(\.text) ?? [], id: \.self) { Text("Working well: \($0)") }
+                ForEach(store.record?.signsOfSafety.needsToHappen.values.filter { $0.status != .resolved }.map(\.text) ?? [], id: \.self) { Text("Needs to happen: \($0)") }
+                TextField("New worry", text: $worry)
+                Picker("Kind", selection: $worryKind) {
+                    Text("Not set").tag(WorryKind?.none)
+                    Text("Harm").tag(WorryKind?.some(.harm))
+                    Text("Danger").tag(WorryKind?.some(.danger))
+                    Text("Complicating factor").tag(WorryKind?.some(.complicating))
+                }
+                Button("Add worry") { store.addSosEntry(column: .worries, text: worry, kind: worryKind); worry = "" }
             }
             Section("Signs of Safety scale") {
                 Slider(value: $score, in: 0...10, step: 1)
@@ -124,6 +144,22 @@ struct CaseView: View {
             }
             Section("Timeline") {
                 ForEach(store.timeline, id: \.id) { Text("\(String($0.at.prefix(10)))  \($0.kind): \($0.summary)") }
+            }
+            Section("Programme") {
+                if store.closed != nil {
+                    Button("Reopen case") { store.reopen() }
+                } else {
+                    Picker("She left because", selection: $exitReason) {
+                        ForEach([ExitReason.completed, .disengaged, .withdrew, .movedAway, .pregnancy, .custody, .transferred, .other], id: \.self) {
+                            Text(String(describing: $0)).tag($0)
+                        }
+                    }
+                    TextField("Note (optional)", text: $exitNote)
+                    Button("Close case") { store.close(reason: exitReason, note: exitNote.isEmpty ? nil : exitNote) }
+                }
+                TextField("Transfer to (practitioner's name)", text: $transferTo)
+                Button("Transfer case") { Task { await store.transfer(to: transferTo); transferTo = "" } }
+                if let t = store.transferred { Text(t) }
             }
             if let error = store.error { Text(error).foregroundStyle(.red) }
         }
@@ -158,6 +194,48 @@ struct ContactView: View {
             Button("Save contact") { if store.submit() { dismiss() } }
         }
         .navigationTitle("Record a contact")
+    }
+}
+
+struct ReviewView: View {
+    @StateObject var store: ReviewStore
+    @State private var comment = ""
+    @State private var actionsAgreed = ""
+
+    var body: some View {
+        List {
+            if store.pending.isEmpty { Text("Nothing waiting for sign-off") }
+            TextField(store.isSupervisor ? "Comment (needed to return a visit)" : "Actions agreed (to amend a returned visit)",
+                      text: store.isSupervisor ? $comment : $actionsAgreed)
+            ForEach(store.pending, id: \.visitId) { visit in
+                Section("\(visit.preferredName) · \(String(visit.at.prefix(16)))") {
+                    Text(label(visit)).foregroundStyle(visit.review == .returned ? .red : .primary)
+                    if let by = visit.recordedBy { Text("Recorded by \(by)").font(.caption) }
+                    if store.isSupervisor {
+                        Button("Sign off") { store.signOff(visit, comment: comment.isEmpty ? nil : comment); comment = "" }
+                        Button("Return for amendment") { store.returnForAmendment(visit, comment: comment); comment = "" }
+                    } else if visit.review == .returned {
+                        Button("Amend") {
+                            store.amend(visit, changes: VisitDraft(actionsAgreed: actionsAgreed.isEmpty ? nil : actionsAgreed))
+                            actionsAgreed = ""
+                        }
+                    }
+                }
+            }
+            if let error = store.error { Text(error).foregroundStyle(.red) }
+        }
+        .navigationTitle("Sign-off")
+        .onAppear { store.load() }
+    }
+
+    private func label(_ v: PendingVisit) -> String {
+        switch v.review {
+        case .awaiting: return "Awaiting sign-off"
+        case .amended: return "Amended, awaiting sign-off"
+        case .returned: return "Returned: \(v.comment ?? "")"
+        case .signedOff: return "Signed off"
+        case .notValid: return "Sign-off not valid: review again"
+        }
     }
 }
 

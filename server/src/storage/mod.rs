@@ -12,6 +12,7 @@ pub use sqlite::SqliteStorage;
 
 use outreach_protocol::{
     AssignResponse, Change, Cursor, Envelope, ErrorCode, Id, PullResponse, PushResponse, Role,
+    TransferResponse,
 };
 
 /// Why the storage refused or failed a request. Messages name no record content.
@@ -125,4 +126,10 @@ pub trait Storage: Send + Sync + 'static {
     fn assign(&self, by: &Device, case_id: &Id, user: &str, now: i64) -> Result<AssignResponse>;
     /// Queues the cases' whole history for the device's next pull.
     fn refetch(&self, device: &Device, cases: &[Id], now: i64) -> Result<()>;
+    /// Hands the case to `user` (allowed like [`Storage::assign`]): she is
+    /// assigned it, and every other practitioner assigned it loses it; each
+    /// of their devices gets a removal item and may still upload to the case
+    /// until it has pulled past that item. Replaying changes nothing.
+    fn transfer(&self, by: &Device, case_id: &Id, user: &str, now: i64)
+    -> Result<TransferResponse>;
 }

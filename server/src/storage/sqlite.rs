@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use outreach_protocol::{
     self as proto, Ack, AssignResponse, Change, Cursor, Entry, Envelope, EnvelopeNeed, ErrorCode,
-    Id, Item, PullResponse, PushResponse, RECOVERY_RECIPIENT, Role, Signer,
+    Id, Item, PullResponse, PushResponse, RECOVERY_RECIPIENT, Role, Signer, TransferResponse,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
@@ -21,6 +21,9 @@ use super::{
 };
 
 const KIND_GRANT: i64 = 2;
+/// Log kind 3: a case was transferred away from the user of device `target`,
+/// which must delete its copy (body: `Item::Removed`).
+const KIND_REMOVED: i64 = 3;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE org (
@@ -95,7 +98,17 @@ CREATE TABLE envelope_needs (
 );
 ";
 
-const MIGRATIONS: &[&str] = &[SCHEMA_V1];
+/// v2: case transfer. Where each device has pulled to (`pulled_seq`, the
+/// cursor it sent), recorded when a pull passes a removal addressed to it
+/// (log kind 3) — the only time it matters, so an ordinary pull stays a
+/// read. Until a device has pulled past its removal from a case, the server
+/// still accepts its uploads to that case (written offline before it knew).
+const SCHEMA_V2: &str = "
+ALTER TABLE devices ADD COLUMN pulled_seq INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX log_removed ON log(target, seq) WHERE kind = 3;
+";
+
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2];
 
 /// Cases a user may read, as SQL: the same rule as [`may_access`].
 /// Parameters: ?1 user id, ?2 role, ?3 team.
@@ -103,6 +116,12 @@ const READABLE_CASES: &str = "
     SELECT case_id FROM assignments WHERE user_id = ?1
     UNION
     SELECT case_id FROM cases WHERE ?2 = 'supervisor' AND team IS NOT NULL AND team = ?3";
+
+/// [`READABLE_CASES`] with its parameters at ?3 (user id), ?4 (role), ?5 (team).
+const READABLE_CASES_5: &str = "
+    SELECT case_id FROM assignments WHERE user_id = ?3
+    UNION
+    SELECT case_id FROM cases WHERE ?4 = 'supervisor' AND team IS NOT NULL AND team = ?5";
 
 /// One SQLite file, one writer connection, a small pool of readers (WAL lets
 /// pulls read while a push commits). Concurrent pushes are committed
@@ -308,6 +327,30 @@ fn assigned(tx: &Connection, case_id: &Id, user_id: &Id) -> Result<bool> {
             params![&case_id[..], &user_id[..]],
             |_| Ok(()),
         )
+        .optional()?
+        .is_some())
+}
+
+/// Whether the device's user may read the case now.
+fn may_read(tx: &Connection, user: &User, case_id: &Id) -> Result<bool> {
+    let Some(case) = case_row(tx, case_id)? else {
+        return Ok(false);
+    };
+    let is_assigned = assigned(tx, case_id, &user.user_id)?;
+    Ok(may_access(user, case.team.as_deref(), is_assigned))
+}
+
+/// Whether the device was removed from the case (by a transfer) and has not
+/// yet pulled past that removal: it may not know, and may still be uploading
+/// what it wrote offline. Its uploads to the case are accepted until then.
+fn removal_pending(tx: &Connection, case_id: &Id, device_id: &Id) -> Result<bool> {
+    Ok(tx
+        .prepare_cached(
+            "SELECT 1 FROM log l JOIN devices d ON d.device_id = l.target
+             WHERE l.target = ?2 AND l.kind = 3 AND l.case_id = ?1 AND l.seq > d.pulled_seq
+             LIMIT 1",
+        )?
+        .query_row(params![&case_id[..], &device_id[..]], |_| Ok(()))
         .optional()?
         .is_some())
 }
@@ -646,6 +689,7 @@ impl Storage for SqliteStorage {
     }
 
     fn pull(&self, device: &Device, cursor: Cursor, max_bytes: u32) -> Result<PullResponse> {
+        self.note_pulled(device, cursor)?;
         self.read(|c| {
             let tx = c.transaction()?;
             let budget = max_bytes.clamp(1024, proto::MAX_PULL_BYTES) as usize;
@@ -661,9 +705,21 @@ impl Storage for SqliteStorage {
                         |r| r.get(0),
                     )
                     .optional()?;
+                let case = case.map(id).transpose()?;
+                // A case the device may no longer read is not delivered.
+                let case = match case {
+                    Some(case) if may_read(&tx, user, &case)? => Some(case),
+                    _ => None,
+                };
                 if let Some(case) = case {
-                    let case = id(case)?;
-                    match expand_grant(&tx, &case, cursor.seq, cursor.sub, &mut page)? {
+                    match expand_grant(
+                        &tx,
+                        &device.device_id,
+                        &case,
+                        cursor.seq,
+                        cursor.sub,
+                        &mut page,
+                    )? {
                         Some(sub) => {
                             next = Cursor {
                                 seq: cursor.seq,
@@ -695,7 +751,9 @@ impl Storage for SqliteStorage {
                    WHERE l.kind = 0 AND l.device_id != ?5
                  UNION ALL
                  SELECT seq, kind, case_id, body FROM log
-                   WHERE target = ?5 AND seq > ?4 AND (kind = 2 OR (kind = 1 AND device_id != ?5))
+                   WHERE target = ?5 AND seq > ?4
+                     AND (kind = 3 OR ((kind = 2 OR (kind = 1 AND device_id != ?5))
+                                       AND case_id IN (SELECT case_id FROM readable)))
                  ORDER BY 1 LIMIT 256"
             ))?;
             loop {
@@ -722,7 +780,9 @@ impl Storage for SqliteStorage {
                     }
                     if kind == KIND_GRANT {
                         let case = id(case)?;
-                        if let Some(sub) = expand_grant(&tx, &case, seq, 0, &mut page)? {
+                        if let Some(sub) =
+                            expand_grant(&tx, &device.device_id, &case, seq, 0, &mut page)?
+                        {
                             drop(stmt);
                             return page.finish(&tx, device, Cursor { seq, sub }, true);
                         }
@@ -737,6 +797,16 @@ impl Storage for SqliteStorage {
 
     fn refetch(&self, device: &Device, cases: &[Id], now: i64) -> Result<()> {
         self.refetch_inner(device, cases, now)
+    }
+
+    fn transfer(
+        &self,
+        by: &Device,
+        case_id: &Id,
+        user: &str,
+        now: i64,
+    ) -> Result<TransferResponse> {
+        self.transfer_inner(by, case_id, user, now)
     }
 
     fn assign(&self, by: &Device, case_id: &Id, user: &str, now: i64) -> Result<AssignResponse> {
@@ -795,6 +865,138 @@ impl Storage for SqliteStorage {
 }
 
 impl SqliteStorage {
+    /// Records that the device has applied everything up to `cursor` when
+    /// that passes a removal addressed to it (see [`SCHEMA_V2`]); from then
+    /// on its uploads to that case are refused.
+    fn note_pulled(&self, device: &Device, cursor: Cursor) -> Result<()> {
+        let passes_removal = self.read(|c| {
+            Ok(c.prepare_cached(
+                "SELECT 1 FROM log l JOIN devices d ON d.device_id = l.target
+                 WHERE l.target = ?1 AND l.kind = 3 AND l.seq > d.pulled_seq AND l.seq <= ?2
+                 LIMIT 1",
+            )?
+            .query_row(params![&device.device_id[..], cursor.seq], |_| Ok(()))
+            .optional()?
+            .is_some())
+        })?;
+        if passes_removal {
+            self.with(|c| {
+                c.prepare_cached(
+                    "UPDATE devices SET pulled_seq = MAX(pulled_seq, ?2) WHERE device_id = ?1",
+                )?
+                .execute(params![&device.device_id[..], cursor.seq])?;
+                Ok(())
+            })?;
+        }
+        Ok(())
+    }
+
+    fn transfer_inner(
+        &self,
+        by: &Device,
+        case_id: &Id,
+        user: &str,
+        now: i64,
+    ) -> Result<TransferResponse> {
+        self.with(|c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let case = case_row(&tx, case_id)?.ok_or(refused(
+                ErrorCode::NotFound,
+                "the server does not know that case yet: sync it first",
+            ))?;
+            let allowed = match by.user.role {
+                Role::Admin => true,
+                Role::Supervisor => case.team.is_some() && case.team == by.user.team,
+                Role::Practitioner => false,
+            };
+            if !allowed {
+                return Err(refused(
+                    ErrorCode::Forbidden,
+                    "only a supervisor of the case's team (or an admin) may transfer it",
+                ));
+            }
+            let target = user_by(&tx, "name = ?1", &user)?.ok_or(refused(
+                ErrorCode::UnknownUser,
+                "no user of that name: check `outreach-server devices`",
+            ))?;
+            if target.role == Role::Admin {
+                return Err(refused(
+                    ErrorCode::Malformed,
+                    "cases are transferred to practitioners or supervisors, not admins",
+                ));
+            }
+            let newly_assigned = tx.execute(
+                "INSERT OR IGNORE INTO assignments (case_id, user_id) VALUES (?1, ?2)",
+                params![&case_id[..], &target.user_id[..]],
+            )? > 0;
+            let devices: Vec<Vec<u8>> = tx
+                .prepare("SELECT device_id FROM devices WHERE user_id = ?1 AND revoked_at IS NULL")?
+                .query_map([&target.user_id[..]], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            for d in &devices {
+                let d = id(d.clone())?;
+                if newly_assigned {
+                    // Deliver the case's history whole, whatever the device's
+                    // cursor (not again on a replayed transfer).
+                    tx.execute(
+                        "INSERT INTO log (kind, case_id, epoch, device_id, target, body, created_at)
+                         VALUES (2, ?1, ?2, ?3, ?4, x'', ?5)",
+                        params![&case_id[..], case.epoch, &by.device_id[..], &d[..], now],
+                    )?;
+                }
+                add_need(&tx, case_id, case.epoch, &d)?;
+            }
+            // Everyone else holding it loses it, supervisors apart (they keep
+            // their team's cases). Each of their devices is told to delete its
+            // copy; a replay finds no one left to remove.
+            let removed: Vec<Vec<u8>> = tx
+                .prepare(
+                    "SELECT a.user_id FROM assignments a JOIN users u ON u.user_id = a.user_id
+                     WHERE a.case_id = ?1 AND a.user_id != ?2 AND u.role != 'supervisor'",
+                )?
+                .query_map(params![&case_id[..], &target.user_id[..]], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            let notice = proto::encode(&Item::Removed { case_id: *case_id });
+            for u in &removed {
+                tx.execute(
+                    "DELETE FROM assignments WHERE case_id = ?1 AND user_id = ?2",
+                    params![&case_id[..], &u[..]],
+                )?;
+                let their: Vec<Vec<u8>> = tx
+                    .prepare(
+                        "SELECT device_id FROM devices WHERE user_id = ?1 AND revoked_at IS NULL",
+                    )?
+                    .query_map([&u[..]], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()?;
+                for d in &their {
+                    tx.execute(
+                        "INSERT INTO log (kind, case_id, epoch, device_id, target, body, created_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                        params![
+                            KIND_REMOVED,
+                            &case_id[..],
+                            case.epoch,
+                            &by.device_id[..],
+                            &d[..],
+                            notice,
+                            now
+                        ],
+                    )?;
+                    tx.execute(
+                        "DELETE FROM envelope_needs WHERE case_id = ?1 AND recipient = ?2",
+                        params![&case_id[..], &d[..]],
+                    )?;
+                }
+            }
+            tx.commit()?;
+            Ok(TransferResponse {
+                user_id: target.user_id,
+                user_name: target.name,
+                devices: devices.len() as u32,
+            })
+        })
+    }
+
     fn refetch_inner(&self, device: &Device, cases: &[Id], now: i64) -> Result<()> {
         self.with(|c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -835,7 +1037,9 @@ fn push_in(
         let case = match case_row(tx, &change.case_id)? {
             Some(case) => {
                 let is_assigned = assigned(tx, &change.case_id, &device.user.user_id)?;
-                if !may_access(&device.user, case.team.as_deref(), is_assigned) {
+                if !may_access(&device.user, case.team.as_deref(), is_assigned)
+                    && !removal_pending(tx, &change.case_id, &device.device_id)?
+                {
                     return Err(refused(
                         ErrorCode::Forbidden,
                         "this device may not write to that case",
@@ -889,7 +1093,10 @@ fn push_in(
             "an envelope names a case the server does not know",
         ))?;
         let is_assigned = assigned(tx, &env.case_id, &device.user.user_id)?;
-        if !may_access(&device.user, case.team.as_deref(), is_assigned) {
+        // A device removed from the case that does not know yet may have
+        // queued envelopes with its last changes: not a reason to refuse them.
+        let removed = !may_access(&device.user, case.team.as_deref(), is_assigned);
+        if removed && !removal_pending(tx, &env.case_id, &device.device_id)? {
             return Err(refused(
                 ErrorCode::Forbidden,
                 "this device may not share the key of that case",
@@ -904,6 +1111,9 @@ fn push_in(
         if env.recipient != RECOVERY_RECIPIENT
             && !authorised_devices(tx, &env.case_id, case.team.as_deref())?.contains(&env.recipient)
         {
+            if removed {
+                continue; // e.g. to itself: dropped, not stored
+            }
             return Err(refused(
                 ErrorCode::Forbidden,
                 "an envelope is addressed to a device that may not read the case",
@@ -962,23 +1172,27 @@ fn register_case(tx: &Connection, device: &Device, case_id: &Id, now: i64) -> Re
 }
 
 /// Adds the changes of `case` older than the grant at `grant_seq` (and newer
-/// than `after`) to the page. Returns `Some(last seq added)` if the page
-/// filled before the expansion finished.
+/// than `after`) to the page, with the envelopes addressed to the device
+/// among them, its own included (a device that deleted the case when it was
+/// transferred away, and is given it again, needs its key again). Returns `Some(last seq
+/// added)` if the page filled before the expansion finished.
 fn expand_grant(
     tx: &Connection,
+    device: &Id,
     case: &Id,
     grant_seq: u64,
     after: u64,
     page: &mut Page,
 ) -> Result<Option<u64>> {
     let mut stmt = tx.prepare_cached(
-        "SELECT seq, body FROM log WHERE case_id = ?1 AND kind = 0 AND seq < ?2 AND seq > ?3
+        "SELECT seq, body FROM log WHERE case_id = ?1 AND seq < ?2 AND seq > ?3
+           AND (kind = 0 OR (kind = 1 AND target = ?4))
          ORDER BY seq LIMIT 256",
     )?;
     let mut after = after;
     loop {
         let rows: Vec<(u64, Vec<u8>)> = stmt
-            .query_map(params![&case[..], grant_seq, after], |r| {
+            .query_map(params![&case[..], grant_seq, after, &device[..]], |r| {
                 Ok((r.get(0)?, r.get(1)?))
             })?
             .collect::<rusqlite::Result<_>>()?;
@@ -1032,23 +1246,50 @@ impl Page {
         let mut signer_ids: Vec<Id> = self
             .entries
             .iter()
-            .map(|e| match &e.item {
-                Item::Change(c) => c.author,
-                Item::Envelope(env) => env.sealed_by,
+            .filter_map(|e| match &e.item {
+                Item::Change(c) => Some(c.author),
+                Item::Envelope(env) => Some(env.sealed_by),
+                Item::Removed { .. } => None,
             })
             .collect();
         signer_ids.sort_unstable();
         signer_ids.dedup();
         let mut signers = Vec::with_capacity(signer_ids.len());
         for d in signer_ids {
-            let pk: Option<Vec<u8>> = tx
-                .prepare_cached("SELECT sign_pk FROM devices WHERE device_id = ?1")?
-                .query_row([&d[..]], |r| r.get(0))
+            type Row = (
+                Vec<u8>,
+                Vec<u8>,
+                String,
+                String,
+                Option<String>,
+                Option<i64>,
+            );
+            let row: Option<Row> = tx
+                .prepare_cached(
+                    "SELECT d.sign_pk, u.user_id, u.name, u.role, u.team, d.revoked_at
+                     FROM devices d JOIN users u ON u.user_id = d.user_id
+                     WHERE d.device_id = ?1",
+                )?
+                .query_row([&d[..]], |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
+                })
                 .optional()?;
-            if let Some(pk) = pk {
+            if let Some((pk, user_id, user_name, role_word, team, revoked_at)) = row {
                 signers.push(Signer {
                     device_id: d,
                     sign_pk: key32(pk)?,
+                    user_id: id(user_id)?,
+                    user_name,
+                    role: role(&role_word)?,
+                    team,
+                    revoked_at,
                 });
             }
         }
@@ -1069,17 +1310,26 @@ impl Page {
 
 /// Recipients still lacking an envelope, for cases whose key this device holds.
 fn envelope_needs(tx: &Connection, device: &Device) -> Result<Vec<EnvelopeNeed>> {
-    let mut stmt = tx.prepare_cached(
+    // Only for cases the device may still read (not one transferred away).
+    let mut stmt = tx.prepare_cached(&format!(
         "SELECT n.case_id, n.epoch, n.recipient, COALESCE(d.kex_pk, o.recovery_pk)
          FROM envelope_needs n
          JOIN log me ON me.kind = 1 AND me.case_id = n.case_id AND me.epoch = n.epoch AND me.target = ?1
          LEFT JOIN devices d ON d.device_id = n.recipient AND d.revoked_at IS NULL
          JOIN org o ON o.id = 1
          WHERE n.recipient != ?1 AND (d.device_id IS NOT NULL OR n.recipient = ?2)
-         LIMIT 1000",
-    )?;
+           AND n.case_id IN ({READABLE_CASES_5})
+         LIMIT 1000"
+    ))?;
+    let user = &device.user;
     let rows = stmt.query_map(
-        params![&device.device_id[..], &RECOVERY_RECIPIENT[..]],
+        params![
+            &device.device_id[..],
+            &RECOVERY_RECIPIENT[..],
+            &user.user_id[..],
+            user.role.as_str(),
+            user.team
+        ],
         |r| {
             Ok((
                 r.get::<_, Vec<u8>>(0)?,
@@ -1126,6 +1376,24 @@ mod tests {
         assert!(!may_access(&s, Some("south"), false));
         assert!(!may_access(&s, None, false));
         assert!(!may_access(&a, Some("north"), true));
+    }
+
+    #[test]
+    fn v1_database_is_upgraded() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        c.execute_batch(SCHEMA_V1).unwrap();
+        c.pragma_update(None, "user_version", 1).unwrap();
+        drop(c);
+        drop(SqliteStorage::open(dir.path()).unwrap());
+        let c = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        let v: i64 = c
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, MIGRATIONS.len() as i64);
+        c.query_row("SELECT pulled_seq FROM devices LIMIT 1", [], |_| Ok(()))
+            .optional()
+            .unwrap();
     }
 
     #[test]

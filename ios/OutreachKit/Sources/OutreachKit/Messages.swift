@@ -12,6 +12,8 @@ public enum Messages {
             return "Too many wrong passphrases: the records on this phone were wiped. Ask your admin to set it up again."
         case .InvalidInput(let detail)?:
             return "Please check this: \(detail)."
+        case .NotAllowed(let detail)?:
+            return "You can't do that from this account: \(detail). Ask your supervisor if this looks wrong."
         case .Offline?:
             return "No connection to the server. Everything is saved on this phone and will sync when you are back online."
         case .DeviceRevoked?:

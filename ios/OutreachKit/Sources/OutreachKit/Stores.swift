@@ -95,12 +95,39 @@ public struct CaseRow: Identifiable {
     public let summary: CaseSummary
     public let sync: CaseSyncState
     public var id: String { summary.id }
+
+    /// Contact is overdue (the core's rule; closed cases never are).
+    public var overdue: Bool { summary.contact.overdue }
+
+    public var closed: Bool { summary.phase == .closed }
+
+    /// "OVERDUE · next contact …", the last contact (an attempt says so) and
+    /// how long since she was last seen in person (same words as Android).
+    public var contactLine: String {
+        let c = summary.contact
+        if closed { return "Closed" + (c.lastContact.map { " · last contact \(String($0.prefix(10)))" } ?? "") }
+        var line = (c.overdue ? "OVERDUE · " : "") + "next contact \(c.nextContactDue ?? "not set")"
+        if let last = c.lastContact { line += " · last \(c.lastContactAttempt ? "attempt" : "contact") \(String(last.prefix(10)))" }
+        if let days = c.notSeenDays { line += " · not seen for \(days) day\(days == 1 ? "" : "s")" }
+        return line
+    }
+
+    /// Sign-off loop and programme end, e.g. "2 awaiting sign-off · ending soon".
+    public var reviewLine: String? {
+        var parts: [String] = []
+        if summary.awaitingSignOff > 0 { parts.append("\(summary.awaitingSignOff) awaiting sign-off") }
+        if summary.returned > 0 { parts.append("\(summary.returned) returned for amendment") }
+        if summary.endingSoon { parts.append("ending soon" + (summary.plannedEnd.map { " (\($0))" } ?? "")) }
+        return parts.isEmpty ? nil : parts.joined(separator: " · ")
+    }
 }
 
 @MainActor
 public final class CaseloadStore: ObservableObject {
     @Published public private(set) var rows: [CaseRow] = []
     @Published public var error: String?
+    /// Closed cases leave the caseload unless this is on.
+    @Published public var includeClosed = false { didSet { refresh() } }
     private let vault: OutreachVault
 
     public init(vault: OutreachVault) { self.vault = vault }
@@ -108,7 +135,7 @@ public final class CaseloadStore: ObservableObject {
     public func refresh() {
         do {
             let states = Dictionary(uniqueKeysWithValues: try vault.syncStates().map { ($0.caseId, $0.state) })
-            rows = try vault.caseload().map { CaseRow(summary: $0, sync: states[$0.id] ?? .neverSynced) }
+            rows = try vault.caseload(includeClosed: includeClosed).map { CaseRow(summary: $0, sync: states[$0.id] ?? .neverSynced) }
         } catch { self.error = Messages.of(error) }
     }
 }
@@ -144,9 +171,93 @@ public final class CaseStore: ObservableObject {
         catch { self.error = Messages.of(error) }
     }
 
-    public func addScale(score: Int64) {
-        do { _ = try vault.addScale(caseId: caseId, reading: ScaleInput(score: score, view: .woman)); load() }
+    public func addScale(score: Int64, question: String? = nil) {
+        do { _ = try vault.addScale(caseId: caseId, reading: ScaleInput(score: score, view: .woman, question: question)); load() }
         catch { self.error = Messages.of(error) }
+    }
+
+    /// A Signs of Safety entry; `kind` (harm, danger, complicating) only for worries.
+    public func addSosEntry(column: SosColumn, text: String, kind: WorryKind? = nil) {
+        do { _ = try vault.addSosEntry(caseId: caseId, column: column, text: text, kind: kind); load() }
+        catch { self.error = Messages.of(error) }
+    }
+
+    /// Marks a Signs of Safety entry or danger statement resolved.
+    public func resolveSos(entryId: String) {
+        do { _ = try vault.updateSos(caseId: caseId, entryId: entryId, update: SosUpdate(status: .resolved)); load() }
+        catch { self.error = Messages.of(error) }
+    }
+
+    /// She has left the programme: the case leaves the caseload.
+    public func close(reason: ExitReason, note: String?) {
+        do { try vault.closeCase(caseId: caseId, reason: reason, note: note, on: nil); load() }
+        catch { self.error = Messages.of(error) }
+    }
+
+    public func reopen() {
+        do { try vault.reopenCase(caseId: caseId, phase: nil); load() }
+        catch { self.error = Messages.of(error) }
+    }
+
+    @Published public private(set) var transferred: String?
+
+    /// Transfers the case to a practitioner by name (supervisors of the
+    /// case's team; anyone else is told in plain words). Her phones get it on
+    /// their next sync; the practitioners who held it lose it on theirs.
+    public func transfer(to user: String) async {
+        do {
+            let t = try await vault.transferCase(caseId: caseId, toUser: user.trimmingCharacters(in: .whitespaces))
+            transferred = "Transferred to \(t.to). Her phone\(t.devices == 1 ? " gets" : "s get") the case on the next sync."
+            error = nil
+            load()
+        } catch { self.error = Messages.of(error) }
+    }
+
+    /// "Closed on … (reason)" when she has left the programme.
+    public var closed: String? {
+        guard let p = record?.programme, p.phase == .closed else { return nil }
+        return "Closed" + (p.closedOn.map { " on \($0)" } ?? "") + (p.exitReason.map { " (\($0))" } ?? "")
+    }
+}
+
+/// The sign-off loop: a supervisor signs off or returns her team's visits;
+/// a practitioner amends her returned ones. Who may is the core's rule.
+@MainActor
+public final class ReviewStore: ObservableObject {
+    @Published public private(set) var pending: [PendingVisit] = []
+    @Published public var error: String?
+    private let vault: OutreachVault
+
+    public init(vault: OutreachVault) { self.vault = vault }
+
+    public var isSupervisor: Bool { (try? vault.syncAccount())?.role == "supervisor" }
+
+    public func load() {
+        do { pending = try vault.pendingVisits() } catch { self.error = Messages.of(error) }
+    }
+
+    public func signOff(_ visit: PendingVisit, comment: String?) {
+        do {
+            try vault.signOffVisit(caseId: visit.caseId, visitId: visit.visitId, decision: .signedOff, comment: comment)
+            error = nil
+            load()
+        } catch { self.error = Messages.of(error) }
+    }
+
+    public func returnForAmendment(_ visit: PendingVisit, comment: String) {
+        do {
+            try vault.signOffVisit(caseId: visit.caseId, visitId: visit.visitId, decision: .returned, comment: comment)
+            error = nil
+            load()
+        } catch { self.error = Messages.of(error) }
+    }
+
+    public func amend(_ visit: PendingVisit, changes: VisitDraft) {
+        do {
+            _ = try vault.amendVisit(caseId: visit.caseId, visitId: visit.visitId, changes: changes)
+            error = nil
+            load()
+        } catch { self.error = Messages.of(error) }
     }
 }
 
@@ -217,6 +328,7 @@ public final class SyncStore: ObservableObject, SyncListener {
             let r = try await vault.sync(listener: self, cancel: handle)
             lastSuccess = Date()
             summary = "\(r.pushed) sent, \(r.pulled) received" + (r.conflicts > 0 ? ", \(r.conflicts) to resolve" : "")
+                + (r.removed.isEmpty ? "" : ", \(r.removed.count) transferred to a colleague and removed from this phone")
         } catch { self.error = Messages.of(error) }
     }
 

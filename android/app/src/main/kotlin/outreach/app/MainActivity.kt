@@ -42,8 +42,10 @@ class MainActivity : FragmentActivity() {
                     NavHost(nav, startDestination = "caseload") {
                         composable("caseload") {
                             CaseloadScreen(current, openCase = { nav.navigate("case/$it") },
-                                sync = { nav.navigate("sync") }, settings = { nav.navigate("settings") })
+                                sync = { nav.navigate("sync") }, settings = { nav.navigate("settings") },
+                                review = { nav.navigate("review") })
                         }
+                        composable("review") { ReviewScreen(current) }
                         composable("case/{id}") { entry ->
                             val id = entry.arguments?.getString("id").orEmpty()
                             CaseScreen(current, id,

@@ -39,15 +39,22 @@ import outreach.shell.ContactFormModel
 import outreach.shell.EnrolModel
 import outreach.shell.OutreachRepository
 import outreach.shell.PlanModel
+import outreach.shell.ReviewModel
 import outreach.shell.SettingsModel
 import outreach.shell.SyncModel
+import outreach.shell.TransferModel
 import outreach.shell.UnlockModel
 import uniffi.outreach_ffi.CaseSyncState
 import uniffi.outreach_ffi.ContactKind
 import uniffi.outreach_ffi.Domain
+import uniffi.outreach_ffi.ExitReason
 import uniffi.outreach_ffi.Outcome
 import uniffi.outreach_ffi.PlatformKeyStore
+import uniffi.outreach_ffi.ReviewState
 import uniffi.outreach_ffi.ScaleView
+import uniffi.outreach_ffi.SosColumn
+import uniffi.outreach_ffi.VisitDraft
+import uniffi.outreach_ffi.WorryKind
 
 // Screens are thin: every rule lives in the core, every state in the
 // `outreach` module's state holders. Big touch targets, one column, so a
@@ -108,24 +115,29 @@ fun UnlockScreen(
 }
 
 @Composable
-fun CaseloadScreen(repo: OutreachRepository, openCase: (String) -> Unit, sync: () -> Unit, settings: () -> Unit) {
+fun CaseloadScreen(repo: OutreachRepository, openCase: (String) -> Unit, sync: () -> Unit, settings: () -> Unit, review: () -> Unit) {
     val rows by repo.caseload.collectAsState()
+    val scope = rememberCoroutineScope()
+    var showClosed by remember { mutableStateOf(repo.includeClosed) }
     LaunchedEffect(Unit) { repo.refresh() }
     Column(Modifier.fillMaxSize()) {
         Row(pad, horizontalArrangement = Arrangement.spacedBy(8.dp)) {
             Text("Caseload", style = MaterialTheme.typography.headlineSmall, modifier = Modifier.weight(1f))
+            OutlinedButton(onClick = review) { Text("Sign-off") }
             OutlinedButton(onClick = sync) { Text("Sync") }
             OutlinedButton(onClick = settings) { Text("Settings") }
+        }
+        Row(Modifier.padding(horizontal = 16.dp)) {
+            FilterChip(showClosed, { showClosed = !showClosed; scope.launch { repo.showClosed(showClosed) } }, { Text("Show closed cases") })
         }
         LazyColumn {
             items(rows, key = { it.summary.id }) { row ->
                 val s = row.summary
                 Column(Modifier.fillMaxWidth().clickable { openCase(s.id) }.padding(16.dp)) {
                     Text(s.preferredName, fontWeight = FontWeight.Bold)
-                    Text(
-                        (if (s.overdue) "OVERDUE · " else "") + "next contact ${s.nextContactDue ?: "not set"}",
-                        color = if (s.overdue) Color(0xFFB00020) else Color.Unspecified,
-                    )
+                    // "OVERDUE · next contact …" and "not seen for N days", worded by the shell layer.
+                    Text(row.contactLine, color = if (row.overdue) Color(0xFFB00020) else Color.Unspecified)
+                    row.reviewLine?.let { Text(it) }
                     if (s.openConcerns > 0u) Text("${s.openConcerns} open concern(s), highest ${s.highestOpenSeverity}")
                     Text(
                         when (row.sync) {
@@ -146,9 +158,14 @@ fun CaseloadScreen(repo: OutreachRepository, openCase: (String) -> Unit, sync: (
 fun CaseScreen(repo: OutreachRepository, caseId: String, record: () -> Unit, plan: () -> Unit, conflicts: () -> Unit) {
     val model = remember(caseId) { CaseModel(repo, caseId) }
     val state by model.state.collectAsState()
+    val transfer = remember(caseId) { TransferModel(repo, caseId) }
+    val transferState by transfer.state.collectAsState()
+    val scope = rememberCoroutineScope()
+    var transferTo by remember { mutableStateOf("") }
     LaunchedEffect(caseId) { model.load() }
     LazyColumn(pad.fillMaxSize(), verticalArrangement = Arrangement.spacedBy(8.dp)) {
         item { Text(state.case?.profile?.preferredName ?: "", style = MaterialTheme.typography.headlineSmall) }
+        state.closed?.let { item { Text(it, fontWeight = FontWeight.Bold) } }
         // Safe-contact rules come first: she may not be safe to text or call.
         items(state.contactRules) { Text(it, fontWeight = FontWeight.Bold, color = Color(0xFFB00020)) }
         item {
@@ -171,6 +188,20 @@ fun CaseScreen(repo: OutreachRepository, caseId: String, record: () -> Unit, pla
         items(state.openConcerns) { (severity, category) -> Text("$severity · $category") }
         item { Text("Timeline", style = MaterialTheme.typography.titleMedium) }
         items(state.timeline) { Text("${it.at.take(10)}  ${it.kind}: ${it.summary}") }
+        // Supervisors move a case to another practitioner; anyone else is told why not.
+        item { Text("Transfer", style = MaterialTheme.typography.titleMedium) }
+        item {
+            OutlinedTextField(transferTo, { transferTo = it }, label = { Text("Practitioner's name") }, modifier = Modifier.fillMaxWidth())
+        }
+        item {
+            OutlinedButton(onClick = { scope.launch { transfer.transfer(transferTo); transferTo = "" } },
+                enabled = transferState !is TransferModel.State.Working) { Text("Transfer case") }
+        }
+        when (val t = transferState) {
+            is TransferModel.State.Done -> item { Text(t.message) }
+            is TransferModel.State.Error -> item { Text(t.message, color = MaterialTheme.colorScheme.error) }
+            else -> {}
+        }
     }
 }
 
@@ -242,6 +273,10 @@ fun PlanScreen(repo: OutreachRepository, caseId: String) {
     var text by remember { mutableStateOf("") }
     var domain by remember { mutableStateOf(Domain.HOUSING) }
     var score by remember { mutableStateOf("") }
+    var worry by remember { mutableStateOf("") }
+    var worryKind by remember { mutableStateOf<WorryKind?>(null) }
+    var exitReason by remember { mutableStateOf(ExitReason.COMPLETED) }
+    var exitNote by remember { mutableStateOf("") }
     LazyColumn(pad.fillMaxSize(), verticalArrangement = Arrangement.spacedBy(8.dp)) {
         item { Text("Support plan", style = MaterialTheme.typography.headlineSmall) }
         item { OutlinedTextField(action, { action = it }, label = { Text("Action (then tap a goal)") }, modifier = Modifier.fillMaxWidth()) }
@@ -257,6 +292,90 @@ fun PlanScreen(repo: OutreachRepository, caseId: String) {
                 keyboardOptions = KeyboardOptions(keyboardType = KeyboardType.Number))
         }
         item { Button(onClick = { scope.launch { model.addScale(score.toLongOrNull() ?: -1, ScaleView.WOMAN) } }) { Text("Add reading") } }
+        item { Text("Signs of Safety: worries", style = MaterialTheme.typography.titleMedium) }
+        item { OutlinedTextField(worry, { worry = it }, label = { Text("Worry") }, modifier = Modifier.fillMaxWidth()) }
+        item {
+            Row(horizontalArrangement = Arrangement.spacedBy(4.dp)) {
+                WorryKind.entries.forEach { k ->
+                    FilterChip(worryKind == k, { worryKind = if (worryKind == k) null else k }, { Text(CaseModel.worryLabel(k)) })
+                }
+            }
+        }
+        item {
+            Button(onClick = { scope.launch { model.addSosEntry(SosColumn.WORRIES, worry, worryKind); worry = ""; case.load() } }) {
+                Text("Add worry")
+            }
+        }
+        items(caseState.sosEntries.filter { !it.resolved }) { entry ->
+            OutlinedButton(onClick = { scope.launch { model.resolveSos(entry.id); case.load() } }, modifier = Modifier.fillMaxWidth()) {
+                Text("Resolved: ${entry.text}")
+            }
+        }
+        item { Text("Programme", style = MaterialTheme.typography.titleMedium) }
+        if (caseState.closed != null) {
+            item { Text(caseState.closed ?: "") }
+            item { Button(onClick = { scope.launch { model.reopenCase(); case.load() } }) { Text("Reopen case") } }
+        } else {
+            items(ExitReason.entries.toList()) { r ->
+                FilterChip(exitReason == r, { exitReason = r }, { Text(r.name.lowercase().replace('_', ' ')) })
+            }
+            item { OutlinedTextField(exitNote, { exitNote = it }, label = { Text("Why she left (optional)") }, modifier = Modifier.fillMaxWidth()) }
+            item { OutlinedButton(onClick = { scope.launch { model.closeCase(exitReason, exitNote); case.load() } }) { Text("Close case") } }
+        }
+        error?.let { item { Text(it, color = MaterialTheme.colorScheme.error) } }
+    }
+}
+
+@Composable
+fun ReviewScreen(repo: OutreachRepository) {
+    val model = remember { ReviewModel(repo) }
+    val pending by model.pending.collectAsState()
+    val error by model.error.collectAsState()
+    val scope = rememberCoroutineScope()
+    var supervisor by remember { mutableStateOf(false) }
+    var comment by remember { mutableStateOf("") }
+    var actions by remember { mutableStateOf("") }
+    LaunchedEffect(Unit) {
+        supervisor = repo.read { it.syncAccount()?.role == "supervisor" }
+        model.load()
+    }
+    LazyColumn(pad.fillMaxSize(), verticalArrangement = Arrangement.spacedBy(12.dp)) {
+        item {
+            Text(if (pending.isEmpty()) "Nothing waiting for sign-off" else "Sign-off", style = MaterialTheme.typography.headlineSmall)
+        }
+        item {
+            OutlinedTextField(if (supervisor) comment else actions, { if (supervisor) comment = it else actions = it },
+                label = { Text(if (supervisor) "Comment (needed to return a visit)" else "Actions agreed (to amend a returned visit)") },
+                modifier = Modifier.fillMaxWidth())
+        }
+        items(pending, key = { it.visitId }) { v ->
+            Column {
+                Text("${v.preferredName} · ${v.at.take(16)} · ${v.kind.name.lowercase()}", fontWeight = FontWeight.Bold)
+                Text(
+                    when (v.review) {
+                        ReviewState.AWAITING -> "Awaiting sign-off"
+                        ReviewState.AMENDED -> "Amended, awaiting sign-off"
+                        ReviewState.RETURNED -> "Returned: ${v.comment ?: ""}"
+                        ReviewState.SIGNED_OFF -> "Signed off"
+                        ReviewState.NOT_VALID -> "Sign-off not valid: review again"
+                    },
+                    color = if (v.review == ReviewState.RETURNED) Color(0xFFB00020) else Color.Unspecified,
+                )
+                v.recordedBy?.let { Text("Recorded by $it", style = MaterialTheme.typography.labelMedium) }
+                if (supervisor) {
+                    Row(horizontalArrangement = Arrangement.spacedBy(8.dp)) {
+                        Button(onClick = { scope.launch { model.signOff(v.caseId, v.visitId, comment); comment = "" } }) { Text("Sign off") }
+                        OutlinedButton(onClick = { scope.launch { model.returnForAmendment(v.caseId, v.visitId, comment); comment = "" } }) {
+                            Text("Return")
+                        }
+                    }
+                } else if (v.review == ReviewState.RETURNED) {
+                    Button(onClick = {
+                        scope.launch { model.amend(v.caseId, v.visitId, VisitDraft(actionsAgreed = actions.ifBlank { null })); actions = "" }
+                    }) { Text("Amend") }
+                }
+            }
+        }
         error?.let { item { Text(it, color = MaterialTheme.colorScheme.error) } }
     }
 }

@@ -5,16 +5,24 @@ import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
 import uniffi.outreach_ffi.ActionInput
 import uniffi.outreach_ffi.Case
+import uniffi.outreach_ffi.CaseEdit
 import uniffi.outreach_ffi.Domain
+import uniffi.outreach_ffi.ExitReason
 import uniffi.outreach_ffi.GoalInput
 import uniffi.outreach_ffi.GoalStatus
 import uniffi.outreach_ffi.OutreachException
 import uniffi.outreach_ffi.OutreachVault
+import uniffi.outreach_ffi.Phase
 import uniffi.outreach_ffi.PlatformKeyStore
 import uniffi.outreach_ffi.ScaleInput
 import uniffi.outreach_ffi.ScaleView
 import uniffi.outreach_ffi.Severity
+import uniffi.outreach_ffi.SosColumn
+import uniffi.outreach_ffi.SosEntry
+import uniffi.outreach_ffi.SosStatus
+import uniffi.outreach_ffi.SosUpdate
 import uniffi.outreach_ffi.TimelineEntry
+import uniffi.outreach_ffi.WorryKind
 
 /**
  * The case screen: safe-contact rules first (what a practitioner must see
@@ -22,19 +30,32 @@ import uniffi.outreach_ffi.TimelineEntry
  * scale, timeline and concerns — all read from the core's records.
  */
 class CaseModel(private val repo: OutreachRepository, val caseId: String) {
+    /** One Signs of Safety entry, with its id for revising or resolving it. */
+    data class SosItem(
+        val id: String,
+        val column: SosColumn,
+        val text: String,
+        val kind: WorryKind? = null,
+        val resolved: Boolean = false,
+    )
+
     data class State(
         val case: Case? = null,
         /** Safe-contact rules as short lines, shown first. */
         val contactRules: List<String> = emptyList(),
+        /** "Closed on … (reason)" when she has left the programme. */
+        val closed: String? = null,
         val goalsByDomain: Map<Domain, List<String>> = emptyMap(),
         val timeline: List<TimelineEntry> = emptyList(),
         val openConcerns: List<Pair<Severity, String>> = emptyList(),
         val latestScale: UByte? = null,
-        /** Signs of Safety map: worries, what's working well, what needs to happen. */
+        /** Signs of Safety map (open entries): worries, what's working well, what needs to happen. */
         val worries: List<String> = emptyList(),
         val workingWell: List<String> = emptyList(),
         val needsToHappen: List<String> = emptyList(),
         val dangerStatements: List<String> = emptyList(),
+        /** Every map entry, resolved ones included, for revising. */
+        val sosEntries: List<SosItem> = emptyList(),
         /** Goal id → text, for adding actions. */
         val goals: List<Pair<String, String>> = emptyList(),
         val error: String? = null,
@@ -53,9 +74,17 @@ class CaseModel(private val repo: OutreachRepository, val caseId: String) {
                 safe.codeWord?.let { add("Code word: $it") }
                 safe.notes?.let { add(it) }
             }
+            fun open(entries: Map<String, SosEntry>) = entries.values.filter { it.status != SosStatus.RESOLVED }
+            fun items(column: SosColumn, entries: Map<String, SosEntry>) = entries.map { (id, e) ->
+                SosItem(id, column, e.text, e.kind, e.status == SosStatus.RESOLVED)
+            }
+            val p = case.programme
             State(
                 case = case,
                 contactRules = rules,
+                closed = if (p.phase == Phase.CLOSED) {
+                    "Closed" + (p.closedOn?.let { " on $it" } ?: "") + (p.exitReason?.let { " ($it)" } ?: "")
+                } else null,
                 goalsByDomain = case.goals.values.groupBy({ it.domain }, { it.text }),
                 timeline = timeline,
                 openConcerns = case.concerns.values
@@ -63,14 +92,28 @@ class CaseModel(private val repo: OutreachRepository, val caseId: String) {
                     .sortedByDescending { it.severity.ordinal }
                     .map { it.severity to it.category },
                 latestScale = case.scales.values.maxByOrNull { it.date }?.score,
-                worries = case.signsOfSafety.worries.values.map { it.text },
-                workingWell = case.signsOfSafety.workingWell.values.map { it.text },
-                needsToHappen = case.signsOfSafety.needsToHappen.values.map { it.text },
-                dangerStatements = case.signsOfSafety.dangerStatements.values.map { "${it.danger} → ${it.safetyGoal}" },
+                worries = open(case.signsOfSafety.worries).map { w -> w.kind?.let { "${worryLabel(it)}: ${w.text}" } ?: w.text },
+                workingWell = open(case.signsOfSafety.workingWell).map { it.text },
+                needsToHappen = open(case.signsOfSafety.needsToHappen).map { it.text },
+                dangerStatements = case.signsOfSafety.dangerStatements.values
+                    .filter { it.status != SosStatus.RESOLVED }
+                    .map { "${it.danger} → ${it.safetyGoal}" },
+                sosEntries = items(SosColumn.WORRIES, case.signsOfSafety.worries) +
+                    items(SosColumn.WORKING_WELL, case.signsOfSafety.workingWell) +
+                    items(SosColumn.NEEDS_TO_HAPPEN, case.signsOfSafety.needsToHappen),
                 goals = case.goals.map { (id, g) -> id to "${g.domain}: ${g.text}" },
             )
         } catch (e: OutreachException) {
             State(error = Messages.of(e))
+        }
+    }
+
+    companion object {
+        /** Signs of Safety words for the kinds of worry. */
+        fun worryLabel(kind: WorryKind): String = when (kind) {
+            WorryKind.HARM -> "Harm"
+            WorryKind.DANGER -> "Danger"
+            WorryKind.COMPLICATING -> "Complicating factor"
         }
     }
 }
@@ -96,9 +139,33 @@ class PlanModel(private val repo: OutreachRepository, val caseId: String) {
 
     suspend fun completeAction(goal: String, action: String) = attempt { it.completeAction(caseId, goal, action, null) }
 
-    suspend fun addScale(score: Long, view: ScaleView) = attempt { it.addScale(caseId, ScaleInput(score = score, view = view)) }
+    /** A scaling reading; [question] is the scaling question asked, if any. */
+    suspend fun addScale(score: Long, view: ScaleView, question: String? = null) =
+        attempt { it.addScale(caseId, ScaleInput(score = score, view = view, question = question?.ifBlank { null })) }
 
-    suspend fun addSosEntry(column: uniffi.outreach_ffi.SosColumn, text: String) = attempt { it.addSosEntry(caseId, column, text) }
+    /** [kind] (harm, danger, complicating factor) only for the worries column. */
+    suspend fun addSosEntry(column: SosColumn, text: String, kind: WorryKind? = null) =
+        attempt { it.addSosEntry(caseId, column, text, kind) }
+
+    /** Revises an entry or danger statement; returns its full id. */
+    suspend fun updateSos(entryId: String, update: SosUpdate) = attempt { it.updateSos(caseId, entryId, update) }
+
+    suspend fun resolveSos(entryId: String) = updateSos(entryId, SosUpdate(status = SosStatus.RESOLVED))
+
+    suspend fun reopenSos(entryId: String) = updateSos(entryId, SosUpdate(status = SosStatus.OPEN))
+
+    suspend fun addDangerStatement(danger: String, safetyGoal: String) =
+        attempt { it.addDangerStatement(caseId, danger, safetyGoal) }
+
+    /** Days between contacts when a contact sets no next date (the core's default is 14). */
+    suspend fun setContactEvery(days: UInt) = attempt { it.editCase(caseId, CaseEdit(contactEveryDays = days)) }
+
+    /** She has left the programme: the case leaves the caseload (listed with closed cases). */
+    suspend fun closeCase(reason: ExitReason, note: String?, on: String? = null) =
+        attempt { it.closeCase(caseId, reason, note?.ifBlank { null }, on) }
+
+    /** Back on the caseload, in [phase] (the core's default: programme). */
+    suspend fun reopenCase(phase: Phase? = null) = attempt { it.reopenCase(caseId, phase) }
 }
 
 /** Enrol device: server address and the one-time code from the admin. */

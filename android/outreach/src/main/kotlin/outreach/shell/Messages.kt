@@ -18,6 +18,8 @@ object Messages {
             "The phone's secure key is not available. Unlock the phone and try again, or use your passphrase."
         is OutreachException.InvalidInput -> "Please check this: ${e.detail}."
         is OutreachException.NotFound -> "That record is no longer there. Go back and refresh."
+        is OutreachException.NotAllowed ->
+            "You can't do that from this account: ${e.detail}. Ask your supervisor if this looks wrong."
         is OutreachException.Offline ->
             "No connection to the server. Everything is saved on this phone and will sync when you are back online."
         is OutreachException.DeviceRevoked ->

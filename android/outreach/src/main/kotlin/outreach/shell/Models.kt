@@ -9,7 +9,9 @@ import uniffi.outreach_ffi.Domain
 import uniffi.outreach_ffi.Outcome
 import uniffi.outreach_ffi.OutreachException
 import uniffi.outreach_ffi.OutreachVault
+import uniffi.outreach_ffi.PendingVisit
 import uniffi.outreach_ffi.PlatformKeyStore
+import uniffi.outreach_ffi.SignOffDecision
 import uniffi.outreach_ffi.SyncCancel
 import uniffi.outreach_ffi.SyncListener
 import uniffi.outreach_ffi.SyncPhase
@@ -139,7 +141,8 @@ class SyncModel(private val repo: OutreachRepository, private val now: () -> Str
                 running = false,
                 lastSuccess = now(),
                 summary = "${r.pushed} sent, ${r.pulled} received" +
-                    (if (r.conflicts > 0u) ", ${r.conflicts} to resolve" else ""),
+                    (if (r.conflicts > 0u) ", ${r.conflicts} to resolve" else "") +
+                    (if (r.removed.isNotEmpty()) ", ${r.removed.size} transferred to a colleague and removed from this phone" else ""),
             )
         } catch (e: OutreachException.DeviceRevoked) {
             _state.value.copy(running = false, error = Messages.of(e), revoked = true)
@@ -152,6 +155,73 @@ class SyncModel(private val repo: OutreachRepository, private val now: () -> Str
 
     fun cancel() {
         cancel?.cancel()
+    }
+}
+
+/**
+ * The sign-off loop. A supervisor sees her team's visits awaiting a decision
+ * and signs them off or returns them with a comment; a practitioner sees her
+ * own visits waiting or returned (returned first, with the comment) and
+ * amends a returned one. Who may do what is the core's rule (the
+ * organisation's directory); a refusal comes back in plain words.
+ */
+class ReviewModel(private val repo: OutreachRepository) {
+    private val _pending = MutableStateFlow<List<PendingVisit>>(emptyList())
+    val pending: StateFlow<List<PendingVisit>> = _pending.asStateFlow()
+    private val _error = MutableStateFlow<String?>(null)
+    val error: StateFlow<String?> = _error.asStateFlow()
+
+    suspend fun load() {
+        try {
+            _pending.value = repo.read { it.pendingVisits() }
+        } catch (e: OutreachException) {
+            _error.value = Messages.of(e)
+        }
+    }
+
+    /** True when done; false with [error] set. */
+    private suspend fun attempt(block: (OutreachVault) -> Unit): Boolean = try {
+        repo.write(block)
+        _error.value = null
+        load()
+        true
+    } catch (e: OutreachException) {
+        _error.value = Messages.of(e)
+        false
+    }
+
+    suspend fun signOff(caseId: String, visitId: String, comment: String? = null) =
+        attempt { it.signOffVisit(caseId, visitId, SignOffDecision.SIGNED_OFF, comment?.ifBlank { null }) }
+
+    /** Back to its author for amendment; the comment says what to change. */
+    suspend fun returnForAmendment(caseId: String, visitId: String, comment: String) =
+        attempt { it.signOffVisit(caseId, visitId, SignOffDecision.RETURNED, comment) }
+
+    /** The author amends a returned visit: the fields set in [changes] replace their values. */
+    suspend fun amend(caseId: String, visitId: String, changes: VisitDraft) =
+        attempt { it.amendVisit(caseId, visitId, changes) }
+}
+
+/** Transfer a case to another practitioner (supervisors of the case's team). */
+class TransferModel(private val repo: OutreachRepository, val caseId: String) {
+    sealed interface State {
+        data object Idle : State
+        data object Working : State
+        data class Done(val message: String) : State
+        data class Error(val message: String) : State
+    }
+
+    private val _state = MutableStateFlow<State>(State.Idle)
+    val state: StateFlow<State> = _state.asStateFlow()
+
+    suspend fun transfer(toUser: String) {
+        _state.value = State.Working
+        _state.value = try {
+            val t = repo.transfer(caseId, toUser)
+            State.Done("Transferred to ${t.to}. Her ${if (t.devices == 1u) "phone gets" else "phones get"} the case on their next sync.")
+        } catch (e: OutreachException) {
+            State.Error(Messages.of(e))
+        }
     }
 }
 

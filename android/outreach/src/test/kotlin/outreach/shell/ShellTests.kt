@@ -79,6 +79,11 @@ private suspend fun tests(tmp: File, server: Server) {
     val visit = form.submit()
     check("contact recorded", visit != null && form.error.value == null)
     check("caseload updated", repo.caseload.value.single().summary.visits == 1u)
+    val row = repo.caseload.value.single()
+    check("caseload row: contact due from the core, not seen yet, awaiting sign-off",
+        row.summary.contact.nextContactDue != null && row.summary.contact.lastContact == "2026-11-27T10:00:00Z" &&
+            row.contactLine.contains("next contact ") && row.summary.awaitingSignOff == 1u &&
+            row.reviewLine == "1 awaiting sign-off")
 
     // A draft survives the app being killed mid-typing.
     val typing = ContactFormModel(repo, case)
@@ -101,6 +106,12 @@ private suspend fun tests(tmp: File, server: Server) {
     plan.addAction(goal, "Call the housing officer")
     plan.addScale(6, ScaleView.WOMAN)
     plan.addSosEntry(SosColumn.WORKING_WELL, "Attends every visit")
+    plan.addSosEntry(SosColumn.WORRIES, "Ex-partner may return", WorryKind.DANGER)
+    val settled = plan.addSosEntry(SosColumn.WORRIES, "Rent arrears", WorryKind.COMPLICATING)!!
+    check("worry kind only on worries, in plain words",
+        plan.addSosEntry(SosColumn.WORKING_WELL, "x", WorryKind.HARM) == null && plan.error.value!!.startsWith("Please check"))
+    check("worry resolved", plan.resolveSos(settled) != null && plan.error.value == null)
+    check("scale with its question", plan.addScale(7, ScaleView.PRACTITIONER, "How safe is she at home?") != null)
     check("plan edit refused in plain words", plan.addScale(11, ScaleView.WOMAN) == null && plan.error.value!!.startsWith("Please check"))
     repo2.write { it.addConcern(case, ConcernInput(category = "domestic abuse", severity = Severity.HIGH, description = "Seen near the flat")) }
     val caseScreen = CaseModel(repo2, case)
@@ -109,7 +120,23 @@ private suspend fun tests(tmp: File, server: Server) {
     check("safe-contact rules first", cs.contactRules == listOf("Do NOT text", "Never leave voicemail", "Code word: bluebell"))
     check("plan by domain", cs.goalsByDomain[Domain.HOUSING] == listOf("Keep the tenancy"))
     check("Signs of Safety map and goals listed", cs.workingWell == listOf("Attends every visit") && cs.goals.single().first == goal)
-    check("scale and concerns", cs.latestScale == 6.toUByte() && cs.openConcerns == listOf(Severity.HIGH to "domestic abuse"))
+    check("open worries with their kind, resolved kept for revising",
+        cs.worries == listOf("Danger: Ex-partner may return") &&
+            cs.sosEntries.single { it.id == settled }.let { it.resolved && it.kind == WorryKind.COMPLICATING })
+    check("scale and concerns", cs.latestScale in setOf(6.toUByte(), 7.toUByte()) &&
+        cs.case!!.scales.values.any { it.question == "How safe is she at home?" } &&
+        cs.openConcerns == listOf(Severity.HIGH to "domestic abuse"))
+
+    // Closing a case takes it off the caseload (listed with closed cases); reopening brings it back.
+    check("case closed", plan.closeCase(ExitReason.MOVED_AWAY, "Moved to Leeds", "2026-11-29") != null)
+    check("closed case leaves the caseload", repo2.caseload.value.isEmpty())
+    repo2.showClosed(true)
+    check("listed when closed cases are shown", repo2.caseload.value.single().let { it.closed && it.contactLine.startsWith("Closed") })
+    caseScreen.load()
+    check("case screen says closed", caseScreen.state.value.closed?.startsWith("Closed on 2026-11-29") == true)
+    check("closing twice refused in plain words", plan.closeCase(ExitReason.OTHER, null) == null && plan.error.value!!.startsWith("Please check"))
+    repo2.showClosed(false)
+    check("reopened, back on the caseload", plan.reopenCase() != null && repo2.caseload.value.single().summary.phase == Phase.PROGRAMME)
 
     // Auto-lock and sync policy.
     val lock = AutoLock(timeoutSeconds = 120)
@@ -184,6 +211,55 @@ private suspend fun tests(tmp: File, server: Server) {
     check("conflict resolved", conflicts.conflicts.value.isEmpty())
     sync.sync()
     check("resolution synced", repo2.caseload.value.single().sync == CaseSyncState.SYNCED)
+
+    // The sign-off loop: the supervisor returns a visit, the practitioner
+    // cannot sign off herself, amends, and the supervisor signs it off.
+    val aliRepo = OutreachRepository(ali)
+    val own = repo2.write { it.addVisit(case, VisitInput(at = "2026-11-29T10:00:00Z", kind = ContactKind.HOME, outcome = Outcome.COMPLETED, note = "Home visit")) }
+    sync.sync()
+    aliRepo.sync(null, null)
+    val samReview = ReviewModel(repo2)
+    check("practitioner cannot sign off: plain words",
+        !samReview.signOff(case, own) && samReview.error.value!!.startsWith("You can't do that") &&
+            samReview.error.value!!.contains("supervisor"))
+    val aliReview = ReviewModel(aliRepo)
+    aliReview.load()
+    check("supervisor sees the visit to review", aliReview.pending.value.any { it.visitId == own && it.review == ReviewState.AWAITING })
+    check("supervisor returns it", aliReview.returnForAmendment(case, own, "Add the actions agreed") && aliReview.error.value == null)
+    aliRepo.sync(null, null)
+    sync.sync()
+    samReview.load()
+    check("returned visit first, with the comment",
+        samReview.pending.value.first().let { it.visitId == own && it.review == ReviewState.RETURNED && it.comment == "Add the actions agreed" })
+    check("supervisor cannot amend her visit: plain words",
+        !aliReview.amend(case, own, VisitDraft(actionsAgreed = "x")) && aliReview.error.value!!.startsWith("You can't do that"))
+    check("practitioner amends", samReview.amend(case, own, VisitDraft(actionsAgreed = "She calls the landlord")) && samReview.error.value == null)
+    sync.sync()
+    aliRepo.sync(null, null)
+    check("supervisor signs the amended visit off", aliReview.signOff(case, own) && aliReview.error.value == null)
+    aliRepo.sync(null, null)
+    sync.sync()
+    val signed = repo2.read { it.caseRecord(case) }.visits[own]!!
+    check("signed off, signed by the supervisor's device, amendment kept",
+        signed.review == ReviewState.SIGNED_OFF && signed.signOff?.signature != null && signed.signOff?.byUser != null &&
+            signed.amendments.size == 1)
+
+    // Transfer: refused to the practitioner; the supervisor moves the case
+    // to a colleague, and Sam's phone lets it go on its next sync.
+    val jo = OutreachVault.create(File(tmp, "jo").path, "jo's passphrase", "Jo Smith", "North", null)
+    jo.enroll(server.url, code(admin(server.data, "invite", "--name", "Jo Smith", "--role", "practitioner", "--team", "North")), false)
+    val samTransfer = TransferModel(repo2, case)
+    samTransfer.transfer("Jo Smith")
+    check("practitioner cannot transfer: plain words",
+        (samTransfer.state.value as? TransferModel.State.Error)?.message?.startsWith("You can't do that") == true)
+    val aliTransfer = TransferModel(aliRepo, case)
+    aliTransfer.transfer("Jo Smith")
+    check("supervisor transfers", (aliTransfer.state.value as? TransferModel.State.Done)?.message?.startsWith("Transferred to Jo Smith") == true)
+    check("the colleague receives the case", jo.sync(null, null).casesChanged.contains(case))
+    sync.sync()
+    check("transferred away: gone from this phone's caseload, said so",
+        repo2.caseload.value.isEmpty() && sync.state.value.summary!!.contains("transferred"))
+    check("who held it when, in the case", jo.caseRecord(case).programme.holders.values.any { it.name == "Jo Smith" && it.to == null })
 
     // Revoked: told in plain words.
     admin(server.data, "revoke-device", repo2.read { it.syncAccount()!!.deviceId })
