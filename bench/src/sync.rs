@@ -52,9 +52,14 @@ pub fn start_server(data: &Path, workers: usize) -> LocalServer {
         .unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let state = outreach_server::AppState {
-        storage: storage.clone(),
+    // Every simulated device enrols from this one address at once.
+    let options = outreach_server::ServeOptions {
+        enrol_per_address: 1_000_000,
+        enrol_global: 1_000_000,
+        max_connections: 4096,
+        ..Default::default()
     };
+    let state = outreach_server::AppState::new(storage.clone(), options);
     rt.spawn(outreach_server::serve(listener, state, async {
         let _ = rx.await;
     }));
@@ -425,6 +430,7 @@ impl SimDevice {
         };
         let mut r = agent
             .post(format!("{}{}", server.url(), proto::PATH_ENROLL))
+            .header("content-type", proto::CONTENT_TYPE)
             .send(&proto::encode(&req)[..])
             .unwrap();
         assert_eq!(r.status(), 200);
@@ -439,18 +445,25 @@ impl SimDevice {
     }
 
     fn post(&self, agent: &ureq::Agent, url: &str, path: &str, body: Vec<u8>) -> Vec<u8> {
-        let ts = outreach_server::now();
-        let sig = self
-            .key
-            .sign(&proto::request_message("POST", path, ts, &body));
-        // A refused connection is retried as a device would (and counted).
+        // A refused connection is retried as a device would (and counted),
+        // signed afresh each time (a signed request is accepted once).
         for attempt in 0.. {
+            let mut auth = proto::RequestAuth {
+                device: self.id,
+                ts: outreach_server::now(),
+                nonce: random16(),
+                body_hash: proto::body_hash(&body),
+                sig: Vec::new(),
+            };
+            auth.sig = self
+                .key
+                .sign(&auth.message("POST", path))
+                .to_bytes()
+                .to_vec();
             let sent = agent
                 .post(format!("{url}{path}"))
-                .header(
-                    proto::AUTH_HEADER,
-                    proto::auth_header(&self.id, ts, &sig.to_bytes()),
-                )
+                .header("content-type", proto::CONTENT_TYPE)
+                .header(proto::AUTH_HEADER, auth.header())
                 .send(&body[..]);
             match sent {
                 Ok(mut r) => {
@@ -481,6 +494,32 @@ impl SimDevice {
             &client_id,
             &ciphertext,
         ));
+        // A case's first change comes with its recovery envelope (the
+        // server refuses a new case without one); random bytes stand in
+        // for the HPKE envelope, which only devices open.
+        let mut envelopes = Vec::new();
+        if self.n == 1 {
+            let (mut enc, mut sealed) = (vec![0u8; 32], vec![0u8; 48]);
+            getrandom::fill(&mut enc).unwrap();
+            getrandom::fill(&mut sealed).unwrap();
+            let m = proto::envelope_message(
+                &self.case,
+                0,
+                &proto::RECOVERY_RECIPIENT,
+                &self.id,
+                &enc,
+                &sealed,
+            );
+            envelopes.push(proto::Envelope {
+                case_id: self.case,
+                epoch: 0,
+                recipient: proto::RECOVERY_RECIPIENT,
+                sealed_by: self.id,
+                enc,
+                ciphertext: sealed,
+                signature: self.key.sign(&m).to_bytes().to_vec(),
+            });
+        }
         let push = proto::PushRequest {
             changes: vec![proto::Change {
                 client_id,
@@ -490,7 +529,7 @@ impl SimDevice {
                 ciphertext,
                 signature: sig.to_bytes().to_vec(),
             }],
-            envelopes: vec![],
+            envelopes,
         };
         let t = Instant::now();
         self.post(agent, url, proto::PATH_PUSH, proto::encode(&push));

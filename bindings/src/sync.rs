@@ -152,13 +152,15 @@ impl OutreachVault {
         cancel: Option<Arc<SyncCancel>>,
     ) -> Result<SyncReport, OutreachError> {
         off_thread(move || {
-            let mut vault = self.vault();
-            let config = vault
+            let config = self
+                .vault()
                 .sync_config()?
                 .ok_or(outreach_core::Error::NotEnrolled)?;
             let transport = HttpTransport::new(&config.server, config.allow_insecure_http)?;
             let mut observer = Observer { listener, cancel };
-            Ok(sync::sync(&mut vault, &transport, &mut observer)?)
+            // The vault is held per step, never across the network: the
+            // app's screens keep working during a long first sync.
+            Ok(sync::sync_shared(&self.inner, &transport, &mut observer)?)
         })
         .await
     }

@@ -9,7 +9,7 @@ use outreach_core::case::model::{
     SignOffDecision, SosColumn, SosStatus, Visit, WorryKind,
 };
 use outreach_core::practice::ContactDue;
-use outreach_core::sync::{Assignment, SyncPhase, SyncReport, Transfer};
+use outreach_core::sync::{Assignment, RejectedItem, SyncPhase, SyncReport, Transfer};
 use outreach_core::vault::{
     ActionInput, CaseSummary, CaseSyncState, ConcernInput, ConcernUpdate, ConsentInput,
     DraftSummary, EventInput, GoalInput, MeetingInput, OpenConcern, PendingVisit, ReferralInput,
@@ -512,6 +512,13 @@ pub enum CaseSyncState {
     PendingUpload,
     Synced,
     Conflict,
+    NeedsAttention,
+}
+
+#[uniffi::remote(Record)]
+pub struct RejectedItem {
+    pub case: String,
+    pub reason: String,
 }
 
 #[uniffi::remote(Enum)]
@@ -530,7 +537,7 @@ pub struct SyncReport {
     pub keys_shared: u64,
     pub keys_received: u64,
     pub cases_waiting_for_key: u64,
-    pub rejected: u64,
+    pub rejected: Vec<RejectedItem>,
     pub round_trips: u32,
     pub bytes_sent: u64,
     pub bytes_received: u64,

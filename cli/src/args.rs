@@ -12,7 +12,12 @@ use clap::{Args, Parser, Subcommand};
 #[command(
     name = "outreach",
     version,
-    about = "Outreach: encrypted case records for Pause practitioners"
+    about = "Outreach: encrypted case records for Pause practitioners",
+    after_help = "\
+The passphrase comes from OUTREACH_PASSPHRASE or a no-echo prompt (`passphrase change`: the new one from OUTREACH_NEW_PASSPHRASE or a prompt; off a terminal the variables are required).
+
+Exit codes: 0 ok; 1 refused (an invalid value, an unknown id, not allowed, a file or server problem); 2 usage (unknown command or flag, a required flag or argument missing, a number that is not a number); 3 wrong passphrase; 4 the vault is gone (wiped after too many wrong passphrases, or the device was revoked).
+Errors are one line on stderr; with --json also {\"error\": {\"code\": …, \"message\": …}} on stdout."
 )]
 pub struct Cli {
     /// Vault folder
@@ -61,7 +66,7 @@ pub enum Command {
     Event(EventCmd),
     /// Subject access export of one case
     Export(ExportArgs),
-    /// Change the vault passphrase (new one from OUTREACH_NEW_PASSPHRASE or a prompt)
+    /// Change the vault passphrase (new one from OUTREACH_NEW_PASSPHRASE or a prompt; off a terminal the variable is required)
     #[command(subcommand)]
     Passphrase(PassphraseCmd),
     /// Fields set differently on two devices, with every value

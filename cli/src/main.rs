@@ -3,10 +3,11 @@
 //! Every command takes `--vault DIR` (or `OUTREACH_VAULT`) and `--json`
 //! anywhere on the line. The passphrase is never an argument (it would sit in
 //! shell history and `ps`): it comes from `OUTREACH_PASSPHRASE` or a no-echo
-//! prompt. Errors are one line on stderr; exit codes are stable for scripts:
-//! 0 ok, 1 error, 2 usage, 3 wrong passphrase, 4 vault wiped.
+//! prompt. Errors are one line on stderr (and with `--json` a JSON object on
+//! stdout); exit codes are stable for scripts: see [`errors`].
 
 mod args;
+mod errors;
 mod output;
 mod sync_cmd;
 
@@ -14,7 +15,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use outreach_core::case::model::*;
 use outreach_core::crypto::KdfParams;
 use outreach_core::vault::{
@@ -26,28 +27,65 @@ use serde_json::json;
 use zeroize::Zeroizing;
 
 use args::*;
+use errors::{Failure, Report};
 use output::Out;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let parsed = Cli::command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m).map(|cli| (cli, command_path(&m))));
+    let (cli, command) = match parsed {
         Ok(c) => c,
-        Err(e) => {
+        Err(e) if !e.use_stderr() => {
+            // --help, --version
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            // Before parsing succeeded `--json` is only known from the raw arguments.
+            if std::env::args()
+                .take_while(|a| a != "--")
+                .any(|a| a == "--json")
+            {
+                let text = e.render().to_string();
+                let first = text.lines().next().unwrap_or("invalid command line");
+                let message = first.strip_prefix("error: ").unwrap_or(first).to_string();
+                print_json_error(&Report::usage(message));
+            }
+            let _ = e.print();
+            return ExitCode::from(2);
         }
     };
     let out = Out { json: cli.json };
     match run(cli, &out) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(match e {
-                Error::WrongPassphrase { .. } => 3,
-                Error::Wiped | Error::DeviceRevoked => 4,
-                _ => 1,
-            })
+        Err(failure) => {
+            let report = errors::report(failure, &command);
+            if out.json {
+                print_json_error(&report);
+            }
+            eprintln!("error: {}", report.message);
+            ExitCode::from(report.exit)
         }
     }
+}
+
+fn print_json_error(report: &Report) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&report.to_json()).unwrap_or_default()
+    );
+}
+
+/// The subcommand path the user typed: `visit add`, `enroll`.
+fn command_path(m: &clap::ArgMatches) -> String {
+    let mut path = Vec::new();
+    let mut m = m;
+    while let Some((name, sub)) = m.subcommand() {
+        path.push(name);
+        m = sub;
+    }
+    path.join(" ")
 }
 
 fn vault_dir(cli: &Cli) -> Result<PathBuf, Error> {
@@ -86,15 +124,15 @@ fn unlock(cli: &Cli) -> Result<Vault, Error> {
     Ok(vault)
 }
 
-fn run(cli: Cli, out: &Out) -> Result<(), Error> {
+fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
     match &cli.command {
-        Command::Init(a) => init(&cli, a, out),
+        Command::Init(a) => Ok(init(&cli, a, out)?),
         Command::Case(c) => {
             let mut v = unlock(&cli)?;
             case_cmd(&mut v, c, out)
         }
-        Command::Visit(c) => visit_cmd(&mut unlock(&cli)?, c, out),
-        Command::Goal(c) => goal_cmd(&mut unlock(&cli)?, c, out),
+        Command::Visit(c) => Ok(visit_cmd(&mut unlock(&cli)?, c, out)?),
+        Command::Goal(c) => Ok(goal_cmd(&mut unlock(&cli)?, c, out)?),
         Command::Scale(ScaleCmd::Add(a)) => {
             let mut v = unlock(&cli)?;
             let id = v.add_scale(
@@ -114,9 +152,9 @@ fn run(cli: Cli, out: &Out) -> Result<(), Error> {
             out.id(&id);
             Ok(())
         }
-        Command::Sos(c) => sos_cmd(&mut unlock(&cli)?, c, out),
-        Command::Concern(c) => concern_cmd(&mut unlock(&cli)?, c, out),
-        Command::Consent(c) => consent_cmd(&mut unlock(&cli)?, c, out),
+        Command::Sos(c) => Ok(sos_cmd(&mut unlock(&cli)?, c, out)?),
+        Command::Concern(c) => Ok(concern_cmd(&mut unlock(&cli)?, c, out)?),
+        Command::Consent(c) => Ok(consent_cmd(&mut unlock(&cli)?, c, out)?),
         Command::Referral(ReferralCmd::Add(a)) => {
             let mut v = unlock(&cli)?;
             let id = v.add_referral(
@@ -184,14 +222,14 @@ fn run(cli: Cli, out: &Out) -> Result<(), Error> {
             out.conflicts(&conflicts);
             Ok(())
         }
-        Command::Resolve(a) => resolve(&mut unlock(&cli)?, a, out),
+        Command::Resolve(a) => Ok(resolve(&mut unlock(&cli)?, a, out)?),
         Command::History(a) => {
             let mut v = unlock(&cli)?;
             out.history(&v.history(&a.case)?);
             Ok(())
         }
-        Command::Enroll(a) => sync_cmd::enroll(&mut unlock(&cli)?, a, out),
-        Command::Sync => sync_cmd::sync(&mut unlock(&cli)?, out),
+        Command::Enroll(a) => Ok(sync_cmd::enroll(&mut unlock(&cli)?, a, out)?),
+        Command::Sync => Ok(sync_cmd::sync(&mut unlock(&cli)?, out)?),
     }
 }
 
@@ -284,7 +322,7 @@ fn case_edit(a: &CaseFields, name: Option<String>) -> Result<CaseEdit, Error> {
     })
 }
 
-fn case_cmd(v: &mut Vault, c: &CaseCmd, out: &Out) -> Result<(), Error> {
+fn case_cmd(v: &mut Vault, c: &CaseCmd, out: &Out) -> Result<(), Failure> {
     match c {
         CaseCmd::New(a) => {
             let id = v.create_case(&case_edit(&a.fields, Some(a.name.clone()))?)?;
@@ -302,7 +340,11 @@ fn case_cmd(v: &mut Vault, c: &CaseCmd, out: &Out) -> Result<(), Error> {
         }
         CaseCmd::Timeline(a) => out.timeline(&v.timeline(&a.case)?),
         CaseCmd::Import(a) => {
-            let bytes = std::fs::read(&a.file)?;
+            let bytes = std::fs::read(&a.file).map_err(|e| Failure::File {
+                path: a.file.clone(),
+                write: false,
+                kind: e.kind(),
+            })?;
             let id = v.import_case(&bytes)?;
             out.id(&id);
         }
@@ -398,7 +440,10 @@ fn visit_cmd(v: &mut Vault, c: &VisitCmd, out: &Out) -> Result<(), Error> {
             };
             v.sign_off_visit(&a.case, &a.visit, decision, a.comment.as_deref())?;
             out.done(
-                &format!("visit {}", decision.as_str()),
+                match decision {
+                    SignOffDecision::Returned => "visit returned for amendment",
+                    _ => "visit signed off",
+                },
                 json!({"decision": decision.as_str()}),
             );
         }
@@ -548,7 +593,7 @@ fn consent_cmd(v: &mut Vault, c: &ConsentCmd, out: &Out) -> Result<(), Error> {
     Ok(())
 }
 
-fn export(v: &mut Vault, a: &ExportArgs, out: &Out) -> Result<(), Error> {
+fn export(v: &mut Vault, a: &ExportArgs, out: &Out) -> Result<(), Failure> {
     let bytes = match a.format.as_str() {
         "json" => {
             let export = v.export_json(&a.case)?;
@@ -569,9 +614,15 @@ fn export(v: &mut Vault, a: &ExportArgs, out: &Out) -> Result<(), Error> {
     Ok(())
 }
 
-/// Writes an export readable by its owner only, never over an existing file.
-fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<(), Error> {
+/// Writes an export readable by its owner only, never over an existing file
+/// (and never leaves a partial one behind).
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<(), Failure> {
     use std::io::Write;
+    let failed = |e: std::io::Error| Failure::File {
+        path: path.to_path_buf(),
+        write: true,
+        kind: e.kind(),
+    };
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]
@@ -579,15 +630,12 @@ fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<(), Error> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let mut f = opts.open(path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::AlreadyExists {
-            Error::Io("the output file already exists; choose another name".into())
-        } else {
-            Error::from(e)
-        }
-    })?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
+    let mut f = opts.open(path).map_err(failed)?;
+    if let Err(e) = f.write_all(bytes).and_then(|()| f.sync_all()) {
+        drop(f);
+        let _ = std::fs::remove_file(path);
+        return Err(failed(e));
+    }
     Ok(())
 }
 

@@ -10,6 +10,7 @@ use outreach_core::vault::Vault;
 use serde_json::json;
 
 use crate::args::{AssignArgs, EnrollArgs};
+use crate::errors::Failure;
 use crate::output::Out;
 
 pub fn enroll(v: &mut Vault, a: &EnrollArgs, out: &Out) -> Result<(), Error> {
@@ -114,34 +115,75 @@ pub fn sync(v: &mut Vault, out: &Out) -> Result<(), Error> {
             case.chars().take(8).collect::<String>()
         ));
     }
+    // One line per quarantined item: the case and why, never content.
+    for r in &report.rejected {
+        text.push_str(&format!(
+            "\nrejected an item for case {}: {} (kept aside, reported to your organisation; everything else synced)",
+            r.case.chars().take(8).collect::<String>(),
+            r.reason
+        ));
+    }
     out.done(&text, serde_json::to_value(&report).unwrap_or_default());
     Ok(())
 }
 
-pub fn assign(v: &mut Vault, a: &AssignArgs, out: &Out) -> Result<(), Error> {
+/// `case assign` and `case transfer` need the case on the server, so they
+/// sync before they ask. That sync runs here, first, so that what it
+/// uploaded is reported whether the request is then granted or refused (a
+/// refusal must not leave the user thinking nothing was sent, only for the
+/// next `sync` to say "0 uploaded").
+fn sync_then(
+    v: &mut Vault,
+    request: impl FnOnce(&mut Vault, &HttpTransport) -> Result<serde_json::Value, Error>,
+) -> Result<(serde_json::Value, String), Failure> {
     let config = v.sync_config()?.ok_or(Error::NotEnrolled)?;
     let transport = HttpTransport::new(&config.server, config.allow_insecure_http)?;
-    let done = sync::assign(v, &transport, &a.case, &a.to)?;
+    let uploaded = sync::sync(v, &transport, &mut ())?.pushed;
+    let mut value =
+        request(v, &transport).map_err(|error| Failure::AfterUpload { error, uploaded })?;
+    value["uploaded_first"] = json!(uploaded);
+    let note = match uploaded {
+        0 => String::new(),
+        1 => " (1 change from this device was uploaded first)".into(),
+        n => format!(" ({n} changes from this device were uploaded first)"),
+    };
+    Ok((value, note))
+}
+
+/// "1 device" / "2 devices" for the keys an assignment or transfer shared.
+fn devices(done: &serde_json::Value) -> String {
+    match done["keys_shared"].as_u64().unwrap_or(0) {
+        1 => "1 device".into(),
+        n => format!("{n} devices"),
+    }
+}
+
+pub fn assign(v: &mut Vault, a: &AssignArgs, out: &Out) -> Result<(), Failure> {
+    let (done, note) = sync_then(v, |v, t| {
+        let done = sync::assign(v, t, &a.case, &a.to)?;
+        Ok(serde_json::to_value(&done).unwrap_or_default())
+    })?;
     out.done(
         &format!(
-            "Case assigned. The case key was shared with {} device(s); they receive the case on their next sync.",
-            done.keys_shared
+            "Case assigned{note}. The case key was shared with {}; they receive the case on their next sync.",
+            devices(&done)
         ),
-        serde_json::to_value(&done).unwrap_or_default(),
+        done,
     );
     Ok(())
 }
 
-pub fn transfer(v: &mut Vault, a: &AssignArgs, out: &Out) -> Result<(), Error> {
-    let config = v.sync_config()?.ok_or(Error::NotEnrolled)?;
-    let transport = HttpTransport::new(&config.server, config.allow_insecure_http)?;
-    let done = sync::transfer_case(v, &transport, &a.case, &a.to)?;
+pub fn transfer(v: &mut Vault, a: &AssignArgs, out: &Out) -> Result<(), Failure> {
+    let (done, note) = sync_then(v, |v, t| {
+        let done = sync::transfer_case(v, t, &a.case, &a.to)?;
+        Ok(serde_json::to_value(&done).unwrap_or_default())
+    })?;
     out.done(
         &format!(
-            "Case transferred. The case key was shared with {} device(s); they receive the case on their next sync, and it leaves the previous practitioner's devices on theirs.",
-            done.keys_shared
+            "Case transferred{note}. The case key was shared with {}; they receive the case on their next sync, and it leaves the previous practitioner's devices on theirs.",
+            devices(&done)
         ),
-        serde_json::to_value(&done).unwrap_or_default(),
+        done,
     );
     Ok(())
 }

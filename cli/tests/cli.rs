@@ -796,3 +796,499 @@ fn caseload_due_dates_closure_and_the_practice_commands() {
             .any(|r| r["id"] == silent.as_str())
     );
 }
+
+/// Runs `args` and returns (exit code, stdout, stderr).
+fn run(vault: &Path, pass: Option<&str>, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = outreach(vault, pass, args);
+    (
+        out.status.code(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn errors_name_the_flag_the_user_typed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let v = tmp.path().join("vault");
+    init(&v, &[]);
+    let id = ok(&v, &["case", "new", "--name", "Jasmine"])
+        .trim()
+        .to_string();
+    let goal = ok(
+        &v,
+        &["goal", "add", &id, "--domain", "housing", "--text", "t"],
+    )
+    .trim()
+    .to_string();
+    let action = ok(&v, &["goal", "action", &id, &goal, "--text", "a"])
+        .trim()
+        .to_string();
+    let visit = |extra: &[&'static str]| {
+        let mut a: Vec<String> = [
+            "visit",
+            "add",
+            &id,
+            "--at",
+            "2026-11-20T10:00:00Z",
+            "--kind",
+            "home",
+            "--outcome",
+            "completed",
+            "--note",
+            "n",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let strings = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    // (command line, the flag the error must name, the core's field it must not)
+    let cases: Vec<(Vec<String>, &str, &str)> = vec![
+        (
+            strings(&[
+                "goal", "add", &id, "--domain", "housing", "--text", "t", "--target", "March",
+            ]),
+            "--target",
+            "target_date",
+        ),
+        (
+            strings(&[
+                "goal", "add", &id, "--domain", "housing", "--text", "t", "--review", "soon",
+            ]),
+            "--review",
+            "review_date",
+        ),
+        (
+            strings(&["case", "edit", &id, "--dob", "1990-13-01"]),
+            "--dob",
+            "date_of_birth",
+        ),
+        (
+            strings(&["case", "new", "--name", "  "]),
+            "--name",
+            "preferred_name",
+        ),
+        (
+            strings(&["case", "edit", &id, "--children", "99"]),
+            "--children",
+            "children_count",
+        ),
+        (
+            strings(&["case", "edit", &id, "--contact-every", "0"]),
+            "--contact-every",
+            "contact_every_days",
+        ),
+        (
+            strings(&[
+                "case",
+                "edit",
+                &id,
+                "--start-date",
+                "2026-01-01",
+                "--planned-end-date",
+                "2025-01-01",
+            ]),
+            "--planned-end-date",
+            "planned_end_date",
+        ),
+        (
+            visit(&["--next", "2026-11-19T10:00:00Z"]),
+            "--next",
+            "next_contact_due",
+        ),
+        (visit(&["--wellbeing", "11"]), "--wellbeing", "wellbeing"),
+        (visit(&["--planned", "Tuesday"]), "--planned", "planned_at"),
+        (
+            visit(&["--ended", "2026-11-20T09:00:00Z"]),
+            "--ended",
+            "ended_at",
+        ),
+        (
+            visit(&["--check-in", "noon"]),
+            "--check-in",
+            "checked_in_at",
+        ),
+        (
+            visit(&[
+                "--check-in",
+                "2026-11-20T10:00:00Z",
+                "--check-out",
+                "2026-11-20T09:00:00Z",
+            ]),
+            "--check-out",
+            "checked_out_at",
+        ),
+        (
+            strings(&[
+                "goal", "action", &id, &goal, "--text", "a", "--due", "never",
+            ]),
+            "--due",
+            "due",
+        ),
+        (
+            strings(&["goal", "done", &id, &goal, &action, "--date", "today"]),
+            "--date",
+            "done",
+        ),
+        (
+            strings(&["consent", "add", &id, "--what", "x", "--date", "1/1/2026"]),
+            "--date",
+            "given_on",
+        ),
+        (
+            strings(&[
+                "case",
+                "close",
+                &id,
+                "--reason",
+                "completed",
+                "--on",
+                "later",
+            ]),
+            "--on",
+            "on",
+        ),
+        (
+            strings(&["scale", "add", &id, "--score", "5", "--date", "x"]),
+            "--date",
+            "date",
+        ),
+        (
+            strings(&[
+                "concern",
+                "add",
+                &id,
+                "--category",
+                "c",
+                "--severity",
+                "low",
+                "--text",
+                "t",
+                "--escalate-to",
+                &"x".repeat(1000),
+            ]),
+            "--escalate-to",
+            "escalated_to",
+        ),
+    ];
+    for (args, flag, field) in &cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let err = fails(&v, Some(PASS), &args, 1);
+        assert!(
+            err.contains(&format!("invalid input: {flag}: ")),
+            "{args:?} should name {flag}: {err}"
+        );
+        assert!(
+            !err.contains(&format!("input: {field}:")),
+            "{args:?} names the core's field: {err}"
+        );
+        let (_, stdout, _) = run(&v, Some(PASS), &[&args[..], &["--json"]].concat());
+        let e = json(&stdout);
+        assert_eq!(e["error"]["code"], "invalid_input", "{args:?}");
+        assert_eq!(e["error"]["field"], *flag, "{args:?}");
+    }
+}
+
+#[test]
+fn a_file_that_cannot_be_written_or_read_is_named_with_its_problem() {
+    let tmp = tempfile::tempdir().unwrap();
+    let v = tmp.path().join("vault");
+    init(&v, &[]);
+    let id = ok(&v, &["case", "new", "--name", "Jasmine"])
+        .trim()
+        .to_string();
+    let err = fails(
+        &v,
+        Some(PASS),
+        &[
+            "export",
+            &id,
+            "--format",
+            "json",
+            "--out",
+            "/no/such/dir/x.json",
+        ],
+        1,
+    );
+    assert_eq!(
+        err.trim_end(),
+        "error: cannot write /no/such/dir/x.json: the folder does not exist"
+    );
+    let (code, stdout, _) = run(
+        &v,
+        Some(PASS),
+        &[
+            "--json",
+            "export",
+            &id,
+            "--format",
+            "json",
+            "--out",
+            "/no/such/dir/x.json",
+        ],
+    );
+    assert_eq!(code, Some(1));
+    assert_eq!(json(&stdout)["error"]["code"], "file");
+    // An existing file is never overwritten, and says so.
+    let file = tmp.path().join("taken.json");
+    std::fs::write(&file, "x").unwrap();
+    let err = fails(
+        &v,
+        Some(PASS),
+        &[
+            "export",
+            &id,
+            "--format",
+            "json",
+            "--out",
+            file.to_str().unwrap(),
+        ],
+        1,
+    );
+    assert!(err.contains("taken.json: the file already exists"), "{err}");
+    assert!(!err.contains("Jasmine"), "{err}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "x");
+    let missing = tmp.path().join("nothing.automerge");
+    let err = fails(
+        &v,
+        Some(PASS),
+        &["case", "import", missing.to_str().unwrap()],
+        1,
+    );
+    assert!(
+        err.contains("nothing.automerge: the file does not exist"),
+        "{err}"
+    );
+}
+
+#[test]
+fn enrolling_against_an_unreachable_server_says_nothing_was_enrolled() {
+    let tmp = tempfile::tempdir().unwrap();
+    let v = tmp.path().join("vault");
+    init(&v, &[]);
+    // A loopback port with nothing listening on it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server = format!("http://127.0.0.1:{port}");
+    let args = [
+        "enroll",
+        "--server",
+        &server,
+        "--code",
+        "4a50-7daa-5352-29f9-55ca",
+    ];
+    let err = fails(&v, Some(PASS), &args, 1);
+    assert!(err.contains("could not be reached"), "{err}");
+    assert!(err.contains("check the server address"), "{err}");
+    assert!(err.contains("nothing was enrolled, try again"), "{err}");
+    assert!(!err.contains("sync again"), "{err}");
+    let (code, stdout, _) = run(&v, Some(PASS), &[&args[..], &["--json"]].concat());
+    assert_eq!(code, Some(1));
+    assert_eq!(json(&stdout)["error"]["code"], "server_unreachable");
+    let err = fails(&v, Some(PASS), &["sync"], 1);
+    assert!(err.contains("not enrolled"), "{err}");
+}
+
+#[test]
+fn json_errors_and_exit_codes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let v = tmp.path().join("vault");
+    init(&v, &["--wipe-after", "2"]);
+    let id = ok(&v, &["case", "new", "--name", "Jasmine"])
+        .trim()
+        .to_string();
+    // With --json: exactly one JSON object on stdout, the same exit code,
+    // the line still on stderr.
+    let json_error = |pass: &str, args: &[&str], exit: i32, code: &str| {
+        let (status, stdout, stderr) = run(&v, Some(pass), args);
+        assert_eq!(status, Some(exit), "{args:?}: {stderr}");
+        let e = json(&stdout);
+        assert_eq!(e["error"]["code"], code, "{args:?}: {stdout}");
+        let message = e["error"]["message"].as_str().unwrap();
+        // The same line on stderr (after a usage error, clap's hint follows it).
+        assert_eq!(
+            stderr.lines().next().unwrap(),
+            format!("error: {message}"),
+            "{args:?}"
+        );
+        if exit != 2 {
+            assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        }
+        assert_eq!(e.as_object().unwrap().len(), 1);
+        message.to_string()
+    };
+    json_error(
+        PASS,
+        &["--json", "case", "show", "ffffffff"],
+        1,
+        "unknown_case",
+    );
+    json_error(
+        PASS,
+        &["case", "edit", &id, "--dob", "x", "--json"],
+        1,
+        "invalid_input",
+    );
+    json_error(
+        PASS,
+        &["--json", "visit", "amend", &id, "zzzz", "--note", "x"],
+        1,
+        "unknown_record",
+    );
+    json_error(PASS, &["--json", "sync"], 1, "not_enrolled");
+    json_error(
+        PASS,
+        &["--json", "case", "reopen", &id],
+        1,
+        "case_not_closed",
+    );
+    let m = json_error(PASS, &["--json", "case", "frobnicate"], 2, "usage");
+    assert!(m.contains("frobnicate"), "{m}");
+    json_error(
+        PASS,
+        &["--json", "visit", "add", &id, "--kind", "home"],
+        2,
+        "usage",
+    );
+    json_error(
+        PASS,
+        &["--json", "scale", "add", &id, "--score", "five"],
+        2,
+        "usage",
+    );
+    // Usage errors without --json: clap's message, exit 2.
+    let (status, stdout, _) = run(&v, Some(PASS), &["case", "frobnicate"]);
+    assert_eq!((status, stdout.as_str()), (Some(2), ""));
+    // Bad input is refused (1), not a usage error (2).
+    assert_eq!(
+        run(&v, Some(PASS), &["case", "edit", &id, "--dob", "x"]).0,
+        Some(1)
+    );
+    let m = json_error(
+        "wrong one",
+        &["--json", "case", "list"],
+        3,
+        "wrong_passphrase",
+    );
+    assert!(m.contains("1 attempts left"), "{m}");
+    json_error("wrong one", &["--json", "case", "list"], 4, "wiped");
+    json_error(PASS, &["--json", "case", "list"], 1, "no_vault");
+    // Documented where a user looks.
+    let help = ok(&v, &["--help"]);
+    for expected in [
+        "Exit codes: 0 ok; 1 refused",
+        "2 usage",
+        "3 wrong passphrase",
+        "4 the vault is gone",
+        "OUTREACH_NEW_PASSPHRASE",
+        "\"error\"",
+    ] {
+        assert!(help.contains(expected), "--help lacks {expected}: {help}");
+    }
+}
+
+#[test]
+fn passphrase_change_off_a_terminal_needs_the_new_one_in_the_environment() {
+    let tmp = tempfile::tempdir().unwrap();
+    let v = tmp.path().join("vault");
+    init(&v, &[]);
+    let err = fails(&v, Some(PASS), &["passphrase", "change"], 1);
+    assert!(err.contains("OUTREACH_NEW_PASSPHRASE"), "{err}");
+    ok(&v, &["case", "list"]);
+}
+
+#[test]
+fn case_show_counts_in_words_and_shows_the_map_and_scaling() {
+    let tmp = tempfile::tempdir().unwrap();
+    let v = tmp.path().join("vault");
+    init(&v, &[]);
+    let id = ok(&v, &["case", "new", "--name", "Jasmine"])
+        .trim()
+        .to_string();
+    ok(
+        &v,
+        &[
+            "visit",
+            "add",
+            &id,
+            "--at",
+            "2026-11-20T10:00:00Z",
+            "--kind",
+            "home",
+            "--outcome",
+            "completed",
+            "--note",
+            "n",
+        ],
+    );
+    ok(
+        &v,
+        &[
+            "concern",
+            "add",
+            &id,
+            "--category",
+            "c",
+            "--severity",
+            "low",
+            "--text",
+            "t",
+        ],
+    );
+    ok(
+        &v,
+        &[
+            "sos",
+            "add",
+            &id,
+            "--column",
+            "needs-to-happen",
+            "--text",
+            "A safe address",
+        ],
+    );
+    ok(
+        &v,
+        &[
+            "sos",
+            "danger",
+            &id,
+            "--danger",
+            "Eviction",
+            "--safety-goal",
+            "Rent paid",
+        ],
+    );
+    ok(
+        &v,
+        &[
+            "scale",
+            "add",
+            &id,
+            "--score",
+            "4",
+            "--view",
+            "practitioner",
+        ],
+    );
+    let shown = ok(&v, &["case", "show", &id]);
+    assert!(
+        shown.contains("Records:         1 visit, 0 goals, 1 concern, 1 scale reading"),
+        "{shown}"
+    );
+    for expected in [
+        "Needs to happen",
+        "A safe address",
+        "Danger statement",
+        "Rent paid",
+        "4/10 (practitioner)",
+    ] {
+        assert!(shown.contains(expected), "{expected} missing: {shown}");
+    }
+}

@@ -11,9 +11,11 @@
 
 mod messages;
 mod sign;
+mod wire;
 
 pub use messages::*;
 pub use sign::*;
+pub use wire::*;
 
 /// Version prefix of every endpoint.
 pub const PATH_ENROLL: &str = "/v1/enroll";
@@ -22,19 +24,28 @@ pub const PATH_PULL: &str = "/v1/pull";
 pub const PATH_ASSIGN: &str = "/v1/assign";
 pub const PATH_REFETCH: &str = "/v1/refetch";
 pub const PATH_TRANSFER: &str = "/v1/transfer";
+/// A device reports items it received but had to quarantine.
+pub const PATH_REPORT: &str = "/v1/report";
 pub const PATH_HEALTH: &str = "/healthz";
 
 /// Content type of every request and response body except `/healthz`.
 pub const CONTENT_TYPE: &str = "application/vnd.outreach.v1+postcard";
-/// Header carrying a device's request signature (see [`request_message`]).
+/// Header carrying a device's request signature (see [`RequestAuth`]).
 pub const AUTH_HEADER: &str = "authorization";
 /// Scheme name in the authorization header.
 pub const AUTH_SCHEME: &str = "Outreach-Ed25519";
 
 /// Largest request body the server reads.
 pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
-/// Largest single change or envelope ciphertext.
+/// Largest single change ciphertext.
 pub const MAX_BLOB_BYTES: usize = 4 * 1024 * 1024;
+/// Largest case-key envelope (`enc` + `ciphertext`): an HPKE envelope of a
+/// 32-byte key is about 80 bytes; anything near this limit is not one.
+pub const MAX_ENVELOPE_BYTES: usize = 1024;
+/// Most cases one `/v1/refetch` may name.
+pub const MAX_REFETCH_CASES: usize = 64;
+/// Most items one `/v1/report` may carry.
+pub const MAX_REPORT_ITEMS: usize = 256;
 /// Largest page a pull returns (the device may ask for less).
 pub const MAX_PULL_BYTES: u32 = 4 * 1024 * 1024;
 /// Default page size of a pull.

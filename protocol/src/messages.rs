@@ -220,6 +220,57 @@ pub struct RefetchRequest {
     pub cases: Vec<Id>,
 }
 
+/// Why a device quarantined an item it received (no content, ever).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RejectReason {
+    /// The item's signature does not verify, or its signer is unknown or
+    /// not authorised for that case.
+    BadSignature,
+    /// A case-key envelope that does not open with this device's key.
+    EnvelopeDoesNotOpen,
+    /// A change that does not decrypt under its case key.
+    DoesNotDecrypt,
+    /// Decrypted, but not Automerge changes of this case.
+    DoesNotApply,
+    /// The item is not a well-formed message.
+    Malformed,
+}
+
+impl RejectReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectReason::BadSignature => "bad-signature",
+            RejectReason::EnvelopeDoesNotOpen => "envelope-does-not-open",
+            RejectReason::DoesNotDecrypt => "does-not-decrypt",
+            RejectReason::DoesNotApply => "does-not-apply",
+            RejectReason::Malformed => "malformed",
+        }
+    }
+}
+
+/// One quarantined item: which case, which log position, why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejected {
+    pub case_id: Id,
+    /// The item's server sequence number.
+    pub seq: u64,
+    /// Who signed (or claimed to sign) it.
+    pub signer: Id,
+    pub reason: RejectReason,
+}
+
+/// `POST /v1/report`: items this device quarantined (idempotent by
+/// (device, seq)).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RejectReport {
+    pub items: Vec<Rejected>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct RejectReportResponse {
+    pub stored: u32,
+}
+
 /// Machine-readable reason of a refused request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ErrorCode {
@@ -237,6 +288,12 @@ pub enum ErrorCode {
     DeviceExists,
     NotFound,
     Internal,
+    /// The device's storage quota on the server is used up.
+    QuotaExceeded,
+    /// Too many attempts; try again later.
+    RateLimited,
+    /// This exact signed request was already used.
+    Replayed,
 }
 
 /// Body of every non-2xx response (postcard, like everything else).

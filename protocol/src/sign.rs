@@ -7,19 +7,69 @@ use ed25519_dalek::{Signature, VerifyingKey};
 
 use crate::{Id, ProtocolError};
 
-/// A device's signature on an HTTP request: method, path, time and body.
-/// There is no bearer token: a copy of one request is useless for another
-/// path, body or time, and a replayed push is absorbed by its client ids.
-pub fn request_message(method: &str, path: &str, timestamp: i64, body: &[u8]) -> Vec<u8> {
-    let mut m = Vec::with_capacity(64 + path.len());
-    m.extend_from_slice(b"outreach-request-v1\n");
+/// A device's signature on an HTTP request: method, full URI (path and
+/// query), time, a random nonce and the BLAKE3 hash of the body. There is no
+/// bearer token: a copy of one request is useless for another URI, body or
+/// time, and the server refuses a second use of a nonce inside the clock-skew
+/// window. The body hash travels in the signed header (see [`RequestAuth`]),
+/// so the server checks the signature before it reads a large body.
+pub fn request_message(
+    method: &str,
+    uri: &str,
+    timestamp: i64,
+    nonce: &[u8; NONCE_LEN],
+    body_hash: &[u8; 32],
+) -> Vec<u8> {
+    let mut m = Vec::with_capacity(96 + uri.len());
+    m.extend_from_slice(b"outreach-request-v2\n");
     m.extend_from_slice(method.as_bytes());
     m.push(b'\n');
-    m.extend_from_slice(path.as_bytes());
+    m.extend_from_slice(uri.as_bytes());
     m.push(b'\n');
     m.extend_from_slice(&timestamp.to_be_bytes());
-    m.extend_from_slice(blake3::hash(body).as_bytes());
+    m.extend_from_slice(nonce);
+    m.extend_from_slice(body_hash);
     m
+}
+
+/// Length of a request nonce (random, fresh for every request).
+pub const NONCE_LEN: usize = 16;
+
+/// BLAKE3 of a request body, as carried in [`RequestAuth::body_hash`].
+pub fn body_hash(body: &[u8]) -> [u8; 32] {
+    *blake3::hash(body).as_bytes()
+}
+
+/// The parts of a signed request's `authorization` header:
+/// `Outreach-Ed25519 device=<32 hex>,ts=<unix s>,nonce=<32 hex>,body=<64 hex>,sig=<128 hex>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestAuth {
+    pub device: Id,
+    pub ts: i64,
+    pub nonce: [u8; NONCE_LEN],
+    pub body_hash: [u8; 32],
+    /// Ed25519 by the device over [`request_message`].
+    pub sig: Vec<u8>,
+}
+
+impl RequestAuth {
+    /// What the signature covers, for a request with this method and URI.
+    pub fn message(&self, method: &str, uri: &str) -> Vec<u8> {
+        request_message(method, uri, self.ts, &self.nonce, &self.body_hash)
+    }
+
+    /// The `authorization` header value.
+    pub fn header(&self) -> String {
+        format!(
+            "{} device={},ts={},nonce={},body={},sig={}",
+            crate::AUTH_SCHEME,
+            hex::encode(self.device),
+            self.ts,
+            hex::encode(self.nonce),
+            hex::encode(self.body_hash),
+            hex::encode(&self.sig)
+        )
+    }
 }
 
 /// Proof that the enrolling device holds the private half of `sign_pk`, bound
@@ -137,31 +187,35 @@ pub fn verify(sign_pk: &[u8; 32], message: &[u8], signature: &[u8]) -> Result<()
         .map_err(|_| ProtocolError::BadSignature)
 }
 
-/// The `authorization` header value of a signed request.
-pub fn auth_header(device_id: &Id, timestamp: i64, signature: &[u8]) -> String {
-    format!(
-        "{} device={},ts={},sig={}",
-        crate::AUTH_SCHEME,
-        hex::encode(device_id),
-        timestamp,
-        hex::encode(signature)
-    )
-}
-
-/// Parses an `authorization` header into (device id, timestamp, signature).
-pub fn parse_auth_header(value: &str) -> Option<(Id, i64, Vec<u8>)> {
+/// Parses an `authorization` header; every field exactly once, in any order.
+pub fn parse_auth_header(value: &str) -> Option<RequestAuth> {
     let rest = value.strip_prefix(crate::AUTH_SCHEME)?.trim_start();
-    let (mut device, mut ts, mut sig) = (None, None, None);
+    let (mut device, mut ts, mut nonce, mut body, mut sig) = (None, None, None, None, None);
+    fn once<T>(slot: &mut Option<T>, v: Option<T>) -> Option<()> {
+        if slot.is_some() {
+            return None;
+        }
+        *slot = Some(v?);
+        Some(())
+    }
     for part in rest.split(',') {
         let (k, v) = part.trim().split_once('=')?;
         match k {
-            "device" => device = hex::decode(v).ok()?.try_into().ok(),
-            "ts" => ts = v.parse().ok(),
-            "sig" => sig = hex::decode(v).ok(),
+            "device" => once(&mut device, hex::decode(v).ok()?.try_into().ok())?,
+            "ts" => once(&mut ts, v.parse().ok())?,
+            "nonce" => once(&mut nonce, hex::decode(v).ok()?.try_into().ok())?,
+            "body" => once(&mut body, hex::decode(v).ok()?.try_into().ok())?,
+            "sig" => once(&mut sig, hex::decode(v).ok())?,
             _ => return None,
         }
     }
-    Some((device?, ts?, sig?))
+    Some(RequestAuth {
+        device: device?,
+        ts: ts?,
+        nonce: nonce?,
+        body_hash: body?,
+        sig: sig?,
+    })
 }
 
 #[cfg(test)]
@@ -190,20 +244,39 @@ mod tests {
             verify(&pk, &m, &sig[..63]),
             Err(ProtocolError::BadSignature)
         );
-        let req = request_message("POST", "/v1/push", 5, b"body");
+        let req = request_message("POST", "/v1/push", 5, &[1; 16], &body_hash(b"body"));
         assert_eq!(verify(&pk, &req, &sig), Err(ProtocolError::BadSignature));
+        let req_sig = key.sign(&req).to_bytes();
+        for other in [
+            request_message("POST", "/v1/push?x=1", 5, &[1; 16], &body_hash(b"body")),
+            request_message("POST", "/v1/push", 6, &[1; 16], &body_hash(b"body")),
+            request_message("POST", "/v1/push", 5, &[2; 16], &body_hash(b"body")),
+            request_message("POST", "/v1/push", 5, &[1; 16], &body_hash(b"bodY")),
+        ] {
+            assert_eq!(
+                verify(&pk, &other, &req_sig),
+                Err(ProtocolError::BadSignature)
+            );
+        }
     }
 
     #[test]
     fn auth_header_round_trips_and_rejects_garbage() {
-        let h = auth_header(&[5; 16], 1_700_000_000, &[9; 64]);
-        let (d, ts, sig) = parse_auth_header(&h).unwrap();
-        assert_eq!((d, ts, sig), ([5; 16], 1_700_000_000, vec![9; 64]));
+        let auth = RequestAuth {
+            device: [5; 16],
+            ts: 1_700_000_000,
+            nonce: [3; 16],
+            body_hash: [4; 32],
+            sig: vec![9; 64],
+        };
+        assert_eq!(parse_auth_header(&auth.header()), Some(auth.clone()));
+        let twice = format!("{},ts=1", auth.header());
         for bad in [
             "",
             "Bearer x",
             "Outreach-Ed25519 device=zz,ts=1,sig=00",
             "Outreach-Ed25519 ts=1",
+            twice.as_str(),
         ] {
             assert!(parse_auth_header(bad).is_none(), "{bad}");
         }

@@ -3,28 +3,253 @@
 //! blocking pool. Logs carry method, path, status, sizes and a device id
 //! prefix — never a body.
 
-use std::sync::Arc;
-use std::time::Instant;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
+use http_body_util::BodyExt;
 use outreach_protocol::{
-    self as proto, ApiError, AssignRequest, EnrollRequest, EnrollResponse, ErrorCode, PullRequest,
-    PushRequest, RefetchRequest, TransferRequest,
+    self as proto, ApiError, AssignRequest, EnrollRequest, EnrollResponse, ErrorCode, Id,
+    PullRequest, PushRequest, RefetchRequest, RejectReport, RejectReportResponse, TransferRequest,
 };
+use tokio::sync::Semaphore;
+use tower::ServiceExt;
+use tower::limit::GlobalConcurrencyLimitLayer;
+use tower_http::timeout::{RequestBodyDeadlineLayer, TimeoutLayer};
 
 use crate::storage::{Device, NewDevice, Storage, StorageError};
+
+/// Limits of the connection loop and the request pipeline (`serve` options).
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// A connection must send a request's whole header within this time,
+    /// the first request and every later one (hyper starts the clock as soon
+    /// as a connection waits for a request, so it also closes idle
+    /// keep-alive connections).
+    pub header_timeout: Duration,
+    /// A request body must have arrived whole within this time.
+    pub body_timeout: Duration,
+    /// A connection on which no byte moves either way for this long is
+    /// closed (a stalled upload, or a client that does not read its reply).
+    pub idle_timeout: Duration,
+    /// Connections open at once; more wait in the kernel's accept queue.
+    pub max_connections: usize,
+    /// Requests handled at once; more wait (within the request timeout).
+    pub max_requests: usize,
+    /// Enrolment attempts per minute from one source address (the burst).
+    pub enrol_per_address: u32,
+    /// Enrolment attempts per minute from everywhere.
+    pub enrol_global: u32,
+    /// How often refused attempts are summed up in one log line.
+    pub rate_log_every: Duration,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(120),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 1000,
+            max_requests: 256,
+            enrol_per_address: 10,
+            enrol_global: 120,
+            rate_log_every: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Requests one device may have in progress at once (an honest device
+/// makes one at a time): one device cannot take every request slot.
+const MAX_DEVICE_REQUESTS: usize = 4;
+/// Request bodies held in memory at once, in KiB (beyond, requests wait).
+const BODY_BUFFER_KIB: u32 = 64 * 1024;
+/// Largest enrolment body (a code and two keys).
+const MAX_ENROLL_BODY: usize = 4096;
+/// Signed requests remembered for replay protection, in all and per device.
+const REPLAY_CAPACITY: usize = 200_000;
+const REPLAY_PER_DEVICE: u32 = 5_000;
 
 #[derive(Clone)]
 pub struct AppState {
     pub storage: Arc<dyn Storage>,
+    guards: Arc<Guards>,
+}
+
+impl AppState {
+    pub fn new(storage: Arc<dyn Storage>, options: ServeOptions) -> Self {
+        let per_minute =
+            |n: u32| Quota::per_minute(NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN));
+        Self {
+            storage,
+            guards: Arc::new(Guards {
+                enrol_by_address: RateLimiter::keyed(per_minute(options.enrol_per_address)),
+                enrol_global: RateLimiter::direct(per_minute(options.enrol_global)),
+                options,
+                replay: Mutex::new(ReplayCache::default()),
+                busy: Mutex::new(HashMap::new()),
+                body_buffer: Arc::new(Semaphore::new(BODY_BUFFER_KIB as usize)),
+                enrol_refused: AtomicU64::new(0),
+                busy_refused: AtomicU64::new(0),
+            }),
+        }
+    }
+}
+
+/// Per-process abuse guards shared by every connection.
+struct Guards {
+    options: ServeOptions,
+    replay: Mutex<ReplayCache>,
+    /// Requests in progress per device.
+    busy: Mutex<HashMap<Id, usize>>,
+    body_buffer: Arc<Semaphore>,
+    enrol_by_address: DefaultKeyedRateLimiter<IpAddr>,
+    enrol_global: DefaultDirectRateLimiter,
+    /// Refusals since the last summary line.
+    enrol_refused: AtomicU64,
+    busy_refused: AtomicU64,
+}
+
+/// Nonces of signed requests seen within the clock-skew window: a request
+/// is accepted once. Entries are dropped when their request could no longer
+/// pass the clock check; the cache is bounded in all and per device, and a
+/// full cache refuses (`RateLimited`) rather than forget.
+#[derive(Default)]
+struct ReplayCache {
+    seen: HashSet<(Id, [u8; proto::NONCE_LEN])>,
+    /// In insertion order, which is expiry order (expiry = insertion + window).
+    order: VecDeque<(i64, Id, [u8; proto::NONCE_LEN])>,
+    per_device: HashMap<Id, u32>,
+}
+
+impl ReplayCache {
+    fn expire(&mut self, now: i64) {
+        while let Some(&(expires, device, nonce)) = self.order.front() {
+            if expires > now {
+                break;
+            }
+            self.order.pop_front();
+            self.seen.remove(&(device, nonce));
+            if let Some(n) = self.per_device.get_mut(&device) {
+                *n -= 1;
+                if *n == 0 {
+                    self.per_device.remove(&device);
+                }
+            }
+        }
+    }
+
+    fn admit(
+        &mut self,
+        device: Id,
+        nonce: [u8; proto::NONCE_LEN],
+        now: i64,
+    ) -> Result<(), Failure> {
+        self.expire(now);
+        if self.seen.contains(&(device, nonce)) {
+            return Err(Failure::new(
+                ErrorCode::Replayed,
+                "this signed request was already used",
+            ));
+        }
+        let mine = self.per_device.get(&device).copied().unwrap_or(0);
+        if mine >= REPLAY_PER_DEVICE || self.seen.len() >= REPLAY_CAPACITY {
+            return Err(Failure::new(
+                ErrorCode::RateLimited,
+                "too many requests: try again in a few minutes",
+            ));
+        }
+        // A request passes the clock check while |now - ts| <= skew, ts at
+        // most `skew` ahead of the time it was first seen.
+        let expires = now + 2 * proto::MAX_CLOCK_SKEW_SECS + 1;
+        let expires = self.order.back().map_or(expires, |b| b.0.max(expires));
+        self.seen.insert((device, nonce));
+        self.order.push_back((expires, device, nonce));
+        *self.per_device.entry(device).or_default() += 1;
+        Ok(())
+    }
+}
+
+/// One of a device's request slots, given back when the response has been
+/// handed to the connection (it travels with the response body).
+struct DeviceSlot {
+    guards: Arc<Guards>,
+    device: Id,
+}
+
+impl DeviceSlot {
+    fn take(guards: &Arc<Guards>, device: Id) -> Result<DeviceSlot, Failure> {
+        let mut busy = guards.busy.lock().unwrap_or_else(|p| p.into_inner());
+        let n = busy.entry(device).or_default();
+        if *n >= MAX_DEVICE_REQUESTS {
+            guards.busy_refused.fetch_add(1, Ordering::Relaxed);
+            return Err(Failure::new(
+                ErrorCode::RateLimited,
+                "too many requests at once from this device",
+            ));
+        }
+        *n += 1;
+        Ok(DeviceSlot {
+            guards: guards.clone(),
+            device,
+        })
+    }
+}
+
+impl Drop for DeviceSlot {
+    fn drop(&mut self) {
+        let mut busy = self.guards.busy.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = busy.get_mut(&self.device) {
+            *n -= 1;
+            if *n == 0 {
+                busy.remove(&self.device);
+            }
+        }
+    }
+}
+
+/// A response body that holds its device's request slot until the
+/// connection has taken the last of it (a device that does not read its
+/// replies cannot pile them up in memory).
+struct HeldBody {
+    body: Body,
+    _slot: DeviceSlot,
+}
+
+impl http_body::Body for HeldBody {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, axum::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
 }
 
 pub fn router(state: AppState) -> Router {
+    let options = &state.guards.options;
     Router::new()
         .route(proto::PATH_HEALTH, get(health))
         .route(proto::PATH_ENROLL, post(enroll))
@@ -33,23 +258,107 @@ pub fn router(state: AppState) -> Router {
         .route(proto::PATH_ASSIGN, post(assign))
         .route(proto::PATH_REFETCH, post(refetch))
         .route(proto::PATH_TRANSFER, post(transfer))
+        .route(proto::PATH_REPORT, post(report))
         .layer(DefaultBodyLimit::max(proto::MAX_BODY_BYTES))
+        // The whole body within the body timeout, however it trickles in.
+        .layer(RequestBodyDeadlineLayer::new(options.body_timeout))
+        .layer(GlobalConcurrencyLimitLayer::new(options.max_requests))
+        // Waiting for a slot, reading the body and the work, together.
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            options.body_timeout + Duration::from_secs(30),
+        ))
         .layer(axum::middleware::from_fn(log_request))
         .with_state(state)
 }
 
 /// Serves until `shutdown` resolves, then finishes in-flight requests.
+///
+/// Each connection: at most `max_connections` at once (the rest wait in the
+/// accept queue), hyper's header-read timeout, an idle timeout on the socket
+/// (no byte either way), and the client's address for the enrolment limits.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let options = state.guards.options.clone();
+    tokio::spawn(summarise_refusals(state.guards.clone()));
+    let app = router(state);
+    let connections = Arc::new(Semaphore::new(options.max_connections.max(1)));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            p = connections.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            _ = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors or similar: back off briefly.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let mut io = tokio_io_timeout::TimeoutStream::new(stream);
+        io.set_read_timeout(Some(options.idle_timeout));
+        io.set_write_timeout(Some(options.idle_timeout));
+        let app = app.clone();
+        let service =
+            hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(ConnectInfo(peer));
+                app.clone().oneshot(req.map(Body::new))
+            });
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(options.header_timeout)
+            .keep_alive(true)
+            .serve_connection(TokioIo::new(Box::pin(io)), service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _ = conn.await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    // In-flight requests finish; idle connections close at once.
+    let _ = tokio::time::timeout(Duration::from_secs(30), graceful.shutdown()).await;
+    Ok(())
 }
 
-async fn log_request(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+/// One log line per interval for refused attempts, never one per attempt;
+/// also forgets rate-limit state of addresses that went quiet.
+async fn summarise_refusals(guards: Arc<Guards>) {
+    let mut every = tokio::time::interval(guards.options.rate_log_every);
+    every.tick().await;
+    loop {
+        every.tick().await;
+        let enrol = guards.enrol_refused.swap(0, Ordering::Relaxed);
+        let busy = guards.busy_refused.swap(0, Ordering::Relaxed);
+        if enrol > 0 || busy > 0 {
+            tracing::warn!(
+                enrolment = enrol,
+                device_concurrency = busy,
+                seconds = guards.options.rate_log_every.as_secs(),
+                "requests refused by rate limits"
+            );
+        }
+        guards.enrol_by_address.retain_recent();
+        guards.enrol_by_address.shrink_to_fit();
+    }
+}
+
+async fn log_request(req: Request, next: axum::middleware::Next) -> Response {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let device = req
@@ -57,18 +366,21 @@ async fn log_request(req: axum::extract::Request, next: axum::middleware::Next) 
         .get(proto::AUTH_HEADER)
         .and_then(|v| v.to_str().ok())
         .and_then(proto::parse_auth_header)
-        .map(|(d, _, _)| hex::encode(&d[..4]))
+        .map(|a| hex::encode(&a.device[..4]))
         .unwrap_or_default();
     let started = Instant::now();
     let response = next.run(req).await;
-    tracing::info!(
-        %method,
-        %path,
-        status = response.status().as_u16(),
-        device = %device,
-        micros = started.elapsed().as_micros() as u64,
-        "request"
-    );
+    // Refusals by a rate limit are summed up per interval instead.
+    if response.status() != StatusCode::TOO_MANY_REQUESTS {
+        tracing::info!(
+            %method,
+            %path,
+            status = response.status().as_u16(),
+            device = %device,
+            micros = started.elapsed().as_micros() as u64,
+            "request"
+        );
+    }
     response
 }
 
@@ -90,6 +402,9 @@ impl Failure {
             ErrorCode::UnknownUser | ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::DeviceExists => StatusCode::CONFLICT,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::QuotaExceeded => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::Replayed => StatusCode::UNAUTHORIZED,
         };
         Failure(status, code, message.into())
     }
@@ -157,39 +472,105 @@ fn decode<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> Result<T, Failure> {
         .map_err(|_| Failure::new(ErrorCode::Malformed, "the request body is malformed"))
 }
 
-/// Checks the request signature and the device's standing. Runs on the
-/// blocking pool together with the operation, one hand-off per request.
+/// Refuses a body that is not ours (`415`), before anything else is read.
+fn check_content_type(headers: &HeaderMap) -> Result<(), Failure> {
+    let ours = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case(proto::CONTENT_TYPE));
+    if ours {
+        Ok(())
+    } else {
+        Err(Failure(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::Malformed,
+            format!("the request body must be {}", proto::CONTENT_TYPE),
+        ))
+    }
+}
+
+/// Reads a body of at most `limit` bytes. A declared length over the limit
+/// is refused before a byte is read; the body deadline (a layer) bounds the
+/// time. Waits for room in the global body buffer first.
+async fn read_body(
+    guards: &Guards,
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<(Bytes, tokio::sync::OwnedSemaphorePermit), Failure> {
+    let too_large = || {
+        Failure::new(
+            ErrorCode::TooLarge,
+            "the request is larger than the server accepts",
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if let Some(n) = declared.filter(|&n| n > limit as u64) {
+        // Read (and drop) a body up to twice the limit so that the client,
+        // still sending, sees the answer rather than a reset connection;
+        // nothing of it is kept. Anything larger is cut off.
+        if n <= 2 * limit as u64 {
+            let mut body = body;
+            while let Some(Ok(_)) = body.frame().await {}
+        }
+        return Err(too_large());
+    }
+    let kib = (declared.unwrap_or(limit as u64).div_ceil(1024) as u32).max(1);
+    let permit = guards
+        .body_buffer
+        .clone()
+        .acquire_many_owned(kib)
+        .await
+        .map_err(|_| Failure::new(ErrorCode::Internal, "the server is shutting down"))?;
+    match axum::body::to_bytes(body, limit).await {
+        Ok(bytes) => Ok((bytes, permit)),
+        Err(e) => {
+            let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+            while let Some(err) = source {
+                if err.is::<http_body_util::LengthLimitError>() {
+                    return Err(too_large());
+                }
+                source = err.source();
+            }
+            Err(Failure(
+                StatusCode::REQUEST_TIMEOUT,
+                ErrorCode::Malformed,
+                "the request body did not arrive in time".into(),
+            ))
+        }
+    }
+}
+
+/// Checks the request signature (from the headers alone: method, full URI,
+/// time, nonce, body hash) and the device's standing. Runs on the blocking
+/// pool (one indexed read and an Ed25519 verification).
 fn authenticate(
     storage: &dyn Storage,
-    auth: Option<&str>,
+    auth: Option<&proto::RequestAuth>,
     method: &str,
-    path: &str,
-    body: &[u8],
+    uri: &str,
 ) -> Result<Device, Failure> {
-    let value = auth.ok_or_else(|| {
+    let auth = auth.ok_or_else(|| {
         Failure::new(
             ErrorCode::Unauthenticated,
             "the request is not signed by a device",
         )
     })?;
-    let (device_id, ts, sig) = proto::parse_auth_header(value).ok_or_else(|| {
-        Failure::new(
-            ErrorCode::Unauthenticated,
-            "the request's signature header is malformed",
-        )
-    })?;
     let now = crate::now();
-    if (now - ts).abs() > proto::MAX_CLOCK_SKEW_SECS {
+    if (now - auth.ts).abs() > proto::MAX_CLOCK_SKEW_SECS {
         return Err(Failure::new(
             ErrorCode::ClockSkew,
             "the device clock is more than five minutes out: correct it and retry",
         ));
     }
     let device = storage
-        .device(&device_id)?
+        .device(&auth.device)?
         .ok_or_else(|| Failure::new(ErrorCode::Unauthenticated, "this device is not enrolled"))?;
-    let message = proto::request_message(method, path, ts, body);
-    proto::verify(&device.sign_pk, &message, &sig).map_err(|_| {
+    proto::verify(&device.sign_pk, &auth.message(method, uri), &auth.sig).map_err(|_| {
         Failure::new(
             ErrorCode::BadSignature,
             "the request signature does not verify",
@@ -201,35 +582,107 @@ fn authenticate(
             "this device has been revoked by the organisation",
         ));
     }
-    storage.touch_device(&device_id, now)?;
+    storage.touch_device(&auth.device, now)?;
     Ok(device)
 }
 
-/// A request signed by a device: authenticate, then run `op` — both on the
-/// blocking pool — and return its body.
+/// A request signed by a device. In order, before anything large is held:
+/// content type; signature over the headers (device lookup + Ed25519);
+/// replay check; the device's request slot. Then the body is read under the
+/// limit and checked against its signed hash, and `op` runs on the blocking
+/// pool.
 async fn signed(
     state: AppState,
-    headers: HeaderMap,
-    method: Method,
-    uri: Uri,
-    body: Bytes,
+    req: Request,
+    limit: usize,
     op: impl FnOnce(&dyn Storage, Device, &[u8]) -> Result<Vec<u8>, Failure> + Send + 'static,
 ) -> Result<Response, Failure> {
-    let auth = headers
+    check_content_type(req.headers())?;
+    let (parts, body) = req.into_parts();
+    let auth = parts
+        .headers
         .get(proto::AUTH_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let path = uri.path().to_string();
+        .map(|v| {
+            v.to_str()
+                .ok()
+                .and_then(proto::parse_auth_header)
+                .ok_or_else(|| {
+                    Failure::new(
+                        ErrorCode::Unauthenticated,
+                        "the request's signature header is malformed",
+                    )
+                })
+        })
+        .transpose()?;
+    let uri = parts
+        .uri
+        .path_and_query()
+        .map_or_else(|| parts.uri.path().to_string(), |p| p.as_str().to_string());
+    let method = parts.method.as_str().to_string();
+    let storage = state.storage.clone();
+    let checked = auth.clone();
+    let device = blocking(move || authenticate(&*storage, checked.as_ref(), &method, &uri)).await?;
+    let auth = auth.ok_or(Failure::new(ErrorCode::Internal, "unreachable"))?;
+    state
+        .guards
+        .replay
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .admit(device.device_id, auth.nonce, crate::now())?;
+    let slot = DeviceSlot::take(&state.guards, device.device_id)?;
+    let (body, permit) = read_body(&state.guards, &parts.headers, body, limit).await?;
+    if proto::body_hash(&body) != auth.body_hash {
+        return Err(Failure::new(
+            ErrorCode::BadSignature,
+            "the request body does not match its signature",
+        ));
+    }
     let storage = state.storage.clone();
     let out = blocking(move || {
-        let device = authenticate(&*storage, auth.as_deref(), method.as_str(), &path, &body)?;
-        op(&*storage, device, &body)
+        let out = op(&*storage, device, &body);
+        drop(permit);
+        out
     })
     .await?;
-    Ok(ok(out))
+    let (parts, body) = ok(out).into_parts();
+    Ok(Response::from_parts(
+        parts,
+        Body::new(HeldBody { body, _slot: slot }),
+    ))
 }
 
-async fn enroll(State(state): State<AppState>, body: Bytes) -> Result<Response, Failure> {
+/// Refuses an enrolment attempt over the per-address or global rate
+/// (counted for the summary line, not logged one by one).
+fn enrol_rate(guards: &Guards, peer: Option<SocketAddr>) -> Result<(), Failure> {
+    let refused = || {
+        guards.enrol_refused.fetch_add(1, Ordering::Relaxed);
+        Failure::new(
+            ErrorCode::RateLimited,
+            "too many enrolment attempts: wait a minute and try again",
+        )
+    };
+    if let Some(peer) = peer {
+        let ip = match peer.ip() {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+            v4 => v4,
+        };
+        guards
+            .enrol_by_address
+            .check_key(&ip)
+            .map_err(|_| refused())?;
+    }
+    guards.enrol_global.check().map_err(|_| refused())
+}
+
+async fn enroll(State(state): State<AppState>, req: Request) -> Result<Response, Failure> {
+    check_content_type(req.headers())?;
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    enrol_rate(&state.guards, peer)?;
+    let (parts, body) = req.into_parts();
+    let (body, _permit) = read_body(&state.guards, &parts.headers, body, MAX_ENROLL_BODY).await?;
     let req: EnrollRequest = decode(&body)?;
     let message = proto::enroll_message(&req.code, &req.device_id, &req.sign_pk, &req.kex_pk);
     proto::verify(&req.sign_pk, &message, &req.signature).map_err(|_| {
@@ -271,23 +724,15 @@ async fn enroll(State(state): State<AppState>, body: Bytes) -> Result<Response, 
     Ok(ok(proto::encode(&response)))
 }
 
-async fn push(
-    State(state): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, Failure> {
+async fn push(State(state): State<AppState>, req: Request) -> Result<Response, Failure> {
     signed(
         state,
-        headers,
-        method,
-        uri,
-        body,
+        req,
+        proto::MAX_BODY_BYTES,
         |storage, device, body| {
             let req: PushRequest = decode(body)?;
             check_push(&device, &req)?;
-            let response = storage.push(&device, &req.changes, &req.envelopes, crate::now())?;
+            let response = storage.push(&device, req.changes, req.envelopes, crate::now())?;
             Ok(proto::encode(&response))
         },
     )
@@ -331,6 +776,12 @@ fn check_push(device: &Device, req: &PushRequest) -> Result<(), Failure> {
                 "an envelope names another device as its sealer",
             ));
         }
+        if env.enc.len() + env.ciphertext.len() > proto::MAX_ENVELOPE_BYTES {
+            return Err(Failure::new(
+                ErrorCode::TooLarge,
+                "an envelope is larger than the server accepts (1 KiB)",
+            ));
+        }
         let m = proto::envelope_message(
             &env.case_id,
             env.epoch,
@@ -349,96 +800,85 @@ fn check_push(device: &Device, req: &PushRequest) -> Result<(), Failure> {
     Ok(())
 }
 
-async fn pull(
-    State(state): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, Failure> {
-    signed(
-        state,
-        headers,
-        method,
-        uri,
-        body,
-        |storage, device, body| {
-            let req: PullRequest = decode(body)?;
-            let response = storage.pull(&device, req.cursor, req.max_bytes)?;
-            Ok(proto::encode(&response))
-        },
-    )
+/// Small requests (pull, assign, transfer, refetch, report) are read under
+/// this limit.
+const MAX_SMALL_BODY: usize = 64 * 1024;
+
+/// A sequence number SQLite can hold (its integers are signed 64-bit).
+fn check_seq(seq: u64) -> Result<(), Failure> {
+    if seq > i64::MAX as u64 {
+        return Err(Failure::new(
+            ErrorCode::Malformed,
+            "a sequence number is out of range",
+        ));
+    }
+    Ok(())
+}
+
+async fn pull(State(state): State<AppState>, req: Request) -> Result<Response, Failure> {
+    signed(state, req, MAX_SMALL_BODY, |storage, device, body| {
+        let req: PullRequest = decode(body)?;
+        check_seq(req.cursor.seq)?;
+        check_seq(req.cursor.sub)?;
+        Ok(storage.pull(&device, req.cursor, req.max_bytes)?)
+    })
     .await
 }
 
-async fn assign(
-    State(state): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, Failure> {
-    signed(
-        state,
-        headers,
-        method,
-        uri,
-        body,
-        |storage, device, body| {
-            let req: AssignRequest = decode(body)?;
-            let response = storage.assign(&device, &req.case_id, &req.user, crate::now())?;
-            Ok(proto::encode(&response))
-        },
-    )
+async fn assign(State(state): State<AppState>, req: Request) -> Result<Response, Failure> {
+    signed(state, req, MAX_SMALL_BODY, |storage, device, body| {
+        let req: AssignRequest = decode(body)?;
+        let response = storage.assign(&device, &req.case_id, &req.user, crate::now())?;
+        Ok(proto::encode(&response))
+    })
     .await
 }
 
-async fn transfer(
-    State(state): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, Failure> {
-    signed(
-        state,
-        headers,
-        method,
-        uri,
-        body,
-        |storage, device, body| {
-            let req: TransferRequest = decode(body)?;
-            let response = storage.transfer(&device, &req.case_id, &req.user, crate::now())?;
-            Ok(proto::encode(&response))
-        },
-    )
+async fn transfer(State(state): State<AppState>, req: Request) -> Result<Response, Failure> {
+    signed(state, req, MAX_SMALL_BODY, |storage, device, body| {
+        let req: TransferRequest = decode(body)?;
+        let response = storage.transfer(&device, &req.case_id, &req.user, crate::now())?;
+        Ok(proto::encode(&response))
+    })
     .await
 }
 
-async fn refetch(
-    State(state): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, Failure> {
-    signed(
-        state,
-        headers,
-        method,
-        uri,
-        body,
-        |storage, device, body| {
-            let req: RefetchRequest = decode(body)?;
-            if req.cases.len() > 1000 {
-                return Err(Failure::new(
-                    ErrorCode::TooLarge,
-                    "too many cases in one refetch",
-                ));
-            }
-            storage.refetch(&device, &req.cases, crate::now())?;
-            Ok(Vec::new())
-        },
-    )
+async fn refetch(State(state): State<AppState>, req: Request) -> Result<Response, Failure> {
+    signed(state, req, MAX_SMALL_BODY, |storage, device, body| {
+        let req: RefetchRequest = decode(body)?;
+        if req.cases.len() > proto::MAX_REFETCH_CASES {
+            return Err(Failure::new(
+                ErrorCode::TooLarge,
+                "too many cases in one refetch",
+            ));
+        }
+        storage.refetch(&device, &req.cases, crate::now())?;
+        Ok(Vec::new())
+    })
+    .await
+}
+
+async fn report(State(state): State<AppState>, req: Request) -> Result<Response, Failure> {
+    signed(state, req, MAX_SMALL_BODY, |storage, device, body| {
+        let req: RejectReport = decode(body)?;
+        if req.items.len() > proto::MAX_REPORT_ITEMS {
+            return Err(Failure::new(
+                ErrorCode::TooLarge,
+                "too many items in one report",
+            ));
+        }
+        for item in &req.items {
+            check_seq(item.seq)?;
+        }
+        let stored = storage.report_rejected(&device, &req.items, crate::now())?;
+        if stored > 0 {
+            tracing::warn!(
+                device = %hex::encode(&device.device_id[..4]),
+                items = stored,
+                "a device reported items it could not use (outreach-server rejected)"
+            );
+        }
+        Ok(proto::encode(&RejectReportResponse { stored }))
+    })
     .await
 }

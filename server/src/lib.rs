@@ -9,7 +9,7 @@ pub mod storage;
 
 use std::path::{Path, PathBuf};
 
-pub use api::{AppState, router, serve};
+pub use api::{AppState, ServeOptions, router, serve};
 pub use storage::{SqliteStorage, Storage, StorageError};
 
 /// Where `serve` keeps its data unless told otherwise.
@@ -23,6 +23,9 @@ pub const FIRST_RUN_RECOVERY_FILE: &str = "RECOVERY-KEY-MOVE-THIS-OFFLINE.json";
 /// committed in groups, so a few threads keep the disk busy; hundreds would
 /// only add context switches.
 pub const MAX_BLOCKING_THREADS: usize = 16;
+/// Bytes of changes and envelopes one device may store unless told
+/// otherwise (`serve --device-quota`).
+pub const DEFAULT_DEVICE_QUOTA: u64 = 256 * 1024 * 1024;
 /// Hours an enrolment code stays valid unless told otherwise.
 pub const DEFAULT_INVITE_HOURS: u32 = 72;
 

@@ -2,6 +2,8 @@
 //!
 //! The admin commands open the same database as a running server (SQLite
 //! locking makes that safe), so invites and revocations take effect at once.
+//! Only `init` and `serve` create a database; every other admin command
+//! refuses a data directory without one.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -38,6 +40,8 @@ enum Command {
         /// Organisation name used if the data directory is empty.
         #[arg(long, default_value = "Outreach")]
         org: String,
+        #[command(flatten)]
+        limits: ServeLimits,
     },
     /// Create the organisation and its recovery key pair.
     Init {
@@ -62,7 +66,12 @@ enum Command {
     /// List users and their devices.
     Devices,
     /// Revoke a device: refused at once, told to wipe on next contact.
-    RevokeDevice { device_id: String },
+    RevokeDevice {
+        /// The device id, or its first 8 or more hex digits if no other device starts with them.
+        device_id: String,
+    },
+    /// List items devices received but had to quarantine (ids and reasons, never content).
+    Rejected,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +82,8 @@ enum CliError {
     Key(#[from] keys::KeyError),
     #[error("{0}")]
     Usage(String),
+    #[error("no server data in {0} (use --data or OUTREACH_SERVER_DATA)")]
+    NoData(String),
     #[error("could not listen on {0}: {1}")]
     Listen(String, std::io::Error),
     #[error("server stopped with an error: {0}")]
@@ -96,7 +107,11 @@ fn print_json(v: &serde_json::Value) {
 
 fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
-        Command::Serve { listen, org } => serve(&cli.data, &listen, &org, cli.json),
+        Command::Serve {
+            listen,
+            org,
+            limits,
+        } => serve(&cli.data, &listen, &org, cli.json, limits),
         Command::Init {
             org,
             recovery_key_out,
@@ -126,7 +141,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             team,
             expires_hours,
         } => {
-            let storage = SqliteStorage::open(&cli.data)?;
+            let storage = existing_storage(&cli.data)?;
             let name = check_name("--name", &name)?;
             let team = team.map(|t| check_name("--team", &t)).transpose()?;
             let role = Role::parse(&role).ok_or_else(|| CliError::Usage("unknown role".into()))?;
@@ -152,7 +167,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Devices => {
-            let storage = SqliteStorage::open(&cli.data)?;
+            let storage = existing_storage(&cli.data)?;
             let list = storage.devices()?;
             if cli.json {
                 println!(
@@ -188,15 +203,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::RevokeDevice { device_id } => {
-            let storage = SqliteStorage::open(&cli.data)?;
-            let id: [u8; 16] = hex::decode(device_id.trim())
-                .ok()
-                .and_then(|b| b.try_into().ok())
-                .ok_or_else(|| {
-                    CliError::Usage(
-                        "a device id is 32 hex digits (see `outreach-server devices`)".into(),
-                    )
-                })?;
+            let storage = existing_storage(&cli.data)?;
+            let id = resolve_device(&storage, &device_id)?;
             if !storage.revoke_device(&id, outreach_server::now())? {
                 return Err(CliError::Usage(
                     "no device with that id (see `outreach-server devices`)".into(),
@@ -211,6 +219,78 @@ fn run(cli: Cli) -> Result<(), CliError> {
             }
             Ok(())
         }
+        Command::Rejected => list_rejected(&existing_storage(&cli.data)?, cli.json),
+    }
+}
+
+/// `outreach-server rejected`: what devices reported they could not use.
+fn list_rejected(storage: &SqliteStorage, json: bool) -> Result<(), CliError> {
+    let list = storage.rejected()?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&list).unwrap_or_default()
+        );
+    } else if list.is_empty() {
+        println!("No device has reported an item it could not use.");
+    } else {
+        println!(
+            "{:<9} {:<20} {:<36} {:>8} {:<9} {:<24} reported at",
+            "device", "user", "case", "seq", "signer", "reason"
+        );
+        for r in list {
+            println!(
+                "{:<9} {:<20} {:<36} {:>8} {:<9} {:<24} {}",
+                r.device, r.user, r.case_id, r.seq, r.signer, r.reason, r.reported_at
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Opens the server database for an admin command, never creating one: run
+/// in the wrong folder, an admin command would otherwise set up an empty
+/// second database and point its user at `init` (a second organisation).
+fn existing_storage(data: &Path) -> Result<SqliteStorage, CliError> {
+    if !outreach_server::database_path(data).is_file() {
+        return Err(CliError::NoData(data.display().to_string()));
+    }
+    Ok(SqliteStorage::open(data)?)
+}
+
+/// A device by its id or a unique prefix of at least 8 hex digits (the
+/// shell and the apps show device ids as their first 8).
+fn resolve_device(storage: &SqliteStorage, given: &str) -> Result<[u8; 16], CliError> {
+    let ids: Vec<String> = storage
+        .devices()?
+        .into_iter()
+        .filter_map(|d| d.device_id)
+        .collect();
+    let id = match_device(&ids, given)?;
+    hex::decode(id)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| CliError::Usage("the stored device id is not 32 hex digits".into()))
+}
+
+fn match_device<'a>(ids: &'a [String], given: &str) -> Result<&'a str, CliError> {
+    let prefix = given.trim().to_ascii_lowercase();
+    if !(8..=32).contains(&prefix.len()) || !prefix.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(CliError::Usage(
+            "a device id is 32 hex digits; its first 8 or more are enough (see `outreach-server devices`)"
+                .into(),
+        ));
+    }
+    let mut found = ids.iter().filter(|id| id.starts_with(&prefix));
+    match (found.next(), found.count()) {
+        (None, _) => Err(CliError::Usage(
+            "no device with that id (see `outreach-server devices`)".into(),
+        )),
+        (Some(id), 0) => Ok(id),
+        (Some(_), more) => Err(CliError::Usage(format!(
+            "{} devices have ids starting {prefix}: give more of the id (see `outreach-server devices`)",
+            more + 1
+        ))),
     }
 }
 
@@ -253,13 +333,103 @@ fn warn_recovery(path: &Path) {
     eprintln!();
 }
 
-fn serve(data: &Path, listen: &str, org_name: &str, json: bool) -> Result<(), CliError> {
+/// What one device or client may use of the server (`serve` options).
+#[derive(clap::Args)]
+struct ServeLimits {
+    /// Bytes of changes and envelopes one device may store (e.g. 256MiB, 1GiB, 500MB).
+    #[arg(long, env = "OUTREACH_SERVER_DEVICE_QUOTA", default_value = "256MiB", value_parser = parse_bytes)]
+    device_quota: u64,
+    /// Connections open at once; more wait in the accept queue (kept below the open-file limit).
+    #[arg(long, env = "OUTREACH_SERVER_MAX_CONNECTIONS", default_value_t = 1000)]
+    max_connections: usize,
+    /// Requests handled at once; more wait.
+    #[arg(long, env = "OUTREACH_SERVER_MAX_REQUESTS", default_value_t = 256)]
+    max_requests: usize,
+    /// Seconds a client has to send a request's headers (also closes idle connections).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    header_timeout: u64,
+    /// Seconds a client has to send a request body, whole.
+    #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    body_timeout: u64,
+    /// Seconds without a byte moving either way before a connection is closed.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    idle_timeout: u64,
+    /// Enrolment attempts per minute from one address.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    enrol_per_address: u32,
+    /// Enrolment attempts per minute from all addresses together.
+    #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u32).range(1..))]
+    enrol_global: u32,
+    /// Seconds between summary log lines about refused attempts.
+    #[arg(long, default_value_t = 60, hide = true, value_parser = clap::value_parser!(u64).range(1..))]
+    rate_log_secs: u64,
+}
+
+/// `256MiB`, `1GiB`, `500MB`, `4096`: a byte count.
+fn parse_bytes(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, unit) = s.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size (e.g. 256MiB)"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1000,
+        "kib" => 1 << 10,
+        "m" | "mb" => 1000 * 1000,
+        "mib" => 1 << 20,
+        "g" | "gb" => 1000 * 1000 * 1000,
+        "gib" => 1 << 30,
+        _ => {
+            return Err(format!(
+                "{s:?}: unknown unit (use B, KiB, MiB, GiB, KB, MB or GB)"
+            ));
+        }
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("{s:?} is too large"))
+}
+
+fn serve(
+    data: &Path,
+    listen: &str,
+    org_name: &str,
+    json: bool,
+    limits: ServeLimits,
+) -> Result<(), CliError> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_target(false)
         .with_ansi(false)
         .init();
+    // Raise the soft open-file limit to the hard one, and keep the
+    // connection limit below it (SQLite and the listener need a few too).
+    #[cfg(unix)]
+    let open_files = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(1024);
+    #[cfg(not(unix))]
+    let open_files = u64::MAX;
+    let fd_room = usize::try_from(open_files.saturating_sub(64)).unwrap_or(usize::MAX);
+    let max_connections = limits.max_connections.clamp(1, fd_room.max(1));
+    if max_connections < limits.max_connections {
+        tracing::warn!(
+            open_files,
+            max_connections,
+            "--max-connections lowered to stay below the open-file limit"
+        );
+    }
+    let options = outreach_server::ServeOptions {
+        header_timeout: std::time::Duration::from_secs(limits.header_timeout),
+        body_timeout: std::time::Duration::from_secs(limits.body_timeout),
+        idle_timeout: std::time::Duration::from_secs(limits.idle_timeout),
+        max_connections,
+        max_requests: limits.max_requests.max(1),
+        enrol_per_address: limits.enrol_per_address,
+        enrol_global: limits.enrol_global,
+        rate_log_every: std::time::Duration::from_secs(limits.rate_log_secs),
+    };
     let storage = SqliteStorage::open(data)?;
+    storage.set_device_quota(limits.device_quota);
     if storage.org()?.is_none() {
         let org = check_name("--org", org_name)?;
         let key_file = data.join(outreach_server::FIRST_RUN_RECOVERY_FILE);
@@ -296,9 +466,7 @@ fn serve(data: &Path, listen: &str, org_name: &str, json: bool) -> Result<(), Cl
         let addr = listener.local_addr().map_err(CliError::Serve)?;
         tracing::info!(%addr, "listening");
         println!("Listening on http://{addr} (put TLS in front for anything but loopback: docs/DEPLOYMENT.md)");
-        let state = outreach_server::AppState {
-            storage: Arc::new(storage),
-        };
+        let state = outreach_server::AppState::new(Arc::new(storage), options);
         outreach_server::serve(listener, state, shutdown_signal())
             .await
             .map_err(CliError::Serve)?;

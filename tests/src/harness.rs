@@ -39,26 +39,50 @@ pub struct Server {
     pub data: PathBuf,
     pub addr: SocketAddr,
     child: Option<Child>,
+    /// Extra `serve` options (limits made small for a test).
+    options: Vec<String>,
 }
 
 impl Server {
     /// Starts a server on a free loopback port with an empty data directory.
     pub fn start(data: &Path) -> Server {
+        Server::start_with(data, &[])
+    }
+
+    /// Like [`Server::start`], with extra `serve` options.
+    pub fn start_with(data: &Path, options: &[&str]) -> Server {
         let mut s = Server {
             data: data.to_path_buf(),
             addr: "127.0.0.1:0".parse().unwrap(),
             child: None,
+            options: options.iter().map(|o| o.to_string()).collect(),
         };
         s.spawn();
         s
     }
 
+    /// The server process's id (to read its memory use from `/proc`).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("server running").id()
+    }
+
+    /// Where the server's log (stderr) goes: beside the data directory.
+    pub fn log_path(&self) -> PathBuf {
+        self.data.with_extension("log")
+    }
+
     fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .expect("server log file");
         let mut child = Command::new(bin("outreach-server"))
             .args(["serve", "--listen", &self.addr.to_string(), "--data"])
             .arg(&self.data)
+            .args(&self.options)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()
             .expect("start outreach-server");
         let out = child.stdout.take().unwrap();

@@ -182,8 +182,8 @@ fn another_practitioner_cannot_obtain_the_case() {
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_secs() as i64;
-        let (dev, sig) = v.sign_request("POST", path, ts, &body).unwrap();
-        http.post(path, &body, Some(&proto::auth_header(&dev, ts, &sig)))
+        let auth = v.sign_request("POST", path, ts, &body).unwrap();
+        http.post(path, &body, Some(&auth))
     };
     let from_zero = proto::encode(&proto::PullRequest {
         cursor: proto::Cursor::default(),
@@ -256,17 +256,13 @@ fn another_practitioner_cannot_obtain_the_case() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
-    let (dev, sig) = t
+    let auth = t
         .sue
         .vault
         .sign_request("POST", proto::PATH_ASSIGN, ts, &body)
         .unwrap();
     sue_http
-        .post(
-            proto::PATH_ASSIGN,
-            &body,
-            Some(&proto::auth_header(&dev, ts, &sig)),
-        )
+        .post(proto::PATH_ASSIGN, &body, Some(&auth))
         .unwrap();
     assert_eq!(
         t.sue.sync().unwrap().keys_shared,
@@ -532,8 +528,8 @@ fn signed_call(
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
-    let (dev, sig) = v.sign_request("POST", path, ts, &body).unwrap();
-    http.post(path, &body, Some(&proto::auth_header(&dev, ts, &sig)))
+    let auth = v.sign_request("POST", path, ts, &body).unwrap();
+    http.post(path, &body, Some(&auth))
 }
 
 /// Takes the uploads queued for the case's local changes out of the outbox

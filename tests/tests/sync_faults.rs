@@ -22,8 +22,7 @@ fn now() -> i64 {
 }
 
 fn signed(v: &Vault, path: &str, body: &[u8], ts: i64) -> String {
-    let (dev, sig) = v.sign_request("POST", path, ts, body).unwrap();
-    proto::auth_header(&dev, ts, &sig)
+    v.sign_request("POST", path, ts, body).unwrap()
 }
 
 /// Rows in the server's log (every change, envelope and grant ever stored).
@@ -82,7 +81,14 @@ fn refused_requests_store_nothing() {
     );
     // A signature header that is not ours.
     let body = push(vec![change.clone()]);
-    let forged = proto::auth_header(&amy.vault.device_id_bytes().unwrap(), now(), &[7u8; 64]);
+    let forged = proto::RequestAuth {
+        device: amy.vault.device_id_bytes().unwrap(),
+        ts: now(),
+        nonce: [1; 16],
+        body_hash: proto::body_hash(&body),
+        sig: vec![7u8; 64],
+    }
+    .header();
     refused(
         http.post(proto::PATH_PUSH, &body, Some(&forged)),
         "signature",
@@ -178,14 +184,20 @@ fn refused_requests_store_nothing() {
 
     assert_eq!(log_rows(&server), before, "nothing refused was stored");
 
-    // Replay: the same signed request twice, and a retry of the same upload.
+    // Replay: the same signed request twice is refused; the same upload
+    // signed again (a retry) gets the same sequence number.
     let body = push(vec![change.clone()]);
     let auth = signed(&amy.vault, proto::PATH_PUSH, &body, now());
     let first: proto::PushResponse =
         proto::decode(&http.post(proto::PATH_PUSH, &body, Some(&auth)).unwrap()).unwrap();
+    refused(
+        http.post(proto::PATH_PUSH, &body, Some(&auth)),
+        "already used",
+    );
+    let retry = signed(&amy.vault, proto::PATH_PUSH, &body, now());
     let again: proto::PushResponse =
-        proto::decode(&http.post(proto::PATH_PUSH, &body, Some(&auth)).unwrap()).unwrap();
-    assert_eq!(first.acks, again.acks, "same sequence number on replay");
+        proto::decode(&http.post(proto::PATH_PUSH, &body, Some(&retry)).unwrap()).unwrap();
+    assert_eq!(first.acks, again.acks, "same sequence number on retry");
     assert_eq!(log_rows(&server), before + 1, "stored once");
     let r = amy.sync().unwrap();
     assert_eq!(r.pushed, 1, "the queued upload is re-sent and acknowledged");

@@ -228,6 +228,20 @@ impl CaseDoc {
             .map_err(|_| DocLoadError::Chunk(0))
     }
 
+    /// Whether `bytes` are Automerge data at all (one or more whole chunks).
+    /// `load_incremental` silently skips what it cannot parse, so a received
+    /// item that changed nothing is checked with this before it is taken for
+    /// a harmless duplicate.
+    pub fn is_automerge(bytes: &[u8]) -> bool {
+        automerge::Automerge::load_with_options(
+            bytes,
+            automerge::LoadOptions::new()
+                .on_partial_load(automerge::OnPartialLoad::Error)
+                .verification_mode(automerge::VerificationMode::DontCheck),
+        )
+        .is_ok()
+    }
+
     /// Whether any change this document depends on is missing.
     pub fn missing_deps(&mut self) -> Vec<ChangeHash> {
         self.doc.get_missing_deps(&[])

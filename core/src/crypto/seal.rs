@@ -55,6 +55,10 @@ pub enum RecordKind {
     Draft = 10,
     /// The root key wrapped under the quick-unlock key.
     QuickUnlock = 11,
+    /// What the caseload shows of one case, as of one chunk sequence.
+    CaseSummary = 12,
+    /// A received item quarantined as bad (kept for the record).
+    Rejected = 13,
 }
 
 /// Associated data binding a ciphertext to its place.

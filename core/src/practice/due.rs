@@ -73,44 +73,76 @@ pub fn opened_at(case: &Case, fallback: Option<DateTime<Utc>>) -> Option<DateTim
         .or(fallback)
 }
 
-/// Applies the rule at `now`. Closed cases are never overdue.
-pub fn contact_due(
-    case: &Case,
-    opened_fallback: Option<DateTime<Utc>>,
-    now: DateTime<Utc>,
-) -> ContactDue {
-    let every = Duration::days(i64::from(
-        case.programme
-            .contact_every_days
-            .unwrap_or(DEFAULT_CONTACT_EVERY_DAYS),
-    ));
+/// What the rule needs from a case, independent of the time it is asked:
+/// small enough to keep per case (the caseload's summaries), so the rule
+/// runs on every caseload without reading any case's history.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ContactFacts {
+    /// The most recent contact (unix seconds), its next date, and whether
+    /// it was an attempt.
+    pub latest_at: Option<i64>,
+    pub latest_next: Option<i64>,
+    pub latest_attempt: bool,
+    pub last_seen: Option<i64>,
+    pub opened: Option<i64>,
+    pub every_days: u32,
+    pub closed: bool,
+}
+
+/// Gathers the facts the rule needs from a whole case.
+pub fn contact_facts(case: &Case, opened_fallback: Option<DateTime<Utc>>) -> ContactFacts {
     // Latest by time; ties broken by id order so every replica agrees.
     let latest = case
         .visits
         .iter()
         .filter_map(|(id, v)| parse(&v.at).map(|t| (t, id, v)))
         .max_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
-    let opened = opened_at(case, opened_fallback);
-    let due = match latest {
-        Some((at, _, v)) => match v.next_contact_due.as_deref().and_then(parse) {
-            Some(next) => Some(next),
-            None => Some(at + every),
-        },
-        None => opened.map(|o| o + every),
+    ContactFacts {
+        latest_at: latest.map(|(t, _, _)| t.timestamp()),
+        latest_next: latest
+            .and_then(|(_, _, v)| v.next_contact_due.as_deref().and_then(parse))
+            .map(|t| t.timestamp()),
+        latest_attempt: latest.is_some_and(|(_, _, v)| is_attempt(v)),
+        last_seen: case
+            .visits
+            .values()
+            .filter(|v| is_seen(v))
+            .filter_map(|v| parse(&v.at))
+            .max()
+            .map(|t| t.timestamp()),
+        opened: opened_at(case, opened_fallback).map(|t| t.timestamp()),
+        every_days: case
+            .programme
+            .contact_every_days
+            .unwrap_or(DEFAULT_CONTACT_EVERY_DAYS),
+        closed: case.programme.phase == Some(Phase::Closed),
+    }
+}
+
+/// Applies the rule at `now`. Closed cases are never overdue.
+pub fn contact_due(
+    case: &Case,
+    opened_fallback: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> ContactDue {
+    contact_due_from(&contact_facts(case, opened_fallback), now)
+}
+
+/// The rule itself, on the facts.
+pub fn contact_due_from(f: &ContactFacts, now: DateTime<Utc>) -> ContactDue {
+    let at = |s: Option<i64>| s.and_then(|s| DateTime::from_timestamp(s, 0));
+    let every = Duration::days(i64::from(f.every_days));
+    let due = match at(f.latest_at) {
+        Some(latest) => Some(at(f.latest_next).unwrap_or(latest + every)),
+        None => at(f.opened).map(|o| o + every),
     };
-    let seen = case
-        .visits
-        .values()
-        .filter(|v| is_seen(v))
-        .filter_map(|v| parse(&v.at))
-        .max();
-    let closed = case.programme.phase == Some(Phase::Closed);
+    let seen = at(f.last_seen);
     ContactDue {
         next_contact_due: due.map(instant_string),
-        overdue: !closed && due.is_some_and(|d| d < now),
-        last_contact: latest.map(|(t, _, _)| instant_string(t)),
-        last_contact_attempt: latest.is_some_and(|(_, _, v)| is_attempt(v)),
+        overdue: !f.closed && due.is_some_and(|d| d < now),
+        last_contact: at(f.latest_at).map(instant_string),
+        last_contact_attempt: f.latest_attempt,
         last_seen: seen.map(instant_string),
-        not_seen_days: seen.or(opened).map(|t| (now - t).num_days().max(0)),
+        not_seen_days: seen.or(at(f.opened)).map(|t| (now - t).num_days().max(0)),
     }
 }

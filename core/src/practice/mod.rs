@@ -12,5 +12,8 @@ pub mod programme;
 pub use authority::{
     Directory, DirectoryEntry, VerifiedCache, judge_case, may_sign_off, recorded_by, review_state,
 };
-pub use due::{ContactDue, DEFAULT_CONTACT_EVERY_DAYS, contact_due};
-pub use programme::{ENDING_SOON_DAYS, PROGRAMME_MONTHS, ending_soon, planned_end};
+pub use due::{
+    ContactDue, ContactFacts, DEFAULT_CONTACT_EVERY_DAYS, contact_due, contact_due_from,
+    contact_facts,
+};
+pub use programme::{ENDING_SOON_DAYS, PROGRAMME_MONTHS, ending_soon, ending_soon_at, planned_end};

@@ -24,8 +24,12 @@ pub fn planned_end(p: &Programme) -> Option<NaiveDate> {
 
 /// Open and within [`ENDING_SOON_DAYS`] of its planned end (or past it).
 pub fn ending_soon(p: &Programme, today: NaiveDate) -> bool {
-    p.phase != Some(Phase::Closed)
-        && planned_end(p).is_some_and(|end| (end - today).num_days() <= ENDING_SOON_DAYS)
+    ending_soon_at(planned_end(p), p.phase == Some(Phase::Closed), today)
+}
+
+/// The same rule on the planned end date itself.
+pub fn ending_soon_at(end: Option<NaiveDate>, closed: bool, today: NaiveDate) -> bool {
+    !closed && end.is_some_and(|end| (end - today).num_days() <= ENDING_SOON_DAYS)
 }
 
 #[cfg(test)]

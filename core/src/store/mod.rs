@@ -27,6 +27,13 @@ pub struct StoredCase {
 /// A draft row: (draft id, case id, updated at, sealed body).
 pub type StoredDraft = ([u8; 16], [u8; 16], i64, Vec<u8>);
 
+/// A case as the caseload lists it: (case, last_seq, created_at, stored
+/// summary (upto_seq, sealed body)).
+pub type SummaryRow = ([u8; 16], u64, i64, Option<(u64, Vec<u8>)>);
+
+/// A quarantined item as listed: (server seq, case, signer, reason).
+pub type RejectionRow = (u64, [u8; 16], [u8; 16], String);
+
 pub struct Store {
     conn: Connection,
 }
@@ -92,13 +99,54 @@ impl Store {
         self.ids("SELECT case_id FROM cases ORDER BY created_at, case_id")
     }
 
-    /// When this device first stored a case (unix seconds).
-    pub fn case_created_at(&self, case: &[u8; 16]) -> Result<Option<i64>> {
-        use rusqlite::OptionalExtension;
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT created_at FROM cases WHERE case_id = ?1")?;
-        Ok(stmt.query_row([&case[..]], |r| r.get(0)).optional()?)
+    /// Every case (oldest first) with its last chunk sequence, when it was
+    /// first stored here, and its summary if one was stored: (case,
+    /// last_seq, created_at, Some((upto_seq, sealed body))).
+    pub fn case_summaries(&self) -> Result<Vec<SummaryRow>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT c.case_id, c.last_seq, c.created_at, s.upto_seq, s.body
+             FROM cases c LEFT JOIN case_summary s ON s.case_id = c.case_id
+             ORDER BY c.created_at, c.case_id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, Vec<u8>>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, Option<i64>>(3)?,
+                r.get::<_, Option<Vec<u8>>>(4)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (case, last, created, upto, body) = row?;
+            let Ok(case) = <[u8; 16]>::try_from(case.as_slice()) else {
+                continue;
+            };
+            let summary = match (upto, body) {
+                (Some(u), Some(b)) => Some((u.max(0) as u64, b)),
+                _ => None,
+            };
+            out.push((case, last.max(0) as u64, created, summary));
+        }
+        Ok(out)
+    }
+
+    /// Stores fresh summaries, all in one transaction (a cache: losing one
+    /// only means that case is read whole again next time).
+    pub fn put_case_summaries(&mut self, rows: &[([u8; 16], u64, Vec<u8>)]) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let tx = self.conn.transaction()?;
+        for (case, upto_seq, body) in rows {
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO case_summary(case_id, upto_seq, body) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![&case[..], *upto_seq as i64, body])?;
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     pub fn case_exists(&self, case: &[u8; 16]) -> Result<bool> {
@@ -243,45 +291,177 @@ impl Store {
 
     /// Records what sync now covers of a case and, in the same transaction,
     /// queues uploads (client id, body) in the outbox.
+    /// Records the heads handed to sync and queues their uploads, in one
+    /// transaction. With `together`, the uploads share a group that
+    /// [`Store::outbox`] never splits across two pushes.
     pub fn mark_synced(
         &mut self,
         case: &[u8; 16],
         synced_seq: u64,
         sealed_heads: &[u8],
         outbox: &[([u8; 16], Vec<u8>)],
+        together: bool,
     ) -> Result<()> {
         let tx = self.conn.transaction()?;
         tx.prepare_cached(
             "UPDATE cases SET synced_seq = ?2, synced_heads = ?3 WHERE case_id = ?1",
         )?
         .execute(params![&case[..], synced_seq as i64, sealed_heads])?;
+        let mut grp: Option<i64> = None;
         for (client_id, body) in outbox {
             tx.prepare_cached(
-                "INSERT INTO sync_outbox(client_id, case_id, body) VALUES (?1, ?2, ?3)",
+                "INSERT INTO sync_outbox(client_id, case_id, body, grp) VALUES (?1, ?2, ?3, ?4)",
             )?
-            .execute(params![&client_id[..], &case[..], body])?;
+            .execute(params![&client_id[..], &case[..], body, grp])?;
+            if together && grp.is_none() {
+                let id = tx.last_insert_rowid();
+                tx.prepare_cached("UPDATE sync_outbox SET grp = ?1 WHERE id = ?1")?
+                    .execute([id])?;
+                grp = Some(id);
+            }
         }
         tx.commit()?;
         Ok(())
     }
 
-    /// Queued uploads in order: (row id, body), up to about `max_bytes`.
+    /// Queued uploads in order: (row id, body), up to about `max_bytes` —
+    /// but a group (a case's first change and its envelopes) is never split.
     pub fn outbox(&self, max_bytes: usize) -> Result<Vec<(i64, Vec<u8>)>> {
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT id, body FROM sync_outbox ORDER BY id")?;
+            .prepare_cached("SELECT id, body, grp FROM sync_outbox ORDER BY id")?;
         let mut rows = stmt.query([])?;
         let mut out = Vec::new();
         let mut bytes = 0;
+        let mut last_grp: Option<i64> = None;
         while let Some(r) = rows.next()? {
             let body: Vec<u8> = r.get(1)?;
-            if !out.is_empty() && bytes + body.len() > max_bytes {
+            let grp: Option<i64> = r.get(2)?;
+            let same_group = grp.is_some() && grp == last_grp;
+            if !out.is_empty() && bytes + body.len() > max_bytes && !same_group {
                 break;
             }
             bytes += body.len();
+            last_grp = grp;
             out.push((r.get(0)?, body));
         }
         Ok(out)
+    }
+
+    /// Every case key an envelope offered for (case, epoch), by sealer.
+    pub fn key_candidates(&self, case: &[u8; 16], epoch: u32) -> Result<Vec<([u8; 16], Vec<u8>)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT sealed_by, wrapped FROM case_key_candidate WHERE case_id = ?1 AND epoch = ?2",
+        )?;
+        let rows = stmt.query_map(params![&case[..], epoch], |r| {
+            Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (by, wrapped) = row?;
+            if let Ok(by) = <[u8; 16]>::try_from(by.as_slice()) {
+                out.push((by, wrapped));
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn put_key_candidate(
+        &mut self,
+        case: &[u8; 16],
+        epoch: u32,
+        sealed_by: &[u8; 16],
+        wrapped: &[u8],
+    ) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO case_key_candidate(case_id, epoch, sealed_by, wrapped)
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![&case[..], epoch, &sealed_by[..], wrapped])?;
+        Ok(())
+    }
+
+    /// Makes one candidate the case key and forgets the others, atomically.
+    pub fn confirm_case_key(&mut self, case: &[u8; 16], epoch: u32, wrapped: &[u8]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        tx.prepare_cached(
+            "INSERT OR IGNORE INTO case_key(case_id, epoch, wrapped) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![&case[..], epoch, wrapped])?;
+        tx.prepare_cached("DELETE FROM case_key_candidate WHERE case_id = ?1 AND epoch = ?2")?
+            .execute(params![&case[..], epoch])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Quarantines a received item (idempotent by its server sequence).
+    /// See [`RejectionRow`] for what is listed back.
+    pub fn reject(
+        &mut self,
+        seq: u64,
+        case: &[u8; 16],
+        signer: &[u8; 16],
+        reason: &str,
+        at: i64,
+        sealed_body: &[u8],
+    ) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO sync_rejected(seq, case_id, signer, reason, at, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                seq as i64,
+                &case[..],
+                &signer[..],
+                reason,
+                at,
+                sealed_body
+            ])?
+            > 0)
+    }
+
+    /// Quarantined items not yet reported: (seq, case, signer, reason).
+    pub fn unreported_rejections(&self) -> Result<Vec<RejectionRow>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT seq, case_id, signer, reason FROM sync_rejected WHERE reported = 0 ORDER BY seq",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, Vec<u8>>(1)?,
+                r.get::<_, Vec<u8>>(2)?,
+                r.get::<_, String>(3)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, case, signer, reason) = row?;
+            if let (Ok(case), Ok(signer)) = (
+                <[u8; 16]>::try_from(case.as_slice()),
+                <[u8; 16]>::try_from(signer.as_slice()),
+            ) {
+                out.push((seq.max(0) as u64, case, signer, reason));
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn mark_rejections_reported(&mut self, seqs: &[u64]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        for seq in seqs {
+            tx.prepare_cached("UPDATE sync_rejected SET reported = 1 WHERE seq = ?1")?
+                .execute([*seq as i64])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Cases with quarantined items.
+    pub fn rejected_cases(&self) -> Result<Vec<[u8; 16]>> {
+        self.ids("SELECT DISTINCT case_id FROM sync_rejected")
     }
 
     pub fn outbox_len(&self) -> Result<u64> {
@@ -412,6 +592,9 @@ impl Store {
             "DELETE FROM draft WHERE case_id = ?1",
             "DELETE FROM sync_inbox WHERE case_id = ?1",
             "DELETE FROM pending_removal WHERE case_id = ?1",
+            "DELETE FROM case_key_candidate WHERE case_id = ?1",
+            "DELETE FROM sync_rejected WHERE case_id = ?1",
+            "DELETE FROM case_summary WHERE case_id = ?1",
             "DELETE FROM cases WHERE case_id = ?1",
         ] {
             tx.execute(sql, [&case[..]])?;

@@ -90,7 +90,49 @@ CREATE TABLE pending_removal (
 );
 ";
 
-const MIGRATIONS: &[&str] = &[V1_SCHEMA, V2_UPGRADE, V3_UPGRADE, V4_UPGRADE, V5_UPGRADE];
+/// v6: sync that no single device can break. Received items that fail
+/// verification, decryption or application are quarantined (`sync_rejected`:
+/// the item sealed under the DRK, its case, signer and reason; reported to
+/// the server once); every case key that an envelope offered is kept as a
+/// candidate until a change decrypts under one (`case_key_candidate`), so a
+/// junk envelope cannot pre-empt the real one; uploads that must reach the
+/// server in one push (a case's first change and its envelopes) share a
+/// `grp`.
+const V6_UPGRADE: &str = "
+CREATE TABLE sync_rejected (
+    seq      INTEGER PRIMARY KEY,
+    case_id  BLOB NOT NULL,
+    signer   BLOB NOT NULL,
+    reason   TEXT NOT NULL,
+    at       INTEGER NOT NULL,
+    reported INTEGER NOT NULL DEFAULT 0,
+    body     BLOB NOT NULL
+);
+CREATE INDEX sync_rejected_case ON sync_rejected(case_id);
+CREATE TABLE case_key_candidate (
+    case_id   BLOB NOT NULL,
+    epoch     INTEGER NOT NULL,
+    sealed_by BLOB NOT NULL,
+    wrapped   BLOB NOT NULL,
+    PRIMARY KEY (case_id, epoch, sealed_by)
+);
+ALTER TABLE sync_outbox ADD COLUMN grp INTEGER;
+";
+
+/// v7: a small sealed summary per case (what the caseload shows), valid for
+/// the case as of chunk `upto_seq`: the caseload reads summaries, and only a
+/// case written since (its `last_seq` moved) is read whole again.
+const V7_UPGRADE: &str = "
+CREATE TABLE case_summary (
+    case_id  BLOB PRIMARY KEY,
+    upto_seq INTEGER NOT NULL,
+    body     BLOB NOT NULL
+);
+";
+
+const MIGRATIONS: &[&str] = &[
+    V1_SCHEMA, V2_UPGRADE, V3_UPGRADE, V4_UPGRADE, V5_UPGRADE, V6_UPGRADE, V7_UPGRADE,
+];
 pub const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;
 
 pub(super) fn migrate(conn: &mut Connection) -> Result<()> {

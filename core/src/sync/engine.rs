@@ -59,14 +59,26 @@ pub struct SyncReport {
     pub keys_received: u64,
     /// Cases with received changes still waiting for their key.
     pub cases_waiting_for_key: u64,
-    /// Received changes refused as invalid (signed, but not a valid change).
-    pub rejected: u64,
+    /// Received items quarantined (bad signature, does not open, does not
+    /// apply): one per item, its case and the reason — never content. Every
+    /// other item and case synced.
+    pub rejected: Vec<RejectedItem>,
     pub round_trips: u32,
     pub bytes_sent: u64,
     pub bytes_received: u64,
     /// Cases transferred to another practitioner and deleted from this
     /// device (ids), once everything written here about them was uploaded.
     pub removed: Vec<String>,
+}
+
+/// One quarantined item, as a shell shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RejectedItem {
+    /// Case id.
+    pub case: String,
+    /// `bad-signature`, `envelope-does-not-open`, `does-not-decrypt`,
+    /// `does-not-apply` or `malformed`.
+    pub reason: String,
 }
 
 fn now() -> i64 {
@@ -98,17 +110,40 @@ pub fn enroll(
     vault.finish_enrolment(&server, allow_insecure_http, &response)
 }
 
-struct Session<'a> {
-    vault: &'a mut Vault,
+/// How the engine reaches the vault: one short hold per step (prepare the
+/// uploads, acknowledge a batch, apply one page…), never across a network
+/// call, so the app's screens stay usable during a long first sync.
+pub trait VaultCell {
+    fn with<R>(&self, f: impl FnOnce(&mut Vault) -> R) -> R;
+}
+
+impl VaultCell for std::sync::Mutex<Vault> {
+    fn with<R>(&self, f: impl FnOnce(&mut Vault) -> R) -> R {
+        // Every vault write is one SQLite transaction, so a panic elsewhere
+        // while holding the lock cannot leave it half-written.
+        let mut guard = self.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut guard)
+    }
+}
+
+impl VaultCell for std::cell::RefCell<&mut Vault> {
+    fn with<R>(&self, f: impl FnOnce(&mut Vault) -> R) -> R {
+        f(&mut self.borrow_mut())
+    }
+}
+
+struct Session<'a, V: VaultCell> {
+    vault: &'a V,
     transport: &'a dyn Transport,
     report: SyncReport,
 }
 
-impl Session<'_> {
+impl<V: VaultCell> Session<'_, V> {
     fn call(&mut self, path: &str, body: Vec<u8>) -> Result<Vec<u8>> {
         let ts = now();
-        let (device, sig) = self.vault.sign_request("POST", path, ts, &body)?;
-        let auth = proto::auth_header(&device, ts, &sig);
+        let auth = self
+            .vault
+            .with(|v| v.sign_request("POST", path, ts, &body))?;
         self.report.round_trips += 1;
         self.report.bytes_sent += body.len() as u64;
         let reply = self.transport.post(path, &body, Some(&auth))?;
@@ -124,8 +159,9 @@ impl Session<'_> {
         body: Vec<u8>,
     ) -> Result<std::result::Result<Vec<u8>, proto::ApiError>> {
         let ts = now();
-        let (device, sig) = self.vault.sign_request("POST", path, ts, &body)?;
-        let auth = proto::auth_header(&device, ts, &sig);
+        let auth = self
+            .vault
+            .with(|v| v.sign_request("POST", path, ts, &body))?;
         self.report.round_trips += 1;
         self.report.bytes_sent += body.len() as u64;
         let reply = self.transport.post_or_refusal(path, &body, Some(&auth))?;
@@ -143,25 +179,28 @@ impl Session<'_> {
         observer: &mut dyn SyncObserver,
         applied: &mut Applied,
     ) -> Result<()> {
-        if !self.vault.has_pending_removals()? {
+        if !self.vault.with(|v| v.has_pending_removals())? {
             return Ok(());
         }
         self.push(observer)?;
         let mut done = Applied::default();
-        done.removed.extend(self.vault.finish_removals()?);
+        done.removed
+            .extend(self.vault.with(|v| v.finish_removals())?);
         applied.merge(done);
         Ok(())
     }
 
     fn push(&mut self, observer: &mut dyn SyncObserver) -> Result<()> {
-        self.vault.prepare_uploads()?;
-        let total = self.vault.outbox_len()?;
+        let total = self.vault.with(|v| {
+            v.prepare_uploads()?;
+            v.outbox_len()
+        })?;
         let mut done = 0;
         loop {
             if observer.cancelled() {
                 return Err(Error::Cancelled);
             }
-            let batch = self.vault.outbox_batch(PUSH_BATCH_BYTES)?;
+            let batch = self.vault.with(|v| v.outbox_batch(PUSH_BATCH_BYTES))?;
             if batch.is_empty() {
                 return Ok(());
             }
@@ -185,10 +224,37 @@ impl Session<'_> {
                     "the server did not acknowledge every upload",
                 ));
             }
-            self.vault.acknowledge(&ids)?;
+            self.vault.with(|v| v.acknowledge(&ids))?;
             self.report.pushed += expected.len() as u64;
             done += ids.len() as u64;
             observer.progress(SyncPhase::Uploading, done, Some(total));
+        }
+    }
+
+    /// Tells the server (for its admins) which received items this device
+    /// quarantined. Best effort: a failure leaves them to report next time
+    /// and never fails the sync.
+    fn report_rejected(&mut self) {
+        let Ok(items) = self.vault.with(|v| v.unreported_rejections()) else {
+            return;
+        };
+        for chunk in items.chunks(proto::MAX_REPORT_ITEMS) {
+            let body = proto::encode(&proto::RejectReport {
+                items: chunk.to_vec(),
+            });
+            match self.call_or_refusal(proto::PATH_REPORT, body) {
+                Ok(Ok(_)) => {
+                    let seqs: Vec<u64> = chunk.iter().map(|r| r.seq).collect();
+                    if self
+                        .vault
+                        .with(|v| v.mark_rejections_reported(&seqs))
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+                _ => return,
+            }
         }
     }
 
@@ -202,7 +268,7 @@ impl Session<'_> {
             if observer.cancelled() {
                 return Err(Error::Cancelled);
             }
-            let cursor = self.vault.sync_cursor()?;
+            let cursor = self.vault.with(|v| v.sync_cursor())?;
             let request = PullRequest {
                 cursor,
                 max_bytes: PULL_PAGE_BYTES,
@@ -219,12 +285,17 @@ impl Session<'_> {
                 .entries
                 .iter()
                 .any(|e| matches!(e.item, Item::Removed { .. }));
-            let got = self.vault.apply_page(&page)?;
+            // Applied and the cursor stored under one hold: a screen never
+            // sees a page half-applied.
+            let got = self.vault.with(|v| -> Result<Applied> {
+                let got = v.apply_page(&page)?;
+                if moved {
+                    v.set_sync_cursor(page.next)?;
+                }
+                Ok(got)
+            })?;
             received += page.entries.len() as u64;
             applied.merge(got);
-            if moved {
-                self.vault.set_sync_cursor(page.next)?;
-            }
             // Before the next request tells the server this device is past
             // a removal: push what is left of the case, then delete it.
             self.finish_removals(observer, applied)?;
@@ -246,19 +317,29 @@ pub fn sync(
     transport: &dyn Transport,
     observer: &mut dyn SyncObserver,
 ) -> Result<SyncReport> {
+    sync_shared(&std::cell::RefCell::new(vault), transport, observer)
+}
+
+/// [`sync`] for a vault shared with other threads (the mobile API): the
+/// vault is held for each step only, never while waiting on the network.
+pub fn sync_shared<V: VaultCell>(
+    vault: &V,
+    transport: &dyn Transport,
+    observer: &mut dyn SyncObserver,
+) -> Result<SyncReport> {
     let result = run(vault, transport, observer);
     if let Err(Error::DeviceRevoked) = result {
-        vault.wipe()?;
+        vault.with(|v| v.wipe())?;
     }
     result
 }
 
-fn run(
-    vault: &mut Vault,
+fn run<V: VaultCell>(
+    vault: &V,
     transport: &dyn Transport,
     observer: &mut dyn SyncObserver,
 ) -> Result<SyncReport> {
-    vault.sync_config()?.ok_or(Error::NotEnrolled)?;
+    vault.with(|v| v.sync_config())?.ok_or(Error::NotEnrolled)?;
     let mut s = Session {
         vault,
         transport,
@@ -273,17 +354,21 @@ fn run(
         // A gap in some case's history: have the server deliver those cases
         // whole, then try the held-back changes again.
         let cases: Vec<Id> = applied.refetch.iter().copied().collect();
-        s.call(
-            proto::PATH_REFETCH,
-            proto::encode(&proto::RefetchRequest { cases }),
-        )?;
+        for cases in cases.chunks(proto::MAX_REFETCH_CASES) {
+            let cases = cases.to_vec();
+            s.call(
+                proto::PATH_REFETCH,
+                proto::encode(&proto::RefetchRequest { cases }),
+            )?;
+        }
         let mut again = Applied::default();
         last = s.pull(observer, &mut again)?;
         applied.merge(again);
     }
-    s.vault.retry_inbox(&mut applied)?;
+    vault.with(|v| v.retry_inbox(&mut applied))?;
+    s.report_rejected();
     if !last.needs.is_empty() {
-        let envelopes = s.vault.seal_for(&last.needs)?;
+        let envelopes = vault.with(|v| v.seal_for(&last.needs))?;
         if !envelopes.is_empty() {
             observer.progress(SyncPhase::SharingKeys, 0, Some(envelopes.len() as u64));
             let n = envelopes.len() as u64;
@@ -301,13 +386,23 @@ fn run(
     let mut report = s.report;
     report.pulled = applied.changes;
     report.keys_received = applied.envelopes;
-    report.rejected = applied.rejected;
-    report.cases_waiting_for_key = vault.cases_waiting_for_key()?;
-    for case in &applied.cases_changed {
-        let id = uuid::Uuid::from_bytes(*case).to_string();
-        report.conflicts += vault.conflicts(&id).map(|c| c.len() as u64).unwrap_or(0);
-        report.cases_changed.push(id);
-    }
+    report.rejected = applied
+        .rejected
+        .iter()
+        .map(|r| RejectedItem {
+            case: uuid::Uuid::from_bytes(r.case_id).to_string(),
+            reason: r.reason.as_str().to_string(),
+        })
+        .collect();
+    vault.with(|v| -> Result<()> {
+        report.cases_waiting_for_key = v.cases_waiting_for_key()?;
+        for case in &applied.cases_changed {
+            let id = uuid::Uuid::from_bytes(*case).to_string();
+            report.conflicts += v.conflicts(&id).map(|c| c.len() as u64).unwrap_or(0);
+            report.cases_changed.push(id);
+        }
+        Ok(())
+    })?;
     report.removed = applied
         .removed
         .iter()
@@ -338,8 +433,9 @@ pub fn assign(
     let result = (|| {
         sync(vault, transport, &mut ())?;
         let case_id = vault.resolve_case(case)?;
+        let cell = std::cell::RefCell::new(&mut *vault);
         let mut s = Session {
-            vault,
+            vault: &cell,
             transport,
             report: SyncReport::default(),
         };
@@ -396,18 +492,20 @@ pub fn transfer_case(
         sync(vault, transport, &mut ())?;
         let case_id = vault.resolve_case(case)?;
         let case_name = uuid::Uuid::from_bytes(case_id).to_string();
+        let cell = std::cell::RefCell::new(&mut *vault);
         let mut s = Session {
-            vault,
+            vault: &cell,
             transport,
             report: SyncReport::default(),
         };
-        let reply = match s.call_or_refusal(
+        let refusal = s.call_or_refusal(
             proto::PATH_TRANSFER,
             proto::encode(&proto::TransferRequest {
                 case_id,
                 user: user.trim().to_string(),
             }),
-        )? {
+        )?;
+        let reply = match refusal {
             Ok(reply) => reply,
             Err(e) if e.code == proto::ErrorCode::Forbidden => {
                 return Err(Error::NotAllowedToTransfer);

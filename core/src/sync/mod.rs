@@ -11,6 +11,7 @@ mod engine;
 mod transport;
 
 pub use engine::{
-    Assignment, SyncObserver, SyncPhase, SyncReport, Transfer, assign, enroll, sync, transfer_case,
+    Assignment, RejectedItem, SyncObserver, SyncPhase, SyncReport, Transfer, VaultCell, assign,
+    enroll, sync, sync_shared, transfer_case,
 };
 pub use transport::{HttpTransport, Transport, check_server_url, refusal_error};

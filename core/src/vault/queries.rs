@@ -9,8 +9,10 @@ use super::Vault;
 use crate::case::doc::{Conflict, HistoryEntry};
 use crate::case::model::{Case, ConcernStatus, ContactKind, Outcome, Phase, ReviewState, Severity};
 use crate::case::validate::instant_string;
+use crate::crypto::{self, Aad, RecordKind};
 use crate::error::{Error, Result};
-use crate::practice::ContactDue;
+use crate::practice::{ContactDue, ContactFacts};
+use zeroize::Zeroizing;
 
 /// One line of the caseload overview.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -96,7 +98,27 @@ fn is_open(status: Option<ConcernStatus>) -> bool {
     status != Some(ConcernStatus::Closed)
 }
 
-fn summarise(case: &Case, opened: Option<DateTime<Utc>>, now: DateTime<Utc>) -> CaseSummary {
+/// What the caseload keeps of one case (sealed, in `case_summary`): every
+/// fact the caseload's rules need, none that depends on the time of asking,
+/// so a caseload never reads a case's history unless the case changed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct SummaryFacts {
+    /// Hash of the directory the review counts were judged with.
+    directory: String,
+    preferred_name: String,
+    phase: Option<Phase>,
+    practitioners: Vec<String>,
+    team: Option<String>,
+    contact: ContactFacts,
+    planned_end: Option<String>,
+    open_concerns: u32,
+    highest_open_severity: Option<Severity>,
+    visits: u32,
+    awaiting_sign_off: u32,
+    returned: u32,
+}
+
+fn facts(case: &Case, opened: Option<DateTime<Utc>>, directory: &str) -> SummaryFacts {
     let open: Vec<_> = case
         .concerns
         .values()
@@ -108,37 +130,91 @@ fn summarise(case: &Case, opened: Option<DateTime<Utc>>, now: DateTime<Utc>) -> 
             .filter(|v| states.contains(&v.review))
             .count() as u32
     };
-    CaseSummary {
-        id: case.id.clone(),
+    SummaryFacts {
+        directory: directory.to_string(),
         preferred_name: case.profile.preferred_name.clone(),
         phase: case.programme.phase,
         practitioners: case.programme.practitioners.clone(),
         team: case.programme.team.clone(),
-        contact: crate::practice::contact_due(case, opened, now),
+        contact: crate::practice::contact_facts(case, opened),
         planned_end: crate::practice::planned_end(&case.programme)
             .map(|d| d.format("%Y-%m-%d").to_string()),
-        ending_soon: crate::practice::ending_soon(&case.programme, now.date_naive()),
         open_concerns: open.len() as u32,
         highest_open_severity: open.iter().map(|c| c.severity).max(),
         visits: case.visits.len() as u32,
         awaiting_sign_off: count(&[ReviewState::Awaiting, ReviewState::Amended]),
         returned: count(&[ReviewState::Returned]),
+    }
+}
+
+fn summary_at(id: String, f: SummaryFacts, now: DateTime<Utc>) -> CaseSummary {
+    let end = f
+        .planned_end
+        .as_deref()
+        .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+    CaseSummary {
+        id,
+        contact: crate::practice::contact_due_from(&f.contact, now),
+        ending_soon: crate::practice::ending_soon_at(end, f.contact.closed, now.date_naive()),
+        preferred_name: f.preferred_name,
+        phase: f.phase,
+        practitioners: f.practitioners,
+        team: f.team,
+        planned_end: f.planned_end,
+        open_concerns: f.open_concerns,
+        highest_open_severity: f.highest_open_severity,
+        visits: f.visits,
+        awaiting_sign_off: f.awaiting_sign_off,
+        returned: f.returned,
         unreadable: false,
     }
+}
+
+fn summary_aad(vault: [u8; 16], case: [u8; 16], upto: u64) -> Aad<'static> {
+    Aad::new(vault, case, RecordKind::CaseSummary, b"summary", upto)
 }
 
 impl Vault {
     /// The caseload: open cases ordered by next contact due (overdue
     /// first). Closed cases leave it; `include_closed` lists them after the
-    /// others.
+    /// others. Read from each case's sealed summary; only a case written
+    /// since its summary was made (or judged with another directory) is read
+    /// whole — and not kept in memory afterwards unless it already was.
     pub fn caseload(&mut self, include_closed: bool) -> Result<Vec<CaseSummary>> {
         let now = self.now();
+        let vault_id = self.vault_id()?;
+        let directory = blake3::hash(&serde_json::to_vec(&self.directory()?).unwrap_or_default())
+            .to_hex()
+            .to_string();
         let mut out = Vec::new();
-        for id in self.case_ids()? {
+        let mut fresh = Vec::new();
+        for (case, last_seq, created, stored) in self.store()?.case_summaries()? {
+            let id = uuid::Uuid::from_bytes(case).to_string();
+            let kept = stored
+                .filter(|(upto, _)| *upto == last_seq)
+                .and_then(|(upto, body)| {
+                    let drk = &self.unlocked().ok()?.drk;
+                    let plain =
+                        crypto::open(drk, &summary_aad(vault_id, case, upto), &body).ok()?;
+                    serde_json::from_slice::<SummaryFacts>(&plain).ok()
+                })
+                .filter(|f| f.directory == directory);
+            if let Some(f) = kept {
+                out.push(summary_at(id, f, now));
+                continue;
+            }
+            let was_loaded = self.unlocked()?.cases.contains_key(&case);
             match self.read_case(&id) {
-                Ok(case) => {
-                    let opened = self.case_first_stored(&id)?;
-                    out.push(summarise(&case, opened, now))
+                Ok(c) => {
+                    let f = facts(&c, DateTime::from_timestamp(created, 0), &directory);
+                    let plain = Zeroizing::new(serde_json::to_vec(&f).unwrap_or_default());
+                    let sealed = crypto::seal(
+                        &self.unlocked()?.drk,
+                        &summary_aad(vault_id, case, last_seq),
+                        &plain,
+                    )?;
+                    fresh.push((case, last_seq, sealed));
+                    out.push(summary_at(id, f, now));
                 }
                 // One damaged case must not hide the rest of the caseload.
                 Err(Error::CorruptRecord { .. } | Error::Document(_)) => out.push(CaseSummary {
@@ -159,7 +235,11 @@ impl Vault {
                 }),
                 Err(e) => return Err(e),
             }
+            if !was_loaded && let Some(u) = self.unlocked.as_mut() {
+                u.cases.remove(&case);
+            }
         }
+        self.store_mut()?.put_case_summaries(&fresh)?;
         let closed = |s: &CaseSummary| s.phase == Some(Phase::Closed);
         if !include_closed {
             out.retain(|s| !closed(s));
@@ -178,14 +258,6 @@ impl Vault {
                 .then_with(|| a.preferred_name.cmp(&b.preferred_name))
         });
         Ok(out)
-    }
-
-    fn case_first_stored(&self, id: &str) -> Result<Option<DateTime<Utc>>> {
-        let case = self.resolve_case(id)?;
-        Ok(self
-            .store_for_diagnostics()?
-            .case_created_at(&case)?
-            .and_then(|t| DateTime::from_timestamp(t, 0)))
     }
 
     /// Visits in the sign-off loop, oldest first. A supervisor (enrolled as

@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 use automerge::ChangeHash;
 use outreach_protocol::{
     self as proto, Change, Cursor, Envelope, EnvelopeNeed, Id, Item, PullResponse,
-    RECOVERY_RECIPIENT, Role,
+    RECOVERY_RECIPIENT, RejectReason, Role,
 };
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
@@ -89,6 +89,10 @@ pub enum CaseSyncState {
     Synced,
     /// Synced, with fields edited differently on two devices to resolve.
     Conflict,
+    /// Something received for this case was quarantined (a colleague's
+    /// device sent an item that does not verify, open or apply): everything
+    /// else synced; the organisation's admin sees the report.
+    NeedsAttention,
 }
 
 /// What applying one page of a pull did.
@@ -100,9 +104,8 @@ pub struct Applied {
     pub cases_changed: BTreeSet<Id>,
     /// Cases whose received history has a gap: ask the server for all of it.
     pub refetch: BTreeSet<Id>,
-    /// Signed and decrypted but not a valid change of its case (a faulty
-    /// peer): counted and skipped, never stored.
-    pub rejected: u64,
+    /// Items quarantined (see [`Vault::apply_page`]).
+    pub rejected: Vec<proto::Rejected>,
     /// Cases transferred to another practitioner and deleted from here.
     pub removed: BTreeSet<Id>,
     /// Cases transferred away that still have changes to upload: deleted by
@@ -117,7 +120,7 @@ impl Applied {
         self.changes += from.changes;
         self.envelopes += from.envelopes;
         self.waiting_for_key += from.waiting_for_key;
-        self.rejected += from.rejected;
+        self.rejected.extend(from.rejected);
         self.cases_changed.extend(from.cases_changed);
         self.refetch.extend(from.refetch);
         self.pending_removal.extend(from.pending_removal);
@@ -132,6 +135,39 @@ impl Applied {
         self.pending_removal.remove(&case);
         self.removed.insert(case);
     }
+}
+
+/// A received change, decrypted or not.
+enum Decrypted {
+    Bytes(Zeroizing<Vec<u8>>),
+    /// No case key confirmed, and no candidate opens it: wait for one.
+    NoKeyYet,
+    /// Does not open under the case key.
+    Fails,
+}
+
+/// What applying a decrypted change came to.
+enum Applying {
+    Done,
+    /// Its history has a gap: it waits, the case is fetched whole.
+    Wait,
+    Bad(RejectReason),
+}
+
+fn reject_reason(s: &str) -> Option<RejectReason> {
+    [
+        RejectReason::BadSignature,
+        RejectReason::EnvelopeDoesNotOpen,
+        RejectReason::DoesNotDecrypt,
+        RejectReason::DoesNotApply,
+        RejectReason::Malformed,
+    ]
+    .into_iter()
+    .find(|r| r.as_str() == s)
+}
+
+fn rejected_aad(vault_id: Id, case: Id, seq: u64) -> Aad<'static> {
+    Aad::new(vault_id, case, RecordKind::Rejected, b"rejected", seq)
 }
 
 fn identity_aad(vault_id: Id) -> Aad<'static> {
@@ -384,17 +420,26 @@ impl Vault {
         )))
     }
 
-    /// Signs an HTTP request as this device: (device id, signature).
+    /// Signs an HTTP request (method, URI with its query, body) as this
+    /// device with a fresh nonce: the `authorization` header value.
     pub fn sign_request(
         &self,
         method: &str,
-        path: &str,
+        uri: &str,
         timestamp: i64,
         body: &[u8],
-    ) -> Result<(Id, [u8; 64])> {
+    ) -> Result<String> {
         let (_, keys) = self.enrolled()?;
-        let message = proto::request_message(method, path, timestamp, body);
-        Ok((self.device_id_bytes()?, keys.sign(&message)))
+        let mut auth = proto::RequestAuth {
+            device: self.device_id_bytes()?,
+            ts: timestamp,
+            // Fresh for every request, so a retry is never a replay.
+            nonce: crypto::random_id()?,
+            body_hash: proto::body_hash(body),
+            sig: Vec::new(),
+        };
+        auth.sig = keys.sign(&auth.message(method, uri)).to_vec();
+        Ok(auth.header())
     }
 
     pub fn sync_cursor(&self) -> Result<Cursor> {
@@ -539,9 +584,8 @@ impl Vault {
         if synced.is_empty() {
             // First upload of this case from here: make sure the key reaches
             // this device's other enrolments and the recovery key. Queued after
-            // the change, which registers the case on the server (a batch may
-            // end between them). Idempotent on the server (one envelope per
-            // recipient).
+            // the change, in the same group, so they reach the server in the
+            // same push (it refuses a new case without its recovery envelope).
             for (recipient, pk) in [
                 (me, keys.kex_pk()),
                 (RECOVERY_RECIPIENT, config.recovery_pk()?),
@@ -561,8 +605,15 @@ impl Vault {
             &heads_aad(vault_id, case, last_seq),
             &encode_heads(&heads),
         )?;
-        self.store_mut()?
-            .mark_synced(&case, last_seq, &sealed_heads, &outbox)?;
+        // A first upload travels with its envelopes in one push: the server
+        // registers a case only together with its recovery envelope.
+        self.store_mut()?.mark_synced(
+            &case,
+            last_seq,
+            &sealed_heads,
+            &outbox,
+            synced.is_empty(),
+        )?;
         Ok(outbox.len())
     }
 
@@ -590,98 +641,214 @@ impl Vault {
     }
 
     /// Verifies, decrypts and applies one page of a pull. Call
-    /// [`Vault::set_sync_cursor`] only after this returns.
+    /// [`Vault::set_sync_cursor`] only after this returns. An item that fails
+    /// verification, decryption or application is quarantined (kept sealed
+    /// with its reason in `sync_rejected`, reported to the server later) and
+    /// the page goes on: one bad item from one device never stops the sync
+    /// of anything else. Errors returned here are this device's own (storage).
     pub fn apply_page(&mut self, page: &PullResponse) -> Result<Applied> {
         let (config, keys) = self.enrolled()?;
         let org = config.org_id()?;
-        let me = self.device_id_bytes()?;
         self.remember_signers(org, &page.signers)?;
+        let mut applied = Applied::default();
+        for entry in &page.entries {
+            if let Err(reason) = self.apply_entry(org, &keys, page, entry, &mut applied)? {
+                self.quarantine(entry, reason, &mut applied)?;
+            }
+        }
+        Ok(applied)
+    }
+
+    /// One received item. `Ok(Err(reason))`: the item is bad and must be
+    /// quarantined; `Err`: this device failed (nothing is skipped then).
+    fn apply_entry(
+        &mut self,
+        org: Id,
+        keys: &DeviceKeys,
+        page: &PullResponse,
+        entry: &proto::Entry,
+        applied: &mut Applied,
+    ) -> Result<std::result::Result<(), RejectReason>> {
+        let me = self.device_id_bytes()?;
         let signer = |id: &Id| {
             page.signers
                 .iter()
-                .find(|s| &s.device_id == id)
+                .find(|s| &s.device_id == id && s.revoked_at.is_none())
                 .map(|s| s.sign_pk)
-                .ok_or(Error::SyncProtocol("an item's signer is unknown"))
         };
-        let mut applied = Applied::default();
-        for entry in &page.entries {
-            match &entry.item {
-                Item::Envelope(env) => {
-                    if env.recipient != me {
-                        return Err(Error::SyncProtocol("an envelope for another device"));
-                    }
-                    let m = proto::envelope_message(
+        match &entry.item {
+            Item::Envelope(env) => {
+                if env.recipient != me {
+                    return Ok(Err(RejectReason::Malformed));
+                }
+                let m = proto::envelope_message(
+                    &env.case_id,
+                    env.epoch,
+                    &env.recipient,
+                    &env.sealed_by,
+                    &env.enc,
+                    &env.ciphertext,
+                );
+                let Some(pk) = signer(&env.sealed_by) else {
+                    return Ok(Err(RejectReason::BadSignature));
+                };
+                if proto::verify(&pk, &m, &env.signature).is_err() {
+                    return Ok(Err(RejectReason::BadSignature));
+                }
+                let aad = proto::envelope_aad(&org, &env.case_id, env.epoch, &me);
+                let Ok(key) =
+                    keys.open_envelope(&env.enc, &env.ciphertext, proto::ENVELOPE_INFO, &aad)
+                else {
+                    return Ok(Err(RejectReason::EnvelopeDoesNotOpen));
+                };
+                applied.envelopes += 1;
+                if self.case_key(env.case_id, env.epoch)?.is_none() {
+                    // Kept as a candidate: the key is confirmed by the first
+                    // change that decrypts under it, so a junk envelope from
+                    // one device cannot pre-empt the real one.
+                    let wrapped = key.wrap(
+                        &self.unlocked()?.drk,
+                        &case_key_aad(self.vault_id()?, env.case_id, env.epoch),
+                    )?;
+                    self.store_mut()?.put_key_candidate(
                         &env.case_id,
                         env.epoch,
-                        &env.recipient,
                         &env.sealed_by,
-                        &env.enc,
-                        &env.ciphertext,
-                    );
-                    proto::verify(&signer(&env.sealed_by)?, &m, &env.signature).map_err(|_| {
-                        Error::SyncProtocol("an envelope's signature does not verify")
-                    })?;
-                    let aad = proto::envelope_aad(&org, &env.case_id, env.epoch, &me);
-                    let key = keys
-                        .open_envelope(&env.enc, &env.ciphertext, proto::ENVELOPE_INFO, &aad)
-                        .map_err(|_| Error::SyncProtocol("a case key envelope does not open"))?;
-                    if self.case_key(env.case_id, env.epoch)?.is_none() {
-                        self.store_case_key(env.case_id, env.epoch, &key)?;
-                    }
-                    applied.envelopes += 1;
+                        &wrapped,
+                    )?;
                     // Changes that arrived before their key can be read now.
-                    let waiting = self.store()?.inbox_for(&env.case_id)?;
-                    let mut done = Vec::new();
-                    for (seq, body) in waiting {
-                        let change: Change =
-                            proto::decode(&body).map_err(|_| Error::CorruptRecord {
-                                what: "received change",
-                                case: "-".into(),
-                            })?;
-                        if self.apply_change(org, &change, &key, &mut applied)? {
-                            done.push(seq);
-                        }
-                    }
-                    self.store_mut()?.inbox_delete(&done)?;
+                    self.retry_case_inbox(org, env.case_id, applied)?;
                 }
-                Item::Removed { case_id } => self.apply_removal(*case_id, &mut applied)?,
-                Item::Change(change) => {
-                    // Only a case this device may read again is sent to it.
-                    if self.store_mut()?.cancel_pending_removal(&change.case_id)? {
-                        applied.pending_removal.remove(&change.case_id);
-                    }
-                    let m = proto::change_message(
-                        &change.case_id,
-                        change.epoch,
-                        &change.author,
-                        &change.client_id,
-                        &change.ciphertext,
-                    );
-                    proto::verify(&signer(&change.author)?, &m, &change.signature)
-                        .map_err(|_| Error::SyncProtocol("a change's signature does not verify"))?;
-                    match self.case_key(change.case_id, change.epoch)? {
-                        Some(key) => {
-                            if !self.apply_change(org, change, &key, &mut applied)? {
-                                self.store_mut()?.inbox_put(
-                                    entry.seq,
-                                    &change.case_id,
-                                    &proto::encode(change),
-                                )?;
-                            }
-                        }
-                        None => {
+                Ok(Ok(()))
+            }
+            Item::Removed { case_id } => {
+                self.apply_removal(*case_id, applied)?;
+                Ok(Ok(()))
+            }
+            Item::Change(change) => {
+                // Only a case this device may read again is sent to it.
+                if self.store_mut()?.cancel_pending_removal(&change.case_id)? {
+                    applied.pending_removal.remove(&change.case_id);
+                }
+                let m = proto::change_message(
+                    &change.case_id,
+                    change.epoch,
+                    &change.author,
+                    &change.client_id,
+                    &change.ciphertext,
+                );
+                let Some(pk) = signer(&change.author) else {
+                    return Ok(Err(RejectReason::BadSignature));
+                };
+                if proto::verify(&pk, &m, &change.signature).is_err() {
+                    return Ok(Err(RejectReason::BadSignature));
+                }
+                match self.decrypt_change(org, change)? {
+                    Decrypted::Bytes(bytes) => match self.apply_change(change, &bytes, applied)? {
+                        Applying::Done => Ok(Ok(())),
+                        Applying::Wait => {
                             self.store_mut()?.inbox_put(
                                 entry.seq,
                                 &change.case_id,
                                 &proto::encode(change),
                             )?;
-                            applied.waiting_for_key += 1;
+                            Ok(Ok(()))
                         }
+                        Applying::Bad(reason) => Ok(Err(reason)),
+                    },
+                    Decrypted::NoKeyYet => {
+                        self.store_mut()?.inbox_put(
+                            entry.seq,
+                            &change.case_id,
+                            &proto::encode(change),
+                        )?;
+                        applied.waiting_for_key += 1;
+                        Ok(Ok(()))
                     }
+                    Decrypted::Fails => Ok(Err(RejectReason::DoesNotDecrypt)),
                 }
             }
         }
-        Ok(applied)
+    }
+
+    /// Decrypts a verified change with the case key, or — no key confirmed
+    /// yet — with each candidate an envelope offered; the one that opens it
+    /// becomes the case key.
+    fn decrypt_change(&mut self, org: Id, change: &Change) -> Result<Decrypted> {
+        let aad = change_aad(org, change.case_id, change.epoch, &change.client_id);
+        if let Some(key) = self.case_key(change.case_id, change.epoch)? {
+            return Ok(match crypto::open(&key, &aad, &change.ciphertext) {
+                Ok(bytes) => Decrypted::Bytes(Zeroizing::new(bytes)),
+                Err(_) => Decrypted::Fails,
+            });
+        }
+        let key_aad = case_key_aad(self.vault_id()?, change.case_id, change.epoch);
+        for (_, wrapped) in self
+            .store()?
+            .key_candidates(&change.case_id, change.epoch)?
+        {
+            let Ok(key) = SecretKey::unwrap_from(&wrapped, &self.unlocked()?.drk, &key_aad) else {
+                continue;
+            };
+            if let Ok(bytes) = crypto::open(&key, &aad, &change.ciphertext) {
+                self.store_mut()?
+                    .confirm_case_key(&change.case_id, change.epoch, &wrapped)?;
+                return Ok(Decrypted::Bytes(Zeroizing::new(bytes)));
+            }
+        }
+        Ok(Decrypted::NoKeyYet)
+    }
+
+    /// Keeps a bad item sealed under this device's key with its reason, to
+    /// report (no content ever leaves: only case, position, signer, reason).
+    fn quarantine(
+        &mut self,
+        entry: &proto::Entry,
+        reason: RejectReason,
+        applied: &mut Applied,
+    ) -> Result<()> {
+        let (case, signer) = match &entry.item {
+            Item::Change(c) => (c.case_id, c.author),
+            Item::Envelope(e) => (e.case_id, e.sealed_by),
+            Item::Removed { case_id } => (*case_id, [0; 16]),
+        };
+        let body = proto::encode(&entry.item);
+        let sealed = crypto::seal(
+            &self.unlocked()?.drk,
+            &rejected_aad(self.vault_id()?, case, entry.seq),
+            &body,
+        )?;
+        let now = self.now().timestamp();
+        self.store_mut()?
+            .reject(entry.seq, &case, &signer, reason.as_str(), now, &sealed)?;
+        applied.rejected.push(proto::Rejected {
+            case_id: case,
+            seq: entry.seq,
+            signer,
+            reason,
+        });
+        Ok(())
+    }
+
+    /// Quarantined items not yet reported to the server.
+    pub fn unreported_rejections(&self) -> Result<Vec<proto::Rejected>> {
+        Ok(self
+            .store()?
+            .unreported_rejections()?
+            .into_iter()
+            .filter_map(|(seq, case_id, signer, reason)| {
+                Some(proto::Rejected {
+                    case_id,
+                    seq,
+                    signer,
+                    reason: reject_reason(&reason)?,
+                })
+            })
+            .collect())
+    }
+
+    pub fn mark_rejections_reported(&mut self, seqs: &[u64]) -> Result<()> {
+        self.store_mut()?.mark_rejections_reported(seqs)
     }
 
     /// The server says this device no longer holds `case` (it was
@@ -736,47 +903,38 @@ impl Vault {
         Ok(done)
     }
 
-    /// Applies one verified change. Returns false if it must wait (its
-    /// history has a gap), in which case nothing was written.
+    /// Applies one verified, decrypted change. Returns false if it must
+    /// wait (its history has a gap), in which case nothing was written;
+    /// a change that is not Automerge of this case is quarantined by the
+    /// caller (`Err` is this device's own failure).
     fn apply_change(
         &mut self,
-        org: Id,
         change: &Change,
-        key: &SecretKey,
+        bytes: &[u8],
         applied: &mut Applied,
-    ) -> Result<bool> {
+    ) -> Result<Applying> {
         let case = change.case_id;
         let case_name = uuid::Uuid::from_bytes(case).to_string();
-        let bytes = crypto::open(
-            key,
-            &change_aad(org, case, change.epoch, &change.client_id),
-            &change.ciphertext,
-        )
-        .map_err(|_| Error::SyncProtocol("a received change does not decrypt"))?;
         let actor = self.unlocked()?.actor.clone();
         if !self.store()?.case_exists(&case)? {
-            let mut doc = match CaseDoc::load(&actor, None, [bytes.as_slice()]) {
+            let mut doc = match CaseDoc::load(&actor, None, [bytes]) {
                 Ok(doc) => doc,
-                Err(_) => {
-                    applied.rejected += 1;
-                    return Ok(true);
-                }
+                Err(_) => return Ok(Applying::Bad(RejectReason::DoesNotApply)),
             };
             if !doc.missing_deps().is_empty() {
                 applied.refetch.insert(case);
-                return Ok(false);
+                return Ok(Applying::Wait);
             }
             if doc.read().ok().map(|c| c.id) != Some(case_name.clone()) {
                 // Signed by an authorised device but not this case's record:
                 // refuse it rather than store it under the wrong case.
-                applied.rejected += 1;
-                return Ok(true);
+                return Ok(Applying::Bad(RejectReason::DoesNotApply));
             }
             self.store_new_case(case, doc)?;
             self.mark_received(case)?;
             applied.changes += 1;
             applied.cases_changed.insert(case);
-            return Ok(true);
+            return Ok(Applying::Done);
         }
         // Local changes not yet handed to sync go to the outbox first, so the
         // synced heads recorded below never cover an unsent change.
@@ -786,12 +944,11 @@ impl Vault {
         }
         let loaded = self.loaded(case)?;
         let before = loaded.doc.heads();
-        if loaded.doc.apply_changes(&bytes).is_err() {
+        if loaded.doc.apply_changes(bytes).is_err() {
             if let Some(u) = self.unlocked.as_mut() {
                 u.cases.remove(&case);
             }
-            applied.rejected += 1;
-            return Ok(true);
+            return Ok(Applying::Bad(RejectReason::DoesNotApply));
         }
         if !loaded.doc.missing_deps().is_empty() {
             // Forget the in-memory copy (it may hold queued changes); the
@@ -800,17 +957,22 @@ impl Vault {
                 u.cases.remove(&case);
             }
             applied.refetch.insert(case);
-            return Ok(false);
+            return Ok(Applying::Wait);
         }
         if loaded.doc.heads() == before {
-            return Ok(true);
+            // Nothing new: a re-delivered change, or bytes that are not
+            // Automerge at all (which `load_incremental` skips silently).
+            if !CaseDoc::is_automerge(bytes) {
+                return Ok(Applying::Bad(RejectReason::DoesNotApply));
+            }
+            return Ok(Applying::Done);
         }
         let new = loaded.doc.save_after(&before);
         self.append_received(case, &new)?;
         self.mark_received(case)?;
         applied.changes += 1;
         applied.cases_changed.insert(case);
-        Ok(true)
+        Ok(Applying::Done)
     }
 
     /// Stores received changes as a chunk (same path as a local write).
@@ -851,7 +1013,8 @@ impl Vault {
             &heads_aad(vault_id, case, last_seq),
             &encode_heads(&heads),
         )?;
-        self.store_mut()?.mark_synced(&case, last_seq, &sealed, &[])
+        self.store_mut()?
+            .mark_synced(&case, last_seq, &sealed, &[], false)
     }
 
     /// Seals this device's case keys for authorised recipients that lack them.
@@ -873,25 +1036,45 @@ impl Vault {
     pub fn retry_inbox(&mut self, applied: &mut Applied) -> Result<u64> {
         let config = self.sync_config()?.ok_or(Error::NotEnrolled)?;
         let org = config.org_id()?;
-        let cases = self.store()?.inbox_case_ids()?;
         let mut n = 0;
-        for case in cases {
-            let Some(key) = self.case_key(case, CURRENT_EPOCH)? else {
+        for case in self.store()?.inbox_case_ids()? {
+            n += self.retry_case_inbox(org, case, applied)?;
+        }
+        Ok(n)
+    }
+
+    /// Retries one case's waiting changes: applied ones leave the inbox,
+    /// bad ones are quarantined, the rest keep waiting.
+    fn retry_case_inbox(&mut self, org: Id, case: Id, applied: &mut Applied) -> Result<u64> {
+        let mut done = Vec::new();
+        let mut n = 0;
+        for (seq, body) in self.store()?.inbox_for(&case)? {
+            let Ok(change) = proto::decode::<Change>(&body) else {
+                done.push(seq);
                 continue;
             };
-            let mut done = Vec::new();
-            for (seq, body) in self.store()?.inbox_for(&case)? {
-                let change: Change = proto::decode(&body).map_err(|_| Error::CorruptRecord {
-                    what: "received change",
-                    case: "-".into(),
-                })?;
-                if self.apply_change(org, &change, &key, applied)? {
+            let entry = proto::Entry {
+                seq,
+                item: Item::Change(change.clone()),
+            };
+            let outcome = match self.decrypt_change(org, &change)? {
+                Decrypted::NoKeyYet => continue,
+                Decrypted::Fails => Applying::Bad(RejectReason::DoesNotDecrypt),
+                Decrypted::Bytes(bytes) => self.apply_change(&change, &bytes, applied)?,
+            };
+            match outcome {
+                Applying::Wait => {}
+                Applying::Done => {
                     done.push(seq);
                     n += 1;
                 }
+                Applying::Bad(reason) => {
+                    self.quarantine(&entry, reason, applied)?;
+                    done.push(seq);
+                }
             }
-            self.store_mut()?.inbox_delete(&done)?;
         }
+        self.store_mut()?.inbox_delete(&done)?;
         Ok(n)
     }
 
@@ -899,12 +1082,15 @@ impl Vault {
     pub fn case_sync_states(&mut self) -> Result<Vec<(String, CaseSyncState)>> {
         let enrolled = self.sync_config()?.is_some();
         let pending = self.cases_pending_upload()?;
+        let attention: BTreeSet<Id> = self.store()?.rejected_cases()?.into_iter().collect();
         let mut out = Vec::new();
         for id in self.store()?.case_ids()? {
             let name = uuid::Uuid::from_bytes(id).to_string();
             let uploaded = self.store()?.synced_heads(&id)?.is_some();
             let state = if !enrolled || !uploaded {
                 CaseSyncState::NeverSynced
+            } else if attention.contains(&id) {
+                CaseSyncState::NeedsAttention
             } else if pending.contains(&id) {
                 CaseSyncState::PendingUpload
             } else if !self.conflicts(&name).map(|c| c.is_empty()).unwrap_or(true) {

@@ -11,7 +11,7 @@ pub(crate) mod sqlite;
 pub use sqlite::SqliteStorage;
 
 use outreach_protocol::{
-    AssignResponse, Change, Cursor, Envelope, ErrorCode, Id, PullResponse, PushResponse, Role,
+    AssignResponse, Change, Cursor, Envelope, ErrorCode, Id, PushResponse, Rejected, Role,
     TransferResponse,
 };
 
@@ -76,6 +76,21 @@ pub struct DeviceListing {
     pub last_seen: Option<i64>,
 }
 
+/// One item a device quarantined and reported (`outreach-server rejected`):
+/// ids, a sequence number and a reason — never content.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RejectedListing {
+    /// First 8 hex digits of the reporting device's id.
+    pub device: String,
+    pub user: String,
+    pub case_id: String,
+    pub seq: u64,
+    /// First 8 hex digits of the device that signed (or claimed to sign) it.
+    pub signer: String,
+    pub reason: String,
+    pub reported_at: i64,
+}
+
 pub struct NewDevice {
     pub device_id: Id,
     pub sign_pk: [u8; 32],
@@ -118,11 +133,13 @@ pub trait Storage: Send + Sync + 'static {
     fn push(
         &self,
         device: &Device,
-        changes: &[Change],
-        envelopes: &[Envelope],
+        changes: Vec<Change>,
+        envelopes: Vec<Envelope>,
         now: i64,
     ) -> Result<PushResponse>;
-    fn pull(&self, device: &Device, cursor: Cursor, max_bytes: u32) -> Result<PullResponse>;
+    /// The encoded [`outreach_protocol::PullResponse`] (written from the
+    /// stored bytes, never decoded and re-encoded).
+    fn pull(&self, device: &Device, cursor: Cursor, max_bytes: u32) -> Result<Vec<u8>>;
     fn assign(&self, by: &Device, case_id: &Id, user: &str, now: i64) -> Result<AssignResponse>;
     /// Queues the cases' whole history for the device's next pull.
     fn refetch(&self, device: &Device, cases: &[Id], now: i64) -> Result<()>;
@@ -132,4 +149,9 @@ pub trait Storage: Send + Sync + 'static {
     /// until it has pulled past that item. Replaying changes nothing.
     fn transfer(&self, by: &Device, case_id: &Id, user: &str, now: i64)
     -> Result<TransferResponse>;
+    /// Stores items the device quarantined (idempotent by device and
+    /// sequence number; bounded per device); returns how many were new.
+    fn report_rejected(&self, device: &Device, items: &[Rejected], now: i64) -> Result<u32>;
+    /// Every stored report, oldest first.
+    fn rejected(&self) -> Result<Vec<RejectedListing>>;
 }

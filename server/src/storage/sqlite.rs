@@ -5,11 +5,12 @@
 
 use std::path::Path;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use outreach_protocol::{
-    self as proto, Ack, AssignResponse, Change, Cursor, Entry, Envelope, EnvelopeNeed, ErrorCode,
-    Id, Item, PullResponse, PushResponse, RECOVERY_RECIPIENT, Role, Signer, TransferResponse,
+    self as proto, Ack, AssignResponse, Change, Cursor, Envelope, EnvelopeNeed, ErrorCode, Id,
+    Item, PageWriter, PushResponse, RECOVERY_RECIPIENT, Rejected, Role, Signer, TransferResponse,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
@@ -17,7 +18,8 @@ use std::path::PathBuf;
 use std::sync::mpsc;
 
 use super::{
-    Device, DeviceListing, NewDevice, Org, Result, Storage, StorageError, User, may_access, refused,
+    Device, DeviceListing, NewDevice, Org, RejectedListing, Result, Storage, StorageError, User,
+    may_access, refused,
 };
 
 const KIND_GRANT: i64 = 2;
@@ -108,7 +110,49 @@ ALTER TABLE devices ADD COLUMN pulled_seq INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX log_removed ON log(target, seq) WHERE kind = 3;
 ";
 
-const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2];
+/// v3: bounded per device (issue 10).
+/// - Every envelope for a recipient is kept, one per sealer (an attacker's
+///   junk envelope can no longer pre-empt the real one).
+/// - `devices.stored_bytes`: bytes of changes and envelopes the device has
+///   stored, checked against the per-device quota on every push.
+/// - `cases.created_device`: the device that registered the case, the only
+///   one whose recovery envelope is accepted.
+/// - `log_grant`: finds a device's pending grant of a case (refetch dedupe).
+/// - `rejected`: items devices quarantined and reported (ids only).
+const SCHEMA_V3: &str = "
+DROP INDEX log_envelope;
+CREATE UNIQUE INDEX log_envelope_sealer ON log(case_id, epoch, target, device_id) WHERE kind = 1;
+CREATE INDEX log_grant ON log(target, case_id, seq) WHERE kind = 2;
+ALTER TABLE devices ADD COLUMN stored_bytes INTEGER NOT NULL DEFAULT 0;
+UPDATE devices SET stored_bytes = s.bytes
+  FROM (SELECT device_id, SUM(length(body)) AS bytes FROM log WHERE kind IN (0, 1) GROUP BY device_id) s
+  WHERE s.device_id = devices.device_id;
+ALTER TABLE cases ADD COLUMN created_device BLOB;
+UPDATE cases SET created_device = f.device_id
+  FROM (SELECT case_id, device_id, MIN(seq) FROM log WHERE kind = 0 GROUP BY case_id) f
+  WHERE f.case_id = cases.case_id;
+CREATE TABLE rejected (
+    device_id   BLOB NOT NULL,
+    seq         INTEGER NOT NULL,
+    case_id     BLOB NOT NULL,
+    signer      BLOB NOT NULL,
+    reason      TEXT NOT NULL,
+    reported_at INTEGER NOT NULL,
+    PRIMARY KEY (device_id, seq)
+);
+";
+
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3];
+
+/// Reports of quarantined items kept per device (the first ones; later ones
+/// are counted as not stored).
+const MAX_REPORTS_PER_DEVICE: i64 = 1000;
+
+/// The one answer to a request naming a case the device may not use or the
+/// server does not know: the two are not told apart, so a device cannot
+/// learn which case ids exist.
+pub const CASE_REFUSED: &str =
+    "this device may not write or read that case, or there is no such case";
 
 /// Cases a user may read, as SQL: the same rule as [`may_access`].
 /// Parameters: ?1 user id, ?2 role, ?3 team.
@@ -135,6 +179,8 @@ pub struct SqliteStorage {
     readers: Mutex<Vec<Connection>>,
     /// When each device's `last_seen` was last written (kept off the hot path).
     touched: Mutex<HashMap<Id, i64>>,
+    /// Bytes of log items one device may store (see [`SCHEMA_V3`]).
+    device_quota: AtomicU64,
 }
 
 struct PushJob {
@@ -174,7 +220,13 @@ impl SqliteStorage {
             queue: Mutex::new(Vec::new()),
             readers: Mutex::new(Vec::new()),
             touched: Mutex::new(HashMap::new()),
+            device_quota: AtomicU64::new(crate::DEFAULT_DEVICE_QUOTA),
         })
+    }
+
+    /// Sets the per-device storage quota (bytes of changes and envelopes).
+    pub fn set_device_quota(&self, bytes: u64) {
+        self.device_quota.store(bytes, Ordering::Relaxed);
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
@@ -213,7 +265,15 @@ impl SqliteStorage {
                 conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             for job in &jobs {
                 let sp = tx.savepoint()?;
-                match push_in(&sp, &job.device, &job.changes, &job.envelopes, job.now) {
+                let quota = self.device_quota.load(Ordering::Relaxed);
+                match push_in(
+                    &sp,
+                    &job.device,
+                    &job.changes,
+                    &job.envelopes,
+                    job.now,
+                    quota,
+                ) {
                     Ok(r) => {
                         sp.commit()?;
                         results.push(Ok(r));
@@ -266,6 +326,19 @@ fn id(bytes: Vec<u8>) -> Result<Id> {
     bytes.try_into().map_err(|_| StorageError::Corrupt)
 }
 
+/// A case id as the devices show it (hyphenated UUID).
+fn uuid_text(id: &Id) -> String {
+    let h = hex::encode(id);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
 fn key32(bytes: Vec<u8>) -> Result<[u8; 32]> {
     bytes.try_into().map_err(|_| StorageError::Corrupt)
 }
@@ -303,21 +376,26 @@ fn user_by(tx: &Connection, where_sql: &str, p: &dyn rusqlite::ToSql) -> Result<
 struct CaseRow {
     team: Option<String>,
     epoch: u32,
+    /// The device that registered the case (`None` only for a case whose
+    /// first change predates schema v3 and is gone).
+    created_device: Option<Id>,
 }
 
 fn case_row(tx: &Connection, case_id: &Id) -> Result<Option<CaseRow>> {
-    Ok(tx
-        .query_row(
-            "SELECT team, epoch FROM cases WHERE case_id = ?1",
-            [&case_id[..]],
-            |r| {
-                Ok(CaseRow {
-                    team: r.get(0)?,
-                    epoch: r.get(1)?,
-                })
-            },
-        )
-        .optional()?)
+    let row = tx
+        .prepare_cached("SELECT team, epoch, created_device FROM cases WHERE case_id = ?1")?
+        .query_row([&case_id[..]], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get::<_, Option<Vec<u8>>>(2)?))
+        })
+        .optional()?;
+    row.map(|(team, epoch, created)| {
+        Ok(CaseRow {
+            team,
+            epoch,
+            created_device: created.map(id).transpose()?,
+        })
+    })
+    .transpose()
 }
 
 fn assigned(tx: &Connection, case_id: &Id, user_id: &Id) -> Result<bool> {
@@ -355,6 +433,31 @@ fn removal_pending(tx: &Connection, case_id: &Id, device_id: &Id) -> Result<bool
         .is_some())
 }
 
+/// Whether `by` may assign or transfer the case: a supervisor of its team or
+/// an admin. A device that may not even read the case gets the same answer
+/// as for a case that does not exist.
+fn may_manage(tx: &Connection, by: &Device, case_id: &Id, case: &CaseRow) -> Result<()> {
+    let allowed = match by.user.role {
+        Role::Admin => true,
+        Role::Supervisor => case.team.is_some() && case.team == by.user.team,
+        Role::Practitioner => false,
+    };
+    if allowed {
+        return Ok(());
+    }
+    if !may_access(
+        &by.user,
+        case.team.as_deref(),
+        assigned(tx, case_id, &by.user.user_id)?,
+    ) {
+        return Err(refused(ErrorCode::Forbidden, CASE_REFUSED));
+    }
+    Err(refused(
+        ErrorCode::Forbidden,
+        "only a supervisor of the case's team (or an admin) may assign or transfer it",
+    ))
+}
+
 /// Every live device that may read the case (for envelope needs).
 fn authorised_devices(tx: &Connection, case_id: &Id, team: Option<&str>) -> Result<Vec<Id>> {
     let mut stmt = tx.prepare_cached(
@@ -374,9 +477,13 @@ fn authorised_devices(tx: &Connection, case_id: &Id, team: Option<&str>) -> Resu
 
 fn add_need(tx: &Connection, case_id: &Id, epoch: u32, recipient: &Id) -> Result<()> {
     tx.prepare_cached(
+        // Met only by an envelope from a key holder (see `holds_key`).
         "INSERT OR IGNORE INTO envelope_needs (case_id, epoch, recipient)
          SELECT ?1, ?2, ?3 WHERE NOT EXISTS (
-            SELECT 1 FROM log WHERE kind = 1 AND case_id = ?1 AND epoch = ?2 AND target = ?3)",
+            SELECT 1 FROM log e WHERE e.kind = 1 AND e.case_id = ?1 AND e.epoch = ?2 AND e.target = ?3
+              AND (e.device_id = (SELECT created_device FROM cases WHERE case_id = ?1)
+                   OR EXISTS (SELECT 1 FROM log k WHERE k.kind = 1 AND k.case_id = ?1 AND k.epoch = ?2
+                                AND k.target = e.device_id AND k.device_id != e.device_id)))",
     )?
     .execute(params![&case_id[..], epoch, &recipient[..]])?;
     Ok(())
@@ -665,8 +772,8 @@ impl Storage for SqliteStorage {
     fn push(
         &self,
         device: &Device,
-        changes: &[Change],
-        envelopes: &[Envelope],
+        changes: Vec<Change>,
+        envelopes: Vec<Envelope>,
         now: i64,
     ) -> Result<PushResponse> {
         let (reply, rx) = mpsc::sync_channel(1);
@@ -675,8 +782,8 @@ impl Storage for SqliteStorage {
             .unwrap_or_else(|p| p.into_inner())
             .push(PushJob {
                 device: device.clone(),
-                changes: changes.to_vec(),
-                envelopes: envelopes.to_vec(),
+                changes,
+                envelopes,
                 now,
                 reply,
             });
@@ -688,7 +795,7 @@ impl Storage for SqliteStorage {
         rx.recv().unwrap_or(Err(StorageError::CommitFailed))
     }
 
-    fn pull(&self, device: &Device, cursor: Cursor, max_bytes: u32) -> Result<PullResponse> {
+    fn pull(&self, device: &Device, cursor: Cursor, max_bytes: u32) -> Result<Vec<u8>> {
         self.note_pulled(device, cursor)?;
         self.read(|c| {
             let tx = c.transaction()?;
@@ -711,8 +818,13 @@ impl Storage for SqliteStorage {
                     Some(case) if may_read(&tx, user, &case)? => Some(case),
                     _ => None,
                 };
+                next = Cursor {
+                    seq: cursor.seq,
+                    sub: 0,
+                };
                 if let Some(case) = case {
-                    match expand_grant(
+                    // The page is empty: the first item always fits.
+                    if let Expansion::Partial(sub) = expand_grant(
                         &tx,
                         &device.device_id,
                         &case,
@@ -720,44 +832,32 @@ impl Storage for SqliteStorage {
                         cursor.sub,
                         &mut page,
                     )? {
-                        Some(sub) => {
-                            next = Cursor {
-                                seq: cursor.seq,
-                                sub,
-                            };
-                            return page.finish(&tx, device, next, true);
-                        }
-                        None => {
-                            next = Cursor {
-                                seq: cursor.seq,
-                                sub: 0,
-                            }
-                        }
+                        next = Cursor {
+                            seq: cursor.seq,
+                            sub,
+                        };
+                        return page.finish(&tx, device, next, true);
                     }
-                } else {
-                    next = Cursor {
-                        seq: cursor.seq,
-                        sub: 0,
-                    };
                 }
             }
+            // Sizes only: each body is read once it is known to fit.
             let mut stmt = tx.prepare_cached(&format!(
                 // One index seek per readable case and one for what is
                 // addressed to the device: the cost follows what the device
                 // may read, not everything the organisation wrote.
                 "WITH readable AS ({READABLE_CASES})
-                 SELECT l.seq, l.kind, l.case_id, l.body FROM readable r
+                 SELECT l.seq, l.kind, l.case_id, length(l.body) FROM readable r
                    JOIN log l ON l.case_id = r.case_id AND l.seq > ?4
                    WHERE l.kind = 0 AND l.device_id != ?5
                  UNION ALL
-                 SELECT seq, kind, case_id, body FROM log
+                 SELECT seq, kind, case_id, length(body) FROM log
                    WHERE target = ?5 AND seq > ?4
                      AND (kind = 3 OR ((kind = 2 OR (kind = 1 AND device_id != ?5))
                                        AND case_id IN (SELECT case_id FROM readable)))
                  ORDER BY 1 LIMIT 256"
             ))?;
             loop {
-                let rows: Vec<(u64, i64, Vec<u8>, Vec<u8>)> = stmt
+                let rows: Vec<(u64, i64, Vec<u8>, usize)> = stmt
                     .query_map(
                         params![
                             &user.user_id[..],
@@ -773,21 +873,31 @@ impl Storage for SqliteStorage {
                     drop(stmt);
                     return page.finish(&tx, device, next, false);
                 }
-                for (seq, kind, case, body) in rows {
-                    if page.full() {
-                        drop(stmt);
-                        return page.finish(&tx, device, next, true);
-                    }
+                for (seq, kind, case, len) in rows {
                     if kind == KIND_GRANT {
-                        let case = id(case)?;
-                        if let Some(sub) =
-                            expand_grant(&tx, &device.device_id, &case, seq, 0, &mut page)?
-                        {
+                        // A grant's body is empty; its items are sized one by one.
+                        if !page.fits(1) {
                             drop(stmt);
-                            return page.finish(&tx, device, Cursor { seq, sub }, true);
+                            return page.finish(&tx, device, next, true);
+                        }
+                        let case = id(case)?;
+                        match expand_grant(&tx, &device.device_id, &case, seq, 0, &mut page)? {
+                            Expansion::Done => {}
+                            Expansion::Partial(sub) => {
+                                drop(stmt);
+                                return page.finish(&tx, device, Cursor { seq, sub }, true);
+                            }
+                            Expansion::NotStarted => {
+                                drop(stmt);
+                                return page.finish(&tx, device, next, true);
+                            }
                         }
                     } else {
-                        page.push(seq, &body)?;
+                        if !page.fits(len) {
+                            drop(stmt);
+                            return page.finish(&tx, device, next, true);
+                        }
+                        page.push(&tx, seq)?;
                     }
                     next = Cursor { seq, sub: 0 };
                 }
@@ -797,6 +907,86 @@ impl Storage for SqliteStorage {
 
     fn refetch(&self, device: &Device, cases: &[Id], now: i64) -> Result<()> {
         self.refetch_inner(device, cases, now)
+    }
+
+    fn report_rejected(&self, device: &Device, items: &[Rejected], now: i64) -> Result<u32> {
+        self.with(|c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let mut kept: i64 = tx.query_row(
+                "SELECT COUNT(*) FROM rejected WHERE device_id = ?1",
+                [&device.device_id[..]],
+                |r| r.get(0),
+            )?;
+            let mut stored = 0u32;
+            for item in items {
+                if kept >= MAX_REPORTS_PER_DEVICE {
+                    break;
+                }
+                // Only items that are in the log, for the case they name.
+                let in_log = tx
+                    .prepare_cached("SELECT case_id FROM log WHERE seq = ?1")?
+                    .query_row([item.seq], |r| r.get::<_, Vec<u8>>(0))
+                    .optional()?
+                    .is_some_and(|case| case == item.case_id[..]);
+                if !in_log {
+                    continue;
+                }
+                let n = tx
+                    .prepare_cached(
+                        "INSERT OR IGNORE INTO rejected (device_id, seq, case_id, signer, reason, reported_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    )?
+                    .execute(params![
+                        &device.device_id[..],
+                        item.seq,
+                        &item.case_id[..],
+                        &item.signer[..],
+                        item.reason.as_str(),
+                        now
+                    ])?;
+                stored += n as u32;
+                kept += n as i64;
+            }
+            tx.commit()?;
+            Ok(stored)
+        })
+    }
+
+    fn rejected(&self) -> Result<Vec<RejectedListing>> {
+        self.read(|c| {
+            let mut stmt = c.prepare(
+                "SELECT r.device_id, COALESCE(u.name, ''), r.case_id, r.seq, r.signer, r.reason, r.reported_at
+                 FROM rejected r
+                 LEFT JOIN devices d ON d.device_id = r.device_id
+                 LEFT JOIN users u ON u.user_id = d.user_id
+                 ORDER BY r.reported_at, r.device_id, r.seq",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok((
+                    r.get::<_, Vec<u8>>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Vec<u8>>(2)?,
+                    r.get::<_, u64>(3)?,
+                    r.get::<_, Vec<u8>>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, i64>(6)?,
+                ))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (device, user, case, seq, signer, reason, reported_at) = row?;
+                out.push(RejectedListing {
+                    device: hex::encode(&device[..device.len().min(4)]),
+                    user,
+                    case_id: uuid_text(&id(case)?),
+                    seq,
+                    signer: hex::encode(&signer[..signer.len().min(4)]),
+                    reason,
+                    reported_at,
+                });
+            }
+            Ok(out)
+        })
     }
 
     fn transfer(
@@ -812,21 +1002,9 @@ impl Storage for SqliteStorage {
     fn assign(&self, by: &Device, case_id: &Id, user: &str, now: i64) -> Result<AssignResponse> {
         self.with(|c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let case = case_row(&tx, case_id)?.ok_or(refused(
-                ErrorCode::NotFound,
-                "the server does not know that case yet: sync it first",
-            ))?;
-            let allowed = match by.user.role {
-                Role::Admin => true,
-                Role::Supervisor => case.team.is_some() && case.team == by.user.team,
-                Role::Practitioner => false,
-            };
-            if !allowed {
-                return Err(refused(
-                    ErrorCode::Forbidden,
-                    "only a supervisor of the case's team (or an admin) may assign it",
-                ));
-            }
+            let case =
+                case_row(&tx, case_id)?.ok_or(refused(ErrorCode::Forbidden, CASE_REFUSED))?;
+            may_manage(&tx, by, case_id, &case)?;
             let target = user_by(&tx, "name = ?1", &user)?.ok_or(refused(
                 ErrorCode::UnknownUser,
                 "no user of that name: check `outreach-server devices`",
@@ -837,22 +1015,26 @@ impl Storage for SqliteStorage {
                     "cases are assigned to practitioners or supervisors, not admins",
                 ));
             }
-            tx.execute(
+            let newly_assigned = tx.execute(
                 "INSERT OR IGNORE INTO assignments (case_id, user_id) VALUES (?1, ?2)",
                 params![&case_id[..], &target.user_id[..]],
-            )?;
+            )? > 0;
             let devices: Vec<Vec<u8>> = tx
                 .prepare("SELECT device_id FROM devices WHERE user_id = ?1 AND revoked_at IS NULL")?
                 .query_map([&target.user_id[..]], |r| r.get(0))?
                 .collect::<rusqlite::Result<_>>()?;
             for d in &devices {
                 let d = id(d.clone())?;
-                // Deliver the case's history whole, whatever the device's cursor.
-                tx.execute(
-                    "INSERT INTO log (kind, case_id, epoch, device_id, target, body, created_at)
-                     VALUES (2, ?1, ?2, ?3, ?4, x'', ?5)",
-                    params![&case_id[..], case.epoch, &by.device_id[..], &d[..], now],
-                )?;
+                if newly_assigned {
+                    // Deliver the case's history whole, whatever the device's
+                    // cursor (not again when she already had it: a repeated
+                    // assign adds nothing to the log).
+                    tx.execute(
+                        "INSERT INTO log (kind, case_id, epoch, device_id, target, body, created_at)
+                         VALUES (2, ?1, ?2, ?3, ?4, x'', ?5)",
+                        params![&case_id[..], case.epoch, &by.device_id[..], &d[..], now],
+                    )?;
+                }
                 add_need(&tx, case_id, case.epoch, &d)?;
             }
             tx.commit()?;
@@ -900,21 +1082,9 @@ impl SqliteStorage {
     ) -> Result<TransferResponse> {
         self.with(|c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let case = case_row(&tx, case_id)?.ok_or(refused(
-                ErrorCode::NotFound,
-                "the server does not know that case yet: sync it first",
-            ))?;
-            let allowed = match by.user.role {
-                Role::Admin => true,
-                Role::Supervisor => case.team.is_some() && case.team == by.user.team,
-                Role::Practitioner => false,
-            };
-            if !allowed {
-                return Err(refused(
-                    ErrorCode::Forbidden,
-                    "only a supervisor of the case's team (or an admin) may transfer it",
-                ));
-            }
+            let case =
+                case_row(&tx, case_id)?.ok_or(refused(ErrorCode::Forbidden, CASE_REFUSED))?;
+            may_manage(&tx, by, case_id, &case)?;
             let target = user_by(&tx, "name = ?1", &user)?.ok_or(refused(
                 ErrorCode::UnknownUser,
                 "no user of that name: check `outreach-server devices`",
@@ -998,19 +1168,32 @@ impl SqliteStorage {
     }
 
     fn refetch_inner(&self, device: &Device, cases: &[Id], now: i64) -> Result<()> {
+        let mut cases = cases.to_vec();
+        cases.sort_unstable();
+        cases.dedup();
         self.with(|c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            for case_id in cases {
-                let case = case_row(&tx, case_id)?.ok_or(refused(
-                    ErrorCode::NotFound,
-                    "the server does not know that case",
-                ))?;
+            for case_id in &cases {
+                let case = case_row(&tx, case_id)?.ok_or(refused(ErrorCode::Forbidden, CASE_REFUSED))?;
                 let is_assigned = assigned(&tx, case_id, &device.user.user_id)?;
                 if !may_access(&device.user, case.team.as_deref(), is_assigned) {
-                    return Err(refused(
-                        ErrorCode::Forbidden,
-                        "this device may not read that case",
-                    ));
+                    return Err(refused(ErrorCode::Forbidden, CASE_REFUSED));
+                }
+                // A grant of this case to this device newer than everything
+                // it would deliver already does the job: a repeated or
+                // replayed refetch adds nothing to the log.
+                let pending = tx
+                    .prepare_cached(
+                        "SELECT 1 FROM log g WHERE g.kind = 2 AND g.target = ?2 AND g.case_id = ?1
+                           AND g.seq > (SELECT COALESCE(MAX(seq), 0) FROM log
+                                        WHERE case_id = ?1 AND (kind = 0 OR (kind = 1 AND target = ?2)))
+                         LIMIT 1",
+                    )?
+                    .query_row(params![&case_id[..], &device.device_id[..]], |_| Ok(()))
+                    .optional()?
+                    .is_some();
+                if pending {
+                    continue;
                 }
                 tx.execute(
                     "INSERT INTO log (kind, case_id, epoch, device_id, target, body, created_at)
@@ -1031,8 +1214,11 @@ fn push_in(
     changes: &[Change],
     envelopes: &[Envelope],
     now: i64,
+    quota: u64,
 ) -> Result<PushResponse> {
     let mut acks = Vec::with_capacity(changes.len());
+    // Bytes this push adds to the device's share of the log.
+    let mut added = 0u64;
     for change in changes {
         let case = match case_row(tx, &change.case_id)? {
             Some(case) => {
@@ -1040,14 +1226,28 @@ fn push_in(
                 if !may_access(&device.user, case.team.as_deref(), is_assigned)
                     && !removal_pending(tx, &change.case_id, &device.device_id)?
                 {
-                    return Err(refused(
-                        ErrorCode::Forbidden,
-                        "this device may not write to that case",
-                    ));
+                    return Err(refused(ErrorCode::Forbidden, CASE_REFUSED));
                 }
                 case
             }
-            None => register_case(tx, device, &change.case_id, now)?,
+            None => {
+                // Every case key is sealed to the recovery key from the
+                // start: the case is registered only together with its
+                // recovery envelope, sealed by the registering device.
+                let with_recovery = envelopes.iter().any(|e| {
+                    e.case_id == change.case_id
+                        && e.recipient == RECOVERY_RECIPIENT
+                        && e.sealed_by == device.device_id
+                        && e.epoch == 0
+                });
+                if !with_recovery {
+                    return Err(refused(
+                        ErrorCode::Malformed,
+                        "a new case must come with its recovery envelope in the same push",
+                    ));
+                }
+                register_case(tx, device, &change.case_id, now)?
+            }
         };
         if change.epoch != case.epoch {
             return Err(refused(
@@ -1055,19 +1255,23 @@ fn push_in(
                 "a change was sealed under a case key epoch that is not current",
             ));
         }
-        let body = proto::encode(&Item::Change(change.clone()));
-        tx.prepare_cached(
-                    "INSERT OR IGNORE INTO log (kind, case_id, epoch, device_id, client_id, body, created_at)
-                     VALUES (0, ?1, ?2, ?3, ?4, ?5, ?6)",
-                )?
-                .execute(params![
-                    &change.case_id[..],
-                    change.epoch,
-                    &device.device_id[..],
-                    &change.client_id[..],
-                    body,
-                    now
-                ])?;
+        let body = proto::encode(&proto::ItemOf::Change(change));
+        let inserted = tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO log (kind, case_id, epoch, device_id, client_id, body, created_at)
+                 VALUES (0, ?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                &change.case_id[..],
+                change.epoch,
+                &device.device_id[..],
+                &change.client_id[..],
+                body,
+                now
+            ])?;
+        if inserted > 0 {
+            added += body.len() as u64;
+        }
         let seq: u64 = tx
             .prepare_cached(
                 "SELECT seq, case_id FROM log WHERE kind = 0 AND device_id = ?1 AND client_id = ?2",
@@ -1088,19 +1292,14 @@ fn push_in(
     }
     let mut stored = 0u32;
     for env in envelopes {
-        let case = case_row(tx, &env.case_id)?.ok_or(refused(
-            ErrorCode::NotFound,
-            "an envelope names a case the server does not know",
-        ))?;
+        let case =
+            case_row(tx, &env.case_id)?.ok_or(refused(ErrorCode::Forbidden, CASE_REFUSED))?;
         let is_assigned = assigned(tx, &env.case_id, &device.user.user_id)?;
         // A device removed from the case that does not know yet may have
         // queued envelopes with its last changes: not a reason to refuse them.
         let removed = !may_access(&device.user, case.team.as_deref(), is_assigned);
         if removed && !removal_pending(tx, &env.case_id, &device.device_id)? {
-            return Err(refused(
-                ErrorCode::Forbidden,
-                "this device may not share the key of that case",
-            ));
+            return Err(refused(ErrorCode::Forbidden, CASE_REFUSED));
         }
         if env.epoch != case.epoch {
             return Err(refused(
@@ -1108,8 +1307,15 @@ fn push_in(
                 "an envelope was sealed for a case key epoch that is not current",
             ));
         }
-        if env.recipient != RECOVERY_RECIPIENT
-            && !authorised_devices(tx, &env.case_id, case.team.as_deref())?.contains(&env.recipient)
+        if env.recipient == RECOVERY_RECIPIENT {
+            if case.created_device != Some(device.device_id) {
+                return Err(refused(
+                    ErrorCode::Forbidden,
+                    "only the device that created a case seals its recovery envelope",
+                ));
+            }
+        } else if !authorised_devices(tx, &env.case_id, case.team.as_deref())?
+            .contains(&env.recipient)
         {
             if removed {
                 continue; // e.g. to itself: dropped, not stored
@@ -1119,29 +1325,76 @@ fn push_in(
                 "an envelope is addressed to a device that may not read the case",
             ));
         }
-        let body = proto::encode(&Item::Envelope(env.clone()));
-        stored += tx
-                    .prepare_cached(
-                        "INSERT OR IGNORE INTO log (kind, case_id, epoch, device_id, target, body, created_at)
-                         VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)",
-                    )?
-                    .execute(params![
-                        &env.case_id[..],
-                        env.epoch,
-                        &device.device_id[..],
-                        &env.recipient[..],
-                        body,
-                        now
-                    ])? as u32;
-        tx.prepare_cached(
-            "DELETE FROM envelope_needs WHERE case_id = ?1 AND epoch = ?2 AND recipient = ?3",
-        )?
-        .execute(params![&env.case_id[..], env.epoch, &env.recipient[..]])?;
+        let body = proto::encode(&proto::ItemOf::Envelope(env));
+        // One per (case, epoch, recipient, sealer): every sealer's envelope
+        // is kept and delivered, and the recipient tries each.
+        let inserted = tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO log (kind, case_id, epoch, device_id, target, body, created_at)
+                 VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                &env.case_id[..],
+                env.epoch,
+                &device.device_id[..],
+                &env.recipient[..],
+                body,
+                now
+            ])?;
+        stored += inserted as u32;
+        if inserted > 0 {
+            added += body.len() as u64;
+        }
+        // The recipient's need is met only by a device that holds the key as
+        // far as the server can tell, so a junk envelope from one that does
+        // not cannot stop the real one from being sealed.
+        if holds_key(tx, &env.case_id, env.epoch, &device.device_id, &case)? {
+            tx.prepare_cached(
+                "DELETE FROM envelope_needs WHERE case_id = ?1 AND epoch = ?2 AND recipient = ?3",
+            )?
+            .execute(params![&env.case_id[..], env.epoch, &env.recipient[..]])?;
+        }
+    }
+    if added > 0 {
+        let total: u64 = tx
+            .prepare_cached(
+                "UPDATE devices SET stored_bytes = stored_bytes + ?2 WHERE device_id = ?1
+                 RETURNING stored_bytes",
+            )?
+            .query_row(params![&device.device_id[..], added], |r| r.get(0))?;
+        if total > quota {
+            return Err(refused(
+                ErrorCode::QuotaExceeded,
+                "this device has used its storage quota on the server: ask your admin",
+            ));
+        }
     }
     Ok(PushResponse {
         acks,
         envelopes_stored: stored,
     })
+}
+
+/// Whether `sealer` holds the case key of `epoch` as far as the server can
+/// tell: it registered the case, or another device sealed the key to it.
+fn holds_key(
+    tx: &Connection,
+    case_id: &Id,
+    epoch: u32,
+    sealer: &Id,
+    case: &CaseRow,
+) -> Result<bool> {
+    if case.created_device == Some(*sealer) {
+        return Ok(true);
+    }
+    Ok(tx
+        .prepare_cached(
+            "SELECT 1 FROM log WHERE kind = 1 AND case_id = ?1 AND epoch = ?2 AND target = ?3
+               AND device_id != ?3 LIMIT 1",
+        )?
+        .query_row(params![&case_id[..], epoch, &sealer[..]], |_| Ok(()))
+        .optional()?
+        .is_some())
 }
 
 /// A case first seen in a push: it belongs to the pusher's team and is
@@ -1154,8 +1407,15 @@ fn register_case(tx: &Connection, device: &Device, case_id: &Id, now: i64) -> Re
         ));
     }
     tx.execute(
-        "INSERT INTO cases (case_id, team, epoch, created_by, created_at) VALUES (?1, ?2, 0, ?3, ?4)",
-        params![&case_id[..], device.user.team, &device.user.user_id[..], now],
+        "INSERT INTO cases (case_id, team, epoch, created_by, created_at, created_device)
+         VALUES (?1, ?2, 0, ?3, ?4, ?5)",
+        params![
+            &case_id[..],
+            device.user.team,
+            &device.user.user_id[..],
+            now,
+            &device.device_id[..]
+        ],
     )?;
     tx.execute(
         "INSERT INTO assignments (case_id, user_id) VALUES (?1, ?2)",
@@ -1168,14 +1428,26 @@ fn register_case(tx: &Connection, device: &Device, case_id: &Id, now: i64) -> Re
     Ok(CaseRow {
         team: device.user.team.clone(),
         epoch: 0,
+        created_device: Some(device.device_id),
     })
+}
+
+/// How far a grant's expansion got on this page.
+enum Expansion {
+    /// Every item was added.
+    Done,
+    /// The page filled after this sequence number (resume with `sub`).
+    Partial(u64),
+    /// The page was already too full for its first item: the grant is left
+    /// for the next page.
+    NotStarted,
 }
 
 /// Adds the changes of `case` older than the grant at `grant_seq` (and newer
 /// than `after`) to the page, with the envelopes addressed to the device
 /// among them, its own included (a device that deleted the case when it was
-/// transferred away, and is given it again, needs its key again). Returns `Some(last seq
-/// added)` if the page filled before the expansion finished.
+/// transferred away, and is given it again, needs its key again). Sizes are
+/// read first and each body only once it fits (see [`Page::fits`]).
 fn expand_grant(
     tx: &Connection,
     device: &Id,
@@ -1183,75 +1455,90 @@ fn expand_grant(
     grant_seq: u64,
     after: u64,
     page: &mut Page,
-) -> Result<Option<u64>> {
+) -> Result<Expansion> {
     let mut stmt = tx.prepare_cached(
-        "SELECT seq, body FROM log WHERE case_id = ?1 AND seq < ?2 AND seq > ?3
+        "SELECT seq, length(body) FROM log WHERE case_id = ?1 AND seq < ?2 AND seq > ?3
            AND (kind = 0 OR (kind = 1 AND target = ?4))
          ORDER BY seq LIMIT 256",
     )?;
     let mut after = after;
     loop {
-        let rows: Vec<(u64, Vec<u8>)> = stmt
+        let rows: Vec<(u64, usize)> = stmt
             .query_map(params![&case[..], grant_seq, after, &device[..]], |r| {
                 Ok((r.get(0)?, r.get(1)?))
             })?
             .collect::<rusqlite::Result<_>>()?;
         if rows.is_empty() {
-            return Ok(None);
+            return Ok(Expansion::Done);
         }
-        for (seq, body) in rows {
-            // `after > 0`: a grant is never left at sub 0 (which means "done").
-            if page.full() && after > 0 {
-                return Ok(Some(after));
+        for (seq, len) in rows {
+            if !page.fits(len) {
+                // `after > 0`: a grant is never left at sub 0 (which means "done").
+                return Ok(if after > 0 {
+                    Expansion::Partial(after)
+                } else {
+                    Expansion::NotStarted
+                });
             }
-            page.push(seq, &body)?;
+            page.push(tx, seq)?;
             after = seq;
         }
     }
 }
 
+/// A pull page under construction. Sizes are read first and each stored
+/// item is copied once, straight into the encoded reply, only once it fits
+/// the budget: a pull holds about its budget in memory whatever the item
+/// sizes — at most one item larger than the budget, and then alone (a
+/// device must always make progress).
 struct Page {
     budget: usize,
-    bytes: usize,
-    entries: Vec<Entry>,
+    writer: PageWriter,
+    /// Authors and sealers of the items (the log's `device_id`).
+    signers: Vec<Id>,
 }
 
 impl Page {
     fn new(budget: usize) -> Self {
         Self {
             budget,
-            bytes: 0,
-            entries: Vec::new(),
+            writer: PageWriter::new(),
+            signers: Vec::new(),
         }
     }
 
-    fn full(&self) -> bool {
-        !self.entries.is_empty() && self.bytes >= self.budget
+    /// Whether an item of `len` bytes may join the page.
+    fn fits(&self, len: usize) -> bool {
+        self.writer.entries() == 0 || self.writer.item_bytes().saturating_add(len) <= self.budget
     }
 
-    fn push(&mut self, seq: u64, body: &[u8]) -> Result<()> {
-        let item: Item = proto::decode(body).map_err(|_| StorageError::Corrupt)?;
-        self.bytes += body.len();
-        self.entries.push(Entry { seq, item });
+    /// Copies log item `seq` into the page. A stored item that is not a
+    /// well-formed message (a damaged database) is left out, so that it
+    /// cannot break the framing of the page for the device.
+    fn push(&mut self, tx: &Connection, seq: u64) -> Result<()> {
+        let (writer, signers) = (&mut self.writer, &mut self.signers);
+        let added = tx
+            .prepare_cached("SELECT kind, device_id, body FROM log WHERE seq = ?1")?
+            .query_row([seq], |r| {
+                let kind: i64 = r.get(0)?;
+                let body = r.get_ref(2)?.as_blob()?;
+                if !proto::item_is_well_formed(body) {
+                    return Ok(false);
+                }
+                writer.push(seq, body);
+                if kind == 0 || kind == 1 {
+                    signers.push(r.get::<_, Vec<u8>>(1)?.try_into().unwrap_or_default());
+                }
+                Ok(true)
+            })?;
+        if !added {
+            tracing::error!(seq, "a stored log item is damaged: left out of the page");
+        }
         Ok(())
     }
 
-    fn finish(
-        self,
-        tx: &Connection,
-        device: &Device,
-        next: Cursor,
-        more: bool,
-    ) -> Result<PullResponse> {
-        let mut signer_ids: Vec<Id> = self
-            .entries
-            .iter()
-            .filter_map(|e| match &e.item {
-                Item::Change(c) => Some(c.author),
-                Item::Envelope(env) => Some(env.sealed_by),
-                Item::Removed { .. } => None,
-            })
-            .collect();
+    fn finish(self, tx: &Connection, device: &Device, next: Cursor, more: bool) -> Result<Vec<u8>> {
+        let mut signer_ids = self.signers;
         signer_ids.sort_unstable();
         signer_ids.dedup();
         let mut signers = Vec::with_capacity(signer_ids.len());
@@ -1298,13 +1585,7 @@ impl Page {
         } else {
             envelope_needs(tx, device)?
         };
-        Ok(PullResponse {
-            entries: self.entries,
-            signers,
-            needs,
-            next,
-            more,
-        })
+        Ok(self.writer.finish(&signers, &needs, next, more))
     }
 }
 
@@ -1314,11 +1595,19 @@ fn envelope_needs(tx: &Connection, device: &Device) -> Result<Vec<EnvelopeNeed>>
     let mut stmt = tx.prepare_cached(&format!(
         "SELECT n.case_id, n.epoch, n.recipient, COALESCE(d.kex_pk, o.recovery_pk)
          FROM envelope_needs n
-         JOIN log me ON me.kind = 1 AND me.case_id = n.case_id AND me.epoch = n.epoch AND me.target = ?1
          LEFT JOIN devices d ON d.device_id = n.recipient AND d.revoked_at IS NULL
          JOIN org o ON o.id = 1
          WHERE n.recipient != ?1 AND (d.device_id IS NOT NULL OR n.recipient = ?2)
            AND n.case_id IN ({READABLE_CASES_5})
+           -- Asked only of a device that holds the key as far as the server
+           -- can tell (see `holds_key`): it created the case, or another
+           -- device sealed the key to it.
+           AND (EXISTS (SELECT 1 FROM cases c WHERE c.case_id = n.case_id AND c.created_device = ?1)
+                OR EXISTS (SELECT 1 FROM log me WHERE me.kind = 1 AND me.case_id = n.case_id
+                             AND me.epoch = n.epoch AND me.target = ?1 AND me.device_id != ?1))
+           -- Only the case's creator seals the recovery envelope.
+           AND (n.recipient != ?2 OR EXISTS (
+                SELECT 1 FROM cases c WHERE c.case_id = n.case_id AND c.created_device = ?1))
          LIMIT 1000"
     ))?;
     let user = &device.user;
@@ -1394,6 +1683,37 @@ mod tests {
         c.query_row("SELECT pulled_seq FROM devices LIMIT 1", [], |_| Ok(()))
             .optional()
             .unwrap();
+    }
+
+    #[test]
+    fn v2_data_is_carried_into_v3() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        c.execute_batch(SCHEMA_V1).unwrap();
+        c.execute_batch(SCHEMA_V2).unwrap();
+        c.pragma_update(None, "user_version", 2).unwrap();
+        c.execute_batch(
+            "INSERT INTO users VALUES (x'01', 'Amy', 'practitioner', 'north', 0);
+             INSERT INTO devices (device_id, user_id, sign_pk, kex_pk, enrolled_at)
+               VALUES (x'0a', x'01', x'', x'', 0);
+             INSERT INTO cases (case_id, team, created_by, created_at) VALUES (x'c1', 'north', x'01', 0);
+             INSERT INTO log (kind, case_id, epoch, device_id, client_id, body, created_at)
+               VALUES (0, x'c1', 0, x'0a', x'e1', zeroblob(100), 0);
+             INSERT INTO log (kind, case_id, epoch, device_id, target, body, created_at)
+               VALUES (1, x'c1', 0, x'0a', x'0a', zeroblob(20), 0);",
+        )
+        .unwrap();
+        drop(c);
+        drop(SqliteStorage::open(dir.path()).unwrap());
+        let c = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        let (bytes, creator): (i64, Vec<u8>) = c
+            .query_row(
+                "SELECT d.stored_bytes, c.created_device FROM devices d, cases c",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((bytes, creator), (120, vec![0x0a]));
     }
 
     #[test]
