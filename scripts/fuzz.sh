@@ -64,8 +64,14 @@ for target in $targets; do
     passed=$((passed + 1))
   else
     failed=$((failed + 1))
-    echo "fuzz: $target FAILED; the end of its log:"
-    { grep -v '^#[0-9]' "$log" || true; } | tail -60 | sed 's/^/  | /'
+    echo "fuzz: $target FAILED:"
+    # The panic (or libFuzzer's reason: timeout, out of memory) and the
+    # backtrace's frames outside the standard library and libFuzzer.
+    { grep -m1 -A1 'panicked at' "$log" || true; } | sed 's/^/  | /'
+    { grep -E 'ERROR: libFuzzer|SUMMARY: libFuzzer' "$log" || true; } | sed 's/^/  | /'
+    { grep -E '^ +[0-9]+: ' "$log" || true; } |
+      grep -vE ' (core|alloc|std|__rustc|anyhow|cargo_fuzz)::| _ZN6fuzzer|__libc_|_start$|main$| [0-9]+: (try_fold|try_for_each|from_iter|spec_|extend_|collect|next|unwrap|do_call|catch_unwind|try_process)' |
+      head -25 | sed 's/^/  | /'
     for f in $(comm -13 <(echo "$before") <(ls "fuzz/artifacts/$target" | sort)); do
       echo "fuzz: $target input fuzz/artifacts/$target/$f ($(wc -c <"fuzz/artifacts/$target/$f") bytes), hex:"
       od -An -v -tx1 "fuzz/artifacts/$target/$f" | tr -d ' \n' | fold -w 128 | sed 's/^/  /'

@@ -3,7 +3,8 @@
 # formatting, clippy, every Rust test, the README's walk-throughs run as
 # pasted, the Python bindings smoke test and journey (against a real server),
 # the Kotlin journey and the Android app's Kotlin layer on the JVM, a parse of
-# the app sources and a compile check of the Swift C header.
+# the app sources, a bounded fuzzing run of every decoder of untrusted bytes
+# and a compile check of the Swift C header.
 # Installs what it needs on a fresh machine (idempotent).
 #
 # The workspace is compiled once: clippy-driver compiles the workspace's own
@@ -27,20 +28,23 @@ cargo --version
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
-step "cargo clippy (warnings are errors), compiling the tests and binaries once"
+step "cargo clippy (warnings are errors), compiling the workspace once"
 # The cargo-clippy protocol: clippy-driver as the workspace crates' compiler,
 # its arguments in CLIPPY_ARGS. Exported, so every cargo command below (and
 # the one the end-to-end harness runs) sees the same build and reuses it.
 RUSTC_WORKSPACE_WRAPPER="$(rustup which clippy-driver 2>/dev/null || command -v clippy-driver)"
 export RUSTC_WORKSPACE_WRAPPER
 export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
-# Together these are every target `cargo clippy --all-targets` lints: the
-# test builds of libraries, binaries and test files, then the libraries and
-# binaries as shipped (the bindings library, the server, the shell).
-cargo test --workspace --locked --no-run
-cargo build --workspace --locked
+# Every target `cargo clippy --all-targets` lints — libraries, binaries and
+# test files, as tests and as shipped (the bindings library, the server, the
+# shell) — in ONE cargo command, so that one feature resolution serves them
+# all: a separate `cargo build` (no dev-dependencies) would compile the core
+# and everything above it a second time.
+cargo build --workspace --all-targets --locked
 
 step "cargo test"
+# The end-to-end tests' harness would otherwise build the binaries again.
+export OUTREACH_TEST_BINARIES_BUILT=1
 cargo test --workspace --locked
 
 step "README walk-throughs, run as pasted (against a throwaway server)"
@@ -66,6 +70,10 @@ if ! PYTHONPATH=build/tools/py python3 -c 'import tree_sitter, tree_sitter_kotli
     tree-sitter==0.26.1 tree-sitter-kotlin==1.1.0 tree-sitter-swift==0.7.4
 fi
 PYTHONPATH=build/tools/py python3 scripts/parse-apps.py
+
+step "Fuzz the decoders of untrusted bytes (wire messages, sealed values, Automerge from peers)"
+# Its own workspace and build flags (libFuzzer coverage): not the clippy build.
+env -u RUSTC_WORKSPACE_WRAPPER -u CLIPPY_ARGS scripts/fuzz.sh 15
 
 step "Swift bindings: the generated C header compiles"
 # No Swift compiler here; the header is what the XCFramework exposes to Swift.

@@ -2,9 +2,11 @@
 //! than a timing test: it measures and prints, it never fails on speed.
 //!
 //!   cargo run --release -p outreach-bench [-- visit|open|caseload|store|kdf|sync|server [N]|all]
+//!   cargo run --release -p outreach-bench -- load --help   (the server under load, from this process)
 //!
 //! Results, with the machine, go in docs/PERFORMANCE.md.
 
+mod load;
 mod sync;
 
 use std::time::{Duration, Instant};
@@ -66,13 +68,30 @@ fn main() {
         sync::bench_reconnect();
         sync::bench_first_sync();
     }
+    if which == "load" {
+        load::main(std::env::args().skip(2));
+        return;
+    }
     if all || which == "server" {
-        let devices = std::env::args()
-            .nth(2)
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(1000);
-        sync::bench_server_load(devices, 5);
-        sync::bench_server_steady(devices, Duration::from_secs(2), Duration::from_secs(10));
+        // Herd and steady, the real server binary loaded from this process
+        // (`load --help` for every option).
+        let devices = std::env::args().nth(2).unwrap_or_else(|| "1000".into());
+        let server = std::env::current_exe()
+            .unwrap()
+            .with_file_name("outreach-server");
+        if !server.is_file() {
+            println!(
+                "\n(server load skipped: build the server first: cargo build --release -p outreach-server)"
+            );
+            return;
+        }
+        for mode in ["herd", "steady"] {
+            load::main(
+                ["--devices", &devices, "--mode", mode]
+                    .into_iter()
+                    .map(str::to_string),
+            );
+        }
     }
 }
 

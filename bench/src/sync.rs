@@ -1,22 +1,22 @@
 //! Sync benchmarks (issue 3 §6, brief §5): bytes per visit, reconnect cost,
 //! first sync of 100 cases against Automerge's own per-document sync
-//! protocol, and the server under many concurrent devices.
+//! protocol. The server under many devices is measured by `load.rs`, from a
+//! separate process against the real binary.
 //!
 //! The server runs in this process on a loopback port (its own Tokio
 //! runtime); a counting TCP proxy in front of it measures bytes on the wire,
-//! HTTP headers included.
+//! HTTP headers included. These figures are byte counts and single-device
+//! times: sharing a process with the server does not change them.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Barrier};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use automerge::sync::SyncDoc;
-use ed25519_dalek::{Signer, SigningKey};
-use hpke::{Kem as _, Serializable, kem::X25519HkdfSha256};
 use outreach_core::case::model::CaseEdit;
 use outreach_core::crypto::{KdfParams, SEAL_OVERHEAD};
 use outreach_core::sync::{self, HttpTransport};
@@ -24,7 +24,7 @@ use outreach_core::vault::Vault;
 use outreach_protocol::{self as proto, Item, Role};
 use outreach_server::storage::{SqliteStorage, Storage};
 
-use crate::{PASS, ms, options, percentile, visit};
+use crate::{PASS, ms, options, visit};
 
 pub struct LocalServer {
     pub addr: SocketAddr,
@@ -391,296 +391,4 @@ fn automerge_sync(
         *sb = automerge::sync::State::decode(&sb.encode()).unwrap();
     }
     (rounds, messages, bytes, states)
-}
-
-/// Requests a simulated device had to retry (connection reset or refused).
-static RETRIES: AtomicU64 = AtomicU64::new(0);
-
-struct SimDevice {
-    id: [u8; 16],
-    key: SigningKey,
-    case: [u8; 16],
-    cursor: proto::Cursor,
-    n: u64,
-}
-
-fn random16() -> [u8; 16] {
-    let mut b = [0u8; 16];
-    getrandom::fill(&mut b).unwrap();
-    b
-}
-
-impl SimDevice {
-    fn enrol(server: &LocalServer, agent: &ureq::Agent, i: usize) -> Self {
-        let code = server.invite(&format!("device-{i}"), Role::Practitioner);
-        let mut seed = [0u8; 32];
-        getrandom::fill(&mut seed).unwrap();
-        let key = SigningKey::from_bytes(&seed);
-        let (_, kex) = X25519HkdfSha256::derive_keypair(&seed);
-        let id = random16();
-        let sign_pk = key.verifying_key().to_bytes();
-        let kex_pk: [u8; 32] = kex.to_bytes().into();
-        let sig = key.sign(&proto::enroll_message(&code, &id, &sign_pk, &kex_pk));
-        let req = proto::EnrollRequest {
-            code,
-            device_id: id,
-            sign_pk,
-            kex_pk,
-            signature: sig.to_bytes().to_vec(),
-        };
-        let mut r = agent
-            .post(format!("{}{}", server.url(), proto::PATH_ENROLL))
-            .header("content-type", proto::CONTENT_TYPE)
-            .send(&proto::encode(&req)[..])
-            .unwrap();
-        assert_eq!(r.status(), 200);
-        let _ = r.body_mut().read_to_vec();
-        Self {
-            id,
-            key,
-            case: random16(),
-            cursor: proto::Cursor::default(),
-            n: 0,
-        }
-    }
-
-    fn post(&self, agent: &ureq::Agent, url: &str, path: &str, body: Vec<u8>) -> Vec<u8> {
-        // A refused connection is retried as a device would (and counted),
-        // signed afresh each time (a signed request is accepted once).
-        for attempt in 0.. {
-            let mut auth = proto::RequestAuth {
-                device: self.id,
-                ts: outreach_server::now(),
-                nonce: random16(),
-                body_hash: proto::body_hash(&body),
-                sig: Vec::new(),
-            };
-            auth.sig = self
-                .key
-                .sign(&auth.message("POST", path))
-                .to_bytes()
-                .to_vec();
-            let sent = agent
-                .post(format!("{url}{path}"))
-                .header("content-type", proto::CONTENT_TYPE)
-                .header(proto::AUTH_HEADER, auth.header())
-                .send(&body[..]);
-            match sent {
-                Ok(mut r) => {
-                    assert_eq!(r.status(), 200, "{path}");
-                    return r.body_mut().read_to_vec().unwrap();
-                }
-                Err(e) if attempt < 5 => {
-                    let _ = e;
-                    RETRIES.fetch_add(1, Ordering::Relaxed);
-                    thread::sleep(Duration::from_millis(50));
-                }
-                Err(e) => panic!("{path}: {e}"),
-            }
-        }
-        unreachable!()
-    }
-
-    /// One sync as a device does it: push one new ~1.1 KB change, then pull.
-    fn sync(&mut self, agent: &ureq::Agent, url: &str, lat: &mut Vec<Duration>) {
-        let mut ciphertext = vec![0u8; 1100];
-        getrandom::fill(&mut ciphertext).unwrap();
-        let client_id = random16();
-        self.n += 1;
-        let sig = self.key.sign(&proto::change_message(
-            &self.case,
-            0,
-            &self.id,
-            &client_id,
-            &ciphertext,
-        ));
-        // A case's first change comes with its recovery envelope (the
-        // server refuses a new case without one); random bytes stand in
-        // for the HPKE envelope, which only devices open.
-        let mut envelopes = Vec::new();
-        if self.n == 1 {
-            let (mut enc, mut sealed) = (vec![0u8; 32], vec![0u8; 48]);
-            getrandom::fill(&mut enc).unwrap();
-            getrandom::fill(&mut sealed).unwrap();
-            let m = proto::envelope_message(
-                &self.case,
-                0,
-                &proto::RECOVERY_RECIPIENT,
-                &self.id,
-                &enc,
-                &sealed,
-            );
-            envelopes.push(proto::Envelope {
-                case_id: self.case,
-                epoch: 0,
-                recipient: proto::RECOVERY_RECIPIENT,
-                sealed_by: self.id,
-                enc,
-                ciphertext: sealed,
-                signature: self.key.sign(&m).to_bytes().to_vec(),
-            });
-        }
-        let push = proto::PushRequest {
-            changes: vec![proto::Change {
-                client_id,
-                case_id: self.case,
-                epoch: 0,
-                author: self.id,
-                ciphertext,
-                signature: sig.to_bytes().to_vec(),
-            }],
-            envelopes,
-        };
-        let t = Instant::now();
-        self.post(agent, url, proto::PATH_PUSH, proto::encode(&push));
-        lat.push(t.elapsed());
-        let t = Instant::now();
-        let body = proto::encode(&proto::PullRequest {
-            cursor: self.cursor,
-            max_bytes: proto::DEFAULT_PULL_BYTES,
-        });
-        let reply = self.post(agent, url, proto::PATH_PULL, body);
-        lat.push(t.elapsed());
-        let page: proto::PullResponse = proto::decode(&reply).unwrap();
-        self.cursor = page.next;
-    }
-}
-
-/// `devices` simulated devices (own keys, no vault) syncing at once:
-/// every round, all of them push a new change and pull, together.
-pub fn bench_server_load(devices: usize, rounds: usize) {
-    println!(
-        "\n== server: {devices} devices syncing concurrently (push a change + pull), {rounds} rounds, loopback (target p99 < 250 ms on 2 cores) =="
-    );
-    let tmp = tempfile::tempdir().unwrap();
-    let server = start_server(&tmp.path().join("server"), 2);
-    let url = server.url();
-    let setup = ureq::Agent::new_with_defaults();
-    let sims: Vec<SimDevice> = (0..devices)
-        .map(|i| SimDevice::enrol(&server, &setup, i))
-        .collect();
-    let barrier = Arc::new(Barrier::new(devices + 1));
-    let handles: Vec<_> = sims
-        .into_iter()
-        .map(|mut d| {
-            let barrier = barrier.clone();
-            let url = url.clone();
-            thread::Builder::new()
-                .stack_size(256 * 1024)
-                .spawn(move || {
-                    let agent = ureq::Agent::new_with_defaults();
-                    let mut lat = Vec::with_capacity(rounds * 2);
-                    for _ in 0..rounds {
-                        barrier.wait();
-                        d.sync(&agent, &url, &mut lat);
-                        barrier.wait();
-                    }
-                    lat
-                })
-                .unwrap()
-        })
-        .collect();
-    let mut round_times = Vec::new();
-    for _ in 0..rounds {
-        barrier.wait();
-        let t = Instant::now();
-        barrier.wait();
-        round_times.push(t.elapsed());
-    }
-    let per_device: Vec<Vec<Duration>> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-    for r in 0..rounds {
-        let mut push: Vec<Duration> = per_device.iter().map(|l| l[2 * r]).collect();
-        let mut pull: Vec<Duration> = per_device.iter().map(|l| l[2 * r + 1]).collect();
-        push.sort();
-        pull.sort();
-        println!(
-            "  round {}: {} — push p50 {} p99 {}, pull p50 {} p99 {}",
-            r + 1,
-            ms(round_times[r]),
-            ms(percentile(&push, 0.5)),
-            ms(percentile(&push, 0.99)),
-            ms(percentile(&pull, 0.5)),
-            ms(percentile(&pull, 0.99))
-        );
-    }
-    let mut lat: Vec<Duration> = per_device.into_iter().flatten().collect();
-    lat.sort();
-    let total: Duration = round_times.iter().sum();
-    println!(
-        "requests: {} in {:.2} s of rounds → {:.0} requests/s; latency p50 {} p99 {} max {}; slowest round (all {devices} devices done) {}",
-        lat.len(),
-        total.as_secs_f64(),
-        lat.len() as f64 / total.as_secs_f64(),
-        ms(percentile(&lat, 0.5)),
-        ms(percentile(&lat, 0.99)),
-        ms(*lat.last().unwrap()),
-        ms(*round_times.iter().max().unwrap())
-    );
-    println!(
-        "retried requests (connection reset under load): {}",
-        RETRIES.swap(0, Ordering::Relaxed)
-    );
-}
-
-/// `devices` devices, each syncing (push + pull) once every `period` at its
-/// own random phase, for `duration`: the steady load of a working day.
-pub fn bench_server_steady(devices: usize, period: Duration, duration: Duration) {
-    println!(
-        "\n== server: {devices} devices each syncing every {:.1} s at random moments for {:.0} s ({:.0} syncs/s offered) ==",
-        period.as_secs_f64(),
-        duration.as_secs_f64(),
-        devices as f64 / period.as_secs_f64()
-    );
-    let tmp = tempfile::tempdir().unwrap();
-    let server = start_server(&tmp.path().join("server"), 2);
-    let url = server.url();
-    let setup = ureq::Agent::new_with_defaults();
-    let sims: Vec<SimDevice> = (0..devices)
-        .map(|i| SimDevice::enrol(&server, &setup, i))
-        .collect();
-    let start = Instant::now() + Duration::from_millis(200);
-    let handles: Vec<_> = sims
-        .into_iter()
-        .enumerate()
-        .map(|(i, mut d)| {
-            let url = url.clone();
-            thread::Builder::new()
-                .stack_size(256 * 1024)
-                .spawn(move || {
-                    let agent = ureq::Agent::new_with_defaults();
-                    let mut lat = Vec::new();
-                    let phase = period.mul_f64((i as f64 * 0.618_034) % 1.0);
-                    let mut next = start + phase;
-                    while next < start + duration {
-                        let now = Instant::now();
-                        if next > now {
-                            thread::sleep(next - now);
-                        }
-                        d.sync(&agent, &url, &mut lat);
-                        next += period;
-                    }
-                    lat
-                })
-                .unwrap()
-        })
-        .collect();
-    let mut lat: Vec<Duration> = handles
-        .into_iter()
-        .flat_map(|h| h.join().unwrap())
-        .collect();
-    lat.sort();
-    let elapsed = start.elapsed();
-    println!(
-        "requests: {} in {:.1} s → {:.0} requests/s; latency p50 {} p99 {} max {}",
-        lat.len(),
-        elapsed.as_secs_f64(),
-        lat.len() as f64 / elapsed.as_secs_f64(),
-        ms(percentile(&lat, 0.5)),
-        ms(percentile(&lat, 0.99)),
-        ms(*lat.last().unwrap())
-    );
-    println!(
-        "retried requests (connection reset under load): {}",
-        RETRIES.swap(0, Ordering::Relaxed)
-    );
 }

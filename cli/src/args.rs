@@ -14,10 +14,17 @@ use clap::{Args, Parser, Subcommand};
     version,
     about = "Outreach: encrypted case records for Pause practitioners",
     after_help = "\
-The passphrase comes from OUTREACH_PASSPHRASE or a no-echo prompt (`passphrase change`: the new one from OUTREACH_NEW_PASSPHRASE or a prompt; off a terminal the variables are required).
+Passphrase: OUTREACH_PASSPHRASE or a no-echo prompt. `passphrase change` takes the new one
+from OUTREACH_NEW_PASSPHRASE or a prompt; off a terminal the variables are required.
 
-Exit codes: 0 ok; 1 refused (an invalid value, an unknown id, not allowed, a file or server problem); 2 usage (unknown command or flag, a required flag or argument missing, a number that is not a number); 3 wrong passphrase; 4 the vault is gone (wiped after too many wrong passphrases, or the device was revoked).
-Errors are one line on stderr; with --json also {\"error\": {\"code\": …, \"message\": …}} on stdout."
+Errors are one line on stderr; with --json also {\"error\": {\"code\": …, \"message\": …}} on stdout.
+Exit codes:
+  0  ok
+  1  refused: an invalid value, an unknown id, not allowed, a file or server problem
+  2  usage: unknown command or flag, a required flag or argument missing, a number
+     that is not a number
+  3  wrong passphrase
+  4  the vault is gone: wiped after too many wrong passphrases, or the device was revoked"
 )]
 pub struct Cli {
     /// Vault folder

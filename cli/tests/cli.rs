@@ -1182,10 +1182,10 @@ fn json_errors_and_exit_codes() {
     // Documented where a user looks.
     let help = ok(&v, &["--help"]);
     for expected in [
-        "Exit codes: 0 ok; 1 refused",
-        "2 usage",
-        "3 wrong passphrase",
-        "4 the vault is gone",
+        "Exit codes:\n  0  ok\n  1  refused",
+        "2  usage",
+        "3  wrong passphrase",
+        "4  the vault is gone",
         "OUTREACH_NEW_PASSPHRASE",
         "\"error\"",
     ] {

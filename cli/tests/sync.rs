@@ -113,6 +113,16 @@ fn a_refused_assign_reports_what_the_sync_before_it_uploaded() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     // So the next sync rightly has nothing left to upload.
     assert_eq!(sam.sync(), 0);
+    // The same for a refused transfer.
+    add_visit(&sam, &case);
+    let (code, stdout, stderr) =
+        sam.run(&["--json", "case", "transfer", &case, "--to", "Jo Smith"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    let error = &serde_json::from_str::<Value>(&stdout).unwrap()["error"];
+    assert_eq!(error["code"], "not_allowed_to_transfer", "{error}");
+    assert_eq!(error["uploaded_first"], 1, "{error}");
+    assert!(stderr.contains("1 change uploaded)"), "{stderr}");
+    assert_eq!(sam.sync(), 0);
 
     // A supervisor's refused request (no such user) reports the same way;
     // a granted one reports what went up first too.

@@ -538,6 +538,9 @@ fn a_forged_sign_off_is_shown_as_not_valid() {
     assert_eq!(su.pending_visits().unwrap().len(), 1);
 
     // 2. A correct signature, but by a practitioner's device.
+    let digest = outreach_core::practice::authority::visit_digest(
+        &pr.read_case(&case).unwrap().visits[&visit],
+    );
     let m = outreach_protocol::sign_off_message(
         &ORG,
         &case_id,
@@ -547,6 +550,7 @@ fn a_forged_sign_off_is_shown_as_not_valid() {
         None,
         &[8; 16],
         &[6; 16],
+        &digest,
     );
     let sig = key.sign(&m).to_bytes();
     forge(

@@ -378,3 +378,27 @@ fn sync_does_not_hold_the_vault_while_it_waits_on_the_network() {
         "nothing lost"
     );
 }
+
+/// Inputs the fuzzer found that make the Automerge decoder panic: from a
+/// peer or from a file, they are a bad item or a bad file — never a crash.
+#[test]
+fn automerge_bytes_that_panic_the_decoder_are_refused_not_fatal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut v, _, _) = supervisor(&tmp.path().join("v"));
+    let case = v
+        .create_case(&outreach_core::case::model::CaseEdit {
+            preferred_name: Some("Jess".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    for bytes in [
+        &include_bytes!("../../fuzz/known-crashes/automerge_from_peer/hexane-rle-decoder-unwrap")[..],
+        &include_bytes!(
+            "../../fuzz/known-crashes/automerge_from_peer/hexane-truncated-bundle-counter"
+        )[..],
+    ] {
+        assert!(v.import_case(bytes).is_err());
+        assert!(v.merge_case_bytes(&case, bytes).is_err());
+    }
+    assert_eq!(v.read_case(&case).unwrap().profile.preferred_name, "Jess");
+}

@@ -121,9 +121,13 @@ pub fn sign_off_message(
     comment: Option<&str>,
     by_user: &Id,
     device: &Id,
+    content: &[u8; 32],
 ) -> Vec<u8> {
-    let mut m = Vec::with_capacity(192);
-    m.extend_from_slice(b"outreach-sign-off-v1");
+    let mut m = Vec::with_capacity(224);
+    m.extend_from_slice(b"outreach-sign-off-v2");
+    // What the supervisor saw: a digest of the visit's content, so an edit
+    // after the decision leaves it not covering the visit.
+    m.extend_from_slice(content);
     m.extend_from_slice(org_id);
     m.extend_from_slice(case_id);
     for part in [visit_id, decision, at] {

@@ -8,7 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -18,6 +18,7 @@ use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use ed25519_dalek::{Signature, VerifyingKey};
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use http_body_util::BodyExt;
 use outreach_protocol::{
@@ -86,6 +87,81 @@ const REPLAY_PER_DEVICE: u32 = 5_000;
 pub struct AppState {
     pub storage: Arc<dyn Storage>,
     guards: Arc<Guards>,
+    devices: Arc<KnownDevices>,
+}
+
+/// Enrolled devices the server has seen, kept in memory after the first
+/// lookup: id, user, role, team and the signing key decoded once, ready to
+/// verify. None of these change after enrolment. Whether a device has been
+/// revoked is *not* trusted from here: the storage checks it in the
+/// transaction of every request's work, so a `revoke-device` run by the
+/// admin in another process holds from the next request on. (A device found
+/// revoked stays revoked: revocation is never undone.) Unknown device ids
+/// are not kept, so the map holds at most the enrolled devices.
+#[derive(Default)]
+struct KnownDevices {
+    map: RwLock<HashMap<Id, Arc<KnownDevice>>>,
+}
+
+struct KnownDevice {
+    device: Device,
+    /// `None` if the stored key does not decode (no signature verifies).
+    key: Option<VerifyingKey>,
+}
+
+impl KnownDevices {
+    fn get(&self, id: &Id) -> Option<Arc<KnownDevice>> {
+        self.map
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned()
+    }
+
+    fn insert(&self, device: Device) -> Arc<KnownDevice> {
+        let known = Arc::new(KnownDevice {
+            key: VerifyingKey::from_bytes(&device.sign_pk).ok(),
+            device,
+        });
+        self.map
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(known.device.device_id, known.clone());
+        known
+    }
+}
+
+/// Ed25519 with a decoded key (strict: no malleable or small-order
+/// signatures, as [`proto::verify`]).
+fn verify_with(key: Option<&VerifyingKey>, message: &[u8], signature: &[u8]) -> bool {
+    let Some(key) = key else { return false };
+    Signature::from_slice(signature).is_ok_and(|sig| key.verify_strict(message, &sig).is_ok())
+}
+
+/// Several signatures by one key in one batch verification (about half the
+/// cost of checking them one by one from four up). Batch verification is
+/// not strict verification: a signature its key's holder built with a
+/// small-order component might pass here and not on a device — where it is
+/// refused and quarantined like any other junk that holder could upload.
+fn verify_all(key: Option<&VerifyingKey>, messages: &[Vec<u8>], signatures: &[&[u8]]) -> bool {
+    let Some(key) = key else {
+        return signatures.is_empty();
+    };
+    match signatures.len() {
+        0 => true,
+        1 => verify_with(Some(key), &messages[0], signatures[0]),
+        n => {
+            let Ok(sigs) = signatures
+                .iter()
+                .map(|s| Signature::from_slice(s))
+                .collect::<Result<Vec<_>, _>>()
+            else {
+                return false;
+            };
+            let messages: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
+            ed25519_dalek::verify_batch(&messages, &sigs, &vec![*key; n]).is_ok()
+        }
+    }
 }
 
 impl AppState {
@@ -104,6 +180,7 @@ impl AppState {
                 enrol_refused: AtomicU64::new(0),
                 busy_refused: AtomicU64::new(0),
             }),
+            devices: Arc::new(KnownDevices::default()),
         }
     }
 }
@@ -285,6 +362,8 @@ pub async fn serve(
     use hyper_util::rt::{TokioIo, TokioTimer};
     let options = state.guards.options.clone();
     tokio::spawn(summarise_refusals(state.guards.clone()));
+    tokio::spawn(housekeeping(state.storage.clone()));
+    let storage = state.storage.clone();
     let app = router(state);
     let connections = Arc::new(Semaphore::new(options.max_connections.max(1)));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -333,7 +412,36 @@ pub async fn serve(
     drop(listener);
     // In-flight requests finish; idle connections close at once.
     let _ = tokio::time::timeout(Duration::from_secs(30), graceful.shutdown()).await;
+    let _ = tokio::task::spawn_blocking(move || storage.flush_pending()).await;
     Ok(())
+}
+
+/// How often what the storage keeps in memory (devices' last contact) is
+/// written when no push has written it already.
+const LAST_SEEN_FLUSH_SECS: u64 = 30;
+
+/// Every second, the WAL is checkpointed; every 30 s, devices' last contact
+/// is written (on the blocking pool, off the path of requests).
+async fn housekeeping(storage: Arc<dyn Storage>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    for n in 1u64.. {
+        tick.tick().await;
+        let storage = storage.clone();
+        let flush = n % LAST_SEEN_FLUSH_SECS == 0;
+        let done = tokio::task::spawn_blocking(move || {
+            storage.checkpoint()?;
+            if flush {
+                storage.flush_pending()?;
+            }
+            Ok::<_, crate::StorageError>(())
+        })
+        .await;
+        if let Ok(Err(e)) = done {
+            tracing::warn!(error = %e, "housekeeping (checkpoint, last contact) failed; will retry");
+        }
+    }
 }
 
 /// One log line per interval for refused attempts, never one per attempt;
@@ -361,13 +469,17 @@ async fn summarise_refusals(guards: Arc<Guards>) {
 async fn log_request(req: Request, next: axum::middleware::Next) -> Response {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
+    // The first 8 hex digits of the claimed device id, as sent (the
+    // signature is checked later, once).
     let device = req
         .headers()
         .get(proto::AUTH_HEADER)
         .and_then(|v| v.to_str().ok())
-        .and_then(proto::parse_auth_header)
-        .map(|a| hex::encode(&a.device[..4]))
-        .unwrap_or_default();
+        .and_then(|v| v.split_once("device=").map(|(_, rest)| rest))
+        .and_then(|id| id.get(..8))
+        .filter(|id| id.bytes().all(|b| b.is_ascii_hexdigit()))
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     let started = Instant::now();
     let response = next.run(req).await;
     // Refusals by a rate limit are summed up per interval instead.
@@ -546,14 +658,15 @@ async fn read_body(
 }
 
 /// Checks the request signature (from the headers alone: method, full URI,
-/// time, nonce, body hash) and the device's standing. Runs on the blocking
-/// pool (one indexed read and an Ed25519 verification).
-fn authenticate(
-    storage: &dyn Storage,
+/// time, nonce, body hash) with the device's key kept in memory; a device
+/// not seen before is looked up on the blocking pool first. Whether it has
+/// been revoked since is checked by the storage with the request's work.
+async fn authenticate(
+    state: &AppState,
     auth: Option<&proto::RequestAuth>,
     method: &str,
     uri: &str,
-) -> Result<Device, Failure> {
+) -> Result<Arc<KnownDevice>, Failure> {
     let auth = auth.ok_or_else(|| {
         Failure::new(
             ErrorCode::Unauthenticated,
@@ -567,27 +680,37 @@ fn authenticate(
             "the device clock is more than five minutes out: correct it and retry",
         ));
     }
-    let device = storage
-        .device(&auth.device)?
-        .ok_or_else(|| Failure::new(ErrorCode::Unauthenticated, "this device is not enrolled"))?;
-    proto::verify(&device.sign_pk, &auth.message(method, uri), &auth.sig).map_err(|_| {
-        Failure::new(
+    let known = match state.devices.get(&auth.device) {
+        Some(known) => known,
+        None => {
+            let storage = state.storage.clone();
+            let id = auth.device;
+            let device = blocking(move || Ok(storage.device(&id)?))
+                .await?
+                .ok_or_else(|| {
+                    Failure::new(ErrorCode::Unauthenticated, "this device is not enrolled")
+                })?;
+            state.devices.insert(device)
+        }
+    };
+    if !verify_with(known.key.as_ref(), &auth.message(method, uri), &auth.sig) {
+        return Err(Failure::new(
             ErrorCode::BadSignature,
             "the request signature does not verify",
-        )
-    })?;
-    if device.revoked {
+        ));
+    }
+    if known.device.revoked {
         return Err(Failure::new(
             ErrorCode::DeviceRevoked,
             "this device has been revoked by the organisation",
         ));
     }
-    storage.touch_device(&auth.device, now)?;
-    Ok(device)
+    state.storage.touch_device(&auth.device, now)?;
+    Ok(known)
 }
 
 /// A request signed by a device. In order, before anything large is held:
-/// content type; signature over the headers (device lookup + Ed25519);
+/// content type; signature over the headers (Ed25519, key kept in memory);
 /// replay check; the device's request slot. Then the body is read under the
 /// limit and checked against its signed hash, and `op` runs on the blocking
 /// pool.
@@ -595,10 +718,56 @@ async fn signed(
     state: AppState,
     req: Request,
     limit: usize,
-    op: impl FnOnce(&dyn Storage, Device, &[u8]) -> Result<Vec<u8>, Failure> + Send + 'static,
+    op: impl FnOnce(&dyn Storage, &KnownDevice, &[u8]) -> Result<Vec<u8>, Failure> + Send + 'static,
 ) -> Result<Response, Failure> {
-    check_content_type(req.headers())?;
     let (parts, body) = req.into_parts();
+    let (device, auth, slot) = match check_signed_headers(&state, &parts).await {
+        Ok(checked) => checked,
+        Err(refusal) => {
+            // A small body is read and dropped so that the refusal leaves
+            // the connection reusable; a large one is not read at all.
+            let small = parts
+                .headers
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<usize>().ok())
+                .is_some_and(|n| n <= MAX_SMALL_BODY);
+            if small {
+                let mut body = body;
+                while let Some(Ok(_)) = body.frame().await {}
+            }
+            return Err(refusal);
+        }
+    };
+    let (body, permit) = read_body(&state.guards, &parts.headers, body, limit).await?;
+    if proto::body_hash(&body) != auth.body_hash {
+        return Err(Failure::new(
+            ErrorCode::BadSignature,
+            "the request body does not match its signature",
+        ));
+    }
+    let storage = state.storage.clone();
+    let out = blocking(move || {
+        let out = op(&*storage, &device, &body);
+        drop(permit);
+        out
+    })
+    .await?;
+    let (parts, body) = ok(out).into_parts();
+    Ok(Response::from_parts(
+        parts,
+        Body::new(HeldBody { body, _slot: slot }),
+    ))
+}
+
+/// Everything about a signed request that its headers decide: content
+/// type, signature (Ed25519 with the device's key kept in memory), replay,
+/// and a request slot of the device.
+async fn check_signed_headers(
+    state: &AppState,
+    parts: &axum::http::request::Parts,
+) -> Result<(Arc<KnownDevice>, proto::RequestAuth, DeviceSlot), Failure> {
+    check_content_type(&parts.headers)?;
     let auth = parts
         .headers
         .get(proto::AUTH_HEADER)
@@ -619,36 +788,17 @@ async fn signed(
         .path_and_query()
         .map_or_else(|| parts.uri.path().to_string(), |p| p.as_str().to_string());
     let method = parts.method.as_str().to_string();
-    let storage = state.storage.clone();
-    let checked = auth.clone();
-    let device = blocking(move || authenticate(&*storage, checked.as_ref(), &method, &uri)).await?;
+    let known = authenticate(state, auth.as_ref(), &method, &uri).await?;
     let auth = auth.ok_or(Failure::new(ErrorCode::Internal, "unreachable"))?;
+    let id = known.device.device_id;
     state
         .guards
         .replay
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .admit(device.device_id, auth.nonce, crate::now())?;
-    let slot = DeviceSlot::take(&state.guards, device.device_id)?;
-    let (body, permit) = read_body(&state.guards, &parts.headers, body, limit).await?;
-    if proto::body_hash(&body) != auth.body_hash {
-        return Err(Failure::new(
-            ErrorCode::BadSignature,
-            "the request body does not match its signature",
-        ));
-    }
-    let storage = state.storage.clone();
-    let out = blocking(move || {
-        let out = op(&*storage, device, &body);
-        drop(permit);
-        out
-    })
-    .await?;
-    let (parts, body) = ok(out).into_parts();
-    Ok(Response::from_parts(
-        parts,
-        Body::new(HeldBody { body, _slot: slot }),
-    ))
+        .admit(id, auth.nonce, crate::now())?;
+    let slot = DeviceSlot::take(&state.guards, id)?;
+    Ok((known, auth, slot))
 }
 
 /// Refuses an enrolment attempt over the per-address or global rate
@@ -680,9 +830,11 @@ async fn enroll(State(state): State<AppState>, req: Request) -> Result<Response,
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
-    enrol_rate(&state.guards, peer)?;
+    // The body (at most 4 KiB) is read even when the attempt is refused, so
+    // the refusal leaves the connection reusable.
     let (parts, body) = req.into_parts();
     let (body, _permit) = read_body(&state.guards, &parts.headers, body, MAX_ENROLL_BODY).await?;
+    enrol_rate(&state.guards, peer)?;
     let req: EnrollRequest = decode(&body)?;
     let message = proto::enroll_message(&req.code, &req.device_id, &req.sign_pk, &req.kex_pk);
     proto::verify(&req.sign_pk, &message, &req.signature).map_err(|_| {
@@ -725,23 +877,22 @@ async fn enroll(State(state): State<AppState>, req: Request) -> Result<Response,
 }
 
 async fn push(State(state): State<AppState>, req: Request) -> Result<Response, Failure> {
-    signed(
-        state,
-        req,
-        proto::MAX_BODY_BYTES,
-        |storage, device, body| {
-            let req: PushRequest = decode(body)?;
-            check_push(&device, &req)?;
-            let response = storage.push(&device, req.changes, req.envelopes, crate::now())?;
-            Ok(proto::encode(&response))
-        },
-    )
+    signed(state, req, proto::MAX_BODY_BYTES, |storage, known, body| {
+        let req: PushRequest = decode(body)?;
+        check_push(known, &req)?;
+        let response = storage.push(&known.device, req.changes, req.envelopes, crate::now())?;
+        Ok(proto::encode(&response))
+    })
     .await
 }
 
 /// Every change and envelope must be the device's own and carry a valid
-/// signature; the storage checks the device's right to the case.
-fn check_push(device: &Device, req: &PushRequest) -> Result<(), Failure> {
+/// signature (all of a push's signatures checked in one batch); the storage
+/// checks the device's right to the case.
+fn check_push(known: &KnownDevice, req: &PushRequest) -> Result<(), Failure> {
+    let device = &known.device;
+    let mut messages = Vec::with_capacity(req.changes.len() + req.envelopes.len());
+    let mut signatures: Vec<&[u8]> = Vec::with_capacity(messages.capacity());
     for change in &req.changes {
         if change.author != device.device_id {
             return Err(Failure::new(
@@ -755,19 +906,14 @@ fn check_push(device: &Device, req: &PushRequest) -> Result<(), Failure> {
                 "a change is larger than the server accepts",
             ));
         }
-        let m = proto::change_message(
+        messages.push(proto::change_message(
             &change.case_id,
             change.epoch,
             &change.author,
             &change.client_id,
             &change.ciphertext,
-        );
-        proto::verify(&device.sign_pk, &m, &change.signature).map_err(|_| {
-            Failure::new(
-                ErrorCode::BadSignature,
-                "a change's signature does not verify",
-            )
-        })?;
+        ));
+        signatures.push(&change.signature);
     }
     for env in &req.envelopes {
         if env.sealed_by != device.device_id {
@@ -782,22 +928,30 @@ fn check_push(device: &Device, req: &PushRequest) -> Result<(), Failure> {
                 "an envelope is larger than the server accepts (1 KiB)",
             ));
         }
-        let m = proto::envelope_message(
+        messages.push(proto::envelope_message(
             &env.case_id,
             env.epoch,
             &env.recipient,
             &env.sealed_by,
             &env.enc,
             &env.ciphertext,
-        );
-        proto::verify(&device.sign_pk, &m, &env.signature).map_err(|_| {
-            Failure::new(
-                ErrorCode::BadSignature,
-                "an envelope's signature does not verify",
-            )
-        })?;
+        ));
+        signatures.push(&env.signature);
     }
-    Ok(())
+    let key = known.key.as_ref();
+    if verify_all(key, &messages, &signatures) {
+        return Ok(());
+    }
+    // Refused: say which kind of item failed.
+    let bad_change = (0..req.changes.len()).any(|i| !verify_with(key, &messages[i], signatures[i]));
+    Err(Failure::new(
+        ErrorCode::BadSignature,
+        if bad_change {
+            "a change's signature does not verify"
+        } else {
+            "an envelope's signature does not verify"
+        },
+    ))
 }
 
 /// Small requests (pull, assign, transfer, refetch, report) are read under
@@ -816,35 +970,36 @@ fn check_seq(seq: u64) -> Result<(), Failure> {
 }
 
 async fn pull(State(state): State<AppState>, req: Request) -> Result<Response, Failure> {
-    signed(state, req, MAX_SMALL_BODY, |storage, device, body| {
+    signed(state, req, MAX_SMALL_BODY, |storage, known, body| {
         let req: PullRequest = decode(body)?;
         check_seq(req.cursor.seq)?;
         check_seq(req.cursor.sub)?;
-        Ok(storage.pull(&device, req.cursor, req.max_bytes)?)
+        Ok(storage.pull(&known.device, req.cursor, req.max_bytes)?)
     })
     .await
 }
 
 async fn assign(State(state): State<AppState>, req: Request) -> Result<Response, Failure> {
-    signed(state, req, MAX_SMALL_BODY, |storage, device, body| {
+    signed(state, req, MAX_SMALL_BODY, |storage, known, body| {
         let req: AssignRequest = decode(body)?;
-        let response = storage.assign(&device, &req.case_id, &req.user, crate::now())?;
+        let response = storage.assign(&known.device, &req.case_id, &req.user, crate::now())?;
         Ok(proto::encode(&response))
     })
     .await
 }
 
 async fn transfer(State(state): State<AppState>, req: Request) -> Result<Response, Failure> {
-    signed(state, req, MAX_SMALL_BODY, |storage, device, body| {
+    signed(state, req, MAX_SMALL_BODY, |storage, known, body| {
         let req: TransferRequest = decode(body)?;
-        let response = storage.transfer(&device, &req.case_id, &req.user, crate::now())?;
+        let response = storage.transfer(&known.device, &req.case_id, &req.user, crate::now())?;
         Ok(proto::encode(&response))
     })
     .await
 }
 
 async fn refetch(State(state): State<AppState>, req: Request) -> Result<Response, Failure> {
-    signed(state, req, MAX_SMALL_BODY, |storage, device, body| {
+    signed(state, req, MAX_SMALL_BODY, |storage, known, body| {
+        let device = &known.device;
         let req: RefetchRequest = decode(body)?;
         if req.cases.len() > proto::MAX_REFETCH_CASES {
             return Err(Failure::new(
@@ -852,14 +1007,15 @@ async fn refetch(State(state): State<AppState>, req: Request) -> Result<Response
                 "too many cases in one refetch",
             ));
         }
-        storage.refetch(&device, &req.cases, crate::now())?;
+        storage.refetch(device, &req.cases, crate::now())?;
         Ok(Vec::new())
     })
     .await
 }
 
 async fn report(State(state): State<AppState>, req: Request) -> Result<Response, Failure> {
-    signed(state, req, MAX_SMALL_BODY, |storage, device, body| {
+    signed(state, req, MAX_SMALL_BODY, |storage, known, body| {
+        let device = &known.device;
         let req: RejectReport = decode(body)?;
         if req.items.len() > proto::MAX_REPORT_ITEMS {
             return Err(Failure::new(
@@ -870,7 +1026,7 @@ async fn report(State(state): State<AppState>, req: Request) -> Result<Response,
         for item in &req.items {
             check_seq(item.seq)?;
         }
-        let stored = storage.report_rejected(&device, &req.items, crate::now())?;
+        let stored = storage.report_rejected(device, &req.items, crate::now())?;
         if stored > 0 {
             tracing::warn!(
                 device = %hex::encode(&device.device_id[..4]),

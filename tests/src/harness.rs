@@ -19,9 +19,15 @@ use crate::{PASSPHRASE, test_options};
 /// Path of a workspace binary (`outreach`, `outreach-server`), brought up to
 /// date once per test process: `cargo test -p outreach-tests` alone does not
 /// rebuild other packages' binaries, and a stale one would test old code.
+/// `scripts/test.sh` builds every binary before any test runs and sets
+/// `OUTREACH_TEST_BINARIES_BUILT` (a build here, with another package
+/// selection, would compile its own variant of the workspace again).
 pub fn bin(name: &str) -> PathBuf {
     static BUILD: std::sync::Once = std::sync::Once::new();
     BUILD.call_once(|| {
+        if std::env::var_os("OUTREACH_TEST_BINARIES_BUILT").is_some() {
+            return;
+        }
         let status = Command::new(env!("CARGO"))
             .args(["build", "-q", "-p", "outreach-server", "-p", "outreach-cli"])
             .status()

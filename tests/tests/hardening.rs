@@ -1117,3 +1117,62 @@ fn measure_the_issue_pull_attack() {
         slowest
     );
 }
+
+/// The server keeps devices' keys in memory after their first request;
+/// a revocation by the admin command (another process, writing the
+/// database) must still hold from the very next request, whatever it is.
+#[test]
+fn a_revocation_holds_from_the_next_request_though_keys_are_kept_in_memory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(&tmp.path().join("server"));
+    let mal = Attacker::enrol(
+        &server,
+        &server.invite("Mal", "practitioner", Some("north")),
+    );
+    let sue = Attacker::enrol(&server, &server.invite("Sue", "supervisor", Some("north")));
+    // Warm: every kind of request, answered.
+    let case = mal.new_case(noise(64, 1));
+    let _: proto::PullResponse = mal.pull(proto::Cursor::default(), 4096).ok();
+    let _: proto::PushResponse = mal.push(vec![mal.change(case, noise(64, 2))], vec![]).ok();
+    let _: proto::PullResponse = sue.pull(proto::Cursor::default(), 4096).ok();
+    let refetch = proto::encode(&proto::RefetchRequest { cases: vec![case] });
+    assert_eq!(sue.post(proto::PATH_REFETCH, &refetch).status, 200);
+
+    server
+        .admin(&["revoke-device", &hex::encode(mal.id)])
+        .unwrap();
+    server
+        .admin(&["revoke-device", &hex::encode(sue.id)])
+        .unwrap();
+    let revoked = |r: Reply, what: &str| {
+        assert_eq!(r.status, 403, "{what} after revocation");
+        assert_eq!(r.code(), ErrorCode::DeviceRevoked, "{what}");
+    };
+    revoked(mal.pull(proto::Cursor::default(), 4096), "pull");
+    revoked(
+        mal.push(vec![mal.change(case, noise(64, 3))], vec![]),
+        "push",
+    );
+    revoked(mal.post(proto::PATH_REFETCH, &refetch), "refetch");
+    let report = proto::encode(&proto::RejectReport { items: vec![] });
+    revoked(mal.post(proto::PATH_REPORT, &report), "report");
+    let assign = proto::encode(&proto::AssignRequest {
+        case_id: case,
+        user: "Mal".into(),
+    });
+    revoked(sue.post(proto::PATH_ASSIGN, &assign), "assign");
+    let transfer = proto::encode(&proto::TransferRequest {
+        case_id: case,
+        user: "Sue".into(),
+    });
+    revoked(sue.post(proto::PATH_TRANSFER, &transfer), "transfer");
+    revoked(sue.pull(proto::Cursor::default(), 4096), "supervisor pull");
+    assert_eq!(
+        count(
+            &server,
+            "SELECT COUNT(*) FROM log WHERE kind = 0 AND created_at > 0"
+        ),
+        2,
+        "nothing stored after the revocation"
+    );
+}

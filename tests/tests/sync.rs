@@ -399,8 +399,10 @@ fn a_large_first_upload_spans_several_requests() {
     let mut seed = 0x2545f4914f6cdd1du64;
     for i in 0..40 {
         let case = new_case(&mut t.amy.vault, &format!("Case {i}"));
-        for _ in 0..4 {
-            // Incompressible notes near the 16 KiB limit.
+        // Enough for well over one push batch and one pull page (1 MiB each)
+        // once compressed; more would prove nothing more and only slow the test.
+        for _ in 0..3 {
+            // Notes near the 16 KiB limit that compress poorly.
             const ALPHABET: &[u8] =
                 b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
             let note: String = (0..16000)
@@ -434,7 +436,7 @@ fn a_large_first_upload_spans_several_requests() {
         got.round_trips
     );
     for c in &cases {
-        assert_eq!(t.sue.vault.read_case(c).unwrap().visits.len(), 4);
+        assert_eq!(t.sue.vault.read_case(c).unwrap().visits.len(), 3);
     }
 }
 

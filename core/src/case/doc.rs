@@ -178,10 +178,25 @@ impl CaseDoc {
     }
 
     /// Rebuilds a document from its stored snapshot and change chunks.
+    ///
+    /// Bytes may come from another device or a file, and Automerge's
+    /// decoders can panic on crafted input (the fuzzer found two such
+    /// inputs, `fuzz/known-crashes/`): a panic here is a load error, never a
+    /// crash or a sync that fails for good.
     pub fn load<'a>(
         actor: &[u8],
         snapshot: Option<&[u8]>,
         chunks: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Result<Self, DocLoadError> {
+        let chunks: Vec<&[u8]> = chunks.into_iter().collect();
+        std::panic::catch_unwind(|| Self::load_unguarded(actor, snapshot, &chunks))
+            .unwrap_or(Err(DocLoadError::Snapshot))
+    }
+
+    fn load_unguarded(
+        actor: &[u8],
+        snapshot: Option<&[u8]>,
+        chunks: &[&[u8]],
     ) -> Result<Self, DocLoadError> {
         let start = || match snapshot {
             Some(bytes) => AutoCommit::load(bytes).map_err(|_| DocLoadError::Snapshot),
@@ -191,7 +206,6 @@ impl CaseDoc {
         // One `load_incremental` over all chunks: Automerge applies a batch far
         // faster than one call per chunk. Only if the batch fails are the
         // chunks replayed one by one, to name the bad one.
-        let chunks: Vec<&[u8]> = chunks.into_iter().collect();
         if !chunks.is_empty() && doc.load_incremental(&chunks.concat()).is_err() {
             doc = start()?;
             for (i, chunk) in chunks.iter().enumerate() {
@@ -221,9 +235,12 @@ impl CaseDoc {
     /// Applies changes received from another device (Automerge's
     /// `load_incremental`: changes already present are ignored; changes whose
     /// dependencies are missing are queued, see [`CaseDoc::missing_deps`]).
+    /// A panic inside the decoder is an error; the document may then be
+    /// half-changed, so the caller drops it (and reloads from disk).
     pub fn apply_changes(&mut self, bytes: &[u8]) -> Result<(), DocLoadError> {
-        self.doc
-            .load_incremental(bytes)
+        let doc = &mut self.doc;
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| doc.load_incremental(bytes)))
+            .map_err(|_| DocLoadError::Chunk(0))?
             .map(|_| ())
             .map_err(|_| DocLoadError::Chunk(0))
     }
@@ -233,13 +250,16 @@ impl CaseDoc {
     /// item that changed nothing is checked with this before it is taken for
     /// a harmless duplicate.
     pub fn is_automerge(bytes: &[u8]) -> bool {
-        automerge::Automerge::load_with_options(
-            bytes,
-            automerge::LoadOptions::new()
-                .on_partial_load(automerge::OnPartialLoad::Error)
-                .verification_mode(automerge::VerificationMode::DontCheck),
-        )
-        .is_ok()
+        std::panic::catch_unwind(|| {
+            automerge::Automerge::load_with_options(
+                bytes,
+                automerge::LoadOptions::new()
+                    .on_partial_load(automerge::OnPartialLoad::Error)
+                    .verification_mode(automerge::VerificationMode::DontCheck),
+            )
+            .is_ok()
+        })
+        .unwrap_or(false)
     }
 
     /// Whether any change this document depends on is missing.

@@ -83,6 +83,31 @@ pub fn recorded_by(visit: &Visit, user_id: Option<&str>, names: &[&str]) -> bool
 /// checks (role, team, revocation) run on every read.
 pub type VerifiedCache = std::collections::HashSet<[u8; 32]>;
 
+/// A digest of what a supervisor decides on: every content field of the
+/// visit (the one list in `case::contact`), who recorded it and when, and
+/// its amendments. A decision signs it, so changing the visit afterwards —
+/// by anyone, on any device — leaves the decision not covering it.
+pub fn visit_digest(visit: &Visit) -> [u8; 32] {
+    let json = serde_json::to_value(visit).unwrap_or_default();
+    let mut h = blake3::Hasher::new();
+    h.update(b"outreach-visit-content-v1");
+    let fields = crate::case::contact::VISIT_CONTENT_FIELDS
+        .iter()
+        .chain(&["recorded_by_user", "recorded_at"]);
+    for field in fields {
+        let value = json.get(*field).cloned().unwrap_or_default();
+        let bytes = serde_json::to_vec(&value).unwrap_or_default();
+        h.update(field.as_bytes());
+        h.update(&(bytes.len() as u64).to_be_bytes());
+        h.update(&bytes);
+    }
+    for id in visit.amendments.keys() {
+        h.update(b"amendment");
+        h.update(id.as_bytes());
+    }
+    *h.finalize().as_bytes()
+}
+
 /// Is this recorded decision valid, judged by `dir`?
 pub fn sign_off_valid(
     dir: &Directory,
@@ -106,6 +131,15 @@ pub fn sign_off_valid(
         if entry.revoked_at.is_some_and(|r| at >= r) {
             return Some(false);
         }
+        // A decision dated before the visit was recorded is backdated.
+        let recorded = visit
+            .recorded_at
+            .as_deref()
+            .and_then(|r| DateTime::parse_from_rfc3339(r).ok())
+            .map(|r| r.timestamp());
+        if recorded.is_some_and(|r| at < r) {
+            return Some(false);
+        }
         let pk: [u8; 32] = hex::decode(&entry.sign_pk).ok()?.try_into().ok()?;
         let sig = hex::decode(s.signature.as_deref()?).ok()?;
         let m = outreach_protocol::sign_off_message(
@@ -117,6 +151,7 @@ pub fn sign_off_valid(
             s.comment.as_deref(),
             &user,
             &device,
+            &visit_digest(visit),
         );
         let mut h = blake3::Hasher::new();
         h.update(&pk);
@@ -158,6 +193,8 @@ pub fn review_state(
 }
 
 /// Sets every visit's `review` from the directory (stored values ignored).
+/// A valid decision shows the decider's name from the directory, not the
+/// name the document carries (which any writer could change).
 pub fn judge_case(dir: &Directory, case: &mut Case, verified: &mut VerifiedCache) {
     let states: Vec<(String, ReviewState)> = case
         .visits
@@ -167,6 +204,12 @@ pub fn judge_case(dir: &Directory, case: &mut Case, verified: &mut VerifiedCache
     for (id, state) in states {
         if let Some(v) = case.visits.get_mut(&id) {
             v.review = state;
+            if matches!(state, ReviewState::SignedOff | ReviewState::Returned)
+                && let Some(s) = v.sign_off.as_mut()
+                && let Some(entry) = s.device.as_deref().and_then(|d| dir.devices.get(d))
+            {
+                s.by = entry.user_name.clone();
+            }
         }
     }
 }

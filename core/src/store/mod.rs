@@ -382,16 +382,14 @@ impl Store {
         Ok(())
     }
 
-    /// Makes one candidate the case key and forgets the others, atomically.
+    /// Makes one candidate the case key. The other candidates are kept: a
+    /// change that does not open under the confirmed key is tried with them.
     pub fn confirm_case_key(&mut self, case: &[u8; 16], epoch: u32, wrapped: &[u8]) -> Result<()> {
-        let tx = self.conn.transaction()?;
-        tx.prepare_cached(
-            "INSERT OR IGNORE INTO case_key(case_id, epoch, wrapped) VALUES (?1, ?2, ?3)",
-        )?
-        .execute(params![&case[..], epoch, wrapped])?;
-        tx.prepare_cached("DELETE FROM case_key_candidate WHERE case_id = ?1 AND epoch = ?2")?
-            .execute(params![&case[..], epoch])?;
-        tx.commit()?;
+        self.conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO case_key(case_id, epoch, wrapped) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![&case[..], epoch, wrapped])?;
         Ok(())
     }
 
@@ -574,6 +572,14 @@ impl Store {
             > 0)
     }
 
+    /// Whether a case has an unsubmitted contact form on this device.
+    pub fn has_drafts(&self, case: &[u8; 16]) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT 1 FROM draft WHERE case_id = ?1 LIMIT 1")?
+            .exists([&case[..]])?)
+    }
+
     pub fn pending_removals(&self) -> Result<Vec<[u8; 16]>> {
         self.ids("SELECT case_id FROM pending_removal ORDER BY rowid")
     }
@@ -593,7 +599,7 @@ impl Store {
             "DELETE FROM sync_inbox WHERE case_id = ?1",
             "DELETE FROM pending_removal WHERE case_id = ?1",
             "DELETE FROM case_key_candidate WHERE case_id = ?1",
-            "DELETE FROM sync_rejected WHERE case_id = ?1",
+            "DELETE FROM sync_rejected WHERE case_id = ?1 AND reported = 1",
             "DELETE FROM case_summary WHERE case_id = ?1",
             "DELETE FROM cases WHERE case_id = ?1",
         ] {

@@ -289,16 +289,38 @@ impl<V: VaultCell> Session<'_, V> {
             // sees a page half-applied.
             let got = self.vault.with(|v| -> Result<Applied> {
                 let got = v.apply_page(&page)?;
-                if moved {
-                    v.set_sync_cursor(page.next)?;
+                // A removal left pending (uploads, unsent writes, a draft):
+                // stay before it, so the server keeps taking this device's
+                // uploads to the case; the page re-applies harmlessly.
+                let to = match got.hold_before {
+                    Some(seq) => Some(proto::Cursor {
+                        seq: seq.saturating_sub(1),
+                        sub: 0,
+                    }),
+                    None => moved.then_some(page.next),
+                };
+                if let Some(to) = to {
+                    v.set_sync_cursor(to)?;
                 }
                 Ok(got)
             })?;
+            let held = got.hold_before.is_some();
             received += page.entries.len() as u64;
             applied.merge(got);
             // Before the next request tells the server this device is past
             // a removal: push what is left of the case, then delete it.
             self.finish_removals(observer, applied)?;
+            if held {
+                if self.vault.with(|v| v.has_pending_removals())? {
+                    // Still waiting (e.g. a draft): the next sync goes on.
+                    observer.progress(SyncPhase::Downloading, received, None);
+                    return Ok(PullResponse::default());
+                }
+                // Gone now: the cursor may pass the removal.
+                if moved {
+                    self.vault.with(|v| v.set_sync_cursor(page.next))?;
+                }
+            }
             observer.progress(SyncPhase::Downloading, received, None);
             // After a removal, one more request tells the server this device
             // is past it (from then on it refuses uploads to that case).

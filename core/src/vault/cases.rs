@@ -310,7 +310,16 @@ impl Vault {
     }
 
     /// Edits profile and programme fields; fields left `None` are unchanged.
+    /// The team is set when the case is opened (it decides whose supervisor
+    /// signs off); it moves only with a transfer by the organisation.
     pub fn edit_case(&mut self, case: &str, edit: &CaseEdit) -> Result<()> {
+        if edit.team.is_some() {
+            return Err(ValidationError::new(
+                "team",
+                "is set when the case is opened; a supervisor moves a case with `case transfer`",
+            )
+            .into());
+        }
         let case = self.resolve_case(case)?;
         let patch = edit_patch(edit, self.now().date_naive())?;
         self.write_case(case, |doc, author, now| {
@@ -552,8 +561,15 @@ impl Vault {
             return Err(Error::NotSupervisor);
         }
         let at = v::instant_string(self.now());
-        let Some((by_user, device, signature)) =
-            self.sign_decision(case_id, &visit, decision.as_str(), &at, comment.as_deref())?
+        let digest = crate::practice::authority::visit_digest(&record.visits[&visit]);
+        let Some((by_user, device, signature)) = self.sign_decision(
+            case_id,
+            &visit,
+            decision.as_str(),
+            &at,
+            comment.as_deref(),
+            &digest,
+        )?
         else {
             return Err(Error::NotSupervisor);
         };
@@ -1141,9 +1157,18 @@ impl Vault {
     /// to this vault, or merges it if the case is already here. Returns its id.
     pub fn import_case(&mut self, bytes: &[u8]) -> Result<String> {
         let actor = self.unlocked()?.actor.clone();
-        let doc = crate::case::doc::CaseDoc::load(&actor, Some(bytes), std::iter::empty())
-            .map_err(|_| Error::Document("the received case could not be read".into()))?;
-        let id = doc.read()?.id;
+        // A file from elsewhere: a decoder panic is a bad file, not a crash.
+        let loaded = std::panic::catch_unwind(|| {
+            let doc =
+                crate::case::doc::CaseDoc::load(&actor, Some(bytes), std::iter::empty()).ok()?;
+            let id = doc.read().ok()?.id;
+            Some((doc, id))
+        });
+        let Ok(Some((doc, id))) = loaded else {
+            return Err(Error::Document(
+                "the received case could not be read".into(),
+            ));
+        };
         let uuid = uuid::Uuid::parse_str(&id)
             .map_err(|_| Error::Document("the received case has no valid id".into()))?;
         if self.store()?.case_exists(uuid.as_bytes())? {
@@ -1159,8 +1184,14 @@ impl Vault {
     pub fn merge_case_bytes(&mut self, case: &str, bytes: &[u8]) -> Result<()> {
         let case = self.resolve_case(case)?;
         let actor = self.unlocked()?.actor.clone();
-        let mut other = crate::case::doc::CaseDoc::load(&actor, Some(bytes), std::iter::empty())
-            .map_err(|_| Error::Document("the received changes could not be read".into()))?;
+        let loaded = std::panic::catch_unwind(|| {
+            crate::case::doc::CaseDoc::load(&actor, Some(bytes), std::iter::empty()).ok()
+        });
+        let Ok(Some(mut other)) = loaded else {
+            return Err(Error::Document(
+                "the received changes could not be read".into(),
+            ));
+        };
         self.write_case(case, |doc, _, _| {
             let before = doc.heads();
             doc.merge(&mut other)?;

@@ -142,7 +142,11 @@ fn facts(case: &Case, opened: Option<DateTime<Utc>>, directory: &str) -> Summary
         open_concerns: open.len() as u32,
         highest_open_severity: open.iter().map(|c| c.severity).max(),
         visits: case.visits.len() as u32,
-        awaiting_sign_off: count(&[ReviewState::Awaiting, ReviewState::Amended]),
+        awaiting_sign_off: count(&[
+            ReviewState::Awaiting,
+            ReviewState::Amended,
+            ReviewState::NotValid,
+        ]),
         returned: count(&[ReviewState::Returned]),
     }
 }

@@ -111,6 +111,10 @@ pub struct Applied {
     /// Cases transferred away that still have changes to upload: deleted by
     /// [`Vault::finish_removals`] once the server has them.
     pub pending_removal: BTreeSet<Id>,
+    /// The lowest log position of a removal left pending: the cursor must
+    /// not pass it until the case is gone (the server refuses this device's
+    /// uploads to the case once it has).
+    pub hold_before: Option<u64>,
 }
 
 impl Applied {
@@ -124,6 +128,10 @@ impl Applied {
         self.cases_changed.extend(from.cases_changed);
         self.refetch.extend(from.refetch);
         self.pending_removal.extend(from.pending_removal);
+        self.hold_before = match (self.hold_before, from.hold_before) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         for case in from.removed {
             self.note_removed(case);
         }
@@ -137,21 +145,18 @@ impl Applied {
     }
 }
 
-/// A received change, decrypted or not.
-enum Decrypted {
-    Bytes(Zeroizing<Vec<u8>>),
-    /// No case key confirmed, and no candidate opens it: wait for one.
-    NoKeyYet,
-    /// Does not open under the case key.
-    Fails,
-}
-
 /// What applying a decrypted change came to.
 enum Applying {
     Done,
     /// Its history has a gap: it waits, the case is fetched whole.
     Wait,
     Bad(RejectReason),
+}
+
+/// Runs a decoder over bytes from another device; a panic inside it (a bug
+/// in a dependency that crafted input can reach) becomes `None`.
+fn guarded<T>(f: impl FnOnce() -> T) -> Option<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).ok()
 }
 
 fn reject_reason(s: &str) -> Option<RejectReason> {
@@ -397,6 +402,7 @@ impl Vault {
         decision: &str,
         at: &str,
         comment: Option<&str>,
+        content: &[u8; 32],
     ) -> Result<Option<(String, String, String)>> {
         let (Some(config), Some(keys)) = (self.sync_config()?, self.device_keys()?) else {
             return Ok(None);
@@ -412,6 +418,7 @@ impl Vault {
             comment,
             &user,
             &device,
+            content,
         );
         Ok(Some((
             config.user_id.clone(),
@@ -670,10 +677,13 @@ impl Vault {
         applied: &mut Applied,
     ) -> Result<std::result::Result<(), RejectReason>> {
         let me = self.device_id_bytes()?;
+        // A revoked device's items in the log were accepted by the server
+        // before it was revoked (it refuses the device at once after): its
+        // earlier work is kept.
         let signer = |id: &Id| {
             page.signers
                 .iter()
-                .find(|s| &s.device_id == id && s.revoked_at.is_none())
+                .find(|s| &s.device_id == id)
                 .map(|s| s.sign_pk)
         };
         match &entry.item {
@@ -723,6 +733,10 @@ impl Vault {
             }
             Item::Removed { case_id } => {
                 self.apply_removal(*case_id, applied)?;
+                if applied.pending_removal.contains(case_id) {
+                    applied.hold_before =
+                        Some(applied.hold_before.map_or(entry.seq, |s| s.min(entry.seq)));
+                }
                 Ok(Ok(()))
             }
             Item::Change(change) => {
@@ -743,20 +757,18 @@ impl Vault {
                 if proto::verify(&pk, &m, &change.signature).is_err() {
                     return Ok(Err(RejectReason::BadSignature));
                 }
-                match self.decrypt_change(org, change)? {
-                    Decrypted::Bytes(bytes) => match self.apply_change(change, &bytes, applied)? {
-                        Applying::Done => Ok(Ok(())),
-                        Applying::Wait => {
-                            self.store_mut()?.inbox_put(
-                                entry.seq,
-                                &change.case_id,
-                                &proto::encode(change),
-                            )?;
-                            Ok(Ok(()))
-                        }
-                        Applying::Bad(reason) => Ok(Err(reason)),
-                    },
-                    Decrypted::NoKeyYet => {
+                match self.open_and_apply(org, change, applied)? {
+                    Some(Applying::Done) => Ok(Ok(())),
+                    Some(Applying::Wait) => {
+                        self.store_mut()?.inbox_put(
+                            entry.seq,
+                            &change.case_id,
+                            &proto::encode(change),
+                        )?;
+                        Ok(Ok(()))
+                    }
+                    Some(Applying::Bad(reason)) => Ok(Err(reason)),
+                    None => {
                         self.store_mut()?.inbox_put(
                             entry.seq,
                             &change.case_id,
@@ -765,24 +777,32 @@ impl Vault {
                         applied.waiting_for_key += 1;
                         Ok(Ok(()))
                     }
-                    Decrypted::Fails => Ok(Err(RejectReason::DoesNotDecrypt)),
                 }
             }
         }
     }
 
-    /// Decrypts a verified change with the case key, or — no key confirmed
-    /// yet — with each candidate an envelope offered; the one that opens it
-    /// becomes the case key.
-    fn decrypt_change(&mut self, org: Id, change: &Change) -> Result<Decrypted> {
+    /// Decrypts a verified change and applies it. Tries the confirmed case
+    /// key, then every key an envelope offered (kept even after one is
+    /// confirmed): a key is confirmed only by a change that decrypts under
+    /// it **and** applies as this case's record, so junk bytes sealed under
+    /// a junk key cannot make it the case key. `None`: no key opens it yet.
+    fn open_and_apply(
+        &mut self,
+        org: Id,
+        change: &Change,
+        applied: &mut Applied,
+    ) -> Result<Option<Applying>> {
         let aad = change_aad(org, change.case_id, change.epoch, &change.client_id);
-        if let Some(key) = self.case_key(change.case_id, change.epoch)? {
-            return Ok(match crypto::open(&key, &aad, &change.ciphertext) {
-                Ok(bytes) => Decrypted::Bytes(Zeroizing::new(bytes)),
-                Err(_) => Decrypted::Fails,
-            });
+        let confirmed = self.case_key(change.case_id, change.epoch)?;
+        if let Some(key) = &confirmed
+            && let Ok(bytes) = crypto::open(key, &aad, &change.ciphertext)
+        {
+            let bytes = Zeroizing::new(bytes);
+            return Ok(Some(self.apply_change(change, &bytes, applied)?));
         }
         let key_aad = case_key_aad(self.vault_id()?, change.case_id, change.epoch);
+        let mut bad = None;
         for (_, wrapped) in self
             .store()?
             .key_candidates(&change.case_id, change.epoch)?
@@ -790,13 +810,30 @@ impl Vault {
             let Ok(key) = SecretKey::unwrap_from(&wrapped, &self.unlocked()?.drk, &key_aad) else {
                 continue;
             };
-            if let Ok(bytes) = crypto::open(&key, &aad, &change.ciphertext) {
-                self.store_mut()?
-                    .confirm_case_key(&change.case_id, change.epoch, &wrapped)?;
-                return Ok(Decrypted::Bytes(Zeroizing::new(bytes)));
+            let Ok(bytes) = crypto::open(&key, &aad, &change.ciphertext) else {
+                continue;
+            };
+            let bytes = Zeroizing::new(bytes);
+            match self.apply_change(change, &bytes, applied)? {
+                Applying::Done => {
+                    if confirmed.is_none() {
+                        self.store_mut()?.confirm_case_key(
+                            &change.case_id,
+                            change.epoch,
+                            &wrapped,
+                        )?;
+                    }
+                    return Ok(Some(Applying::Done));
+                }
+                Applying::Wait => return Ok(Some(Applying::Wait)),
+                Applying::Bad(reason) => bad = Some(reason),
             }
         }
-        Ok(Decrypted::NoKeyYet)
+        Ok(match (bad, confirmed) {
+            (Some(reason), _) => Some(Applying::Bad(reason)),
+            (None, Some(_)) => Some(Applying::Bad(RejectReason::DoesNotDecrypt)),
+            (None, None) => None,
+        })
     }
 
     /// Keeps a bad item sealed under this device's key with its reason, to
@@ -812,7 +849,12 @@ impl Vault {
             Item::Envelope(e) => (e.case_id, e.sealed_by),
             Item::Removed { case_id } => (*case_id, [0; 16]),
         };
-        let body = proto::encode(&entry.item);
+        // Kept whole up to 64 KiB (enough to examine any real item); beyond
+        // that only its hash, so an insider cannot fill a victim's phone.
+        let mut body = proto::encode(&entry.item);
+        if body.len() > 64 * 1024 {
+            body = blake3::hash(&body).as_bytes().to_vec();
+        }
         let sealed = crypto::seal(
             &self.unlocked()?.drk,
             &rejected_aad(self.vault_id()?, case, entry.seq),
@@ -863,7 +905,9 @@ impl Vault {
             return self.store_mut()?.delete_case(&case);
         }
         let store = self.store()?;
-        if store.outbox_has(&case)? || store.case_dirty(&case)? {
+        // Queued uploads, unsent writes or an unsubmitted contact form: the
+        // case stays (closed to new writes) until they are through.
+        if store.outbox_has(&case)? || store.case_dirty(&case)? || store.has_drafts(&case)? {
             self.store_mut()?.add_pending_removal(&case)?;
             applied.pending_removal.insert(case);
             return Ok(());
@@ -894,7 +938,11 @@ impl Vault {
         let mut done = Vec::new();
         for case in self.store()?.pending_removals()? {
             let store = self.store()?;
-            if store.case_exists(&case)? && (store.outbox_has(&case)? || store.case_dirty(&case)?) {
+            if store.case_exists(&case)?
+                && (store.outbox_has(&case)?
+                    || store.case_dirty(&case)?
+                    || store.has_drafts(&case)?)
+            {
                 continue;
             }
             self.delete_case_copy(case)?;
@@ -917,15 +965,22 @@ impl Vault {
         let case_name = uuid::Uuid::from_bytes(case).to_string();
         let actor = self.unlocked()?.actor.clone();
         if !self.store()?.case_exists(&case)? {
-            let mut doc = match CaseDoc::load(&actor, None, [bytes]) {
-                Ok(doc) => doc,
-                Err(_) => return Ok(Applying::Bad(RejectReason::DoesNotApply)),
+            // Bytes from a peer: a decoder panic inside Automerge is one bad
+            // item, never a sync that fails for good.
+            let decoded = guarded(|| {
+                let mut doc = CaseDoc::load(&actor, None, [bytes]).ok()?;
+                let missing = !doc.missing_deps().is_empty();
+                let id = doc.read().ok().map(|c| c.id);
+                Some((doc, missing, id))
+            });
+            let Some(Some((doc, missing, id))) = decoded else {
+                return Ok(Applying::Bad(RejectReason::DoesNotApply));
             };
-            if !doc.missing_deps().is_empty() {
+            if missing {
                 applied.refetch.insert(case);
                 return Ok(Applying::Wait);
             }
-            if doc.read().ok().map(|c| c.id) != Some(case_name.clone()) {
+            if id != Some(case_name.clone()) {
                 // Signed by an authorised device but not this case's record:
                 // refuse it rather than store it under the wrong case.
                 return Ok(Applying::Bad(RejectReason::DoesNotApply));
@@ -944,12 +999,18 @@ impl Vault {
         }
         let loaded = self.loaded(case)?;
         let before = loaded.doc.heads();
-        if loaded.doc.apply_changes(bytes).is_err() {
-            if let Some(u) = self.unlocked.as_mut() {
-                u.cases.remove(&case);
+        let ok = guarded(|| loaded.doc.apply_changes(bytes).is_ok()).unwrap_or(false);
+        let loaded = match (ok, self.loaded(case)) {
+            (true, Ok(loaded)) => loaded,
+            _ => {
+                // The in-memory copy may be half-changed: forget it; the
+                // disk is untouched and it reloads from there.
+                if let Some(u) = self.unlocked.as_mut() {
+                    u.cases.remove(&case);
+                }
+                return Ok(Applying::Bad(RejectReason::DoesNotApply));
             }
-            return Ok(Applying::Bad(RejectReason::DoesNotApply));
-        }
+        };
         if !loaded.doc.missing_deps().is_empty() {
             // Forget the in-memory copy (it may hold queued changes); the
             // disk is unchanged. The whole case is fetched again.
@@ -962,7 +1023,7 @@ impl Vault {
         if loaded.doc.heads() == before {
             // Nothing new: a re-delivered change, or bytes that are not
             // Automerge at all (which `load_incremental` skips silently).
-            if !CaseDoc::is_automerge(bytes) {
+            if !guarded(|| CaseDoc::is_automerge(bytes)).unwrap_or(false) {
                 return Ok(Applying::Bad(RejectReason::DoesNotApply));
             }
             return Ok(Applying::Done);
@@ -1057,10 +1118,8 @@ impl Vault {
                 seq,
                 item: Item::Change(change.clone()),
             };
-            let outcome = match self.decrypt_change(org, &change)? {
-                Decrypted::NoKeyYet => continue,
-                Decrypted::Fails => Applying::Bad(RejectReason::DoesNotDecrypt),
-                Decrypted::Bytes(bytes) => self.apply_change(&change, &bytes, applied)?,
+            let Some(outcome) = self.open_and_apply(org, &change, applied)? else {
+                continue;
             };
             match outcome {
                 Applying::Wait => {}

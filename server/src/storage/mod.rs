@@ -127,7 +127,17 @@ pub trait Storage: Send + Sync + 'static {
     fn devices(&self) -> Result<Vec<DeviceListing>>;
     /// Returns false if there is no such device.
     fn revoke_device(&self, device_id: &Id, now: i64) -> Result<bool>;
+    /// Notes that the device made contact (`last_seen`, for the admin's
+    /// `devices` listing). May be kept in memory for a while: it is written
+    /// with other work or by [`Storage::flush_pending`], never with an fsync
+    /// of its own per request.
     fn touch_device(&self, device_id: &Id, now: i64) -> Result<()>;
+    /// Writes what [`Storage::touch_device`] kept in memory (the server calls
+    /// it every few seconds and when it stops).
+    fn flush_pending(&self) -> Result<()>;
+    /// Copies committed work into the main database file, off the path of
+    /// requests (the server calls it every second).
+    fn checkpoint(&self) -> Result<()>;
     /// Appends changes and envelopes (signatures already verified) in one
     /// transaction; all or nothing.
     fn push(

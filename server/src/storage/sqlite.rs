@@ -177,8 +177,14 @@ pub struct SqliteStorage {
     conn: Mutex<Connection>,
     queue: Mutex<Vec<PushJob>>,
     readers: Mutex<Vec<Connection>>,
-    /// When each device's `last_seen` was last written (kept off the hot path).
-    touched: Mutex<HashMap<Id, i64>>,
+    /// The connection that copies the WAL into the database file
+    /// ([`Storage::checkpoint`]), off the writer's path.
+    checkpointer: Mutex<Option<Connection>>,
+    /// When each device's `last_seen` was last noted, and the notes not yet
+    /// written: they go to the database with the next group commit of pushes
+    /// or with [`Storage::flush_pending`], never in a transaction of their own
+    /// per request.
+    touched: Mutex<Touched>,
     /// Bytes of log items one device may store (see [`SCHEMA_V3`]).
     device_quota: AtomicU64,
 }
@@ -191,10 +197,22 @@ struct PushJob {
     reply: mpsc::SyncSender<Result<PushResponse>>,
 }
 
-/// Readers kept open for pulls.
-const MAX_IDLE_READERS: usize = 8;
-/// Seconds between writes of a device's `last_seen`.
+#[derive(Default)]
+struct Touched {
+    noted: HashMap<Id, i64>,
+    pending: Vec<(Id, i64)>,
+}
+
+/// Readers kept open for pulls: as many as storage calls can run at once,
+/// so that no pull pays for opening a connection and preparing its
+/// statements again.
+const MAX_IDLE_READERS: usize = crate::MAX_BLOCKING_THREADS;
+/// Seconds between two notes of a device's `last_seen`.
 const LAST_SEEN_EVERY: i64 = 300;
+/// Prepared statements kept per connection (a push alone uses a dozen).
+const STATEMENT_CACHE: usize = 64;
+/// WAL pages after which the writer checkpoints by itself.
+const WRITER_AUTOCHECKPOINT: i64 = 10_000;
 
 pub const DB_FILE: &str = "outreach-server.db";
 
@@ -213,13 +231,22 @@ impl SqliteStorage {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", true)?;
         conn.pragma_update(None, "secure_delete", true)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        // Sorts and UNIONs in memory, never in a temporary file.
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
+        // A running server copies the WAL into the database from another
+        // connection every second ([`Storage::checkpoint`]), so that a
+        // commit does not pay for it; the writer checkpoints itself only if
+        // that falls far behind (40 MB of WAL), and admin commands as usual.
+        conn.pragma_update(None, "wal_autocheckpoint", WRITER_AUTOCHECKPOINT)?;
         migrate(&mut conn)?;
         Ok(Self {
             path: dir.join(DB_FILE),
             conn: Mutex::new(conn),
             queue: Mutex::new(Vec::new()),
             readers: Mutex::new(Vec::new()),
-            touched: Mutex::new(HashMap::new()),
+            checkpointer: Mutex::new(None),
+            touched: Mutex::new(Touched::default()),
             device_quota: AtomicU64::new(crate::DEFAULT_DEVICE_QUOTA),
         })
     }
@@ -242,6 +269,8 @@ impl SqliteStorage {
                 let c = Connection::open(&self.path)?;
                 c.busy_timeout(Duration::from_secs(10))?;
                 c.pragma_update(None, "query_only", true)?;
+                c.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+                c.pragma_update(None, "temp_store", "MEMORY")?;
                 c
             }
         };
@@ -260,6 +289,7 @@ impl SqliteStorage {
             return;
         }
         let mut results = Vec::with_capacity(jobs.len());
+        let pending_touches = self.take_touches();
         let committed = (|| -> Result<()> {
             let mut tx =
                 conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -284,9 +314,13 @@ impl SqliteStorage {
                     }
                 }
             }
+            write_last_seen(&tx, &pending_touches)?;
             tx.commit()?;
             Ok(())
         })();
+        if committed.is_err() {
+            self.requeue_touches(pending_touches);
+        }
         match committed {
             Ok(()) => {
                 for (job, r) in jobs.into_iter().zip(results) {
@@ -400,13 +434,44 @@ fn case_row(tx: &Connection, case_id: &Id) -> Result<Option<CaseRow>> {
 
 fn assigned(tx: &Connection, case_id: &Id, user_id: &Id) -> Result<bool> {
     Ok(tx
-        .query_row(
-            "SELECT 1 FROM assignments WHERE case_id = ?1 AND user_id = ?2",
-            params![&case_id[..], &user_id[..]],
-            |_| Ok(()),
-        )
+        .prepare_cached("SELECT 1 FROM assignments WHERE case_id = ?1 AND user_id = ?2")?
+        .query_row(params![&case_id[..], &user_id[..]], |_| Ok(()))
         .optional()?
         .is_some())
+}
+
+/// Refuses a device that is revoked (or gone) now, inside the transaction
+/// of the request's work. The HTTP layer checks signatures with keys it
+/// keeps in memory; whether the device may still act is decided here, on
+/// every request, so that a revocation by the admin command (another
+/// process) holds from the next request on.
+fn check_live(tx: &Connection, device_id: &Id) -> Result<()> {
+    let live: Option<bool> = tx
+        .prepare_cached("SELECT revoked_at IS NULL FROM devices WHERE device_id = ?1")?
+        .query_row([&device_id[..]], |r| r.get(0))
+        .optional()?;
+    match live {
+        Some(true) => Ok(()),
+        Some(false) => Err(refused(
+            ErrorCode::DeviceRevoked,
+            "this device has been revoked by the organisation",
+        )),
+        None => Err(refused(
+            ErrorCode::Unauthenticated,
+            "this device is not enrolled",
+        )),
+    }
+}
+
+/// Writes devices' `last_seen` notes (see [`SqliteStorage::touch_device`]).
+fn write_last_seen(tx: &Connection, notes: &[(Id, i64)]) -> Result<()> {
+    let mut stmt = tx.prepare_cached(
+        "UPDATE devices SET last_seen = ?2 WHERE device_id = ?1 AND (last_seen IS NULL OR last_seen < ?2 - 60)",
+    )?;
+    for (device, at) in notes {
+        stmt.execute(params![&device[..], at])?;
+    }
+    Ok(())
 }
 
 /// Whether the device's user may read the case now.
@@ -753,20 +818,46 @@ impl Storage for SqliteStorage {
     }
 
     fn touch_device(&self, device_id: &Id, now: i64) -> Result<()> {
-        {
-            let mut touched = self.touched.lock().unwrap_or_else(|p| p.into_inner());
-            match touched.get(device_id) {
-                Some(t) if now - t < LAST_SEEN_EVERY => return Ok(()),
-                _ => {
-                    touched.insert(*device_id, now);
-                }
+        let mut touched = self.touched.lock().unwrap_or_else(|p| p.into_inner());
+        match touched.noted.get(device_id) {
+            Some(t) if now - t < LAST_SEEN_EVERY => {}
+            _ => {
+                touched.noted.insert(*device_id, now);
+                touched.pending.push((*device_id, now));
             }
         }
-        self.with(|c| {
-            c.prepare_cached("UPDATE devices SET last_seen = ?2 WHERE device_id = ?1 AND (last_seen IS NULL OR last_seen < ?2 - 60)")?
-                .execute(params![&device_id[..], now])?;
+        Ok(())
+    }
+
+    fn checkpoint(&self) -> Result<()> {
+        let mut slot = self.checkpointer.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_none() {
+            let c = Connection::open(&self.path)?;
+            c.busy_timeout(Duration::from_secs(10))?;
+            *slot = Some(c);
+        }
+        if let Some(c) = slot.as_ref() {
+            // PASSIVE: copies what no reader still needs, never waits.
+            c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        }
+        Ok(())
+    }
+
+    fn flush_pending(&self) -> Result<()> {
+        let pending = self.take_touches();
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let written = self.with(|c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            write_last_seen(&tx, &pending)?;
+            tx.commit()?;
             Ok(())
-        })
+        });
+        if written.is_err() {
+            self.requeue_touches(pending);
+        }
+        written
     }
 
     fn push(
@@ -796,113 +887,15 @@ impl Storage for SqliteStorage {
     }
 
     fn pull(&self, device: &Device, cursor: Cursor, max_bytes: u32) -> Result<Vec<u8>> {
-        self.note_pulled(device, cursor)?;
-        self.read(|c| {
+        let (page, passes_removal) = self.read(|c| {
             let tx = c.transaction()?;
-            let budget = max_bytes.clamp(1024, proto::MAX_PULL_BYTES) as usize;
-            let user = &device.user;
-            let mut page = Page::new(budget);
-            let mut next = cursor;
-            // Resume a grant being expanded.
-            if cursor.sub > 0 {
-                let case: Option<Vec<u8>> = tx
-                    .query_row(
-                        "SELECT case_id FROM log WHERE seq = ?1 AND kind = 2 AND target = ?2",
-                        params![cursor.seq, &device.device_id[..]],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
-                let case = case.map(id).transpose()?;
-                // A case the device may no longer read is not delivered.
-                let case = match case {
-                    Some(case) if may_read(&tx, user, &case)? => Some(case),
-                    _ => None,
-                };
-                next = Cursor {
-                    seq: cursor.seq,
-                    sub: 0,
-                };
-                if let Some(case) = case {
-                    // The page is empty: the first item always fits.
-                    if let Expansion::Partial(sub) = expand_grant(
-                        &tx,
-                        &device.device_id,
-                        &case,
-                        cursor.seq,
-                        cursor.sub,
-                        &mut page,
-                    )? {
-                        next = Cursor {
-                            seq: cursor.seq,
-                            sub,
-                        };
-                        return page.finish(&tx, device, next, true);
-                    }
-                }
-            }
-            // Sizes only: each body is read once it is known to fit.
-            let mut stmt = tx.prepare_cached(&format!(
-                // One index seek per readable case and one for what is
-                // addressed to the device: the cost follows what the device
-                // may read, not everything the organisation wrote.
-                "WITH readable AS ({READABLE_CASES})
-                 SELECT l.seq, l.kind, l.case_id, length(l.body) FROM readable r
-                   JOIN log l ON l.case_id = r.case_id AND l.seq > ?4
-                   WHERE l.kind = 0 AND l.device_id != ?5
-                 UNION ALL
-                 SELECT seq, kind, case_id, length(body) FROM log
-                   WHERE target = ?5 AND seq > ?4
-                     AND (kind = 3 OR ((kind = 2 OR (kind = 1 AND device_id != ?5))
-                                       AND case_id IN (SELECT case_id FROM readable)))
-                 ORDER BY 1 LIMIT 256"
-            ))?;
-            loop {
-                let rows: Vec<(u64, i64, Vec<u8>, usize)> = stmt
-                    .query_map(
-                        params![
-                            &user.user_id[..],
-                            user.role.as_str(),
-                            user.team,
-                            next.seq,
-                            &device.device_id[..]
-                        ],
-                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-                    )?
-                    .collect::<rusqlite::Result<_>>()?;
-                if rows.is_empty() {
-                    drop(stmt);
-                    return page.finish(&tx, device, next, false);
-                }
-                for (seq, kind, case, len) in rows {
-                    if kind == KIND_GRANT {
-                        // A grant's body is empty; its items are sized one by one.
-                        if !page.fits(1) {
-                            drop(stmt);
-                            return page.finish(&tx, device, next, true);
-                        }
-                        let case = id(case)?;
-                        match expand_grant(&tx, &device.device_id, &case, seq, 0, &mut page)? {
-                            Expansion::Done => {}
-                            Expansion::Partial(sub) => {
-                                drop(stmt);
-                                return page.finish(&tx, device, Cursor { seq, sub }, true);
-                            }
-                            Expansion::NotStarted => {
-                                drop(stmt);
-                                return page.finish(&tx, device, next, true);
-                            }
-                        }
-                    } else {
-                        if !page.fits(len) {
-                            drop(stmt);
-                            return page.finish(&tx, device, next, true);
-                        }
-                        page.push(&tx, seq)?;
-                    }
-                    next = Cursor { seq, sub: 0 };
-                }
-            }
-        })
+            let passes_removal = live_and_passes_removal(&tx, device, cursor)?;
+            Ok((pull_page(&tx, device, cursor, max_bytes)?, passes_removal))
+        })?;
+        if passes_removal {
+            self.note_pulled(device, cursor)?;
+        }
+        Ok(page)
     }
 
     fn refetch(&self, device: &Device, cases: &[Id], now: i64) -> Result<()> {
@@ -912,6 +905,7 @@ impl Storage for SqliteStorage {
     fn report_rejected(&self, device: &Device, items: &[Rejected], now: i64) -> Result<u32> {
         self.with(|c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            check_live(&tx, &device.device_id)?;
             let mut kept: i64 = tx.query_row(
                 "SELECT COUNT(*) FROM rejected WHERE device_id = ?1",
                 [&device.device_id[..]],
@@ -1002,6 +996,7 @@ impl Storage for SqliteStorage {
     fn assign(&self, by: &Device, case_id: &Id, user: &str, now: i64) -> Result<AssignResponse> {
         self.with(|c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            check_live(&tx, &by.device_id)?;
             let case =
                 case_row(&tx, case_id)?.ok_or(refused(ErrorCode::Forbidden, CASE_REFUSED))?;
             may_manage(&tx, by, case_id, &case)?;
@@ -1051,26 +1046,29 @@ impl SqliteStorage {
     /// that passes a removal addressed to it (see [`SCHEMA_V2`]); from then
     /// on its uploads to that case are refused.
     fn note_pulled(&self, device: &Device, cursor: Cursor) -> Result<()> {
-        let passes_removal = self.read(|c| {
-            Ok(c.prepare_cached(
-                "SELECT 1 FROM log l JOIN devices d ON d.device_id = l.target
-                 WHERE l.target = ?1 AND l.kind = 3 AND l.seq > d.pulled_seq AND l.seq <= ?2
-                 LIMIT 1",
+        self.with(|c| {
+            c.prepare_cached(
+                "UPDATE devices SET pulled_seq = MAX(pulled_seq, ?2) WHERE device_id = ?1",
             )?
-            .query_row(params![&device.device_id[..], cursor.seq], |_| Ok(()))
-            .optional()?
-            .is_some())
-        })?;
-        if passes_removal {
-            self.with(|c| {
-                c.prepare_cached(
-                    "UPDATE devices SET pulled_seq = MAX(pulled_seq, ?2) WHERE device_id = ?1",
-                )?
-                .execute(params![&device.device_id[..], cursor.seq])?;
-                Ok(())
-            })?;
-        }
-        Ok(())
+            .execute(params![&device.device_id[..], cursor.seq])?;
+            Ok(())
+        })
+    }
+
+    fn take_touches(&self) -> Vec<(Id, i64)> {
+        std::mem::take(
+            &mut self
+                .touched
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .pending,
+        )
+    }
+
+    /// Puts notes back after a failed write (they go with the next one).
+    fn requeue_touches(&self, notes: Vec<(Id, i64)>) {
+        let mut touched = self.touched.lock().unwrap_or_else(|p| p.into_inner());
+        touched.pending.extend(notes);
     }
 
     fn transfer_inner(
@@ -1082,6 +1080,7 @@ impl SqliteStorage {
     ) -> Result<TransferResponse> {
         self.with(|c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            check_live(&tx, &by.device_id)?;
             let case =
                 case_row(&tx, case_id)?.ok_or(refused(ErrorCode::Forbidden, CASE_REFUSED))?;
             may_manage(&tx, by, case_id, &case)?;
@@ -1173,6 +1172,7 @@ impl SqliteStorage {
         cases.dedup();
         self.with(|c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            check_live(&tx, &device.device_id)?;
             for case_id in &cases {
                 let case = case_row(&tx, case_id)?.ok_or(refused(ErrorCode::Forbidden, CASE_REFUSED))?;
                 let is_assigned = assigned(&tx, case_id, &device.user.user_id)?;
@@ -1207,6 +1207,134 @@ impl SqliteStorage {
     }
 }
 
+/// One page of a pull, read in the caller's read transaction.
+fn pull_page(tx: &Connection, device: &Device, cursor: Cursor, max_bytes: u32) -> Result<Vec<u8>> {
+    let budget = max_bytes.clamp(1024, proto::MAX_PULL_BYTES) as usize;
+    let user = &device.user;
+    let mut page = Page::new(budget);
+    let mut next = cursor;
+    // Resume a grant being expanded.
+    if cursor.sub > 0 {
+        let case: Option<Vec<u8>> = tx
+            .query_row(
+                "SELECT case_id FROM log WHERE seq = ?1 AND kind = 2 AND target = ?2",
+                params![cursor.seq, &device.device_id[..]],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let case = case.map(id).transpose()?;
+        // A case the device may no longer read is not delivered.
+        let case = match case {
+            Some(case) if may_read(tx, user, &case)? => Some(case),
+            _ => None,
+        };
+        next = Cursor {
+            seq: cursor.seq,
+            sub: 0,
+        };
+        if let Some(case) = case {
+            // The page is empty: the first item always fits.
+            if let Expansion::Partial(sub) = expand_grant(
+                tx,
+                &device.device_id,
+                &case,
+                cursor.seq,
+                cursor.sub,
+                &mut page,
+            )? {
+                next = Cursor {
+                    seq: cursor.seq,
+                    sub,
+                };
+                return page.finish(tx, device, next, true);
+            }
+        }
+    }
+    // Sizes only: each body is read once it is known to fit.
+    let mut stmt = tx.prepare_cached(&format!(
+        // One index seek per readable case and one for what is
+        // addressed to the device: the cost follows what the device
+        // may read, not everything the organisation wrote.
+        "WITH readable AS ({READABLE_CASES})
+         SELECT l.seq, l.kind, l.case_id, length(l.body) FROM readable r
+           JOIN log l ON l.case_id = r.case_id AND l.seq > ?4
+           WHERE l.kind = 0 AND l.device_id != ?5
+         UNION ALL
+         SELECT seq, kind, case_id, length(body) FROM log
+           WHERE target = ?5 AND seq > ?4
+             AND (kind = 3 OR ((kind = 2 OR (kind = 1 AND device_id != ?5))
+                               AND case_id IN (SELECT case_id FROM readable)))
+         ORDER BY 1 LIMIT 256"
+    ))?;
+    loop {
+        let rows: Vec<(u64, i64, Vec<u8>, usize)> = stmt
+            .query_map(
+                params![
+                    &user.user_id[..],
+                    user.role.as_str(),
+                    user.team,
+                    next.seq,
+                    &device.device_id[..]
+                ],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )?
+            .collect::<rusqlite::Result<_>>()?;
+        if rows.is_empty() {
+            drop(stmt);
+            return page.finish(tx, device, next, false);
+        }
+        for (seq, kind, case, len) in rows {
+            if kind == KIND_GRANT {
+                // A grant's body is empty; its items are sized one by one.
+                if !page.fits(1) {
+                    drop(stmt);
+                    return page.finish(tx, device, next, true);
+                }
+                let case = id(case)?;
+                match expand_grant(tx, &device.device_id, &case, seq, 0, &mut page)? {
+                    Expansion::Done => {}
+                    Expansion::Partial(sub) => {
+                        drop(stmt);
+                        return page.finish(tx, device, Cursor { seq, sub }, true);
+                    }
+                    Expansion::NotStarted => {
+                        drop(stmt);
+                        return page.finish(tx, device, next, true);
+                    }
+                }
+            } else {
+                if !page.fits(len) {
+                    drop(stmt);
+                    return page.finish(tx, device, next, true);
+                }
+                page.push(tx, seq)?;
+            }
+            next = Cursor { seq, sub: 0 };
+        }
+    }
+}
+
+/// [`check_live`] for a pull, and whether `cursor` passes a removal
+/// addressed to the device that it had not pulled past before (see
+/// [`SqliteStorage::note_pulled`]), in one statement.
+fn live_and_passes_removal(tx: &Connection, device: &Device, cursor: Cursor) -> Result<bool> {
+    let row: Option<(bool, bool)> = tx
+        .prepare_cached(
+            "SELECT d.revoked_at IS NULL, EXISTS (
+                SELECT 1 FROM log l WHERE l.target = d.device_id AND l.kind = 3
+                  AND l.seq > d.pulled_seq AND l.seq <= ?2)
+             FROM devices d WHERE d.device_id = ?1",
+        )?
+        .query_row(params![&device.device_id[..], cursor.seq], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?;
+    match row {
+        Some((true, passes)) => Ok(passes),
+        _ => check_live(tx, &device.device_id).map(|()| false),
+    }
+}
+
 /// One push inside the caller's transaction (a savepoint of a group commit).
 fn push_in(
     tx: &Connection,
@@ -1216,6 +1344,7 @@ fn push_in(
     now: i64,
     quota: u64,
 ) -> Result<PushResponse> {
+    check_live(tx, &device.device_id)?;
     let mut acks = Vec::with_capacity(changes.len());
     // Bytes this push adds to the device's share of the log.
     let mut added = 0u64;
@@ -1269,11 +1398,12 @@ fn push_in(
                 body,
                 now
             ])?;
-        if inserted > 0 {
+        let seq: u64 = if inserted > 0 {
             added += body.len() as u64;
-        }
-        let seq: u64 = tx
-            .prepare_cached(
+            tx.last_insert_rowid() as u64
+        } else {
+            // A retried upload: the sequence number it got the first time.
+            tx.prepare_cached(
                 "SELECT seq, case_id FROM log WHERE kind = 0 AND device_id = ?1 AND client_id = ?2",
             )?
             .query_row(params![&device.device_id[..], &change.client_id[..]], |r| {
@@ -1284,7 +1414,8 @@ fn push_in(
             .ok_or(refused(
                 ErrorCode::Malformed,
                 "a change id was reused for a different case",
-            ))?;
+            ))?
+        };
         acks.push(Ack {
             client_id: change.client_id,
             seq,
