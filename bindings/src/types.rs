@@ -543,6 +543,7 @@ pub struct SyncReport {
     pub bytes_received: u64,
     /// Cases transferred to another practitioner and deleted from this device.
     pub removed: Vec<String>,
+    pub removal_waiting: Vec<String>,
 }
 
 // ---- the whole case as records -------------------------------------------

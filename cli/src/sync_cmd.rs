@@ -115,6 +115,12 @@ pub fn sync(v: &mut Vault, out: &Out) -> Result<(), Error> {
             case.chars().take(8).collect::<String>()
         ));
     }
+    for case in &report.removal_waiting {
+        text.push_str(&format!(
+            "\ncase {} was transferred to another practitioner; it stays on this device until what was written here is through (submit or discard its draft, then sync)",
+            case.chars().take(8).collect::<String>()
+        ));
+    }
     // One line per quarantined item: the case and why, never content.
     for r in &report.rejected {
         text.push_str(&format!(

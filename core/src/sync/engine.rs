@@ -69,6 +69,9 @@ pub struct SyncReport {
     /// Cases transferred to another practitioner and deleted from this
     /// device (ids), once everything written here about them was uploaded.
     pub removed: Vec<String>,
+    /// Cases transferred away that stay until what was written here is
+    /// through: queued changes, or a contact form not yet submitted.
+    pub removal_waiting: Vec<String>,
 }
 
 /// One quarantined item, as a shell shows it.
@@ -427,6 +430,11 @@ fn run<V: VaultCell>(
     })?;
     report.removed = applied
         .removed
+        .iter()
+        .map(|c| uuid::Uuid::from_bytes(*c).to_string())
+        .collect();
+    report.removal_waiting = applied
+        .pending_removal
         .iter()
         .map(|c| uuid::Uuid::from_bytes(*c).to_string())
         .collect();

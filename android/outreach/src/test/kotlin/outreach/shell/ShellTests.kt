@@ -257,6 +257,12 @@ private suspend fun tests(tmp: File, server: Server) {
     check("supervisor transfers", (aliTransfer.state.value as? TransferModel.State.Done)?.message?.startsWith("Transferred to Jo Smith") == true)
     check("the colleague receives the case", jo.sync(null, null).casesChanged.contains(case))
     sync.sync()
+    // The contact form restored above was never submitted: nothing written
+    // here is dropped, so the case stays until the draft is submitted or
+    // discarded.
+    check("transferred away: kept while an unsent draft is on the phone", repo2.caseload.value.isNotEmpty())
+    repo2.write { v -> v.drafts().forEach { v.discardDraft(it.draftId) } }
+    sync.sync()
     check("transferred away: gone from this phone's caseload, said so",
         repo2.caseload.value.isEmpty() && sync.state.value.summary!!.contains("transferred"))
     check("who held it when, in the case", jo.caseRecord(case).programme.holders.values.any { it.name == "Jo Smith" && it.to == null })
