@@ -68,6 +68,10 @@ fn main() {
         sync::bench_reconnect();
         sync::bench_first_sync();
     }
+    if which == "storebench" {
+        pushbench(&std::env::args().nth(2).unwrap());
+        return;
+    }
     if which == "load" {
         load::main(std::env::args().skip(2));
         return;
@@ -568,3 +572,5 @@ pub fn profile_seal() {
         o.as_secs_f64() * 1e6 / n as f64
     );
 }
+
+include!("/tmp/storebench.rs");

@@ -138,11 +138,12 @@ fn verify_with(key: Option<&VerifyingKey>, message: &[u8], signature: &[u8]) -> 
     Signature::from_slice(signature).is_ok_and(|sig| key.verify_strict(message, &sig).is_ok())
 }
 
-/// Several signatures by one key in one batch verification (about half the
-/// cost of checking them one by one from four up). Batch verification is
-/// not strict verification: a signature its key's holder built with a
-/// small-order component might pass here and not on a device — where it is
-/// refused and quarantined like any other junk that holder could upload.
+/// Several signatures by one key in one batch verification (on the project
+/// VM, per signature: 40 µs one by one, 33 µs in a batch of two, 27 µs of
+/// four, 22 µs of eight). Batch verification is not strict verification: a
+/// signature its key's holder built with a small-order component might pass
+/// here and not on a device — where it is refused and quarantined like any
+/// other junk that holder could upload.
 fn verify_all(key: Option<&VerifyingKey>, messages: &[Vec<u8>], signatures: &[&[u8]]) -> bool {
     let Some(key) = key else {
         return signatures.is_empty();
@@ -718,7 +719,7 @@ async fn signed(
     state: AppState,
     req: Request,
     limit: usize,
-    op: impl FnOnce(&dyn Storage, &KnownDevice, &[u8]) -> Result<Vec<u8>, Failure> + Send + 'static,
+    op: impl FnOnce(&dyn Storage, &KnownDevice, &[u8]) -> Result<Reply, Failure> + Send + 'static,
 ) -> Result<Response, Failure> {
     let (parts, body) = req.into_parts();
     let (device, auth, slot) = match check_signed_headers(&state, &parts).await {
@@ -753,11 +754,26 @@ async fn signed(
         out
     })
     .await?;
+    let out = match out {
+        Reply::Now(bytes) => bytes,
+        // Waits for the group commit without holding a thread.
+        Reply::Queued(outcome) => {
+            let response = outcome.await.unwrap_or(Err(StorageError::CommitFailed))?;
+            proto::encode(&response)
+        }
+    };
     let (parts, body) = ok(out).into_parts();
     Ok(Response::from_parts(
         parts,
         Body::new(HeldBody { body, _slot: slot }),
     ))
+}
+
+/// What a signed request's work gives: the reply body, or a push waiting for
+/// its group commit.
+enum Reply {
+    Now(Vec<u8>),
+    Queued(crate::storage::PushOutcome),
 }
 
 /// Everything about a signed request that its headers decide: content
@@ -880,8 +896,12 @@ async fn push(State(state): State<AppState>, req: Request) -> Result<Response, F
     signed(state, req, proto::MAX_BODY_BYTES, |storage, known, body| {
         let req: PushRequest = decode(body)?;
         check_push(known, &req)?;
-        let response = storage.push(&known.device, req.changes, req.envelopes, crate::now())?;
-        Ok(proto::encode(&response))
+        Ok(Reply::Queued(storage.push_queued(
+            &known.device,
+            req.changes,
+            req.envelopes,
+            crate::now(),
+        )))
     })
     .await
 }
@@ -974,7 +994,11 @@ async fn pull(State(state): State<AppState>, req: Request) -> Result<Response, F
         let req: PullRequest = decode(body)?;
         check_seq(req.cursor.seq)?;
         check_seq(req.cursor.sub)?;
-        Ok(storage.pull(&known.device, req.cursor, req.max_bytes)?)
+        Ok(Reply::Now(storage.pull(
+            &known.device,
+            req.cursor,
+            req.max_bytes,
+        )?))
     })
     .await
 }
@@ -983,7 +1007,7 @@ async fn assign(State(state): State<AppState>, req: Request) -> Result<Response,
     signed(state, req, MAX_SMALL_BODY, |storage, known, body| {
         let req: AssignRequest = decode(body)?;
         let response = storage.assign(&known.device, &req.case_id, &req.user, crate::now())?;
-        Ok(proto::encode(&response))
+        Ok(Reply::Now(proto::encode(&response)))
     })
     .await
 }
@@ -992,7 +1016,7 @@ async fn transfer(State(state): State<AppState>, req: Request) -> Result<Respons
     signed(state, req, MAX_SMALL_BODY, |storage, known, body| {
         let req: TransferRequest = decode(body)?;
         let response = storage.transfer(&known.device, &req.case_id, &req.user, crate::now())?;
-        Ok(proto::encode(&response))
+        Ok(Reply::Now(proto::encode(&response)))
     })
     .await
 }
@@ -1008,7 +1032,7 @@ async fn refetch(State(state): State<AppState>, req: Request) -> Result<Response
             ));
         }
         storage.refetch(device, &req.cases, crate::now())?;
-        Ok(Vec::new())
+        Ok(Reply::Now(Vec::new()))
     })
     .await
 }
@@ -1034,7 +1058,7 @@ async fn report(State(state): State<AppState>, req: Request) -> Result<Response,
                 "a device reported items it could not use (outreach-server rejected)"
             );
         }
-        Ok(proto::encode(&RejectReportResponse { stored }))
+        Ok(Reply::Now(proto::encode(&RejectReportResponse { stored })))
     })
     .await
 }

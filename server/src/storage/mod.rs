@@ -36,6 +36,9 @@ pub enum StorageError {
 
 pub type Result<T> = std::result::Result<T, StorageError>;
 
+/// Where the outcome of a queued push arrives (see [`Storage::push_queued`]).
+pub type PushOutcome = tokio::sync::oneshot::Receiver<Result<PushResponse>>;
+
 pub fn refused(code: ErrorCode, message: &'static str) -> StorageError {
     StorageError::Refused(code, message)
 }
@@ -138,15 +141,28 @@ pub trait Storage: Send + Sync + 'static {
     /// Copies committed work into the main database file, off the path of
     /// requests (the server calls it every second).
     fn checkpoint(&self) -> Result<()>;
-    /// Appends changes and envelopes (signatures already verified) in one
-    /// transaction; all or nothing.
+    /// Queues changes and envelopes (signatures already verified) for the
+    /// next group commit and returns at once; the outcome arrives once they
+    /// are durable (all or nothing per push).
+    fn push_queued(
+        &self,
+        device: &Device,
+        changes: Vec<Change>,
+        envelopes: Vec<Envelope>,
+        now: i64,
+    ) -> PushOutcome;
+    /// [`Storage::push_queued`], waiting for the outcome (not from async code).
     fn push(
         &self,
         device: &Device,
         changes: Vec<Change>,
         envelopes: Vec<Envelope>,
         now: i64,
-    ) -> Result<PushResponse>;
+    ) -> Result<PushResponse> {
+        self.push_queued(device, changes, envelopes, now)
+            .blocking_recv()
+            .unwrap_or(Err(StorageError::CommitFailed))
+    }
     /// The encoded [`outreach_protocol::PullResponse`] (written from the
     /// stored bytes, never decoded and re-encoded).
     fn pull(&self, device: &Device, cursor: Cursor, max_bytes: u32) -> Result<Vec<u8>>;

@@ -4,8 +4,8 @@
 //! lets `invite`, `devices` and `revoke-device` run while the server serves.
 
 use std::path::Path;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use outreach_protocol::{
@@ -15,11 +15,10 @@ use outreach_protocol::{
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::mpsc;
 
 use super::{
-    Device, DeviceListing, NewDevice, Org, RejectedListing, Result, Storage, StorageError, User,
-    may_access, refused,
+    Device, DeviceListing, NewDevice, Org, PushOutcome, RejectedListing, Result, Storage,
+    StorageError, User, may_access, refused,
 };
 
 const KIND_GRANT: i64 = 2;
@@ -167,19 +166,29 @@ const READABLE_CASES_5: &str = "
     UNION
     SELECT case_id FROM cases WHERE ?4 = 'supervisor' AND team IS NOT NULL AND team = ?5";
 
-/// One SQLite file, one writer connection, a small pool of readers (WAL lets
-/// pulls read while a push commits). Concurrent pushes are committed
-/// together: each waits in a queue, and whoever holds the writer commits
-/// everything queued in one transaction — one fsync for many devices — with a
-/// savepoint per push so that a refused push rolls back alone.
+/// One SQLite file, one writer connection, a pool of readers (WAL lets
+/// pulls read while a push commits). Pushes are committed in groups by one
+/// writer thread: a push is queued and its request waits (without holding a
+/// thread) until the writer has committed it, together with everything
+/// queued meanwhile, in one transaction — one fsync for many devices — with
+/// a savepoint per push so that a refused push rolls back alone.
 pub struct SqliteStorage {
     path: PathBuf,
-    conn: Mutex<Connection>,
-    queue: Mutex<Vec<PushJob>>,
+    writer: Arc<Writer>,
+    /// Started with the first push.
+    writer_thread: std::sync::Once,
+    writer_running: std::sync::atomic::AtomicBool,
     readers: Mutex<Vec<Connection>>,
     /// The connection that copies the WAL into the database file
     /// ([`Storage::checkpoint`]), off the writer's path.
     checkpointer: Mutex<Option<Connection>>,
+}
+
+/// What the writer thread shares with the requests.
+struct Writer {
+    conn: Mutex<Connection>,
+    queue: Mutex<PushQueue>,
+    queued: Condvar,
     /// When each device's `last_seen` was last noted, and the notes not yet
     /// written: they go to the database with the next group commit of pushes
     /// or with [`Storage::flush_pending`], never in a transaction of their own
@@ -194,8 +203,18 @@ struct PushJob {
     changes: Vec<Change>,
     envelopes: Vec<Envelope>,
     now: i64,
-    reply: mpsc::SyncSender<Result<PushResponse>>,
+    reply: tokio::sync::oneshot::Sender<Result<PushResponse>>,
 }
+
+/// Pushes waiting for the next commit.
+struct PushQueue {
+    jobs: Vec<PushJob>,
+    /// The storage was dropped: the writer finishes the queue and stops.
+    closed: bool,
+}
+
+/// A commit takes at most this many pushes (the rest wait for the next).
+const MAX_GROUP: usize = 128;
 
 #[derive(Default)]
 struct Touched {
@@ -209,6 +228,8 @@ struct Touched {
 const MAX_IDLE_READERS: usize = crate::MAX_BLOCKING_THREADS;
 /// Seconds between two notes of a device's `last_seen`.
 const LAST_SEEN_EVERY: i64 = 300;
+/// Log rows a pull reads per query (the `LIMIT` of its queries).
+const PULL_BATCH: usize = 256;
 /// Prepared statements kept per connection (a push alone uses a dozen).
 const STATEMENT_CACHE: usize = 64;
 /// WAL pages after which the writer checkpoints by itself.
@@ -242,22 +263,30 @@ impl SqliteStorage {
         migrate(&mut conn)?;
         Ok(Self {
             path: dir.join(DB_FILE),
-            conn: Mutex::new(conn),
-            queue: Mutex::new(Vec::new()),
+            writer: Arc::new(Writer {
+                conn: Mutex::new(conn),
+                queue: Mutex::new(PushQueue {
+                    jobs: Vec::new(),
+                    closed: false,
+                }),
+                queued: Condvar::new(),
+                touched: Mutex::new(Touched::default()),
+                device_quota: AtomicU64::new(crate::DEFAULT_DEVICE_QUOTA),
+            }),
+            writer_thread: std::sync::Once::new(),
+            writer_running: std::sync::atomic::AtomicBool::new(false),
             readers: Mutex::new(Vec::new()),
             checkpointer: Mutex::new(None),
-            touched: Mutex::new(Touched::default()),
-            device_quota: AtomicU64::new(crate::DEFAULT_DEVICE_QUOTA),
         })
     }
 
     /// Sets the per-device storage quota (bytes of changes and envelopes).
     pub fn set_device_quota(&self, bytes: u64) {
-        self.device_quota.store(bytes, Ordering::Relaxed);
+        self.writer.device_quota.store(bytes, Ordering::Relaxed);
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
-        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let mut conn = self.writer.conn.lock().unwrap_or_else(|p| p.into_inner());
         f(&mut conn)
     }
 
@@ -281,13 +310,58 @@ impl SqliteStorage {
         }
         result
     }
+}
 
-    /// Commits every queued push in one transaction (see the type's docs).
-    fn commit_queued(&self, conn: &mut Connection) {
-        let jobs = std::mem::take(&mut *self.queue.lock().unwrap_or_else(|p| p.into_inner()));
-        if jobs.is_empty() {
-            return;
+impl Drop for SqliteStorage {
+    fn drop(&mut self) {
+        let mut q = self.writer.queue.lock().unwrap_or_else(|p| p.into_inner());
+        q.closed = true;
+        drop(q);
+        self.writer.queued.notify_all();
+    }
+}
+
+impl Writer {
+    fn take_touches(&self) -> Vec<(Id, i64)> {
+        std::mem::take(
+            &mut self
+                .touched
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .pending,
+        )
+    }
+
+    /// Puts notes back after a failed write (they go with the next one).
+    fn requeue_touches(&self, notes: Vec<(Id, i64)>) {
+        let mut touched = self.touched.lock().unwrap_or_else(|p| p.into_inner());
+        touched.pending.extend(notes);
+    }
+
+    /// The writer thread: commits queued pushes, a group at a time.
+    fn run(&self) {
+        while let Some(jobs) = self.next_group() {
+            let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+            self.commit(&mut conn, jobs);
         }
+    }
+
+    /// Waits for pushes; `None` once the storage is gone and the queue is
+    /// empty.
+    fn next_group(&self) -> Option<Vec<PushJob>> {
+        let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        while q.jobs.is_empty() {
+            if q.closed {
+                return None;
+            }
+            q = self.queued.wait(q).unwrap_or_else(|p| p.into_inner());
+        }
+        let n = q.jobs.len().min(MAX_GROUP);
+        Some(q.jobs.drain(..n).collect())
+    }
+
+    /// Commits a group of pushes in one transaction (see [`SqliteStorage`]).
+    fn commit(&self, conn: &mut Connection, jobs: Vec<PushJob>) {
         let mut results = Vec::with_capacity(jobs.len());
         let pending_touches = self.take_touches();
         let committed = (|| -> Result<()> {
@@ -538,6 +612,21 @@ fn authorised_devices(tx: &Connection, case_id: &Id, team: Option<&str>) -> Resu
         out.push(id(r?)?);
     }
     Ok(out)
+}
+
+/// Whether `device` is one of [`authorised_devices`] of the case (the same
+/// rule, asked of one device with point lookups).
+fn device_may_read(tx: &Connection, device: &Id, case_id: &Id, team: Option<&str>) -> Result<bool> {
+    Ok(tx
+        .prepare_cached(
+            "SELECT 1 FROM devices d JOIN users u ON u.user_id = d.user_id
+             WHERE d.device_id = ?1 AND d.revoked_at IS NULL
+               AND (EXISTS (SELECT 1 FROM assignments a WHERE a.case_id = ?2 AND a.user_id = d.user_id)
+                    OR (?3 IS NOT NULL AND u.team = ?3 AND u.role = 'supervisor'))",
+        )?
+        .query_row(params![&device[..], &case_id[..], team], |_| Ok(()))
+        .optional()?
+        .is_some())
 }
 
 fn add_need(tx: &Connection, case_id: &Id, epoch: u32, recipient: &Id) -> Result<()> {
@@ -818,7 +907,11 @@ impl Storage for SqliteStorage {
     }
 
     fn touch_device(&self, device_id: &Id, now: i64) -> Result<()> {
-        let mut touched = self.touched.lock().unwrap_or_else(|p| p.into_inner());
+        let mut touched = self
+            .writer
+            .touched
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         match touched.noted.get(device_id) {
             Some(t) if now - t < LAST_SEEN_EVERY => {}
             _ => {
@@ -844,7 +937,7 @@ impl Storage for SqliteStorage {
     }
 
     fn flush_pending(&self) -> Result<()> {
-        let pending = self.take_touches();
+        let pending = self.writer.take_touches();
         if pending.is_empty() {
             return Ok(());
         }
@@ -855,22 +948,34 @@ impl Storage for SqliteStorage {
             Ok(())
         });
         if written.is_err() {
-            self.requeue_touches(pending);
+            self.writer.requeue_touches(pending);
         }
         written
     }
 
-    fn push(
+    fn push_queued(
         &self,
         device: &Device,
         changes: Vec<Change>,
         envelopes: Vec<Envelope>,
         now: i64,
-    ) -> Result<PushResponse> {
-        let (reply, rx) = mpsc::sync_channel(1);
-        self.queue
+    ) -> PushOutcome {
+        self.writer_thread.call_once(|| {
+            let writer = self.writer.clone();
+            let started = std::thread::Builder::new()
+                .name("outreach-writer".into())
+                .spawn(move || writer.run());
+            match started {
+                Ok(_) => self.writer_running.store(true, Ordering::Release),
+                Err(e) => tracing::error!(error = %e, "could not start the writer thread"),
+            }
+        });
+        let (reply, outcome) = tokio::sync::oneshot::channel();
+        self.writer
+            .queue
             .lock()
             .unwrap_or_else(|p| p.into_inner())
+            .jobs
             .push(PushJob {
                 device: device.clone(),
                 changes,
@@ -878,12 +983,21 @@ impl Storage for SqliteStorage {
                 now,
                 reply,
             });
-        {
-            let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-            // Ours may already have been committed by the previous holder.
-            self.commit_queued(&mut conn);
+        self.writer.queued.notify_one();
+        if !self.writer_running.load(Ordering::Acquire) {
+            // No writer thread: commit here (the caller may block).
+            let jobs = std::mem::take(
+                &mut self
+                    .writer
+                    .queue
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .jobs,
+            );
+            let mut conn = self.writer.conn.lock().unwrap_or_else(|p| p.into_inner());
+            self.writer.commit(&mut conn, jobs);
         }
-        rx.recv().unwrap_or(Err(StorageError::CommitFailed))
+        outcome
     }
 
     fn pull(&self, device: &Device, cursor: Cursor, max_bytes: u32) -> Result<Vec<u8>> {
@@ -1053,22 +1167,6 @@ impl SqliteStorage {
             .execute(params![&device.device_id[..], cursor.seq])?;
             Ok(())
         })
-    }
-
-    fn take_touches(&self) -> Vec<(Id, i64)> {
-        std::mem::take(
-            &mut self
-                .touched
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .pending,
-        )
-    }
-
-    /// Puts notes back after a failed write (they go with the next one).
-    fn requeue_touches(&self, notes: Vec<(Id, i64)>) {
-        let mut touched = self.touched.lock().unwrap_or_else(|p| p.into_inner());
-        touched.pending.extend(notes);
     }
 
     fn transfer_inner(
@@ -1264,7 +1362,7 @@ fn pull_page(tx: &Connection, device: &Device, cursor: Cursor, max_bytes: u32) -
            WHERE target = ?5 AND seq > ?4
              AND (kind = 3 OR ((kind = 2 OR (kind = 1 AND device_id != ?5))
                                AND case_id IN (SELECT case_id FROM readable)))
-         ORDER BY 1 LIMIT 256"
+         ORDER BY 1 LIMIT {PULL_BATCH}"
     ))?;
     loop {
         let rows: Vec<(u64, i64, Vec<u8>, usize)> = stmt
@@ -1279,6 +1377,8 @@ fn pull_page(tx: &Connection, device: &Device, cursor: Cursor, max_bytes: u32) -
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )?
             .collect::<rusqlite::Result<_>>()?;
+        // Fewer rows than the limit: this snapshot holds no more after them.
+        let last_batch = rows.len() < PULL_BATCH;
         if rows.is_empty() {
             drop(stmt);
             return page.finish(tx, device, next, false);
@@ -1310,6 +1410,10 @@ fn pull_page(tx: &Connection, device: &Device, cursor: Cursor, max_bytes: u32) -
                 page.push(tx, seq)?;
             }
             next = Cursor { seq, sub: 0 };
+        }
+        if last_batch {
+            drop(stmt);
+            return page.finish(tx, device, next, false);
         }
     }
 }
@@ -1445,9 +1549,7 @@ fn push_in(
                     "only the device that created a case seals its recovery envelope",
                 ));
             }
-        } else if !authorised_devices(tx, &env.case_id, case.team.as_deref())?
-            .contains(&env.recipient)
-        {
+        } else if !device_may_read(tx, &env.recipient, &env.case_id, case.team.as_deref())? {
             if removed {
                 continue; // e.g. to itself: dropped, not stored
             }
@@ -1537,21 +1639,19 @@ fn register_case(tx: &Connection, device: &Device, case_id: &Id, now: i64) -> Re
             "admin devices do not hold case records",
         ));
     }
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO cases (case_id, team, epoch, created_by, created_at, created_device)
          VALUES (?1, ?2, 0, ?3, ?4, ?5)",
-        params![
-            &case_id[..],
-            device.user.team,
-            &device.user.user_id[..],
-            now,
-            &device.device_id[..]
-        ],
-    )?;
-    tx.execute(
-        "INSERT INTO assignments (case_id, user_id) VALUES (?1, ?2)",
-        params![&case_id[..], &device.user.user_id[..]],
-    )?;
+    )?
+    .execute(params![
+        &case_id[..],
+        device.user.team,
+        &device.user.user_id[..],
+        now,
+        &device.device_id[..]
+    ])?;
+    tx.prepare_cached("INSERT INTO assignments (case_id, user_id) VALUES (?1, ?2)")?
+        .execute(params![&case_id[..], &device.user.user_id[..]])?;
     for d in authorised_devices(tx, case_id, device.user.team.as_deref())? {
         add_need(tx, case_id, 0, &d)?;
     }
@@ -1590,7 +1690,7 @@ fn expand_grant(
     let mut stmt = tx.prepare_cached(
         "SELECT seq, length(body) FROM log WHERE case_id = ?1 AND seq < ?2 AND seq > ?3
            AND (kind = 0 OR (kind = 1 AND target = ?4))
-         ORDER BY seq LIMIT 256",
+         ORDER BY seq LIMIT 256", // = PULL_BATCH
     )?;
     let mut after = after;
     loop {
@@ -1599,6 +1699,7 @@ fn expand_grant(
                 Ok((r.get(0)?, r.get(1)?))
             })?
             .collect::<rusqlite::Result<_>>()?;
+        let last_batch = rows.len() < PULL_BATCH;
         if rows.is_empty() {
             return Ok(Expansion::Done);
         }
@@ -1613,6 +1714,9 @@ fn expand_grant(
             }
             page.push(tx, seq)?;
             after = seq;
+        }
+        if last_batch {
+            return Ok(Expansion::Done);
         }
     }
 }
