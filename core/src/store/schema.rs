@@ -130,8 +130,34 @@ CREATE TABLE case_summary (
 );
 ";
 
+/// v8: keys that follow people and the organisation's duties (issue 11).
+/// - `access_log`: every export (and recovery or erasure this device did),
+///   sealed under the DRK, append-only: rows are only ever inserted.
+/// - `case_forgotten`: cases this device removed on purpose (`case forget`)
+///   or because the organisation erased them; items that still arrive for
+///   them are dropped, not quarantined.
+/// - `case_closure`: the closure date last told to the server (retention),
+///   so a change is reported once.
+const V8_UPGRADE: &str = "
+CREATE TABLE access_log (
+    id   INTEGER PRIMARY KEY AUTOINCREMENT,
+    at   INTEGER NOT NULL,
+    body BLOB NOT NULL
+);
+CREATE TABLE case_forgotten (
+    case_id BLOB PRIMARY KEY,
+    at      INTEGER NOT NULL,
+    erased  INTEGER NOT NULL DEFAULT 0,
+    reported INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE case_closure (
+    case_id   BLOB PRIMARY KEY,
+    closed_on TEXT
+);
+";
+
 const MIGRATIONS: &[&str] = &[
-    V1_SCHEMA, V2_UPGRADE, V3_UPGRADE, V4_UPGRADE, V5_UPGRADE, V6_UPGRADE, V7_UPGRADE,
+    V1_SCHEMA, V2_UPGRADE, V3_UPGRADE, V4_UPGRADE, V5_UPGRADE, V6_UPGRADE, V7_UPGRADE, V8_UPGRADE,
 ];
 pub const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;
 

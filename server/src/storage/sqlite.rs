@@ -141,7 +141,47 @@ CREATE TABLE rejected (
 );
 ";
 
-const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3];
+/// v4: case-key epochs (issue 11). `rotate_due`: a device lost the right to
+/// read the case (revoked, or the case transferred away from its user); the
+/// next authorised device to sync starts a new epoch. `epoch_device`: the
+/// device that started the current epoch — the only one whose recovery
+/// envelope for it is accepted (the case's creator for epoch 0).
+const SCHEMA_V4: &str = "
+ALTER TABLE cases ADD COLUMN rotate_due INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE cases ADD COLUMN epoch_device BLOB;
+UPDATE cases SET epoch_device = created_device;
+";
+
+/// v5: erasure, retention and the admin log (issue 11).
+/// - `erased`: tombstones (no content); an erased case id is never
+///   registered again.
+/// - `erasure_acks`: devices that confirmed they deleted their copy.
+/// - `cases.closed_on`: the closure date a device reported (metadata only).
+/// - `admin_log`: append-only record of admin actions (no content).
+const SCHEMA_V5: &str = "
+CREATE TABLE erased (
+    case_id   BLOB PRIMARY KEY,
+    erased_at INTEGER NOT NULL,
+    erased_by TEXT NOT NULL
+);
+CREATE TABLE erasure_acks (
+    case_id   BLOB NOT NULL,
+    device_id BLOB NOT NULL,
+    acked_at  INTEGER NOT NULL,
+    PRIMARY KEY (case_id, device_id)
+);
+ALTER TABLE cases ADD COLUMN closed_on TEXT;
+CREATE TABLE admin_log (
+    id     INTEGER PRIMARY KEY AUTOINCREMENT,
+    at     INTEGER NOT NULL,
+    actor  TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT,
+    detail TEXT
+);
+";
+
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5];
 
 /// Reports of quarantined items kept per device (the first ones; later ones
 /// are counted as not stored).
