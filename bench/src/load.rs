@@ -620,12 +620,14 @@ impl Dev {
     /// 48 B sealed case key), which only devices open; the signature is real.
     fn envelope(&mut self, case: Id, epoch: u32, recipient: Id) -> proto::Envelope {
         let (enc, ciphertext) = (self.rng.bytes(32), self.rng.bytes(48));
-        let m = proto::envelope_message(&case, epoch, &recipient, &self.id, &enc, &ciphertext);
+        let m =
+            proto::envelope_message(&case, epoch, &recipient, &self.id, false, &enc, &ciphertext);
         proto::Envelope {
             case_id: case,
             epoch,
             recipient,
             sealed_by: self.id,
+            starts_epoch: false,
             enc,
             ciphertext,
             signature: self.key.sign(&m).to_bytes().to_vec(),

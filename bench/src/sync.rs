@@ -392,3 +392,144 @@ fn automerge_sync(
     }
     (rounds, messages, bytes, states)
 }
+
+/// What changing a case's key costs (issue 11): a case with 200 visits and
+/// 5 authorised devices (its practitioner, four supervisors) after a sixth
+/// device is revoked. The sync that rotates (pull, seal 6 envelopes, one
+/// `/v1/rotate`) against the same device's sync with nothing new.
+pub fn bench_rotation() {
+    println!("\n== key rotation: a 200-visit case, 5 authorised devices, one revoked ==");
+    let rounds = 20;
+    let (mut plain, mut rotating, mut sealing) = (Vec::new(), Vec::new(), Vec::new());
+    let mut bytes = (0u64, 0u64);
+    for round in 0..rounds {
+        let tmp = tempfile::tempdir().unwrap();
+        let server = start_server(&tmp.path().join("server"), 2);
+        let mut amy = device(&tmp.path().join("amy"), "Amy", &server, Role::Practitioner);
+        let mut sups: Vec<Vault> = (0..5)
+            .map(|i| {
+                device(
+                    &tmp.path().join(format!("sup{i}")),
+                    &format!("Sup{i}"),
+                    &server,
+                    Role::Supervisor,
+                )
+            })
+            .collect();
+        let case = new_case(&mut amy, round);
+        for i in 0..200 {
+            amy.add_visit(&case, &visit(i)).unwrap();
+        }
+        sync_via(&mut amy, &server.url());
+        for s in &mut sups {
+            sync_via(s, &server.url());
+        }
+        sync_via(&mut amy, &server.url());
+        let started = Instant::now();
+        sync_via(&mut amy, &server.url());
+        plain.push(started.elapsed());
+        let leaver = sups.pop().unwrap();
+        server
+            .storage
+            .revoke_device(&leaver.device_id_bytes().unwrap(), outreach_server::now())
+            .unwrap();
+        let started = Instant::now();
+        let r = sync_via(&mut amy, &server.url());
+        rotating.push(started.elapsed());
+        assert_eq!(r.keys_rotated, 1);
+        bytes.0 += r.bytes_sent;
+        bytes.1 += r.bytes_received;
+        // Sealing alone: the same request built again for a due rotation.
+        let due = proto::RotationDue {
+            case_id: amy.resolve_case(&case).unwrap(),
+            epoch: 2,
+            recipients: (0..6)
+                .map(|i| proto::Recipient {
+                    device_id: [i + 1; 16],
+                    kex_pk: outreach_core::crypto::DeviceKeys::generate()
+                        .unwrap()
+                        .kex_pk(),
+                })
+                .collect(),
+        };
+        let started = Instant::now();
+        let req = amy.rotation_request(&due).unwrap();
+        sealing.push(started.elapsed());
+        assert!(req.is_some());
+        for s in &mut sups {
+            let r = sync_via(s, &server.url());
+            assert!(r.rejected.is_empty());
+        }
+    }
+    let median = |v: &mut Vec<std::time::Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    println!(
+        "sync with nothing new           : {} (median of {rounds})",
+        ms(median(&mut plain))
+    );
+    println!(
+        "sync that rotates the key       : {} (median of {rounds}); bodies {} B up / {} B down",
+        ms(median(&mut rotating)),
+        bytes.0 / rounds as u64,
+        bytes.1 / rounds as u64
+    );
+    println!(
+        "sealing the new key to 6        : {} (5 devices + recovery key, HPKE)",
+        ms(median(&mut sealing))
+    );
+}
+
+/// A supervisor's pull as her team's caseload grows (issue 17): the server's
+/// cost of one pull (storage, in process, after the page cache is warm) and
+/// the device's whole sync with nothing new, at 100 and 1,000 team cases.
+pub fn bench_supervisor_pull() {
+    println!("\n== a supervisor's pull at 100 and 1,000 team cases ==");
+    for n in [100usize, 1000] {
+        let tmp = tempfile::tempdir().unwrap();
+        let server = start_server(&tmp.path().join("server"), 2);
+        let mut amy = device(&tmp.path().join("amy"), "Amy", &server, Role::Practitioner);
+        let mut sue = device(&tmp.path().join("sue"), "Sue", &server, Role::Supervisor);
+        for i in 0..n {
+            let c = new_case(&mut amy, i);
+            amy.add_visit(&c, &visit(i)).unwrap();
+        }
+        sync_via(&mut amy, &server.url());
+        let first = Instant::now();
+        sync_via(&mut sue, &server.url());
+        let first = first.elapsed();
+        sync_via(&mut sue, &server.url());
+        let me = server
+            .storage
+            .device(&sue.device_id_bytes().unwrap())
+            .unwrap()
+            .unwrap();
+        let cursor = sue.sync_cursor().unwrap();
+        let mut pulls = Vec::new();
+        for _ in 0..200 {
+            let t = Instant::now();
+            let page = server
+                .storage
+                .pull(&me, cursor, proto::DEFAULT_PULL_BYTES)
+                .unwrap();
+            pulls.push(t.elapsed());
+            assert!(page.len() < 64);
+        }
+        pulls.sort();
+        let mut syncs = Vec::new();
+        for _ in 0..30 {
+            let t = Instant::now();
+            sync_via(&mut sue, &server.url());
+            syncs.push(t.elapsed());
+        }
+        syncs.sort();
+        println!(
+            "{n:>5} team cases: server pull with nothing new p50 {:.0} µs, p99 {:.0} µs; her sync with nothing new p50 {}; her first sync (every case) {}",
+            pulls[pulls.len() / 2].as_secs_f64() * 1e6,
+            pulls[pulls.len() * 99 / 100].as_secs_f64() * 1e6,
+            ms(syncs[syncs.len() / 2]),
+            ms(first)
+        );
+    }
+}

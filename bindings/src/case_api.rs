@@ -7,8 +7,8 @@ use outreach_core::case::model::{
     Case, ExitReason, GoalStatus, Phase, SignOffDecision, SosColumn, WorryKind,
 };
 use outreach_core::vault::{
-    ActionInput, ConcernUpdate, ConsentInput, DraftSummary, EventInput, MeetingInput, PendingVisit,
-    ReferralInput, SosUpdate, TimelineEntry, VisitDraft,
+    AccessEntry, ActionInput, ConcernUpdate, ConsentInput, DraftSummary, EventInput, ExportFormat,
+    Exported, MeetingInput, PendingVisit, ReferralInput, SosUpdate, TimelineEntry, VisitDraft,
 };
 
 use crate::{OutreachError, OutreachVault};
@@ -148,6 +148,14 @@ impl OutreachVault {
         Ok(self.vault().reopen_case(&case_id, phase)?)
     }
 
+    /// Removes a closed case, or one transferred away, from this device
+    /// only, with its keys and drafts; returns its id. Refused (`InvalidInput`)
+    /// while the case is open and held here, or while anything written here
+    /// is not on the server. What still arrives for it is dropped.
+    pub fn forget_case(&self, case_id: String) -> Result<String, OutreachError> {
+        Ok(self.vault().forget_case(&case_id)?)
+    }
+
     pub fn add_danger_statement(
         &self,
         case_id: String,
@@ -270,9 +278,15 @@ impl OutreachVault {
 
     /// Subject access export: the whole case, its history and open conflicts
     /// as JSON (`docs/EXPORT.md`, format `outreach.case-export.v1`).
+    /// Recorded first in this device's access log and in the case (synced
+    /// like any change), as every export is.
     pub fn export_case_json(&self, case_id: String) -> Result<String, OutreachError> {
-        let export = self.vault().export_json(&case_id)?;
-        serde_json::to_string_pretty(&export).map_err(|_| internal("the export"))
+        match self.vault().export(&case_id, ExportFormat::Json)? {
+            Exported::Json(export) => {
+                serde_json::to_string_pretty(&export).map_err(|_| internal("the export"))
+            }
+            Exported::Automerge(_) => Err(internal("the export")),
+        }
     }
 
     /// Adds or merges a case document from another device (an Automerge
@@ -281,9 +295,18 @@ impl OutreachVault {
         Ok(self.vault().import_case(&automerge)?)
     }
 
-    /// The case's raw Automerge document.
+    /// The case's raw Automerge document (recorded as an export).
     pub fn export_case_automerge(&self, case_id: String) -> Result<Vec<u8>, OutreachError> {
-        Ok(self.vault().export_automerge(&case_id)?)
+        match self.vault().export(&case_id, ExportFormat::Automerge)? {
+            Exported::Automerge(bytes) => Ok(bytes),
+            Exported::Json(_) => Err(internal("the export")),
+        }
+    }
+
+    /// This device's access log, oldest first: every export made here
+    /// (when, which case, which format, by whom) — no content.
+    pub fn access_log(&self) -> Result<Vec<AccessEntry>, OutreachError> {
+        Ok(self.vault().access_log()?)
     }
 
     /// Saves the contact form in progress (call on every edit). Pass the id

@@ -64,9 +64,12 @@ impl From<CoreError> for OutreachError {
             CoreError::NotSupervisor
             | CoreError::NotVisitAuthor
             | CoreError::NotAllowedToTransfer => Self::NotAllowed { detail },
-            CoreError::NotReturned | CoreError::CaseClosed | CoreError::CaseNotClosed => {
-                Self::InvalidInput { detail }
-            }
+            CoreError::NotReturned
+            | CoreError::CaseClosed
+            | CoreError::CaseNotClosed
+            | CoreError::ForgetOpenCase
+            | CoreError::ForgetUnsent
+            | CoreError::CaseErased => Self::InvalidInput { detail },
             CoreError::HeaderCorrupt | CoreError::CorruptRecord { .. } | CoreError::Document(_) => {
                 Self::Corrupt { detail }
             }

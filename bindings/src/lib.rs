@@ -246,12 +246,21 @@ impl OutreachVault {
         })
     }
 
-    /// The complete case as JSON (the subject access export format).
+    /// The complete case as JSON (the subject access export format),
+    /// recorded as an export like `exportCaseJson`.
     pub fn case_json(&self, case_id: String) -> Result<String, OutreachError> {
-        let export = self.vault().export_json(&case_id)?;
-        serde_json::to_string(&export).map_err(|_| OutreachError::Internal {
+        let failed = || OutreachError::Internal {
             detail: "the case could not be serialised".into(),
-        })
+        };
+        match self
+            .vault()
+            .export(&case_id, outreach_core::vault::ExportFormat::Json)?
+        {
+            outreach_core::vault::Exported::Json(export) => {
+                serde_json::to_string(&export).map_err(|_| failed())
+            }
+            outreach_core::vault::Exported::Automerge(_) => Err(failed()),
+        }
     }
 
     /// The caseload, ordered by next contact due (overdue first); closed

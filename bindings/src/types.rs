@@ -11,9 +11,9 @@ use outreach_core::case::model::{
 use outreach_core::practice::ContactDue;
 use outreach_core::sync::{Assignment, RejectedItem, SyncPhase, SyncReport, Transfer};
 use outreach_core::vault::{
-    ActionInput, CaseSummary, CaseSyncState, ConcernInput, ConcernUpdate, ConsentInput,
-    DraftSummary, EventInput, GoalInput, MeetingInput, OpenConcern, PendingVisit, ReferralInput,
-    ScaleInput, SosUpdate, TimelineEntry, VisitDraft, VisitInput,
+    AccessEntry, ActionInput, CaseSummary, CaseSyncState, ConcernInput, ConcernUpdate,
+    ConsentInput, DraftSummary, EventInput, GoalInput, MeetingInput, OpenConcern, PendingVisit,
+    ReferralInput, ScaleInput, SosUpdate, TimelineEntry, VisitDraft, VisitInput,
 };
 
 #[uniffi::remote(Enum)]
@@ -393,6 +393,9 @@ pub enum EventKind {
     ProceedingsConcluded,
     Exit,
     Other,
+    /// Written by the core when the record is exported (the access log in
+    /// the case); `addEvent` refuses it.
+    RecordExported,
 }
 
 #[uniffi::remote(Record)]
@@ -445,6 +448,19 @@ pub struct EventInput {
     pub date: String,
     #[uniffi(default)]
     pub note: Option<String>,
+}
+
+/// One export this device made (its access log; no content).
+#[uniffi::remote(Record)]
+pub struct AccessEntry {
+    pub id: i64,
+    pub at: String,
+    pub action: String,
+    pub case_id: String,
+    pub format: Option<String>,
+    pub by: String,
+    pub by_user: Option<String>,
+    pub device: String,
 }
 
 #[uniffi::remote(Record)]
@@ -544,6 +560,12 @@ pub struct SyncReport {
     /// Cases transferred to another practitioner and deleted from this device.
     pub removed: Vec<String>,
     pub removal_waiting: Vec<String>,
+    /// Cases the organisation erased: deleted from this device and confirmed.
+    pub erased: Vec<String>,
+    /// Cases whose key this device changed because a device lost access.
+    pub keys_rotated: u64,
+    /// Uploads waiting for a case's new key (sealed again, then sent).
+    pub uploads_waiting_for_key: u64,
 }
 
 // ---- the whole case as records -------------------------------------------
@@ -758,6 +780,13 @@ pub struct ProgrammeEvent {
     pub kind: EventKind,
     pub date: String,
     pub note: Option<String>,
+    /// Set on `RECORD_EXPORTED` events only: when, by whom (name, user
+    /// id), from which device, in which format.
+    pub at: Option<String>,
+    pub by: Option<String>,
+    pub by_user: Option<String>,
+    pub device: Option<String>,
+    pub format: Option<String>,
 }
 
 /// One woman's whole record: every collection keyed by record id.

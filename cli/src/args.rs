@@ -24,7 +24,8 @@ Exit codes:
   2  usage: unknown command or flag, a required flag or argument missing, a number
      that is not a number
   3  wrong passphrase
-  4  the vault is gone: wiped after too many wrong passphrases, or the device was revoked"
+  4  the vault is gone: wiped after too many wrong passphrases, or the device was revoked
+  5  recover: finished, but some cases could not be (fully) recovered: see the summary"
 )]
 pub struct Cli {
     /// Vault folder
@@ -86,6 +87,27 @@ pub enum Command {
     Enroll(EnrollArgs),
     /// Upload what you recorded and receive your team's changes
     Sync,
+    /// This device's access log: every export made here (who, when, which case, which format)
+    AccessLog,
+    /// DPO: rebuild cases from a copy of the server's data with the organisation's recovery key
+    /// (offline; needs no vault, never writes into the server's data)
+    Recover(RecoverArgs),
+}
+
+#[derive(Args)]
+pub struct RecoverArgs {
+    /// The organisation's recovery key file (written once by `outreach-server init`)
+    #[arg(long, value_name = "FILE")]
+    pub recovery_key: PathBuf,
+    /// The server's data folder (the one holding outreach-server.db), or a copy of it; only read
+    #[arg(long, value_name = "DIR")]
+    pub server_data: PathBuf,
+    /// Recover only this case: a full case id or a unique prefix (repeat for several; default: all)
+    #[arg(long = "case", value_name = "ID")]
+    pub cases: Vec<String>,
+    /// Folder for the exports, RECOVERY-SUMMARY.json and ACCESS-LOG.jsonl (created if missing)
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 #[derive(Args)]
@@ -212,6 +234,8 @@ pub enum CaseCmd {
     Close(CaseCloseArgs),
     /// Reopen a closed case
     Reopen(CaseReopenArgs),
+    /// Remove a closed case, or one transferred away, from this device only (refused while anything written here is unsent)
+    Forget(CaseArg),
 }
 
 #[derive(Args)]

@@ -7,7 +7,8 @@
 //! (unknown command or flag, missing required flag or argument, a number that
 //! is not a number; reported by the argument parser); `3` wrong passphrase;
 //! `4` the vault is gone — wiped after too many wrong passphrases, or the
-//! device was revoked.
+//! device was revoked; `5` `recover` finished but some cases could not be
+//! (fully) recovered (its summary, not an error object, is the JSON output).
 //!
 //! The core names the field it refused (`target_date`, as the apps' forms
 //! know it); the shell names the flag the user typed (`--target`): [`FLAGS`]
@@ -36,6 +37,9 @@ pub enum Failure {
         error: Error,
         uploaded: u64,
     },
+    /// `recover` (no vault involved) could not run, or did not recover
+    /// every case.
+    Recover(crate::recover_cmd::RecoverFailure),
 }
 
 impl From<Error> for Failure {
@@ -188,6 +192,9 @@ pub fn code(e: &Error) -> &'static str {
         Error::NotAllowedToTransfer => "not_allowed_to_transfer",
         Error::CaseClosed => "case_closed",
         Error::CaseNotClosed => "case_not_closed",
+        Error::ForgetOpenCase => "case_still_open",
+        Error::ForgetUnsent => "unsent_work",
+        Error::CaseErased => "case_erased",
         Error::Invalid(_) => "invalid_input",
         Error::NoSuchConflict => "no_such_conflict",
         Error::Document(_) => "document",
@@ -218,6 +225,20 @@ fn exit_code(e: &Error) -> u8 {
     }
 }
 
+/// What went wrong with a file, in words (`write`: it was being written).
+pub fn file_problem(kind: ErrorKind, write: bool) -> String {
+    match kind {
+        ErrorKind::NotFound if write => "the folder does not exist".to_string(),
+        ErrorKind::NotFound => "the file does not exist".to_string(),
+        ErrorKind::AlreadyExists => "the file already exists; choose another name".to_string(),
+        ErrorKind::PermissionDenied => "permission denied".to_string(),
+        ErrorKind::IsADirectory => "it is a folder, not a file".to_string(),
+        ErrorKind::NotADirectory => "part of the path is not a folder".to_string(),
+        ErrorKind::StorageFull => "the disk is full".to_string(),
+        other => other.to_string(),
+    }
+}
+
 /// How `command` (`visit add`, `enroll`…) reports `failure`.
 pub fn report(failure: Failure, command: &str) -> Report {
     match failure {
@@ -234,20 +255,19 @@ pub fn report(failure: Failure, command: &str) -> Report {
             r.uploaded_first = Some(uploaded);
             r
         }
+        Failure::Recover(e) => {
+            let (code, flag, exit) = e.report();
+            Report {
+                code,
+                message: e.to_string(),
+                exit,
+                flag: flag.map(str::to_string),
+                uploaded_first: None,
+            }
+        }
         Failure::File { path, write, kind } => {
             let verb = if write { "write" } else { "read" };
-            let problem = match kind {
-                ErrorKind::NotFound if write => "the folder does not exist".to_string(),
-                ErrorKind::NotFound => "the file does not exist".to_string(),
-                ErrorKind::AlreadyExists => {
-                    "the file already exists; choose another name".to_string()
-                }
-                ErrorKind::PermissionDenied => "permission denied".to_string(),
-                ErrorKind::IsADirectory => "it is a folder, not a file".to_string(),
-                ErrorKind::NotADirectory => "part of the path is not a folder".to_string(),
-                ErrorKind::StorageFull => "the disk is full".to_string(),
-                other => other.to_string(),
-            };
+            let problem = file_problem(kind, write);
             Report {
                 code: "file",
                 message: format!("cannot {verb} {}: {problem}", path.display()),

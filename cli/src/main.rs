@@ -9,6 +9,7 @@
 mod args;
 mod errors;
 mod output;
+mod recover_cmd;
 mod sync_cmd;
 
 use std::io::IsTerminal;
@@ -19,8 +20,8 @@ use clap::{CommandFactory, FromArgMatches};
 use outreach_core::case::model::*;
 use outreach_core::crypto::KdfParams;
 use outreach_core::vault::{
-    ActionInput, ConcernInput, ConcernUpdate, ConsentInput, EventInput, GoalInput, MeetingInput,
-    ReferralInput, ScaleInput, SosUpdate, Vault, VaultOptions, VisitDraft,
+    ActionInput, ConcernInput, ConcernUpdate, ConsentInput, EventInput, ExportFormat, Exported,
+    GoalInput, MeetingInput, ReferralInput, ScaleInput, SosUpdate, Vault, VaultOptions, VisitDraft,
 };
 use outreach_core::{Error, ValidationError};
 use serde_json::json;
@@ -61,7 +62,8 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             let report = errors::report(failure, &command);
-            if out.json {
+            // `recover` printed its summary as the JSON output already.
+            if out.json && report.exit != 5 {
                 print_json_error(&report);
             }
             eprintln!("error: {}", report.message);
@@ -230,6 +232,13 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
         }
         Command::Enroll(a) => Ok(sync_cmd::enroll(&mut unlock(&cli)?, a, out)?),
         Command::Sync => Ok(sync_cmd::sync(&mut unlock(&cli)?, out)?),
+        Command::AccessLog => {
+            let v = unlock(&cli)?;
+            out.access_log(&v.access_log()?);
+            Ok(())
+        }
+        // No vault: the DPO's machine has none, and none is opened.
+        Command::Recover(a) => recover_cmd::run(a, out).map_err(Failure::Recover),
     }
 }
 
@@ -366,6 +375,13 @@ fn case_cmd(v: &mut Vault, c: &CaseCmd, out: &Out) -> Result<(), Failure> {
                 .transpose()?;
             v.reopen_case(&a.case, phase)?;
             out.done("case reopened", json!({"reopened": true}));
+        }
+        CaseCmd::Forget(a) => {
+            let id = v.forget_case(&a.case)?;
+            out.done(
+                "case removed from this device, with its keys; other devices and the server keep it, and anything still sent here for it is dropped",
+                json!({"forgotten": id}),
+            );
         }
     }
     Ok(())
@@ -594,19 +610,29 @@ fn consent_cmd(v: &mut Vault, c: &ConsentCmd, out: &Out) -> Result<(), Error> {
 }
 
 fn export(v: &mut Vault, a: &ExportArgs, out: &Out) -> Result<(), Failure> {
-    let bytes = match a.format.as_str() {
-        "json" => {
-            let export = v.export_json(&a.case)?;
-            let mut b = serde_json::to_vec_pretty(&export).map_err(|e| Error::Io(e.to_string()))?;
-            b.push(b'\n');
-            b
-        }
-        "automerge" => v.export_automerge(&a.case)?,
-        _ => {
-            return Err(ValidationError::new("--format", "must be one of: json, automerge").into());
+    let format = ExportFormat::parse("--format", &a.format)?;
+    // The file first: an export that cannot be written is not recorded.
+    let file = create_private(&a.out)?;
+    let bytes = (|| -> Result<Vec<u8>, Failure> {
+        Ok(match v.export(&a.case, format)? {
+            Exported::Json(export) => {
+                let mut b =
+                    serde_json::to_vec_pretty(&export).map_err(|e| Error::Io(e.to_string()))?;
+                b.push(b'\n');
+                b
+            }
+            Exported::Automerge(bytes) => bytes,
+        })
+    })();
+    let bytes = match bytes {
+        Ok(b) => b,
+        Err(e) => {
+            drop(file);
+            let _ = std::fs::remove_file(&a.out);
+            return Err(e);
         }
     };
-    write_private(&a.out, &bytes)?;
+    write_all_private(file, &a.out, &bytes)?;
     out.done(
         &format!("exported {} bytes to {}", bytes.len(), a.out.display()),
         json!({"bytes": bytes.len(), "out": a.out}),
@@ -614,15 +640,9 @@ fn export(v: &mut Vault, a: &ExportArgs, out: &Out) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Writes an export readable by its owner only, never over an existing file
-/// (and never leaves a partial one behind).
-fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<(), Failure> {
-    use std::io::Write;
-    let failed = |e: std::io::Error| Failure::File {
-        path: path.to_path_buf(),
-        write: true,
-        kind: e.kind(),
-    };
+/// Creates an export file readable by its owner only, never over an
+/// existing one.
+fn create_private(path: &std::path::Path) -> Result<std::fs::File, Failure> {
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]
@@ -630,11 +650,28 @@ fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<(), Failure> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let mut f = opts.open(path).map_err(failed)?;
+    opts.open(path).map_err(|e| Failure::File {
+        path: path.to_path_buf(),
+        write: true,
+        kind: e.kind(),
+    })
+}
+
+/// Writes and syncs an export; never leaves a partial file behind.
+fn write_all_private(
+    mut f: std::fs::File,
+    path: &std::path::Path,
+    bytes: &[u8],
+) -> Result<(), Failure> {
+    use std::io::Write;
     if let Err(e) = f.write_all(bytes).and_then(|()| f.sync_all()) {
         drop(f);
         let _ = std::fs::remove_file(path);
-        return Err(failed(e));
+        return Err(Failure::File {
+            path: path.to_path_buf(),
+            write: true,
+            kind: e.kind(),
+        });
     }
     Ok(())
 }

@@ -3,7 +3,7 @@
 
 use outreach_core::case::doc::{Conflict, HistoryEntry};
 use outreach_core::case::model::{Case, SosStatus};
-use outreach_core::vault::{CaseSummary, OpenConcern, PendingVisit, TimelineEntry};
+use outreach_core::vault::{AccessEntry, CaseSummary, OpenConcern, PendingVisit, TimelineEntry};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -420,6 +420,27 @@ impl Out {
                 truncate(&by, 32),
                 short(&h.device),
                 h.what
+            );
+        }
+    }
+
+    pub fn access_log(&self, rows: &[AccessEntry]) {
+        if self.json {
+            return print_json(&rows);
+        }
+        if rows.is_empty() {
+            println!("nothing exported from this device");
+        }
+        for e in rows {
+            println!(
+                "{:>4}  {:<20} {:<7} {}  {:<9} {} ({})",
+                e.id,
+                e.at,
+                e.action,
+                e.case_id,
+                opt(&e.format),
+                truncate(&e.by, 32),
+                short(&e.device)
             );
         }
     }

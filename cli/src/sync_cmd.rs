@@ -121,6 +121,24 @@ pub fn sync(v: &mut Vault, out: &Out) -> Result<(), Error> {
             case.chars().take(8).collect::<String>()
         ));
     }
+    if report.keys_rotated > 0 {
+        text.push_str(&format!(
+            "\nchanged the key of {} case(s): a device that could read them no longer may, so what is written from now on is beyond its keys",
+            report.keys_rotated
+        ));
+    }
+    if report.uploads_waiting_for_key > 0 {
+        text.push_str(&format!(
+            "\n{} upload(s) wait for a case's new key (a colleague's device changed it); they are kept here and sent on a later sync",
+            report.uploads_waiting_for_key
+        ));
+    }
+    for case in &report.erased {
+        text.push_str(&format!(
+            "\ncase {} was erased by your organisation and deleted from this device",
+            case.chars().take(8).collect::<String>()
+        ));
+    }
     // One line per quarantined item: the case and why, never content.
     for r in &report.rejected {
         text.push_str(&format!(

@@ -89,6 +89,16 @@ pub enum Error {
     CaseClosed,
     #[error("this case is not closed")]
     CaseNotClosed,
+    #[error(
+        "this case is still open and held by this device's user: only a closed case, or one transferred away, can be forgotten here (close it with `case close` first); nothing was removed"
+    )]
+    ForgetOpenCase,
+    #[error(
+        "this case has work not yet on the server (changes not uploaded, or a contact form not submitted): sync, and submit or discard its drafts, before forgetting it; nothing was removed"
+    )]
+    ForgetUnsent,
+    #[error("this case was erased by your organisation: it cannot be brought back to this device")]
+    CaseErased,
     #[error("invalid input: {0}")]
     Invalid(#[from] ValidationError),
     #[error("no conflict at that field in this case")]

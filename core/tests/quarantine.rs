@@ -68,9 +68,18 @@ fn supervisor(dir: &Path) -> (Vault, [u8; 16], [u8; 32]) {
 fn envelope(from: &Peer, case: [u8; 16], to: [u8; 16], to_pk: &[u8; 32], key: &SecretKey) -> Item {
     let aad = proto::envelope_aad(&ORG, &case, 0, &to);
     let (enc, ciphertext) = crypto::seal_envelope(key, to_pk, proto::ENVELOPE_INFO, &aad).unwrap();
-    let m = proto::envelope_message(&case, 0, &to, &from.signer.device_id, &enc, &ciphertext);
+    let m = proto::envelope_message(
+        &case,
+        0,
+        &to,
+        &from.signer.device_id,
+        false,
+        &enc,
+        &ciphertext,
+    );
     Item::Envelope(Envelope {
         case_id: case,
+        starts_epoch: false,
         epoch: 0,
         recipient: to,
         sealed_by: from.signer.device_id,

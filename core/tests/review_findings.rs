@@ -120,9 +120,18 @@ fn seen(v: &mut Vault, case: &str) -> String {
 fn envelope(from: &Peer, case: [u8; 16], to: [u8; 16], to_pk: &[u8; 32], key: &SecretKey) -> Item {
     let aad = proto::envelope_aad(&ORG, &case, 0, &to);
     let (enc, ciphertext) = crypto::seal_envelope(key, to_pk, proto::ENVELOPE_INFO, &aad).unwrap();
-    let m = proto::envelope_message(&case, 0, &to, &from.signer.device_id, &enc, &ciphertext);
+    let m = proto::envelope_message(
+        &case,
+        0,
+        &to,
+        &from.signer.device_id,
+        false,
+        &enc,
+        &ciphertext,
+    );
     Item::Envelope(Envelope {
         case_id: case,
+        starts_epoch: false,
         epoch: 0,
         recipient: to,
         sealed_by: from.signer.device_id,
@@ -637,6 +646,7 @@ impl outreach_core::sync::Transport for TransferServer {
             return Ok(proto::encode(&proto::PushResponse {
                 acks,
                 envelopes_stored: req.envelopes.len() as u32,
+                stale: vec![],
             }));
         }
         if path == proto::PATH_PULL {

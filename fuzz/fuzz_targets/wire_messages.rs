@@ -26,6 +26,7 @@ fuzz_target!(|data: &[u8]| {
     decode_as::<TransferRequest>(data);
     decode_as::<RefetchRequest>(data);
     decode_as::<RejectReport>(data);
+    decode_as::<RotateRequest>(data);
     // Responses a device decodes.
     decode_as::<EnrollResponse>(data);
     decode_as::<PushResponse>(data);
@@ -33,6 +34,7 @@ fuzz_target!(|data: &[u8]| {
     decode_as::<AssignResponse>(data);
     decode_as::<TransferResponse>(data);
     decode_as::<RejectReportResponse>(data);
+    decode_as::<RotateResponse>(data);
     decode_as::<ApiError>(data);
     // Items a device keeps encoded (its inbox) and decodes again.
     decode_as::<Change>(data);

@@ -9,10 +9,12 @@
 //! dozen bytes, not a base64 inflation of a third. `docs/SYNC-API.md` is the
 //! written specification of every endpoint and of what each signature covers.
 
+mod erasure;
 mod messages;
 mod sign;
 mod wire;
 
+pub use erasure::*;
 pub use messages::*;
 pub use sign::*;
 pub use wire::*;
@@ -26,6 +28,8 @@ pub const PATH_REFETCH: &str = "/v1/refetch";
 pub const PATH_TRANSFER: &str = "/v1/transfer";
 /// A device reports items it received but had to quarantine.
 pub const PATH_REPORT: &str = "/v1/report";
+/// A device starts a new case-key epoch (see [`RotateRequest`]).
+pub const PATH_ROTATE: &str = "/v1/rotate";
 pub const PATH_HEALTH: &str = "/healthz";
 
 /// Content type of every request and response body except `/healthz`.
@@ -44,6 +48,11 @@ pub const MAX_BLOB_BYTES: usize = 4 * 1024 * 1024;
 pub const MAX_ENVELOPE_BYTES: usize = 1024;
 /// Most cases one `/v1/refetch` may name.
 pub const MAX_REFETCH_CASES: usize = 64;
+/// Most envelopes one `/v1/rotate` may carry (the case's authorised
+/// devices and the recovery key).
+pub const MAX_ROTATE_ENVELOPES: usize = 512;
+/// Most rotations one pull asks of a device.
+pub const MAX_ROTATIONS_PER_PULL: usize = 32;
 /// Most items one `/v1/report` may carry.
 pub const MAX_REPORT_ITEMS: usize = 256;
 /// Largest page a pull returns (the device may ask for less).

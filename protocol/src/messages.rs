@@ -90,6 +90,11 @@ pub struct Envelope {
     pub ciphertext: Vec<u8>,
     /// Ed25519 by `sealed_by` over [`crate::envelope_message`].
     pub signature: Vec<u8>,
+    /// Sealed by the device that started this epoch, in the one
+    /// `/v1/rotate` the server accepted for it (never in a push): the
+    /// recipient takes the key as the epoch's key at once, without waiting
+    /// for a change to confirm it (see [`RotateRequest`]).
+    pub starts_epoch: bool,
 }
 
 /// `POST /v1/push`.
@@ -110,6 +115,11 @@ pub struct Ack {
 pub struct PushResponse {
     pub acks: Vec<Ack>,
     pub envelopes_stored: u32,
+    /// Client ids of changes not stored because they were sealed under a
+    /// case-key epoch that is no longer current (another device started a
+    /// new one): the device keeps them, and seals them again under the new
+    /// key once its envelope arrives. Every other change is acknowledged.
+    pub stale: Vec<Id>,
 }
 
 /// Where a device is in the server's log. `sub` is non-zero only while a
@@ -137,6 +147,14 @@ pub enum Item {
     /// unsent changes of the case have been pushed). Never stored as an
     /// upload; only the server appends it (`/v1/transfer`).
     Removed {
+        case_id: Id,
+    },
+    /// Addressed to one device: the organisation erased the case
+    /// (`outreach-server erase-case` or `retention`). The device deletes
+    /// everything it holds of it — whatever its state, unsent changes and
+    /// drafts included — drops anything that still arrives for it, and
+    /// confirms with `/v1/erased`. Only the server appends it.
+    Erased {
         case_id: Id,
     },
 }
@@ -173,6 +191,27 @@ pub struct EnvelopeNeed {
     pub kex_pk: [u8; 32],
 }
 
+/// A device that could read the case, and the key to seal to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recipient {
+    /// Device id, or [`crate::RECOVERY_RECIPIENT`].
+    pub device_id: Id,
+    pub kex_pk: [u8; 32],
+}
+
+/// A case whose key must change: a device that could read it no longer may
+/// (revoked, or the case was transferred away from its user). The device
+/// that receives this holds the current key; it may start `epoch` with a
+/// fresh key sealed to exactly `recipients` (the devices still authorised
+/// and the recovery key) via `/v1/rotate`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RotationDue {
+    pub case_id: Id,
+    /// The epoch to start (the current one + 1).
+    pub epoch: u32,
+    pub recipients: Vec<Recipient>,
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct PullResponse {
     pub entries: Vec<Entry>,
@@ -181,6 +220,27 @@ pub struct PullResponse {
     pub needs: Vec<EnvelopeNeed>,
     pub next: Cursor,
     pub more: bool,
+    /// Only on the last page: cases whose key this device should rotate.
+    pub rotations: Vec<RotationDue>,
+}
+
+/// `POST /v1/rotate`: start a new case-key epoch. Accepted once per (case,
+/// epoch) — the first device wins, a second gets [`ErrorCode::StaleEpoch`]
+/// and takes the winner's key from its envelope — and only while a rotation
+/// is due. `envelopes` must all be for `epoch`, sealed by the requester with
+/// `starts_epoch`, include the recovery key, and address only devices that
+/// may read the case. Retrying an accepted rotation is answered the same.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RotateRequest {
+    pub case_id: Id,
+    pub epoch: u32,
+    pub envelopes: Vec<Envelope>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct RotateResponse {
+    pub epoch: u32,
+    pub envelopes_stored: u32,
 }
 
 /// `POST /v1/assign` (supervisors and admins).
@@ -294,6 +354,9 @@ pub enum ErrorCode {
     RateLimited,
     /// This exact signed request was already used.
     Replayed,
+    /// Sealed under a case-key epoch that is no longer current, or a
+    /// rotation another device already made.
+    StaleEpoch,
 }
 
 /// Body of every non-2xx response (postcard, like everything else).

@@ -145,12 +145,14 @@ pub fn sign_off_message(
     m
 }
 
-/// An envelope: case, epoch, recipient, sealer and the sealed bytes.
+/// An envelope: case, epoch, recipient, sealer, whether it starts the
+/// epoch, and the sealed bytes.
 pub fn envelope_message(
     case_id: &Id,
     epoch: u32,
     recipient: &Id,
     sealed_by: &Id,
+    starts_epoch: bool,
     enc: &[u8],
     ciphertext: &[u8],
 ) -> Vec<u8> {
@@ -159,11 +161,12 @@ pub fn envelope_message(
     h.update(enc);
     h.update(ciphertext);
     let mut m = Vec::with_capacity(128);
-    m.extend_from_slice(b"outreach-envelope-v1");
+    m.extend_from_slice(b"outreach-envelope-v2");
     m.extend_from_slice(case_id);
     m.extend_from_slice(&epoch.to_be_bytes());
     m.extend_from_slice(recipient);
     m.extend_from_slice(sealed_by);
+    m.push(u8::from(starts_epoch));
     m.extend_from_slice(h.finalize().as_bytes());
     m
 }

@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Change, Cursor, Envelope, EnvelopeNeed, Id, Signer};
+use crate::{Change, Cursor, Envelope, EnvelopeNeed, Id, RotationDue, Signer};
 
 /// An [`crate::Item`] to encode from a borrowed change or envelope (the
 /// same bytes as the owned item, without copying a large ciphertext first).
@@ -44,6 +44,7 @@ struct EnvelopeRef<'a> {
     enc: &'a [u8],
     ciphertext: &'a [u8],
     signature: &'a [u8],
+    starts_epoch: bool,
 }
 
 #[allow(dead_code)]
@@ -52,6 +53,7 @@ enum ItemRef<'a> {
     Change(#[serde(borrow)] ChangeRef<'a>),
     Envelope(#[serde(borrow)] EnvelopeRef<'a>),
     Removed { case_id: Id },
+    Erased { case_id: Id },
 }
 
 /// Whether `bytes` is exactly one encoded [`crate::Item`] (checked without
@@ -130,10 +132,11 @@ impl PageWriter {
         needs: &[EnvelopeNeed],
         next: Cursor,
         more: bool,
+        rotations: &[RotationDue],
     ) -> Vec<u8> {
         // A struct's fields are encoded one after the other, as a tuple's.
         self.buf
-            .extend_from_slice(&crate::encode(&(signers, needs, next, more)));
+            .extend_from_slice(&crate::encode(&(signers, needs, next, more, rotations)));
         let mut count = Vec::with_capacity(HEAD);
         push_varint(&mut count, self.entries);
         let start = HEAD - count.len();
@@ -163,11 +166,13 @@ mod tests {
                 epoch: 7,
                 recipient: [4; 16],
                 sealed_by: [3; 16],
+                starts_epoch: false,
                 enc: vec![5; 32],
                 ciphertext: vec![6; 48],
                 signature: vec![7; 64],
             }),
             Item::Removed { case_id: [2; 16] },
+            Item::Erased { case_id: [2; 16] },
         ]
     }
 
@@ -184,7 +189,7 @@ mod tests {
             revoked_at: None,
         }];
         let next = Cursor { seq: 300, sub: 5 };
-        for n in [0, 1, 3, 200] {
+        for n in [0, 1, 4, 200] {
             let mut page = PageWriter::new();
             let mut entries = Vec::new();
             for i in 0..n {
@@ -195,7 +200,7 @@ mod tests {
                 page.push(seq, &bytes);
                 entries.push(Entry { seq, item });
             }
-            let bytes = page.finish(&signers, &[], next, n > 1);
+            let bytes = page.finish(&signers, &[], next, n > 1, &[]);
             let decoded: PullResponse = crate::decode(&bytes).unwrap();
             let expected = PullResponse {
                 entries,
@@ -203,6 +208,7 @@ mod tests {
                 needs: vec![],
                 next,
                 more: n > 1,
+                rotations: vec![],
             };
             assert_eq!(format!("{decoded:?}"), format!("{expected:?}"));
         }

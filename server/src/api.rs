@@ -3,6 +3,8 @@
 //! blocking pool. Logs carry method, path, status, sizes and a device id
 //! prefix — never a body.
 
+mod erasure;
+
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
@@ -23,7 +25,8 @@ use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLim
 use http_body_util::BodyExt;
 use outreach_protocol::{
     self as proto, ApiError, AssignRequest, EnrollRequest, EnrollResponse, ErrorCode, Id,
-    PullRequest, PushRequest, RefetchRequest, RejectReport, RejectReportResponse, TransferRequest,
+    PullRequest, PushRequest, RefetchRequest, RejectReport, RejectReportResponse, RotateRequest,
+    TransferRequest,
 };
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
@@ -337,6 +340,9 @@ pub fn router(state: AppState) -> Router {
         .route(proto::PATH_REFETCH, post(refetch))
         .route(proto::PATH_TRANSFER, post(transfer))
         .route(proto::PATH_REPORT, post(report))
+        .route(proto::PATH_ERASED, post(erasure::erased))
+        .route(proto::PATH_CLOSURE, post(erasure::closure))
+        .route(proto::PATH_ROTATE, post(rotate))
         .layer(DefaultBodyLimit::max(proto::MAX_BODY_BYTES))
         // The whole body within the body timeout, however it trickles in.
         .layer(RequestBodyDeadlineLayer::new(options.body_timeout))
@@ -513,7 +519,7 @@ impl Failure {
                 StatusCode::FORBIDDEN
             }
             ErrorCode::UnknownUser | ErrorCode::NotFound => StatusCode::NOT_FOUND,
-            ErrorCode::DeviceExists => StatusCode::CONFLICT,
+            ErrorCode::DeviceExists | ErrorCode::StaleEpoch => StatusCode::CONFLICT,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorCode::QuotaExceeded => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
@@ -953,6 +959,7 @@ fn check_push(known: &KnownDevice, req: &PushRequest) -> Result<(), Failure> {
             env.epoch,
             &env.recipient,
             &env.sealed_by,
+            env.starts_epoch,
             &env.enc,
             &env.ciphertext,
         ));
@@ -1033,6 +1040,29 @@ async fn refetch(State(state): State<AppState>, req: Request) -> Result<Response
         }
         storage.refetch(device, &req.cases, crate::now())?;
         Ok(Reply::Now(Vec::new()))
+    })
+    .await
+}
+
+async fn rotate(State(state): State<AppState>, req: Request) -> Result<Response, Failure> {
+    signed(state, req, MAX_SMALL_BODY, |storage, known, body| {
+        let req: RotateRequest = decode(body)?;
+        if req.envelopes.len() > proto::MAX_ROTATE_ENVELOPES {
+            return Err(Failure::new(
+                ErrorCode::TooLarge,
+                "too many envelopes in one rotation",
+            ));
+        }
+        // The same checks as a push's envelopes (sealer, size, signature).
+        check_push(
+            known,
+            &PushRequest {
+                changes: Vec::new(),
+                envelopes: req.envelopes.clone(),
+            },
+        )?;
+        let response = storage.rotate(&known.device, &req, crate::now())?;
+        Ok(Reply::Now(proto::encode(&response)))
     })
     .await
 }

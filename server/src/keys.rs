@@ -61,6 +61,36 @@ pub fn write_recovery_key(out: &Path, org_name: &str) -> Result<[u8; 32], KeyErr
     Ok(pk_bytes)
 }
 
+/// Why a file is not a usable recovery key (no key material in messages).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecoveryKeyFileError {
+    #[error("it is not an Outreach recovery key file (format {RECOVERY_FORMAT})")]
+    NotAKeyFile,
+    #[error("its private key is damaged: not 64 hexadecimal digits")]
+    Damaged,
+}
+
+#[derive(serde::Deserialize)]
+struct RecoveryKeyFile {
+    format: String,
+    private_key: String,
+}
+
+/// Reads the private key out of a file written by [`write_recovery_key`]
+/// (the format is spelled here, beside the writer, and nowhere else).
+pub fn read_recovery_key(bytes: &[u8]) -> Result<Zeroizing<[u8; 32]>, RecoveryKeyFileError> {
+    let mut file: RecoveryKeyFile =
+        serde_json::from_slice(bytes).map_err(|_| RecoveryKeyFileError::NotAKeyFile)?;
+    let hex_key = Zeroizing::new(std::mem::take(&mut file.private_key));
+    if file.format != RECOVERY_FORMAT {
+        return Err(RecoveryKeyFileError::NotAKeyFile);
+    }
+    let mut key = Zeroizing::new([0u8; 32]);
+    hex::decode_to_slice(hex_key.trim(), &mut key[..])
+        .map_err(|_| RecoveryKeyFileError::Damaged)?;
+    Ok(key)
+}
+
 /// Checks that 32 bytes are a valid X25519 public key.
 pub fn valid_kex_pk(pk: &[u8; 32]) -> bool {
     <X25519HkdfSha256 as hpke::Kem>::PublicKey::from_bytes(pk).is_ok()

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use outreach_protocol::Role;
 use outreach_server::keys;
+use outreach_server::storage::erasure::{EraseError, date_of, parse_case_id, time_of};
 use outreach_server::storage::{SqliteStorage, Storage, StorageError};
 
 #[derive(Parser)]
@@ -27,6 +28,9 @@ struct Cli {
     /// Print machine-readable JSON.
     #[arg(long, global = true)]
     json: bool,
+    /// Who is acting, for the admin log (default: your OS user name).
+    #[arg(long, global = true, value_name = "NAME")]
+    by: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -72,6 +76,25 @@ enum Command {
     },
     /// List items devices received but had to quarantine (ids and reasons, never content).
     Rejected,
+    /// Erase a case for good: its data leaves the server and every device that holds it.
+    EraseCase {
+        /// The full case id (as `outreach case show` prints it).
+        case: String,
+        /// The same case id again, to confirm.
+        #[arg(long, value_name = "CASE")]
+        confirm: Option<String>,
+    },
+    /// List (and, without --dry-run, erase) cases closed before a date.
+    Retention {
+        /// Cases whose reported closure date is before this date (YYYY-MM-DD).
+        #[arg(long, value_name = "DATE")]
+        closed_before: String,
+        /// Only list them; erase nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// The admin log: invitations, revocations, erasures, retention runs, assignments and transfers.
+    Audit,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +103,8 @@ enum CliError {
     Storage(#[from] StorageError),
     #[error(transparent)]
     Key(#[from] keys::KeyError),
+    #[error(transparent)]
+    Erase(#[from] EraseError),
     #[error("{0}")]
     Usage(String),
     #[error("no server data in {0} (use --data or OUTREACH_SERVER_DATA)")]
@@ -155,7 +180,20 @@ fn run(cli: Cli) -> Result<(), CliError> {
                     "--expires-hours must be between 1 and 720".into(),
                 ));
             }
+            let by = actor(cli.by.as_deref())?;
             let code = invite(&storage, &name, role, team.as_deref(), expires_hours)?;
+            storage.log_admin_action(
+                &by,
+                "invite",
+                Some(&name),
+                Some(&format!(
+                    "{role}{}; code valid {expires_hours} h",
+                    team.as_deref()
+                        .map(|t| format!(", team {t}"))
+                        .unwrap_or_default()
+                )),
+                outreach_server::now(),
+            )?;
             if cli.json {
                 print_json(&serde_json::json!({ "code": code, "expires_hours": expires_hours }));
             } else {
@@ -204,12 +242,25 @@ fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::RevokeDevice { device_id } => {
             let storage = existing_storage(&cli.data)?;
+            let by = actor(cli.by.as_deref())?;
             let id = resolve_device(&storage, &device_id)?;
             if !storage.revoke_device(&id, outreach_server::now())? {
                 return Err(CliError::Usage(
                     "no device with that id (see `outreach-server devices`)".into(),
                 ));
             }
+            let user = storage
+                .devices()?
+                .into_iter()
+                .find(|d| d.device_id.as_deref() == Some(hex::encode(id).as_str()))
+                .map(|d| format!("user {}", d.user));
+            storage.log_admin_action(
+                &by,
+                "revoke-device",
+                Some(&hex::encode(id)),
+                user.as_deref(),
+                outreach_server::now(),
+            )?;
             if cli.json {
                 print_json(&serde_json::json!({ "device_id": hex::encode(id), "revoked": true }));
             } else {
@@ -220,7 +271,240 @@ fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Rejected => list_rejected(&existing_storage(&cli.data)?, cli.json),
+        Command::EraseCase { case, confirm } => {
+            let storage = existing_storage(&cli.data)?;
+            erase_case(
+                &storage,
+                &case,
+                confirm.as_deref(),
+                cli.by.as_deref(),
+                cli.json,
+            )
+        }
+        Command::Retention {
+            closed_before,
+            dry_run,
+        } => {
+            let storage = existing_storage(&cli.data)?;
+            retention(
+                &storage,
+                &closed_before,
+                dry_run,
+                cli.by.as_deref(),
+                cli.json,
+            )
+        }
+        Command::Audit => audit(&existing_storage(&cli.data)?, cli.json),
     }
+}
+
+/// Who is acting, for the admin log: `--by NAME`, else the OS user (the
+/// user who ran `sudo`, if any).
+fn actor(by: Option<&str>) -> Result<String, CliError> {
+    if let Some(name) = by {
+        return check_name("--by", name);
+    }
+    for var in ["SUDO_USER", "USER", "LOGNAME"] {
+        if let Ok(v) = std::env::var(var)
+            && let Ok(name) = check_name(var, &v)
+        {
+            return Ok(name);
+        }
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let Ok(m) = std::fs::metadata("/proc/self") {
+            return Ok(format!("uid {}", m.uid()));
+        }
+    }
+    Ok("unknown".into())
+}
+
+fn case_id_arg(given: &str) -> Result<outreach_protocol::Id, CliError> {
+    parse_case_id(given).ok_or_else(|| {
+        CliError::Usage(
+            "CASE must be a full case id (32 hex digits, hyphens allowed), as `outreach case show` prints it: nothing was erased"
+                .into(),
+        )
+    })
+}
+
+/// `outreach-server erase-case CASE --confirm CASE`.
+fn erase_case(
+    storage: &SqliteStorage,
+    case: &str,
+    confirm: Option<&str>,
+    by: Option<&str>,
+    json: bool,
+) -> Result<(), CliError> {
+    let id = case_id_arg(case)?;
+    let Some(confirm) = confirm else {
+        return Err(CliError::Usage(
+            "erase-case needs --confirm with the case id repeated (erase-case CASE --confirm CASE): nothing was erased".into(),
+        ));
+    };
+    if parse_case_id(confirm) != Some(id) {
+        return Err(CliError::Usage(
+            "--confirm does not repeat the case id (erase-case CASE --confirm CASE): nothing was erased".into(),
+        ));
+    }
+    let by = actor(by)?;
+    let erasure = match storage.erase_case(&id, &by, None, outreach_server::now()) {
+        Ok(e) => e,
+        Err(e @ EraseError::AlreadyErased { .. }) => {
+            // An earlier run may have erased but not compacted (a busy
+            // database): compact now, and say it was erased before.
+            let _ = storage.compact_erased();
+            return Err(e.into());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if json {
+        print_json(&serde_json::to_value(&erasure).unwrap_or_default());
+        return Ok(());
+    }
+    println!(
+        "Case {} erased: {} log item(s) deleted, the database compacted. Recorded in the admin log.",
+        erasure.case_id,
+        erasure.items_deleted.unwrap_or(0)
+    );
+    print_erasure_devices(&erasure.devices);
+    Ok(())
+}
+
+fn print_erasure_devices(devices: &[outreach_server::storage::erasure::ErasureDevice]) {
+    if devices.is_empty() {
+        println!("No enrolled device held it.");
+        return;
+    }
+    println!(
+        "{} device(s) delete their copy on their next sync and confirm (`outreach-server audit` shows who has):",
+        devices.len()
+    );
+    for d in devices {
+        println!(
+            "  {:<9} {:<24} {}",
+            &d.device_id[..d.device_id.len().min(8)],
+            d.user,
+            match d.confirmed_at {
+                Some(at) => format!("confirmed {}", time_of(at)),
+                None => "waiting".into(),
+            }
+        );
+    }
+}
+
+/// `outreach-server retention --closed-before DATE [--dry-run]`.
+fn retention(
+    storage: &SqliteStorage,
+    closed_before: &str,
+    dry_run: bool,
+    by: Option<&str>,
+    json: bool,
+) -> Result<(), CliError> {
+    let before = closed_before.trim();
+    if !outreach_protocol::is_iso_date(before) {
+        return Err(CliError::Usage(
+            "--closed-before must be a date written YYYY-MM-DD (e.g. 2020-04-01): nothing was erased".into(),
+        ));
+    }
+    let today = date_of(outreach_server::now());
+    if before > today.as_str() {
+        return Err(CliError::Usage(format!(
+            "--closed-before {before} is after today ({today}): a retention cut-off is in the past; nothing was erased"
+        )));
+    }
+    let due = storage.retention_due(before)?;
+    let erased = if dry_run {
+        Vec::new()
+    } else {
+        let by = actor(by)?;
+        storage.apply_retention(before, &by, outreach_server::now())?
+    };
+    if json {
+        print_json(&serde_json::json!({
+            "closed_before": before,
+            "dry_run": dry_run,
+            "cases": due,
+            "erased": erased,
+        }));
+        return Ok(());
+    }
+    if due.is_empty() {
+        println!("No case was closed before {before}.");
+        return Ok(());
+    }
+    println!(
+        "{} case(s) closed before {before}{}:",
+        due.len(),
+        if dry_run {
+            " (dry run: nothing erased)"
+        } else {
+            ", erased"
+        }
+    );
+    for c in &due {
+        let told = erased
+            .iter()
+            .find(|e| e.case_id == c.case_id)
+            .map(|e| format!("  {} device(s) told", e.devices.len()))
+            .unwrap_or_default();
+        println!(
+            "  {}  closed {}  team {}{told}",
+            c.case_id,
+            c.closed_on,
+            c.team.as_deref().unwrap_or("-")
+        );
+    }
+    if !dry_run {
+        println!(
+            "Recorded in the admin log; `outreach-server audit` shows which devices have confirmed."
+        );
+    }
+    Ok(())
+}
+
+/// `outreach-server audit`: the admin log, oldest first.
+fn audit(storage: &SqliteStorage, json: bool) -> Result<(), CliError> {
+    let log = storage.admin_log()?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&log).unwrap_or_default());
+        return Ok(());
+    }
+    if log.is_empty() {
+        println!("The admin log is empty.");
+        return Ok(());
+    }
+    println!(
+        "{:<19}  {:<24} {:<13} {:<36} detail",
+        "when (UTC)", "who", "action", "target"
+    );
+    for e in &log {
+        println!(
+            "{:<19}  {:<24} {:<13} {:<36} {}",
+            time_of(e.at),
+            e.actor,
+            e.action,
+            e.target.as_deref().unwrap_or("-"),
+            e.detail.as_deref().unwrap_or("")
+        );
+        if let Some(devices) = &e.devices {
+            for d in devices {
+                println!(
+                    "{:<21}device {} ({}): {}",
+                    "",
+                    &d.device_id[..d.device_id.len().min(8)],
+                    d.user,
+                    match d.confirmed_at {
+                        Some(at) => format!("confirmed {}", time_of(at)),
+                        None => "not confirmed yet".into(),
+                    }
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `outreach-server rejected`: what devices reported they could not use.

@@ -25,6 +25,14 @@ const ADMIN: &[&[&str]] = &[
     &["--json", "devices"],
     &["revoke-device", "0123456789abcdef"],
     &["rejected"],
+    &[
+        "erase-case",
+        "0123456789abcdef0123456789abcdef",
+        "--confirm",
+        "0123456789abcdef0123456789abcdef",
+    ],
+    &["retention", "--closed-before", "2020-01-01", "--dry-run"],
+    &["audit"],
 ];
 
 fn refused_without_data(out: Output, shown: &str, args: &[&str]) {

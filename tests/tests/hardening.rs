@@ -206,12 +206,13 @@ impl Attacker {
     fn envelope(&self, case: Id, recipient: Id, size: usize) -> proto::Envelope {
         let enc = noise(32, 7);
         let ciphertext = noise(size, 11);
-        let m = proto::envelope_message(&case, 0, &recipient, &self.id, &enc, &ciphertext);
+        let m = proto::envelope_message(&case, 0, &recipient, &self.id, false, &enc, &ciphertext);
         proto::Envelope {
             case_id: case,
             epoch: 0,
             recipient,
             sealed_by: self.id,
+            starts_epoch: false,
             enc,
             ciphertext,
             signature: self.keys.sign(&m).to_vec(),

@@ -88,12 +88,13 @@ impl Insider {
             &aad,
         )
         .unwrap();
-        let m = proto::envelope_message(&case, 0, &to, &self.device, &enc, &ciphertext);
+        let m = proto::envelope_message(&case, 0, &to, &self.device, false, &enc, &ciphertext);
         Envelope {
             case_id: case,
             epoch: 0,
             recipient: to,
             sealed_by: self.device,
+            starts_epoch: false,
             enc,
             ciphertext,
             signature: self.key.sign(&m).to_bytes().to_vec(),

@@ -178,8 +178,19 @@ async def journey(tmp, data, url):
           sam.case_record(case).visits[draft].review == o.ReviewState.SIGNED_OFF)
     export = json.loads(sam.export_case_json(case))
     export_ali = json.loads(ali.export_case_json(case))
-    check("exports identical", export["case"] == export_ali["case"] and export["format"] == "outreach.case-export.v1")
+    # Each device's export records itself in the case (an event of its own),
+    # so the two differ in `events` alone.
+    def without_events(e):
+        return {k: v for k, v in e["case"].items() if k != "events"}
+    check("exports identical", without_events(export) == without_events(export_ali)
+          and export["format"] == "outreach.case-export.v1")
+    check("the export is recorded in the case",
+          [(e["by"], e["format"]) for e in export["case"]["events"].values() if e["kind"] == "record-exported"]
+          == [("Sam Jones", "json")])
     check("automerge export", len(sam.export_case_automerge(case)) > 100)
+    check("and in the device's access log",
+          [(a.action, a.case_id, a.format) for a in sam.access_log()]
+          == [("export", case, "json"), ("export", case, "automerge")])
 
     # A cancelled sync keeps everything and says so.
     sam.add_visit(case, o.VisitInput(at="2026-11-28T10:00:00Z", kind=o.ContactKind.TEXT, outcome=o.Outcome.COMPLETED, note="Texted"))
@@ -254,6 +265,31 @@ async def journey(tmp, data, url):
     check("the case records its holder", any(h.name == "Jo Smith" and h.to is None for h in holders))
     gone = await sam.sync(None, None)
     check("the previous practitioner's phone lets it go", gone.removed == [case] and sam.caseload(True) == [])
+
+    # Forgetting: a closed case leaves this phone only, once nothing written
+    # on it is unsent; an open one stays.
+    done_case = jo.create_case(o.CaseEdit(preferred_name="Bea"))
+    try:
+        jo.forget_case(done_case)
+        check("an open case is not forgotten", False)
+    except o.OutreachError.InvalidInput:
+        check("an open case is not forgotten", True)
+    jo.close_case(done_case, o.ExitReason.MOVED_AWAY, None, None)
+    try:
+        jo.forget_case(done_case)
+        check("an unsent case is not forgotten", False)
+    except o.OutreachError.InvalidInput:
+        check("an unsent case is not forgotten", True)
+    await jo.sync(None, None)
+    check("a closed, uploaded case is forgotten",
+          jo.forget_case(done_case) == done_case and all(c.id != done_case for c in jo.caseload(True)))
+
+    # Erasure by the organisation: every phone that held the case deletes it
+    # and says so in its sync report.
+    erased = admin(data, "erase-case", case, "--confirm", case, "--by", "dpo")
+    check("erase-case names the phones to confirm", "Jo Smith" in [d["user"] for d in erased["devices"]])
+    report = await jo.sync(None, None)
+    check("an erased case leaves the phone", report.erased == [case] and jo.caseload(True) == [])
 
     # Wrong passphrase.
     del ali

@@ -391,6 +391,14 @@ impl CaseDoc {
         }
     }
 
+    /// How many contacts the case holds (what makes reading it long).
+    pub fn visit_count(&self) -> usize {
+        match self.doc.get(&ROOT, "visits") {
+            Ok(Some((Value::Object(ObjType::Map), id))) => self.doc.length(&id),
+            _ => 0,
+        }
+    }
+
     /// Whether a map exists at `path` (e.g. `["visits", id]`).
     pub fn exists(&self, path: &[&str]) -> bool {
         let mut obj = ROOT;

@@ -94,7 +94,15 @@ vocabulary!(ConcernStatus { Open = "open", Escalated = "escalated", Monitoring =
 vocabulary!(ScaleView { Woman = "woman", Practitioner = "practitioner", SocialWorker = "social-worker", Other = "other" });
 vocabulary!(SosColumn { Worries = "worries", WorkingWell = "working-well", NeedsToHappen = "needs-to-happen" });
 vocabulary!(MeetingKind { Fgc = "fgc", Network = "network", Professionals = "professionals", Review = "review" });
-vocabulary!(EventKind { Pregnancy = "pregnancy", Birth = "birth", NewProceedings = "new-proceedings", ProceedingsConcluded = "proceedings-concluded", Exit = "exit", Other = "other" });
+vocabulary!(
+    /// Programme events. `record-exported` is written by the app itself
+    /// when someone exports the record (the access log), never typed.
+    EventKind {
+        Pregnancy = "pregnancy", Birth = "birth", NewProceedings = "new-proceedings",
+        ProceedingsConcluded = "proceedings-concluded", Exit = "exit", Other = "other",
+        RecordExported = "record-exported",
+    }
+);
 vocabulary!(ReferralStatus { Made = "made", Accepted = "accepted", Declined = "declined", Completed = "completed" });
 
 /// Safe-contact rules: how (and whether) the practitioner may get in touch.
@@ -386,6 +394,23 @@ pub struct ProgrammeEvent {
     pub date: String,
     #[serde(default)]
     pub note: Option<String>,
+    /// The fields below are set on `record-exported` events only: the
+    /// access log in the record itself (who exported it, when, in which
+    /// format — never what), so it reaches supervisors and the recovery key
+    /// like any change. Absent from other events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    /// The enrolled user's id (hex), when the device is enrolled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by_user: Option<String>,
+    /// The exporting device's id (hex).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+    /// `json` or `automerge`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
 }
 
 /// A whole case as read from its document (the latest, deterministic value of

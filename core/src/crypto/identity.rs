@@ -135,6 +135,15 @@ pub fn seal_envelope(
     Ok((enc.to_bytes().to_vec(), ct))
 }
 
+/// The public half of a recovery private key: recovery checks a key file
+/// against the organisation's recovery public key before opening anything,
+/// so a wrong file is one clear error rather than every envelope failing.
+pub fn recovery_public_key(recovery_sk: &[u8]) -> Result<[u8; 32], CryptoError> {
+    let sk = <Kem as hpke::Kem>::PrivateKey::from_bytes(recovery_sk)
+        .map_err(|_| CryptoError::Corrupt)?;
+    Ok(Kem::sk_to_pk(&sk).to_bytes().into())
+}
+
 /// Opens an envelope with a recovery private key (32 bytes, as written by
 /// `outreach-server init`): the organisation's offline path to a case.
 pub fn open_envelope_with_recovery_key(

@@ -10,7 +10,9 @@ mod kdf;
 mod key;
 mod seal;
 
-pub use identity::{DeviceKeys, open_envelope_with_recovery_key, seal_envelope};
+pub use identity::{
+    DeviceKeys, open_envelope_with_recovery_key, recovery_public_key, seal_envelope,
+};
 pub use kdf::{KdfParams, derive_key};
 pub use key::SecretKey;
 pub use seal::{Aad, RecordKind, SEAL_OVERHEAD, open, seal};

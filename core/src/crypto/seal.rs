@@ -59,6 +59,11 @@ pub enum RecordKind {
     CaseSummary = 12,
     /// A received item quarantined as bad (kept for the record).
     Rejected = 13,
+    /// One entry of this device's access log (an export it made).
+    AccessLog = 14,
+    /// A case's typed records as of one chunk sequence (what opening it
+    /// reads without loading its whole Automerge history).
+    CaseReadCache = 15,
 }
 
 /// Associated data binding a ciphertext to its place.

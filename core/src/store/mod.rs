@@ -8,12 +8,16 @@
 //! battery. `secure_delete` overwrites freed pages, so compaction and wipe do
 //! not leave old ciphertext lying in the file.
 
+mod access;
+mod erasure;
 mod schema;
 
 use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+pub use access::AccessRow;
+pub use erasure::ClosureCheck;
 pub use schema::{LATEST_VERSION, V1_SCHEMA};
 
 use crate::error::Result;
@@ -254,6 +258,7 @@ impl Store {
         tx.execute("DELETE FROM sync_inbox", [])?;
         tx.execute("DELETE FROM draft", [])?;
         tx.execute("DELETE FROM pending_removal", [])?;
+        tx.execute("DELETE FROM access_log", [])?;
         tx.execute("DELETE FROM case_snapshot", [])?;
         tx.execute("DELETE FROM cases", [])?;
         tx.execute("DELETE FROM meta", [])?;
@@ -329,7 +334,7 @@ impl Store {
     pub fn outbox(&self, max_bytes: usize) -> Result<Vec<(i64, Vec<u8>)>> {
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT id, body, grp FROM sync_outbox ORDER BY id")?;
+            .prepare_cached("SELECT id, body, grp FROM sync_outbox WHERE stale = 0 ORDER BY id")?;
         let mut rows = stmt.query([])?;
         let mut out = Vec::new();
         let mut bytes = 0;
@@ -465,9 +470,11 @@ impl Store {
     pub fn outbox_len(&self) -> Result<u64> {
         Ok(self
             .conn
-            .query_row("SELECT COUNT(*) FROM sync_outbox", [], |r| {
-                r.get::<_, i64>(0)
-            })?
+            .query_row(
+                "SELECT COUNT(*) FROM sync_outbox WHERE stale = 0",
+                [],
+                |r| r.get::<_, i64>(0),
+            )?
             .max(0) as u64)
     }
 
@@ -484,6 +491,109 @@ impl Store {
                 .execute([id])?;
         }
         tx.commit()?;
+        Ok(())
+    }
+
+    /// Uploads the server refused as sealed under a replaced epoch: they
+    /// wait (not sent) until sealed again.
+    pub fn mark_outbox_stale(&mut self, ids: &[i64]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        for id in ids {
+            tx.prepare_cached("UPDATE sync_outbox SET stale = 1 WHERE id = ?1")?
+                .execute([id])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Stale uploads: (row id, body).
+    pub fn stale_outbox(&self) -> Result<Vec<(i64, Vec<u8>)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id, body FROM sync_outbox WHERE stale = 1 ORDER BY id")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// A stale upload sealed again: it goes with the next push, in its place.
+    pub fn reseal_outbox(&mut self, id: i64, body: &[u8]) -> Result<()> {
+        self.conn
+            .prepare_cached("UPDATE sync_outbox SET body = ?2, stale = 0 WHERE id = ?1")?
+            .execute(params![id, body])?;
+        Ok(())
+    }
+
+    /// The case's read cache, only if it is as of the case's last chunk:
+    /// (upto_seq, sealed body).
+    pub fn current_read_cache(&self, case: &[u8; 16]) -> Result<Option<(u64, Vec<u8>)>> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT r.upto_seq, r.body FROM case_read_cache r JOIN cases c ON c.case_id = r.case_id
+                 WHERE r.case_id = ?1 AND r.upto_seq = c.last_seq",
+            )?
+            .query_row([&case[..]], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?)
+    }
+
+    /// Whether the case's read cache is as of its last chunk.
+    pub fn read_cache_is_current(&self, case: &[u8; 16]) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT 1 FROM case_read_cache r JOIN cases c ON c.case_id = r.case_id
+                 WHERE r.case_id = ?1 AND r.upto_seq = c.last_seq",
+            )?
+            .query_row([&case[..]], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
+    pub fn put_read_cache(&mut self, case: &[u8; 16], upto: u64, body: &[u8]) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO case_read_cache(case_id, upto_seq, body) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![&case[..], upto, body])?;
+        Ok(())
+    }
+
+    /// The newest epoch whose key this device holds for the case.
+    pub fn current_epoch(&self, case: &[u8; 16]) -> Result<Option<u32>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT MAX(epoch) FROM case_key WHERE case_id = ?1")?
+            .query_row([&case[..]], |r| r.get::<_, Option<u32>>(0))?)
+    }
+
+    /// The key a given device offered for (case, epoch), if any.
+    pub fn key_candidate(
+        &self,
+        case: &[u8; 16],
+        epoch: u32,
+        sealed_by: &[u8; 16],
+    ) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT wrapped FROM case_key_candidate
+                 WHERE case_id = ?1 AND epoch = ?2 AND sealed_by = ?3",
+            )?
+            .query_row(params![&case[..], epoch, &sealed_by[..]], |r| r.get(0))
+            .optional()?)
+    }
+
+    pub fn delete_key_candidate(
+        &mut self,
+        case: &[u8; 16],
+        epoch: u32,
+        sealed_by: &[u8; 16],
+    ) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "DELETE FROM case_key_candidate WHERE case_id = ?1 AND epoch = ?2 AND sealed_by = ?3",
+            )?
+            .execute(params![&case[..], epoch, &sealed_by[..]])?;
         Ok(())
     }
 
@@ -601,6 +711,7 @@ impl Store {
             "DELETE FROM case_key_candidate WHERE case_id = ?1",
             "DELETE FROM sync_rejected WHERE case_id = ?1 AND reported = 1",
             "DELETE FROM case_summary WHERE case_id = ?1",
+            "DELETE FROM case_read_cache WHERE case_id = ?1",
             "DELETE FROM cases WHERE case_id = ?1",
         ] {
             tx.execute(sql, [&case[..]])?;

@@ -138,7 +138,19 @@ CREATE TABLE case_summary (
 ///   them are dropped, not quarantined.
 /// - `case_closure`: the closure date last told to the server (retention),
 ///   so a change is reported once.
+/// - `case_read_cache`: a case's typed records (sealed JSON) as of chunk
+///   `upto_seq`, made at an idle moment, so opening a long case reads one
+///   blob instead of replaying its whole Automerge history (issue 17).
+/// - `sync_outbox.stale`: an upload the server did not take because it was
+///   sealed under a case-key epoch another device has since replaced; kept,
+///   and sealed again under the new key once it arrives.
 const V8_UPGRADE: &str = "
+ALTER TABLE sync_outbox ADD COLUMN stale INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE case_read_cache (
+    case_id  BLOB PRIMARY KEY,
+    upto_seq INTEGER NOT NULL,
+    body     BLOB NOT NULL
+);
 CREATE TABLE access_log (
     id   INTEGER PRIMARY KEY AUTOINCREMENT,
     at   INTEGER NOT NULL,
@@ -156,8 +168,16 @@ CREATE TABLE case_closure (
 );
 ";
 
+/// v9: retention. `case_closure.upto_seq`: the case's `last_seq` when its
+/// closure was last compared with what the server was told, so a sync reads
+/// again only the cases written since (see `vault/erasure.rs`).
+const V9_UPGRADE: &str = "
+ALTER TABLE case_closure ADD COLUMN upto_seq INTEGER NOT NULL DEFAULT 0;
+";
+
 const MIGRATIONS: &[&str] = &[
     V1_SCHEMA, V2_UPGRADE, V3_UPGRADE, V4_UPGRADE, V5_UPGRADE, V6_UPGRADE, V7_UPGRADE, V8_UPGRADE,
+    V9_UPGRADE,
 ];
 pub const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;
 

@@ -1,5 +1,7 @@
 //! One sync round, step by step, over a [`Transport`].
 
+mod erasure;
+
 use std::collections::BTreeSet;
 
 use outreach_protocol::{
@@ -72,6 +74,15 @@ pub struct SyncReport {
     /// Cases transferred away that stay until what was written here is
     /// through: queued changes, or a contact form not yet submitted.
     pub removal_waiting: Vec<String>,
+    /// Cases the organisation erased: deleted from this device (ids), and
+    /// confirmed to the server.
+    pub erased: Vec<String>,
+    /// Cases whose key this device changed because a device lost the right
+    /// to read them (revoked, or the case transferred away).
+    pub keys_rotated: u64,
+    /// Uploads sealed under a case key another device has just replaced,
+    /// kept here until the new key arrives (then sealed again and sent).
+    pub uploads_waiting_for_key: u64,
 }
 
 /// One quarantined item, as a shell shows it.
@@ -209,12 +220,17 @@ impl<V: VaultCell> Session<'_, V> {
             }
             observer.progress(SyncPhase::Uploading, done, Some(total));
             let mut request = PushRequest::default();
-            let ids: Vec<i64> = batch.iter().map(|(id, _)| *id).collect();
-            for (_, item) in batch {
+            let mut ids: Vec<i64> = batch.iter().map(|(id, _)| *id).collect();
+            let mut rows_of = std::collections::BTreeMap::new();
+            for (row, item) in batch {
                 match item {
-                    Item::Change(c) => request.changes.push(c),
+                    Item::Change(c) => {
+                        rows_of.insert(c.client_id, row);
+                        request.changes.push(c);
+                    }
                     Item::Envelope(e) => request.envelopes.push(e),
-                    Item::Removed { .. } => {} // only the server writes these
+                    // Only the server writes these.
+                    Item::Removed { .. } | Item::Erased { .. } => {}
                 }
             }
             let expected: BTreeSet<Id> = request.changes.iter().map(|c| c.client_id).collect();
@@ -222,13 +238,26 @@ impl<V: VaultCell> Session<'_, V> {
             let response: PushResponse =
                 proto::decode(&reply).map_err(|_| Error::SyncProtocol("malformed push reply"))?;
             let acked: BTreeSet<Id> = response.acks.iter().map(|a| a.client_id).collect();
-            if acked != expected {
+            let stale: BTreeSet<Id> = response.stale.iter().copied().collect();
+            if !acked.is_disjoint(&stale)
+                || acked.union(&stale).copied().collect::<BTreeSet<_>>() != expected
+            {
                 return Err(Error::SyncProtocol(
                     "the server did not acknowledge every upload",
                 ));
             }
-            self.vault.with(|v| v.acknowledge(&ids))?;
-            self.report.pushed += expected.len() as u64;
+            // Sealed under a key another device has replaced: kept, sealed
+            // again once the new key is here (after the pull).
+            let stale_rows: Vec<i64> = stale
+                .iter()
+                .filter_map(|c| rows_of.get(c).copied())
+                .collect();
+            ids.retain(|id| !stale_rows.contains(id));
+            self.vault.with(|v| -> Result<()> {
+                v.mark_stale(&stale_rows)?;
+                v.acknowledge(&ids)
+            })?;
+            self.report.pushed += acked.len() as u64;
             done += ids.len() as u64;
             observer.progress(SyncPhase::Uploading, done, Some(total));
         }
@@ -259,6 +288,31 @@ impl<V: VaultCell> Session<'_, V> {
                 _ => return,
             }
         }
+    }
+
+    /// Changes the key of each case the server says must change (a device
+    /// lost it). A rotation another device made first is not an error: its
+    /// key arrives in an envelope on the next pull.
+    fn rotate(&mut self, due: &[proto::RotationDue]) -> Result<()> {
+        for due in due {
+            let Some(request) = self.vault.with(|v| v.rotation_request(due))? else {
+                continue;
+            };
+            let (case, epoch) = (request.case_id, request.epoch);
+            match self.call_or_refusal(proto::PATH_ROTATE, proto::encode(&request))? {
+                Ok(_) => {
+                    self.vault.with(|v| v.finish_rotation(case, epoch, true))?;
+                    self.report.keys_rotated += 1;
+                }
+                Err(e) if e.code == proto::ErrorCode::StaleEpoch => {
+                    self.vault.with(|v| v.finish_rotation(case, epoch, false))?;
+                }
+                // Refused for another reason (e.g. the case changed hands
+                // meanwhile): the server asks again if it is still due.
+                Err(_) => {}
+            }
+        }
+        Ok(())
     }
 
     fn pull(
@@ -392,6 +446,16 @@ fn run<V: VaultCell>(
     }
     vault.with(|v| v.retry_inbox(&mut applied))?;
     s.report_rejected();
+    s.report_erasures();
+    s.report_closures();
+    s.rotate(&last.rotations)?;
+    // Uploads refused as sealed under a replaced key: sealed again under the
+    // new one (if it is here by now) and sent.
+    let (resealed, waiting) = vault.with(|v| v.reseal_stale_outbox())?;
+    if resealed > 0 {
+        s.push(observer)?;
+    }
+    s.report.uploads_waiting_for_key = waiting;
     if !last.needs.is_empty() {
         let envelopes = vault.with(|v| v.seal_for(&last.needs))?;
         if !envelopes.is_empty() {
@@ -435,6 +499,11 @@ fn run<V: VaultCell>(
         .collect();
     report.removal_waiting = applied
         .pending_removal
+        .iter()
+        .map(|c| uuid::Uuid::from_bytes(*c).to_string())
+        .collect();
+    report.erased = applied
+        .erased
         .iter()
         .map(|c| uuid::Uuid::from_bytes(*c).to_string())
         .collect();

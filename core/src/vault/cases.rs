@@ -1095,10 +1095,24 @@ impl Vault {
     /// Records a programme event (pregnancy, new proceedings, exit…). Returns its id.
     pub fn add_event(&mut self, case: &str, input: &EventInput) -> Result<String> {
         let case = self.resolve_case(case)?;
+        if input.kind == EventKind::RecordExported {
+            // The access log is written by the export itself, so that an
+            // entry of that kind always names the device that exported.
+            return Err(ValidationError::new(
+                "kind",
+                "record-exported is recorded by the app when a record is exported",
+            )
+            .into());
+        }
         let event = ProgrammeEvent {
             kind: input.kind,
             date: v::date_string("date", &input.date)?,
             note: v::opt_note("note", input.note.as_deref())?,
+            at: None,
+            by: None,
+            by_user: None,
+            device: None,
+            format: None,
         };
         let id = new_id();
         let patch = Patch::new(["events", id.as_str()], to_json(&event));
@@ -1113,7 +1127,10 @@ impl Vault {
     pub fn read_case(&mut self, case: &str) -> Result<Case> {
         let case = self.resolve_case(case)?;
         let dir = self.directory()?;
-        let mut c = self.loaded(case)?.doc.read()?;
+        let mut c = match self.cached_read(case)? {
+            Some(c) => c,
+            None => self.loaded(case)?.doc.read()?,
+        };
         let verified = &mut self.unlocked_mut()?.verified;
         crate::practice::judge_case(&dir, &mut c, verified);
         Ok(c)
@@ -1174,6 +1191,7 @@ impl Vault {
         if self.store()?.case_exists(uuid.as_bytes())? {
             self.merge_case_bytes(&id, bytes)?;
         } else {
+            self.admit_import(uuid.as_bytes())?;
             self.store_new_case(*uuid.as_bytes(), doc)?;
         }
         Ok(uuid.to_string())

@@ -6,9 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::Vault;
-use crate::case::doc::{Conflict, HistoryEntry};
 use crate::case::model::{Case, ConcernStatus, ContactKind, Outcome, Phase, ReviewState, Severity};
-use crate::case::validate::instant_string;
 use crate::crypto::{self, Aad, RecordKind};
 use crate::error::{Error, Result};
 use crate::practice::{ContactDue, ContactFacts};
@@ -80,19 +78,9 @@ pub struct TimelineEntry {
     pub summary: String,
 }
 
-/// Identifies the JSON subject access export format (see docs/EXPORT.md).
-pub const EXPORT_FORMAT: &str = "outreach.case-export.v1";
-
-/// The subject access export of one case.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CaseExport {
-    pub format: String,
-    pub exported_at: String,
-    pub exported_by: String,
-    pub case: Case,
-    pub history: Vec<HistoryEntry>,
-    pub conflicts: Vec<Conflict>,
-}
+/// The export is built by [`crate::export::case_export`], shared with
+/// `outreach recover`; re-exported here where the vault's callers look.
+pub use crate::export::{CaseExport, EXPORT_FORMAT};
 
 fn is_open(status: Option<ConcernStatus>) -> bool {
     status != Some(ConcernStatus::Closed)
@@ -414,16 +402,18 @@ impl Vault {
         Ok(out)
     }
 
-    /// The full subject access export of one case.
+    /// What the subject access export of one case holds, **without
+    /// recording an export** (for comparing replicas and for tests). The
+    /// export a person takes away goes through [`Vault::export`], which
+    /// records it in the access log and in the case first.
     pub fn export_json(&mut self, case: &str) -> Result<CaseExport> {
-        let data = self.read_case(case)?;
-        Ok(CaseExport {
-            format: EXPORT_FORMAT.to_string(),
-            exported_at: instant_string(self.now()),
-            exported_by: self.identity()?.name,
-            history: self.history(case)?,
-            conflicts: self.conflicts(case)?,
-            case: data,
-        })
+        let case = self.resolve_case(case)?;
+        let dir = self.directory()?;
+        let by = self.identity()?.name;
+        let now = self.now();
+        self.load_case(case)?;
+        let u = self.unlocked_mut()?;
+        let loaded = u.cases.get_mut(&case).ok_or(Error::UnknownCase)?;
+        crate::export::case_export(&mut loaded.doc, &dir, &mut u.verified, now, &by)
     }
 }

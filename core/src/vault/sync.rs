@@ -30,9 +30,6 @@ const META_CONFIG: &str = "sync_config";
 const META_CURSOR: &str = "sync_cursor";
 const META_DIRECTORY: &str = "directory";
 
-/// The case key epoch in use (key rotation on revocation is future work).
-pub const CURRENT_EPOCH: u32 = 0;
-
 /// What enrolment taught this device; sealed under the root key.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SyncConfig {
@@ -115,6 +112,8 @@ pub struct Applied {
     /// not pass it until the case is gone (the server refuses this device's
     /// uploads to the case once it has).
     pub hold_before: Option<u64>,
+    /// Cases the organisation erased, deleted from here (see `erasure.rs`).
+    pub erased: BTreeSet<Id>,
 }
 
 impl Applied {
@@ -134,6 +133,9 @@ impl Applied {
         };
         for case in from.removed {
             self.note_removed(case);
+        }
+        for case in from.erased {
+            self.note_erased(case);
         }
     }
 
@@ -489,14 +491,22 @@ impl Vault {
         org: Id,
         case_key: &SecretKey,
         to: &EnvelopeNeed,
+        starts_epoch: bool,
     ) -> Result<Envelope> {
         let (case, epoch, recipient) = (to.case_id, to.epoch, to.recipient);
         let aad = proto::envelope_aad(&org, &case, epoch, &recipient);
         let (enc, ciphertext) =
             crypto::seal_envelope(case_key, &to.kex_pk, proto::ENVELOPE_INFO, &aad)?;
         let sealed_by = self.device_id_bytes()?;
-        let message =
-            proto::envelope_message(&case, epoch, &recipient, &sealed_by, &enc, &ciphertext);
+        let message = proto::envelope_message(
+            &case,
+            epoch,
+            &recipient,
+            &sealed_by,
+            starts_epoch,
+            &enc,
+            &ciphertext,
+        );
         Ok(Envelope {
             case_id: case,
             epoch,
@@ -505,7 +515,152 @@ impl Vault {
             enc,
             ciphertext,
             signature: keys.sign(&message).to_vec(),
+            starts_epoch,
         })
+    }
+
+    /// The newest case key this device holds, with its epoch; a case never
+    /// synced gets its first key (epoch 0) here.
+    fn current_case_key(&mut self, case: Id) -> Result<(u32, SecretKey)> {
+        if let Some(epoch) = self.store()?.current_epoch(&case)? {
+            let key = self.case_key(case, epoch)?.ok_or(Error::CorruptRecord {
+                what: "case key",
+                case: uuid::Uuid::from_bytes(case).to_string(),
+            })?;
+            return Ok((epoch, key));
+        }
+        let key = SecretKey::generate()?;
+        self.store_case_key(case, 0, &key)?;
+        Ok((0, key))
+    }
+
+    /// Builds the `/v1/rotate` request for a case whose key must change
+    /// (see [`proto::RotationDue`]): a fresh key, kept as this device's own
+    /// candidate for the new epoch **before** anything is sent (a retry after
+    /// a lost reply or a crash presents the same key), sealed to exactly the
+    /// recipients the server named — the devices still authorised and the
+    /// recovery key. `None` if this device does not hold the current key
+    /// (then another device rotates).
+    pub fn rotation_request(
+        &mut self,
+        due: &proto::RotationDue,
+    ) -> Result<Option<proto::RotateRequest>> {
+        let (config, keys) = self.enrolled()?;
+        let org = config.org_id()?;
+        let case = due.case_id;
+        let Some(previous) = due.epoch.checked_sub(1) else {
+            return Ok(None);
+        };
+        if self.case_key(case, previous)?.is_none() || self.case_key(case, due.epoch)?.is_some() {
+            return Ok(None);
+        }
+        let me = self.device_id_bytes()?;
+        let key_aad = case_key_aad(self.vault_id()?, case, due.epoch);
+        let key = match self.store()?.key_candidate(&case, due.epoch, &me)? {
+            Some(wrapped) => SecretKey::unwrap_from(&wrapped, &self.unlocked()?.drk, &key_aad)
+                .map_err(|_| Error::CorruptRecord {
+                    what: "case key",
+                    case: uuid::Uuid::from_bytes(case).to_string(),
+                })?,
+            None => {
+                let key = SecretKey::generate()?;
+                let wrapped = key.wrap(&self.unlocked()?.drk, &key_aad)?;
+                self.store_mut()?
+                    .put_key_candidate(&case, due.epoch, &me, &wrapped)?;
+                key
+            }
+        };
+        let mut envelopes = Vec::with_capacity(due.recipients.len());
+        for r in &due.recipients {
+            let to = EnvelopeNeed {
+                case_id: case,
+                epoch: due.epoch,
+                recipient: r.device_id,
+                kex_pk: r.kex_pk,
+            };
+            envelopes.push(self.seal_envelope(&keys, org, &key, &to, true)?);
+        }
+        Ok(Some(proto::RotateRequest {
+            case_id: case,
+            epoch: due.epoch,
+            envelopes,
+        }))
+    }
+
+    /// What the server said to this device's rotation: accepted — the new
+    /// key is the case's key from now on (what this device writes next is
+    /// sealed under it) — or taken by another device first (its key arrives
+    /// in an envelope; this one is dropped).
+    pub fn finish_rotation(&mut self, case: Id, epoch: u32, accepted: bool) -> Result<()> {
+        let me = self.device_id_bytes()?;
+        if let Some(wrapped) = self.store()?.key_candidate(&case, epoch, &me)?
+            && accepted
+        {
+            self.store_mut()?.confirm_case_key(&case, epoch, &wrapped)?;
+        }
+        self.store_mut()?.delete_key_candidate(&case, epoch, &me)
+    }
+
+    /// Marks uploads (outbox row ids) the server refused as sealed under a
+    /// replaced epoch: they stay, unsent, until sealed again.
+    pub fn mark_stale(&mut self, rows: &[i64]) -> Result<()> {
+        self.store_mut()?.mark_outbox_stale(rows)
+    }
+
+    /// Seals stale uploads again under the newest key this device holds for
+    /// their case (same client id, same content); returns (sealed again,
+    /// still waiting for the new key).
+    pub fn reseal_stale_outbox(&mut self) -> Result<(u64, u64)> {
+        let (config, keys) = self.enrolled()?;
+        let org = config.org_id()?;
+        let me = self.device_id_bytes()?;
+        let (mut done, mut waiting) = (0, 0);
+        for (row, body) in self.store()?.stale_outbox()? {
+            let corrupt = || Error::CorruptRecord {
+                what: "queued upload",
+                case: "-".into(),
+            };
+            let Ok(Item::Change(change)) = proto::decode::<Item>(&body) else {
+                return Err(corrupt());
+            };
+            let case = change.case_id;
+            let current = self.store()?.current_epoch(&case)?;
+            let (Some(current), Some(old_key)) = (current, self.case_key(case, change.epoch)?)
+            else {
+                waiting += 1;
+                continue;
+            };
+            if current <= change.epoch {
+                waiting += 1;
+                continue;
+            }
+            let new_key = self.case_key(case, current)?.ok_or_else(corrupt)?;
+            let plain = Zeroizing::new(
+                crypto::open(
+                    &old_key,
+                    &change_aad(org, case, change.epoch, &change.client_id),
+                    &change.ciphertext,
+                )
+                .map_err(|_| corrupt())?,
+            );
+            let ciphertext = crypto::seal(
+                &new_key,
+                &change_aad(org, case, current, &change.client_id),
+                &plain,
+            )?;
+            let message =
+                proto::change_message(&case, current, &me, &change.client_id, &ciphertext);
+            let resealed = Change {
+                epoch: current,
+                signature: keys.sign(&message).to_vec(),
+                ciphertext,
+                ..change
+            };
+            self.store_mut()?
+                .reseal_outbox(row, &proto::encode(&Item::Change(resealed)))?;
+            done += 1;
+        }
+        Ok((done, waiting))
     }
 
     /// Turns every case's changes not yet handed to sync into sealed, signed
@@ -550,14 +705,7 @@ impl Vault {
             None => Vec::new(),
         };
         let mut outbox = Vec::new();
-        let case_key = match self.case_key(case, CURRENT_EPOCH)? {
-            Some(k) => k,
-            None => {
-                let k = SecretKey::generate()?;
-                self.store_case_key(case, CURRENT_EPOCH, &k)?;
-                k
-            }
-        };
+        let (epoch, case_key) = self.current_case_key(case)?;
         let me = self.device_id_bytes()?;
         let loaded = self.loaded(case)?;
         let heads = loaded.doc.heads();
@@ -572,16 +720,13 @@ impl Vault {
         };
         if !bytes.is_empty() {
             let client_id = crypto::random_id()?;
-            let ciphertext = crypto::seal(
-                &case_key,
-                &change_aad(org, case, CURRENT_EPOCH, &client_id),
-                &bytes,
-            )?;
-            let message = proto::change_message(&case, CURRENT_EPOCH, &me, &client_id, &ciphertext);
+            let ciphertext =
+                crypto::seal(&case_key, &change_aad(org, case, epoch, &client_id), &bytes)?;
+            let message = proto::change_message(&case, epoch, &me, &client_id, &ciphertext);
             let change = Change {
                 client_id,
                 case_id: case,
-                epoch: CURRENT_EPOCH,
+                epoch,
                 author: me,
                 ciphertext,
                 signature: keys.sign(&message).to_vec(),
@@ -599,11 +744,11 @@ impl Vault {
             ] {
                 let to = EnvelopeNeed {
                     case_id: case,
-                    epoch: CURRENT_EPOCH,
+                    epoch,
                     recipient,
                     kex_pk: pk,
                 };
-                let env = self.seal_envelope(keys, org, &case_key, &to)?;
+                let env = self.seal_envelope(keys, org, &case_key, &to, false)?;
                 outbox.push((crypto::random_id()?, proto::encode(&Item::Envelope(env))));
             }
         }
@@ -676,6 +821,10 @@ impl Vault {
         entry: &proto::Entry,
         applied: &mut Applied,
     ) -> Result<std::result::Result<(), RejectReason>> {
+        // A case erased or forgotten here: whatever still arrives is dropped.
+        if self.is_dropped(&entry.item)? {
+            return Ok(Ok(()));
+        }
         let me = self.device_id_bytes()?;
         // A revoked device's items in the log were accepted by the server
         // before it was revoked (it refuses the device at once after): its
@@ -696,6 +845,7 @@ impl Vault {
                     env.epoch,
                     &env.recipient,
                     &env.sealed_by,
+                    env.starts_epoch,
                     &env.enc,
                     &env.ciphertext,
                 );
@@ -713,19 +863,33 @@ impl Vault {
                 };
                 applied.envelopes += 1;
                 if self.case_key(env.case_id, env.epoch)?.is_none() {
-                    // Kept as a candidate: the key is confirmed by the first
-                    // change that decrypts under it, so a junk envelope from
-                    // one device cannot pre-empt the real one.
                     let wrapped = key.wrap(
                         &self.unlocked()?.drk,
                         &case_key_aad(self.vault_id()?, env.case_id, env.epoch),
                     )?;
-                    self.store_mut()?.put_key_candidate(
-                        &env.case_id,
-                        env.epoch,
-                        &env.sealed_by,
-                        &wrapped,
-                    )?;
+                    if env.starts_epoch && env.epoch > 0 {
+                        // The key of a new epoch, from the one rotation the
+                        // server accepted for it (only `/v1/rotate` stores
+                        // such envelopes, once per epoch): the case's key
+                        // from now on, even before anyone writes under it.
+                        self.store_mut()?
+                            .confirm_case_key(&env.case_id, env.epoch, &wrapped)?;
+                        if env.sealed_by == me {
+                            // This device's own rotation, whose reply was lost.
+                            self.store_mut()?
+                                .delete_key_candidate(&env.case_id, env.epoch, &me)?;
+                        }
+                    } else {
+                        // Kept as a candidate: the key is confirmed by the
+                        // first change that decrypts under it, so a junk
+                        // envelope from one device cannot pre-empt the real one.
+                        self.store_mut()?.put_key_candidate(
+                            &env.case_id,
+                            env.epoch,
+                            &env.sealed_by,
+                            &wrapped,
+                        )?;
+                    }
                     // Changes that arrived before their key can be read now.
                     self.retry_case_inbox(org, env.case_id, applied)?;
                 }
@@ -737,6 +901,10 @@ impl Vault {
                     applied.hold_before =
                         Some(applied.hold_before.map_or(entry.seq, |s| s.min(entry.seq)));
                 }
+                Ok(Ok(()))
+            }
+            Item::Erased { case_id } => {
+                self.apply_erasure(*case_id, applied)?;
                 Ok(Ok(()))
             }
             Item::Change(change) => {
@@ -847,7 +1015,7 @@ impl Vault {
         let (case, signer) = match &entry.item {
             Item::Change(c) => (c.case_id, c.author),
             Item::Envelope(e) => (e.case_id, e.sealed_by),
-            Item::Removed { case_id } => (*case_id, [0; 16]),
+            Item::Removed { case_id } | Item::Erased { case_id } => (*case_id, [0; 16]),
         };
         // Kept whole up to 64 KiB (enough to examine any real item); beyond
         // that only its hash, so an insider cannot fill a victim's phone.
@@ -1087,7 +1255,7 @@ impl Vault {
             let Some(key) = self.case_key(need.case_id, need.epoch)? else {
                 continue;
             };
-            out.push(self.seal_envelope(&keys, org, &key, need)?);
+            out.push(self.seal_envelope(&keys, org, &key, need, false)?);
         }
         Ok(out)
     }

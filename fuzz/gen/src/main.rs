@@ -147,9 +147,10 @@ fn wire_messages(dir: &Path) {
         epoch: EPOCH,
         recipient: RECIPIENT,
         sealed_by: device_id,
+        starts_epoch: false,
         signature: device
             .sign(&proto::envelope_message(
-                &CASE, EPOCH, &RECIPIENT, &device_id, &enc, &ct,
+                &CASE, EPOCH, &RECIPIENT, &device_id, false, &enc, &ct,
             ))
             .to_vec(),
         enc,
@@ -174,6 +175,7 @@ fn wire_messages(dir: &Path) {
                 seq: 4242,
             }],
             envelopes_stored: 1,
+            stale: vec![[0x55; 16]],
         }),
     );
     write(
@@ -191,7 +193,7 @@ fn wire_messages(dir: &Path) {
             entries: vec![
                 Entry {
                     seq: 1,
-                    item: Item::Envelope(envelope),
+                    item: Item::Envelope(envelope.clone()),
                 },
                 Entry {
                     seq: 2,
@@ -221,6 +223,14 @@ fn wire_messages(dir: &Path) {
             }],
             next: Cursor { seq: 3, sub: 0 },
             more: true,
+            rotations: vec![RotationDue {
+                case_id: CASE,
+                epoch: EPOCH + 1,
+                recipients: vec![Recipient {
+                    device_id: RECIPIENT,
+                    kex_pk: device.kex_pk(),
+                }],
+            }],
         }),
     );
     let assign = AssignRequest {
@@ -228,6 +238,19 @@ fn wire_messages(dir: &Path) {
         user: "kim".into(),
     };
     write(dir, "assign_request", &proto::encode(&assign));
+    write(
+        dir,
+        "rotate_request",
+        &proto::encode(&RotateRequest {
+            case_id: CASE,
+            epoch: EPOCH + 1,
+            envelopes: vec![Envelope {
+                starts_epoch: true,
+                epoch: EPOCH + 1,
+                ..envelope.clone()
+            }],
+        }),
+    );
     write(
         dir,
         "transfer_request",

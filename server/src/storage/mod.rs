@@ -6,13 +6,15 @@
 //! statement of the rule; the SQLite pull query restates it in SQL (tested to
 //! agree).
 
+pub mod erasure;
+pub mod export;
 pub(crate) mod sqlite;
 
 pub use sqlite::SqliteStorage;
 
 use outreach_protocol::{
     AssignResponse, Change, Cursor, Envelope, ErrorCode, Id, PushResponse, Rejected, Role,
-    TransferResponse,
+    RotateRequest, RotateResponse, TransferResponse,
 };
 
 /// Why the storage refused or failed a request. Messages name no record content.
@@ -180,4 +182,25 @@ pub trait Storage: Send + Sync + 'static {
     fn report_rejected(&self, device: &Device, items: &[Rejected], now: i64) -> Result<u32>;
     /// Every stored report, oldest first.
     fn rejected(&self) -> Result<Vec<RejectedListing>>;
+    /// The device confirms it deleted its copy of these erased cases
+    /// (`/v1/erased`; only cases erased and announced to it count;
+    /// idempotent); returns how many confirmations were new.
+    fn report_erased(&self, device: &Device, cases: &[Id], now: i64) -> Result<u32>;
+    /// Stores the closure dates (already checked to be dates) of the cases
+    /// the device may write (`/v1/closure`; others are ignored); returns how
+    /// many changed.
+    fn report_closures(
+        &self,
+        device: &Device,
+        items: &[outreach_protocol::Closure],
+        now: i64,
+    ) -> Result<u32>;
+    /// Starts a new case-key epoch (envelope signatures already verified):
+    /// accepted once per (case, epoch), only while a rotation is due and
+    /// from a device that holds the current key; the envelopes must all
+    /// start `epoch`, be sealed by the device, include the recovery key and
+    /// address only devices that may read the case. A second device asking
+    /// for the same epoch gets `StaleEpoch`; the winner retrying gets the
+    /// same answer again.
+    fn rotate(&self, device: &Device, request: &RotateRequest, now: i64) -> Result<RotateResponse>;
 }

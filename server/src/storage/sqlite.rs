@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use outreach_protocol::{
     self as proto, Ack, AssignResponse, Change, Cursor, Envelope, EnvelopeNeed, ErrorCode, Id,
-    Item, PageWriter, PushResponse, RECOVERY_RECIPIENT, Rejected, Role, Signer, TransferResponse,
+    Item, PageWriter, PushResponse, RECOVERY_RECIPIENT, Recipient, Rejected, Role, RotateRequest,
+    RotateResponse, RotationDue, Signer, TransferResponse,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
@@ -25,6 +26,11 @@ const KIND_GRANT: i64 = 2;
 /// Log kind 3: a case was transferred away from the user of device `target`,
 /// which must delete its copy (body: `Item::Removed`).
 const KIND_REMOVED: i64 = 3;
+
+/// Erasure, retention and the admin log (log kind 4: `Item::Erased`).
+mod erasure;
+/// A private, read-only copy for offline recovery (`storage::export`).
+pub(crate) mod export;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE org (
@@ -141,15 +147,24 @@ CREATE TABLE rejected (
 );
 ";
 
-/// v4: case-key epochs (issue 11). `rotate_due`: a device lost the right to
-/// read the case (revoked, or the case transferred away from its user); the
-/// next authorised device to sync starts a new epoch. `epoch_device`: the
-/// device that started the current epoch — the only one whose recovery
-/// envelope for it is accepted (the case's creator for epoch 0).
+/// v4: case-key epochs (issue 11). `cases.rotate_due`: a device lost the
+/// right to read the case (revoked, or the case transferred away from its
+/// user); the next authorised device that holds the key starts a new epoch.
+/// `case_epochs`: who started each epoch — the device that holds its key
+/// first, and the only one whose recovery envelope for it is accepted (the
+/// case's creator for epoch 0).
 const SCHEMA_V4: &str = "
 ALTER TABLE cases ADD COLUMN rotate_due INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE cases ADD COLUMN epoch_device BLOB;
-UPDATE cases SET epoch_device = created_device;
+CREATE INDEX cases_rotate_due ON cases(case_id) WHERE rotate_due = 1;
+CREATE TABLE case_epochs (
+    case_id    BLOB NOT NULL,
+    epoch      INTEGER NOT NULL,
+    device_id  BLOB NOT NULL,
+    started_at INTEGER NOT NULL,
+    PRIMARY KEY (case_id, epoch)
+);
+INSERT INTO case_epochs (case_id, epoch, device_id, started_at)
+  SELECT case_id, 0, COALESCE(created_device, zeroblob(16)), created_at FROM cases;
 ";
 
 /// v5: erasure, retention and the admin log (issue 11).
@@ -524,26 +539,22 @@ fn user_by(tx: &Connection, where_sql: &str, p: &dyn rusqlite::ToSql) -> Result<
 struct CaseRow {
     team: Option<String>,
     epoch: u32,
-    /// The device that registered the case (`None` only for a case whose
-    /// first change predates schema v3 and is gone).
-    created_device: Option<Id>,
+    /// A device lost the case since its current epoch started.
+    rotate_due: bool,
 }
 
 fn case_row(tx: &Connection, case_id: &Id) -> Result<Option<CaseRow>> {
     let row = tx
-        .prepare_cached("SELECT team, epoch, created_device FROM cases WHERE case_id = ?1")?
+        .prepare_cached("SELECT team, epoch, rotate_due FROM cases WHERE case_id = ?1")?
         .query_row([&case_id[..]], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get::<_, Option<Vec<u8>>>(2)?))
+            Ok(CaseRow {
+                team: r.get(0)?,
+                epoch: r.get(1)?,
+                rotate_due: r.get(2)?,
+            })
         })
         .optional()?;
-    row.map(|(team, epoch, created)| {
-        Ok(CaseRow {
-            team,
-            epoch,
-            created_device: created.map(id).transpose()?,
-        })
-    })
-    .transpose()
+    Ok(row)
 }
 
 fn assigned(tx: &Connection, case_id: &Id, user_id: &Id) -> Result<bool> {
@@ -669,13 +680,36 @@ fn device_may_read(tx: &Connection, device: &Id, case_id: &Id, team: Option<&str
         .is_some())
 }
 
+/// The device that started `epoch` of the case (see [`SCHEMA_V4`]).
+fn epoch_starter(tx: &Connection, case_id: &Id, epoch: u32) -> Result<Option<Id>> {
+    tx.prepare_cached("SELECT device_id FROM case_epochs WHERE case_id = ?1 AND epoch = ?2")?
+        .query_row(params![&case_id[..], epoch], |r| r.get::<_, Vec<u8>>(0))
+        .optional()?
+        .map(id)
+        .transpose()
+}
+
+/// `recipient` needs the key of every epoch of the case (history stays
+/// readable to whoever is given the case on purpose: enrolled to a user
+/// who may read it, assigned, transferred).
+fn add_needs_all_epochs(tx: &Connection, case_id: &Id, recipient: &Id) -> Result<()> {
+    let epochs: Vec<u32> = tx
+        .prepare_cached("SELECT epoch FROM case_epochs WHERE case_id = ?1")?
+        .query_map([&case_id[..]], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for epoch in epochs {
+        add_need(tx, case_id, epoch, recipient)?;
+    }
+    Ok(())
+}
+
 fn add_need(tx: &Connection, case_id: &Id, epoch: u32, recipient: &Id) -> Result<()> {
     tx.prepare_cached(
         // Met only by an envelope from a key holder (see `holds_key`).
         "INSERT OR IGNORE INTO envelope_needs (case_id, epoch, recipient)
          SELECT ?1, ?2, ?3 WHERE NOT EXISTS (
             SELECT 1 FROM log e WHERE e.kind = 1 AND e.case_id = ?1 AND e.epoch = ?2 AND e.target = ?3
-              AND (e.device_id = (SELECT created_device FROM cases WHERE case_id = ?1)
+              AND (e.device_id = (SELECT device_id FROM case_epochs WHERE case_id = ?1 AND epoch = ?2)
                    OR EXISTS (SELECT 1 FROM log k WHERE k.kind = 1 AND k.case_id = ?1 AND k.epoch = ?2
                                 AND k.target = e.device_id AND k.device_id != e.device_id)))",
     )?
@@ -860,8 +894,8 @@ impl Storage for SqliteStorage {
             tx.execute(
                 &format!(
                     "INSERT OR IGNORE INTO envelope_needs (case_id, epoch, recipient)
-                     SELECT c.case_id, c.epoch, ?4 FROM cases c
-                     WHERE c.case_id IN ({READABLE_CASES})"
+                     SELECT ce.case_id, ce.epoch, ?4 FROM case_epochs ce
+                     WHERE ce.case_id IN ({READABLE_CASES})"
                 ),
                 params![&uid[..], user.role.as_str(), user.team, &device.device_id[..]],
             )?;
@@ -939,6 +973,14 @@ impl Storage for SqliteStorage {
             )?;
             tx.execute(
                 "DELETE FROM envelope_needs WHERE recipient = ?1",
+                [&device_id[..]],
+            )?;
+            // Every case whose key it held (sealed to it, or an epoch it
+            // started) gets a new key on the next authorised sync.
+            tx.execute(
+                "UPDATE cases SET rotate_due = 1 WHERE case_id IN (
+                    SELECT case_id FROM log WHERE kind = 1 AND target = ?1
+                    UNION SELECT case_id FROM case_epochs WHERE device_id = ?1)",
                 [&device_id[..]],
             )?;
             tx.commit()?;
@@ -1147,6 +1189,24 @@ impl Storage for SqliteStorage {
         self.transfer_inner(by, case_id, user, now)
     }
 
+    fn rotate(&self, device: &Device, request: &RotateRequest, now: i64) -> Result<RotateResponse> {
+        let quota = self.writer.device_quota.load(Ordering::Relaxed);
+        self.with(|c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let response = rotate_in(&tx, device, request, now, quota)?;
+            tx.commit()?;
+            Ok(response)
+        })
+    }
+
+    fn report_erased(&self, device: &Device, cases: &[Id], now: i64) -> Result<u32> {
+        self.report_erased_inner(device, cases, now)
+    }
+
+    fn report_closures(&self, device: &Device, items: &[proto::Closure], now: i64) -> Result<u32> {
+        self.report_closures_inner(device, items, now)
+    }
+
     fn assign(&self, by: &Device, case_id: &Id, user: &str, now: i64) -> Result<AssignResponse> {
         self.with(|c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -1184,7 +1244,10 @@ impl Storage for SqliteStorage {
                         params![&case_id[..], case.epoch, &by.device_id[..], &d[..], now],
                     )?;
                 }
-                add_need(&tx, case_id, case.epoch, &d)?;
+                add_needs_all_epochs(&tx, case_id, &d)?;
+            }
+            if newly_assigned {
+                erasure::log_api_action(&tx, now, by, "assign", case_id, &target.name)?;
             }
             tx.commit()?;
             Ok(AssignResponse {
@@ -1251,7 +1314,7 @@ impl SqliteStorage {
                         params![&case_id[..], case.epoch, &by.device_id[..], &d[..], now],
                     )?;
                 }
-                add_need(&tx, case_id, case.epoch, &d)?;
+                add_needs_all_epochs(&tx, case_id, &d)?;
             }
             // Everyone else holding it loses it, supervisors apart (they keep
             // their team's cases). Each of their devices is told to delete its
@@ -1294,6 +1357,16 @@ impl SqliteStorage {
                         params![&case_id[..], &d[..]],
                     )?;
                 }
+            }
+            if !removed.is_empty() {
+                // They held the key: what is written from now on gets a new one.
+                tx.execute(
+                    "UPDATE cases SET rotate_due = 1 WHERE case_id = ?1",
+                    [&case_id[..]],
+                )?;
+            }
+            if newly_assigned || !removed.is_empty() {
+                erasure::log_api_action(&tx, now, by, "transfer", case_id, &target.name)?;
             }
             tx.commit()?;
             Ok(TransferResponse {
@@ -1400,7 +1473,7 @@ fn pull_page(tx: &Connection, device: &Device, cursor: Cursor, max_bytes: u32) -
          UNION ALL
          SELECT seq, kind, case_id, length(body) FROM log
            WHERE target = ?5 AND seq > ?4
-             AND (kind = 3 OR ((kind = 2 OR (kind = 1 AND device_id != ?5))
+             AND (kind IN (3, 4) OR ((kind = 2 OR (kind = 1 AND device_id != ?5))
                                AND case_id IN (SELECT case_id FROM readable)))
          ORDER BY 1 LIMIT {PULL_BATCH}"
     ))?;
@@ -1490,6 +1563,7 @@ fn push_in(
 ) -> Result<PushResponse> {
     check_live(tx, &device.device_id)?;
     let mut acks = Vec::with_capacity(changes.len());
+    let mut stale = Vec::new();
     // Bytes this push adds to the device's share of the log.
     let mut added = 0u64;
     for change in changes {
@@ -1504,6 +1578,21 @@ fn push_in(
                 case
             }
             None => {
+                // An erased case is never registered again. A device that
+                // was told of the erasure may still be uploading its last
+                // changes of it: acknowledged and dropped (it deletes the
+                // case on its next pull), so its sync is not stuck.
+                match erasure::erased_notice(tx, &change.case_id, &device.device_id)? {
+                    Some(Some(seq)) => {
+                        acks.push(Ack {
+                            client_id: change.client_id,
+                            seq,
+                        });
+                        continue;
+                    }
+                    Some(None) => return Err(refused(ErrorCode::Forbidden, CASE_REFUSED)),
+                    None => {}
+                }
                 // Every case key is sealed to the recovery key from the
                 // start: the case is registered only together with its
                 // recovery envelope, sealed by the registering device.
@@ -1522,11 +1611,23 @@ fn push_in(
                 register_case(tx, device, &change.case_id, now)?
             }
         };
-        if change.epoch != case.epoch {
+        if change.epoch > case.epoch {
             return Err(refused(
-                ErrorCode::Forbidden,
-                "a change was sealed under a case key epoch that is not current",
+                ErrorCode::StaleEpoch,
+                "a change was sealed under a case key epoch that has not started",
             ));
+        }
+        // Sealed under an old key: readable by a device that lost the case
+        // since. Refused (not stored, the rest of the push goes on) unless
+        // it is the last work of a device removed from the case that has not
+        // heard yet — the devices still on the case hold that old key too.
+        // The device seals it again under the new key.
+        if change.epoch < case.epoch
+            && !removal_pending(tx, &change.case_id, &device.device_id)?
+            && !already_stored(tx, device, change)?
+        {
+            stale.push(change.client_id);
+            continue;
         }
         let body = proto::encode(&proto::ItemOf::Change(change));
         let inserted = tx
@@ -1567,8 +1668,17 @@ fn push_in(
     }
     let mut stored = 0u32;
     for env in envelopes {
-        let case =
-            case_row(tx, &env.case_id)?.ok_or(refused(ErrorCode::Forbidden, CASE_REFUSED))?;
+        let Some(case) = case_row(tx, &env.case_id)? else {
+            // The last envelopes of a case erased since, from a device told
+            // of it: dropped. Otherwise the one answer.
+            if erasure::erased_notice(tx, &env.case_id, &device.device_id)?
+                .flatten()
+                .is_some()
+            {
+                continue;
+            }
+            return Err(refused(ErrorCode::Forbidden, CASE_REFUSED));
+        };
         let is_assigned = assigned(tx, &env.case_id, &device.user.user_id)?;
         // A device removed from the case that does not know yet may have
         // queued envelopes with its last changes: not a reason to refuse them.
@@ -1576,17 +1686,23 @@ fn push_in(
         if removed && !removal_pending(tx, &env.case_id, &device.device_id)? {
             return Err(refused(ErrorCode::Forbidden, CASE_REFUSED));
         }
-        if env.epoch != case.epoch {
+        if env.epoch > case.epoch {
             return Err(refused(
-                ErrorCode::Forbidden,
-                "an envelope was sealed for a case key epoch that is not current",
+                ErrorCode::StaleEpoch,
+                "an envelope was sealed for a case key epoch that has not started",
+            ));
+        }
+        if env.starts_epoch {
+            return Err(refused(
+                ErrorCode::Malformed,
+                "an envelope that starts an epoch travels only in a rotation",
             ));
         }
         if env.recipient == RECOVERY_RECIPIENT {
-            if case.created_device != Some(device.device_id) {
+            if epoch_starter(tx, &env.case_id, env.epoch)? != Some(device.device_id) {
                 return Err(refused(
                     ErrorCode::Forbidden,
-                    "only the device that created a case seals its recovery envelope",
+                    "only the device that started a case key epoch seals its recovery envelope",
                 ));
             }
         } else if !device_may_read(tx, &env.recipient, &env.case_id, case.team.as_deref())? {
@@ -1621,7 +1737,7 @@ fn push_in(
         // The recipient's need is met only by a device that holds the key as
         // far as the server can tell, so a junk envelope from one that does
         // not cannot stop the real one from being sealed.
-        if holds_key(tx, &env.case_id, env.epoch, &device.device_id, &case)? {
+        if holds_key(tx, &env.case_id, env.epoch, &device.device_id)? {
             tx.prepare_cached(
                 "DELETE FROM envelope_needs WHERE case_id = ?1 AND epoch = ?2 AND recipient = ?3",
             )?
@@ -1645,19 +1761,200 @@ fn push_in(
     Ok(PushResponse {
         acks,
         envelopes_stored: stored,
+        stale,
     })
+}
+
+/// One rotation inside the caller's transaction (see [`Storage::rotate`]).
+fn rotate_in(
+    tx: &Connection,
+    device: &Device,
+    request: &RotateRequest,
+    now: i64,
+    quota: u64,
+) -> Result<RotateResponse> {
+    check_live(tx, &device.device_id)?;
+    let case_id = request.case_id;
+    let case = case_row(tx, &case_id)?.ok_or(refused(ErrorCode::Forbidden, CASE_REFUSED))?;
+    if !device_may_read(tx, &device.device_id, &case_id, case.team.as_deref())? {
+        return Err(refused(ErrorCode::Forbidden, CASE_REFUSED));
+    }
+    let starter = epoch_starter(tx, &case_id, request.epoch)?;
+    let retry = case.epoch == request.epoch && starter == Some(device.device_id);
+    if !retry {
+        if request.epoch != case.epoch.saturating_add(1) || starter.is_some() {
+            return Err(refused(
+                ErrorCode::StaleEpoch,
+                "another device has already changed this case's key",
+            ));
+        }
+        if !case.rotate_due {
+            return Err(refused(
+                ErrorCode::Forbidden,
+                "no key change is due for this case",
+            ));
+        }
+        if !holds_key(tx, &case_id, case.epoch, &device.device_id)? {
+            return Err(refused(
+                ErrorCode::Forbidden,
+                "only a device that holds the case's current key may change it",
+            ));
+        }
+    }
+    let mut recovery = false;
+    let mut seen = std::collections::HashSet::new();
+    for env in &request.envelopes {
+        if env.case_id != case_id
+            || env.epoch != request.epoch
+            || !env.starts_epoch
+            || env.sealed_by != device.device_id
+            || !seen.insert(env.recipient)
+        {
+            return Err(refused(
+                ErrorCode::Malformed,
+                "every envelope of a rotation is this device's, for this case and epoch, once per recipient",
+            ));
+        }
+        if env.recipient == RECOVERY_RECIPIENT {
+            recovery = true;
+        } else if !device_may_read(tx, &env.recipient, &case_id, case.team.as_deref())? {
+            return Err(refused(
+                ErrorCode::Forbidden,
+                "an envelope is addressed to a device that may not read the case",
+            ));
+        }
+    }
+    if !recovery {
+        return Err(refused(
+            ErrorCode::Malformed,
+            "a new case key must be sealed to the recovery key too",
+        ));
+    }
+    if !retry {
+        tx.prepare_cached("UPDATE cases SET epoch = ?2, rotate_due = 0 WHERE case_id = ?1")?
+            .execute(params![&case_id[..], request.epoch])?;
+        tx.prepare_cached(
+            "INSERT INTO case_epochs (case_id, epoch, device_id, started_at) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![&case_id[..], request.epoch, &device.device_id[..], now])?;
+    }
+    let mut stored = 0u32;
+    let mut added = 0u64;
+    for env in &request.envelopes {
+        let body = proto::encode(&proto::ItemOf::Envelope(env));
+        let inserted = tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO log (kind, case_id, epoch, device_id, target, body, created_at)
+                 VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                &case_id[..],
+                env.epoch,
+                &device.device_id[..],
+                &env.recipient[..],
+                body,
+                now
+            ])?;
+        stored += inserted as u32;
+        if inserted > 0 {
+            added += body.len() as u64;
+        }
+    }
+    // Anyone authorised the rotator did not know of (enrolled meanwhile)
+    // is asked for by the usual needs; the old epochs' needs stay (history).
+    for d in authorised_devices(tx, &case_id, case.team.as_deref())? {
+        add_need(tx, &case_id, request.epoch, &d)?;
+    }
+    add_need(tx, &case_id, request.epoch, &RECOVERY_RECIPIENT)?;
+    if added > 0 {
+        let total: u64 = tx
+            .prepare_cached(
+                "UPDATE devices SET stored_bytes = stored_bytes + ?2 WHERE device_id = ?1
+                 RETURNING stored_bytes",
+            )?
+            .query_row(params![&device.device_id[..], added], |r| r.get(0))?;
+        if total > quota {
+            return Err(refused(
+                ErrorCode::QuotaExceeded,
+                "this device has used its storage quota on the server: ask your admin",
+            ));
+        }
+    }
+    Ok(RotateResponse {
+        epoch: request.epoch,
+        envelopes_stored: stored,
+    })
+}
+
+/// Cases whose key this device should change (see [`RotationDue`]): a
+/// rotation is due, the device may read the case and holds its current key.
+fn rotations_due(tx: &Connection, device: &Device) -> Result<Vec<RotationDue>> {
+    let user = &device.user;
+    let due: Vec<(Vec<u8>, u32, Option<String>)> = tx
+        .prepare_cached(&format!(
+            "SELECT c.case_id, c.epoch, c.team FROM cases c
+             WHERE c.rotate_due = 1 AND c.case_id IN ({READABLE_CASES})
+             LIMIT 256"
+        ))?
+        .query_map(
+            params![&user.user_id[..], user.role.as_str(), user.team],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?
+        .collect::<rusqlite::Result<_>>()?;
+    let recovery_pk: Vec<u8> = tx
+        .prepare_cached("SELECT recovery_pk FROM org WHERE id = 1")?
+        .query_row([], |r| r.get(0))?;
+    let recovery_pk = key32(recovery_pk)?;
+    let mut out = Vec::new();
+    for (case, epoch, team) in due {
+        if out.len() >= proto::MAX_ROTATIONS_PER_PULL {
+            break;
+        }
+        let case = id(case)?;
+        if !holds_key(tx, &case, epoch, &device.device_id)? {
+            continue;
+        }
+        let mut recipients = vec![Recipient {
+            device_id: RECOVERY_RECIPIENT,
+            kex_pk: recovery_pk,
+        }];
+        for d in authorised_devices(tx, &case, team.as_deref())? {
+            let pk: Vec<u8> = tx
+                .prepare_cached("SELECT kex_pk FROM devices WHERE device_id = ?1")?
+                .query_row([&d[..]], |r| r.get(0))?;
+            recipients.push(Recipient {
+                device_id: d,
+                kex_pk: key32(pk)?,
+            });
+        }
+        recipients.truncate(proto::MAX_ROTATE_ENVELOPES);
+        out.push(RotationDue {
+            case_id: case,
+            epoch: epoch.saturating_add(1),
+            recipients,
+        });
+    }
+    Ok(out)
+}
+
+/// Whether this exact upload (device, client id) is already in the log: a
+/// retry whose first attempt was stored before a rotation is acknowledged,
+/// not refused as stale.
+fn already_stored(tx: &Connection, device: &Device, change: &Change) -> Result<bool> {
+    Ok(tx
+        .prepare_cached("SELECT 1 FROM log WHERE kind = 0 AND device_id = ?1 AND client_id = ?2")?
+        .query_row(
+            params![&device.device_id[..], &change.client_id[..]],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
 }
 
 /// Whether `sealer` holds the case key of `epoch` as far as the server can
 /// tell: it registered the case, or another device sealed the key to it.
-fn holds_key(
-    tx: &Connection,
-    case_id: &Id,
-    epoch: u32,
-    sealer: &Id,
-    case: &CaseRow,
-) -> Result<bool> {
-    if case.created_device == Some(*sealer) {
+fn holds_key(tx: &Connection, case_id: &Id, epoch: u32, sealer: &Id) -> Result<bool> {
+    if epoch_starter(tx, case_id, epoch)? == Some(*sealer) {
         return Ok(true);
     }
     Ok(tx
@@ -1692,6 +1989,10 @@ fn register_case(tx: &Connection, device: &Device, case_id: &Id, now: i64) -> Re
     ])?;
     tx.prepare_cached("INSERT INTO assignments (case_id, user_id) VALUES (?1, ?2)")?
         .execute(params![&case_id[..], &device.user.user_id[..]])?;
+    tx.prepare_cached(
+        "INSERT INTO case_epochs (case_id, epoch, device_id, started_at) VALUES (?1, 0, ?2, ?3)",
+    )?
+    .execute(params![&case_id[..], &device.device_id[..], now])?;
     for d in authorised_devices(tx, case_id, device.user.team.as_deref())? {
         add_need(tx, case_id, 0, &d)?;
     }
@@ -1699,7 +2000,7 @@ fn register_case(tx: &Connection, device: &Device, case_id: &Id, now: i64) -> Re
     Ok(CaseRow {
         team: device.user.team.clone(),
         epoch: 0,
-        created_device: Some(device.device_id),
+        rotate_due: false,
     })
 }
 
@@ -1855,12 +2156,12 @@ impl Page {
                 });
             }
         }
-        let needs = if more {
-            Vec::new()
+        let (needs, rotations) = if more {
+            (Vec::new(), Vec::new())
         } else {
-            envelope_needs(tx, device)?
+            (envelope_needs(tx, device)?, rotations_due(tx, device)?)
         };
-        Ok(self.writer.finish(&signers, &needs, next, more))
+        Ok(self.writer.finish(&signers, &needs, next, more, &rotations))
     }
 }
 
@@ -1877,12 +2178,14 @@ fn envelope_needs(tx: &Connection, device: &Device) -> Result<Vec<EnvelopeNeed>>
            -- Asked only of a device that holds the key as far as the server
            -- can tell (see `holds_key`): it created the case, or another
            -- device sealed the key to it.
-           AND (EXISTS (SELECT 1 FROM cases c WHERE c.case_id = n.case_id AND c.created_device = ?1)
+           AND (EXISTS (SELECT 1 FROM case_epochs ce WHERE ce.case_id = n.case_id
+                          AND ce.epoch = n.epoch AND ce.device_id = ?1)
                 OR EXISTS (SELECT 1 FROM log me WHERE me.kind = 1 AND me.case_id = n.case_id
                              AND me.epoch = n.epoch AND me.target = ?1 AND me.device_id != ?1))
-           -- Only the case's creator seals the recovery envelope.
+           -- Only the epoch's starter seals its recovery envelope.
            AND (n.recipient != ?2 OR EXISTS (
-                SELECT 1 FROM cases c WHERE c.case_id = n.case_id AND c.created_device = ?1))
+                SELECT 1 FROM case_epochs ce WHERE ce.case_id = n.case_id
+                  AND ce.epoch = n.epoch AND ce.device_id = ?1))
          LIMIT 1000"
     ))?;
     let user = &device.user;
