@@ -258,6 +258,15 @@ fn an_erasure_deletes_every_trace_of_the_case_whatever_its_state() {
     for x in [&a, &b, &c] {
         assert_eq!(rows_of(&dir, id(x)), Vec::<(String, i64)>::new(), "{x}");
     }
+    // The device's own access log says what left it (cases it held: A and
+    // C; B was never readable here).
+    let log = v.access_log().unwrap();
+    let erased_here: Vec<&str> = log
+        .iter()
+        .filter(|e| e.action == "erased")
+        .map(|e| e.case_id.as_str())
+        .collect();
+    assert_eq!(erased_here, [a.as_str(), c.as_str()]);
     assert_eq!(v.outbox_len().unwrap(), 0);
     assert!(v.drafts().unwrap().is_empty());
     assert!(v.case_ids().unwrap().is_empty());
@@ -365,6 +374,12 @@ fn an_erased_case_is_not_imported_again_and_a_forgotten_one_comes_back() {
     v.acknowledge(&rows).unwrap();
     let copy = v.export_automerge(&other).unwrap();
     v.forget_case(&other).unwrap();
+    assert!(
+        v.access_log()
+            .unwrap()
+            .iter()
+            .any(|e| e.action == "forgotten" && e.case_id == other)
+    );
     assert_eq!(v.import_case(&copy).unwrap(), other);
     assert_eq!(v.read_case(&other).unwrap().profile.preferred_name, "Mo");
 }

@@ -74,7 +74,8 @@ pub struct AccessEntry {
     pub id: i64,
     /// RFC 3339, UTC.
     pub at: String,
-    /// `export`.
+    /// `export`; `erased` (the organisation erased the case and this device
+    /// deleted its copy) or `forgotten` (removed here with `case forget`).
     pub action: String,
     pub case_id: String,
     /// `json` or `automerge`, for an export.
@@ -132,29 +133,8 @@ impl Vault {
         action: &str,
         format: Option<ExportFormat>,
     ) -> Result<()> {
+        let (sealed, now) = self.log_access_locally(case, action, format)?;
         let me = self.identity()?;
-        let now: DateTime<Utc> = self.now();
-        let sealed = SealedEntry {
-            at: instant_string(now),
-            action: action.to_string(),
-            case_id: uuid::Uuid::from_bytes(case).to_string(),
-            format: format.map(|f| f.as_str().to_string()),
-            by: me.name.clone(),
-            by_user: me.user_id.clone(),
-            device: me.device.clone(),
-        };
-        let plain = Zeroizing::new(serde_json::to_vec(&sealed).map_err(|_| corrupt())?);
-        let vault_id = self.vault_id()?;
-        let at = now.timestamp();
-        let record = access_record(at);
-        let (Some(store), Some(unlocked)) = (self.store.as_mut(), self.unlocked.as_ref()) else {
-            return Err(Error::Locked);
-        };
-        store.append_access(at, |id| {
-            let aad = Aad::new(vault_id, [0; 16], RecordKind::AccessLog, &record, id as u64);
-            Ok(crypto::seal(&unlocked.drk, &aad, &plain)?)
-        })?;
-
         let event = ProgrammeEvent {
             kind: EventKind::RecordExported,
             date: now.date_naive().format("%Y-%m-%d").to_string(),
@@ -179,6 +159,44 @@ impl Vault {
                 &[Patch::new(["events", key.as_str()], value)],
             )
         })
+    }
+
+    /// Appends an entry to this device's local access log only: for what
+    /// happens to a case that is leaving the device (`erased` by the
+    /// organisation, `forgotten` here), where no event can go into the case.
+    pub(super) fn log_case_left(&mut self, case: [u8; 16], action: &str) -> Result<()> {
+        self.log_access_locally(case, action, None).map(|_| ())
+    }
+
+    fn log_access_locally(
+        &mut self,
+        case: [u8; 16],
+        action: &str,
+        format: Option<ExportFormat>,
+    ) -> Result<(SealedEntry, DateTime<Utc>)> {
+        let me = self.identity()?;
+        let now: DateTime<Utc> = self.now();
+        let sealed = SealedEntry {
+            at: instant_string(now),
+            action: action.to_string(),
+            case_id: uuid::Uuid::from_bytes(case).to_string(),
+            format: format.map(|f| f.as_str().to_string()),
+            by: me.name.clone(),
+            by_user: me.user_id.clone(),
+            device: me.device.clone(),
+        };
+        let plain = Zeroizing::new(serde_json::to_vec(&sealed).map_err(|_| corrupt())?);
+        let vault_id = self.vault_id()?;
+        let at = now.timestamp();
+        let record = access_record(at);
+        let (Some(store), Some(unlocked)) = (self.store.as_mut(), self.unlocked.as_ref()) else {
+            return Err(Error::Locked);
+        };
+        store.append_access(at, |id| {
+            let aad = Aad::new(vault_id, [0; 16], RecordKind::AccessLog, &record, id as u64);
+            Ok(crypto::seal(&unlocked.drk, &aad, &plain)?)
+        })?;
+        Ok((sealed, now))
     }
 
     /// This device's access log, oldest first. An entry that does not open

@@ -46,9 +46,13 @@ impl Vault {
     /// state, in one transaction; remembered to confirm to the server.
     pub(super) fn apply_erasure(&mut self, case: Id, applied: &mut Applied) -> Result<()> {
         let now = self.now().timestamp();
+        let held = self.store()?.case_exists(&case)?;
         self.store_mut()?.erase_case(&case, now)?;
         if let Some(u) = self.unlocked.as_mut() {
             u.cases.remove(&case);
+        }
+        if held {
+            self.log_case_left(case, "erased")?;
         }
         applied.note_erased(case);
         Ok(())
@@ -101,6 +105,7 @@ impl Vault {
         }
         let now = self.now().timestamp();
         self.store_mut()?.forget_case(&id, now)?;
+        self.log_case_left(id, "forgotten")?;
         if let Some(u) = self.unlocked.as_mut() {
             u.cases.remove(&id);
         }
