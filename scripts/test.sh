@@ -5,7 +5,8 @@
 # the Kotlin journey and the Android app's Kotlin layer on the JVM, a parse of
 # the app sources, a bounded fuzzing run of every decoder of untrusted bytes
 # and a compile check of the Swift C header.
-# Installs what it needs on a fresh machine (idempotent).
+# Installs what it needs on a fresh machine (idempotent), Chromium and
+# chromedriver for the console's browser test included.
 #
 # The workspace is compiled once: clippy-driver compiles the workspace's own
 # crates (the way `cargo clippy` runs it, warnings denied), so linting happens
@@ -23,6 +24,12 @@ for component in rustfmt clippy; do
   fi
 done
 command -v python3 >/dev/null || { apt-get update -qq && apt-get install -y -qq python3; }
+# The console's browser test (cli/tests/console.rs): Debian's headless
+# Chromium and its WebDriver; the test fails rather than skips without them.
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
+fi
+export OUTREACH_REQUIRE_BROWSER=1
 cargo --version
 
 step "cargo fmt --check"

@@ -1,13 +1,14 @@
 //! Benchmarks against the design brief's targets (§5). A plain binary rather
 //! than a timing test: it measures and prints, it never fails on speed.
 //!
-//!   cargo run --release -p outreach-bench [-- visit|open|caseload|store|kdf|sync|rotation|recover|server [N]|all]
+//!   cargo run --release -p outreach-bench [-- visit|open|caseload|store|kdf|sync|rotation|recover|report|server [N]|all]
 //!   cargo run --release -p outreach-bench -- load --help   (the server under load, from this process)
 //!
 //! Results, with the machine, go in docs/PERFORMANCE.md.
 
 mod load;
 mod recover;
+mod report;
 mod sync;
 
 use std::time::{Duration, Instant};
@@ -89,6 +90,16 @@ fn main() {
                 .unwrap_or(default)
         };
         recover::bench_recover(n(2, 100), n(3, 200));
+    }
+    if all || which == "report" {
+        // `report [CASES [VISITS]]`: 100 × 200 unless told otherwise.
+        let n = |i: usize, default: usize| {
+            std::env::args()
+                .nth(i)
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(default)
+        };
+        report::bench_report(n(2, 100), n(3, 200));
     }
     if which == "load" {
         load::main(std::env::args().skip(2));

@@ -69,7 +69,12 @@ impl From<CoreError> for OutreachError {
             | CoreError::CaseNotClosed
             | CoreError::ForgetOpenCase
             | CoreError::ForgetUnsent
-            | CoreError::CaseErased => Self::InvalidInput { detail },
+            | CoreError::CaseErased
+            | CoreError::NotCheckedIn
+            | CoreError::AlreadyCheckedIn
+            | CoreError::SeveralCheckIns => Self::InvalidInput { detail },
+            CoreError::UnknownAlert => Self::NotFound { detail },
+            CoreError::NotAllowedToAcknowledge => Self::NotAllowed { detail },
             CoreError::HeaderCorrupt | CoreError::CorruptRecord { .. } | CoreError::Document(_) => {
                 Self::Corrupt { detail }
             }
@@ -85,6 +90,7 @@ impl From<CoreError> for OutreachError {
             | CoreError::ServerRefused(_)
             | CoreError::EnrolmentRefused(_)
             | CoreError::SyncProtocol(_)
+            | CoreError::SafetyRefused { .. }
             | CoreError::Cancelled => Self::Sync { detail },
             CoreError::QuickUnlockOff => Self::PlatformKey { detail },
         }

@@ -11,8 +11,11 @@ uniffi::setup_scaffolding!();
 mod case_api;
 mod error;
 mod platform;
+mod report;
+mod safety;
 mod sync;
 mod types;
+mod vocabulary;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 

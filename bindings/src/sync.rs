@@ -80,7 +80,7 @@ impl SyncObserver for Observer {
 }
 
 /// Runs `f` on its own thread and awaits its result.
-async fn off_thread<T: Send + 'static>(
+pub(crate) async fn off_thread<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, OutreachError> + Send + 'static,
 ) -> Result<T, OutreachError> {
     let (tx, rx) = tokio::sync::oneshot::channel();

@@ -92,6 +92,20 @@ pub enum Command {
     /// DPO: rebuild cases from a copy of the server's data with the organisation's recovery key
     /// (offline; needs no vault, never writes into the server's data)
     Recover(RecoverArgs),
+    /// Supervisors: the OBA report card (how much, how well, is anyone better off) over the
+    /// cases this device holds — counts and percentages only (definitions: docs/REPORTS.md)
+    Report(crate::report_cmd::ReportArgs),
+    /// Supervisors: this vault in your browser, on this computer only (127.0.0.1): caseload,
+    /// cases, sign-off queue, concerns, conflicts, report card, sync
+    Console(crate::console::ConsoleArgs),
+    /// Lone working: check in before a visit (CASE --until TIME [--note TEXT]); someone is
+    /// alerted if you do not check out. `checkin --extend 30m` moves the deadline
+    Checkin(crate::safety_cmd::CheckinArgs),
+    /// Lone working: check out after a visit (CASE needed only when checked in to several)
+    Checkout(crate::safety_cmd::CheckoutArgs),
+    /// Lone working: open alerts first, then active check-ins (supervisors: the team's, with
+    /// their notes); `safety ack ID` acknowledges an alert
+    Safety(crate::safety_cmd::SafetyArgs),
 }
 
 #[derive(Args)]
@@ -315,6 +329,10 @@ pub struct VisitAddArgs {
     pub case: String,
     #[command(flatten)]
     pub fields: VisitFields,
+    /// Also check out of your lone-working check-in for this case (the visit's --check-in and
+    /// --check-out, unless given, are the check-in's start and now)
+    #[arg(long)]
+    pub safety_checkout: bool,
 }
 
 #[derive(Args)]

@@ -40,6 +40,8 @@ pub enum Failure {
     /// `recover` (no vault involved) could not run, or did not recover
     /// every case.
     Recover(crate::recover_cmd::RecoverFailure),
+    /// `console` could not serve (its port, its web server).
+    Console(crate::console::ConsoleError),
 }
 
 impl From<Error> for Failure {
@@ -115,6 +117,12 @@ pub const FLAGS: &[(&str, &str, &str)] = &[
     ("consent withdraw", "withdrawn_on", "--date"),
     ("case close", "on", "--on"),
     ("case close", "exit_reason", "--reason"),
+    ("report", "from", "--from"),
+    ("report", "to", "--to"),
+    ("report", "practitioner", "--practitioner"),
+    // checkin
+    ("*", "until", "--until"),
+    ("*", "extend", "--extend"),
     // init, enroll
     ("*", "wipe_after", "--wipe-after"),
     ("*", "code", "--code"),
@@ -212,6 +220,12 @@ pub fn code(e: &Error) -> &'static str {
         Error::SyncProtocol(_) => "sync_protocol",
         Error::Cancelled => "cancelled",
         Error::QuickUnlockOff => "quick_unlock_off",
+        Error::NotCheckedIn => "not_checked_in",
+        Error::AlreadyCheckedIn => "already_checked_in",
+        Error::SeveralCheckIns => "several_check_ins",
+        Error::UnknownAlert => "unknown_alert",
+        Error::NotAllowedToAcknowledge => "not_allowed_to_acknowledge",
+        Error::SafetyRefused { .. } => "safety_refused",
         #[allow(unreachable_patterns)]
         _ => "error",
     }
@@ -254,6 +268,16 @@ pub fn report(failure: Failure, command: &str) -> Report {
             }
             r.uploaded_first = Some(uploaded);
             r
+        }
+        Failure::Console(e) => {
+            let (code, flag) = e.report();
+            Report {
+                code,
+                message: e.to_string(),
+                exit: 1,
+                flag: flag.map(str::to_string),
+                uploaded_first: None,
+            }
         }
         Failure::Recover(e) => {
             let (code, flag, exit) = e.report();

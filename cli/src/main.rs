@@ -7,9 +7,12 @@
 //! stdout); exit codes are stable for scripts: see [`errors`].
 
 mod args;
+mod console;
 mod errors;
 mod output;
 mod recover_cmd;
+mod report_cmd;
+mod safety_cmd;
 mod sync_cmd;
 
 use std::io::IsTerminal;
@@ -239,6 +242,14 @@ fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
         }
         // No vault: the DPO's machine has none, and none is opened.
         Command::Recover(a) => recover_cmd::run(a, out).map_err(Failure::Recover),
+        Command::Report(a) => report_cmd::run(&mut unlock(&cli)?, a, out),
+        Command::Console(a) => console::run(unlock(&cli)?, a, out).map_err(|e| match e {
+            console::ConsoleError::Core(e) => Failure::Core(e),
+            e => Failure::Console(e),
+        }),
+        Command::Checkin(a) => Ok(safety_cmd::checkin(&mut unlock(&cli)?, a, out)?),
+        Command::Checkout(a) => Ok(safety_cmd::checkout(&mut unlock(&cli)?, a, out)?),
+        Command::Safety(a) => Ok(safety_cmd::safety(&mut unlock(&cli)?, a, out)?),
     }
 }
 
@@ -437,6 +448,9 @@ fn visit_cmd(v: &mut Vault, c: &VisitCmd, out: &Out) -> Result<(), Error> {
                 }
             }
             let input = visit_draft(&a.fields)?.complete()?;
+            if a.safety_checkout {
+                return safety_cmd::visit_and_checkout(v, &a.case, &input, out);
+            }
             let id = v.add_visit(&a.case, &input)?;
             out.id(&id);
         }

@@ -67,6 +67,8 @@ impl SyncObserver for Bar {
 pub fn sync(v: &mut Vault, out: &Out) -> Result<(), Error> {
     let config = v.sync_config()?.ok_or(Error::NotEnrolled)?;
     let transport = HttpTransport::new(&config.server, config.allow_insecure_http)?;
+    // Lone-working actions the server refuses in this sync are reported.
+    let refused_before = v.safety_status().map(|s| s.refused).unwrap_or_default();
     let bar = (!out.json && std::io::stderr().is_terminal()).then(|| {
         let b = ProgressBar::new(0);
         b.set_style(
@@ -147,7 +149,25 @@ pub fn sync(v: &mut Vault, out: &Out) -> Result<(), Error> {
             r.reason
         ));
     }
-    out.done(&text, serde_json::to_value(&report).unwrap_or_default());
+    // Lone-working alerts the pull brought come first.
+    let mut value = serde_json::to_value(&report).unwrap_or_default();
+    if let Ok(safety) = v.safety_status() {
+        let lines = crate::safety_cmd::sync_lines(&safety);
+        if !lines.is_empty() {
+            text = format!("{}\n{text}", lines.join("\n"));
+        }
+        let refused = crate::safety_cmd::new_refusals(&refused_before, &safety.refused);
+        for r in &refused {
+            crate::safety_cmd::warn(&if r.starts_with("check-in") {
+                format!("SAFETY: {r} — no one will be alerted for it: check in again")
+            } else {
+                format!("SAFETY: {r}")
+            });
+        }
+        value["safety_alerts"] = serde_json::to_value(&safety.alerts).unwrap_or_default();
+        value["safety_refused"] = serde_json::to_value(&refused).unwrap_or_default();
+    }
+    out.done(&text, value);
     Ok(())
 }
 

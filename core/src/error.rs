@@ -99,6 +99,22 @@ pub enum Error {
     ForgetUnsent,
     #[error("this case was erased by your organisation: it cannot be brought back to this device")]
     CaseErased,
+    #[error(
+        "you are not checked in (to that case): there is nothing to check out or extend; nothing was changed"
+    )]
+    NotCheckedIn,
+    #[error(
+        "you are already checked in to this case: extend that check-in or check out first; nothing was changed"
+    )]
+    AlreadyCheckedIn,
+    #[error("you are checked in to more than one case: name the case; nothing was changed")]
+    SeveralCheckIns,
+    #[error("no safety alert matches that id (sync to see the current alerts)")]
+    UnknownAlert,
+    #[error("only a supervisor of the worker's team (or an admin) can acknowledge a safety alert")]
+    NotAllowedToAcknowledge,
+    #[error("the server refused the {what}: {reason}; it was not kept")]
+    SafetyRefused { what: &'static str, reason: String },
     #[error("invalid input: {0}")]
     Invalid(#[from] ValidationError),
     #[error("no conflict at that field in this case")]

@@ -15,6 +15,8 @@ pub mod error;
 pub mod export;
 pub mod practice;
 pub mod recover;
+pub mod report;
+pub mod safety;
 pub mod store;
 pub mod sync;
 pub mod vault;

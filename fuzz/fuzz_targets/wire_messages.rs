@@ -27,6 +27,7 @@ fuzz_target!(|data: &[u8]| {
     decode_as::<RefetchRequest>(data);
     decode_as::<RejectReport>(data);
     decode_as::<RotateRequest>(data);
+    decode_as::<SafetyRequest>(data);
     // Responses a device decodes.
     decode_as::<EnrollResponse>(data);
     decode_as::<PushResponse>(data);
@@ -35,6 +36,7 @@ fuzz_target!(|data: &[u8]| {
     decode_as::<TransferResponse>(data);
     decode_as::<RejectReportResponse>(data);
     decode_as::<RotateResponse>(data);
+    decode_as::<SafetyResponse>(data);
     decode_as::<ApiError>(data);
     // Items a device keeps encoded (its inbox) and decodes again.
     decode_as::<Change>(data);

@@ -11,11 +11,13 @@
 
 mod erasure;
 mod messages;
+mod safety;
 mod sign;
 mod wire;
 
 pub use erasure::*;
 pub use messages::*;
+pub use safety::*;
 pub use sign::*;
 pub use wire::*;
 

@@ -222,6 +222,9 @@ pub struct PullResponse {
     pub more: bool,
     /// Only on the last page: cases whose key this device should rotate.
     pub rotations: Vec<RotationDue>,
+    /// On every page: the lone-working safety state this device may see
+    /// (open alerts first), as `/v1/safety` answers it.
+    pub safety: crate::SafetyState,
 }
 
 /// `POST /v1/rotate`: start a new case-key epoch. Accepted once per (case,

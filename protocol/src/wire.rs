@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Change, Cursor, Envelope, EnvelopeNeed, Id, RotationDue, Signer};
+use crate::{Change, Cursor, Envelope, EnvelopeNeed, Id, RotationDue, SafetyState, Signer};
 
 /// An [`crate::Item`] to encode from a borrowed change or envelope (the
 /// same bytes as the owned item, without copying a large ciphertext first).
@@ -133,10 +133,12 @@ impl PageWriter {
         next: Cursor,
         more: bool,
         rotations: &[RotationDue],
+        safety: &SafetyState,
     ) -> Vec<u8> {
         // A struct's fields are encoded one after the other, as a tuple's.
-        self.buf
-            .extend_from_slice(&crate::encode(&(signers, needs, next, more, rotations)));
+        self.buf.extend_from_slice(&crate::encode(&(
+            signers, needs, next, more, rotations, safety,
+        )));
         let mut count = Vec::with_capacity(HEAD);
         push_varint(&mut count, self.entries);
         let start = HEAD - count.len();
@@ -200,7 +202,25 @@ mod tests {
                 page.push(seq, &bytes);
                 entries.push(Entry { seq, item });
             }
-            let bytes = page.finish(&signers, &[], next, n > 1, &[]);
+            let safety = SafetyState {
+                alerts: vec![],
+                timers: vec![crate::SafetyTimer {
+                    timer_id: [1; 16],
+                    case_id: [2; 16],
+                    user_id: [4; 16],
+                    user_name: "Amy".into(),
+                    team: Some("north".into()),
+                    device_id: [3; 16],
+                    started_at: 10,
+                    until: 20,
+                    alert_at: 30,
+                    note: Some(crate::SealedNote {
+                        epoch: 0,
+                        ciphertext: vec![1; 40],
+                    }),
+                }],
+            };
+            let bytes = page.finish(&signers, &[], next, n > 1, &[], &safety);
             let decoded: PullResponse = crate::decode(&bytes).unwrap();
             let expected = PullResponse {
                 entries,
@@ -209,6 +229,7 @@ mod tests {
                 next,
                 more: n > 1,
                 rotations: vec![],
+                safety: safety.clone(),
             };
             assert_eq!(format!("{decoded:?}"), format!("{expected:?}"));
         }

@@ -4,6 +4,7 @@
 //! prefix — never a body.
 
 mod erasure;
+mod safety;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -58,6 +59,8 @@ pub struct ServeOptions {
     pub enrol_global: u32,
     /// How often refused attempts are summed up in one log line.
     pub rate_log_every: Duration,
+    /// Lone-working alerts: grace after a deadline, webhook.
+    pub safety: crate::safety::SafetyOptions,
 }
 
 impl Default for ServeOptions {
@@ -71,6 +74,7 @@ impl Default for ServeOptions {
             enrol_per_address: 10,
             enrol_global: 120,
             rate_log_every: Duration::from_secs(60),
+            safety: crate::safety::SafetyOptions::default(),
         }
     }
 }
@@ -343,6 +347,7 @@ pub fn router(state: AppState) -> Router {
         .route(proto::PATH_ERASED, post(erasure::erased))
         .route(proto::PATH_CLOSURE, post(erasure::closure))
         .route(proto::PATH_ROTATE, post(rotate))
+        .route(proto::PATH_SAFETY, post(safety::safety))
         .layer(DefaultBodyLimit::max(proto::MAX_BODY_BYTES))
         // The whole body within the body timeout, however it trickles in.
         .layer(RequestBodyDeadlineLayer::new(options.body_timeout))
@@ -370,6 +375,10 @@ pub async fn serve(
     let options = state.guards.options.clone();
     tokio::spawn(summarise_refusals(state.guards.clone()));
     tokio::spawn(housekeeping(state.storage.clone()));
+    tokio::spawn(crate::safety::watch(
+        state.storage.clone(),
+        options.safety.clone(),
+    ));
     let storage = state.storage.clone();
     let app = router(state);
     let connections = Arc::new(Semaphore::new(options.max_connections.max(1)));

@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod keys;
+pub mod safety;
 pub mod storage;
 
 use std::path::{Path, PathBuf};

@@ -46,6 +46,8 @@ enum Command {
         org: String,
         #[command(flatten)]
         limits: ServeLimits,
+        #[command(flatten)]
+        safety: SafetyArgs,
     },
     /// Create the organisation and its recovery key pair.
     Init {
@@ -113,6 +115,8 @@ enum CliError {
     Listen(String, std::io::Error),
     #[error("server stopped with an error: {0}")]
     Serve(std::io::Error),
+    #[error(transparent)]
+    Safety(#[from] outreach_server::safety::SafetyConfigError),
 }
 
 fn main() -> ExitCode {
@@ -136,7 +140,12 @@ fn run(cli: Cli) -> Result<(), CliError> {
             listen,
             org,
             limits,
-        } => serve(&cli.data, &listen, &org, cli.json, limits),
+            safety,
+        } => {
+            // Checked before anything is opened or created.
+            let safety = safety.options()?;
+            serve(&cli.data, &listen, &org, cli.json, limits, safety)
+        }
         Command::Init {
             org,
             recovery_key_out,
@@ -649,6 +658,44 @@ struct ServeLimits {
     rate_log_secs: u64,
 }
 
+/// Lone-working safety (`serve` options).
+#[derive(clap::Args)]
+struct SafetyArgs {
+    /// After a check-in's deadline, how long before the alert is raised if the worker has not checked out (e.g. 15m, 90s, 0s).
+    #[arg(
+        long,
+        env = "OUTREACH_SERVER_SAFETY_GRACE",
+        default_value = "15m",
+        value_name = "DURATION"
+    )]
+    safety_grace: String,
+    /// POST each lone-working alert as JSON to this http(s) URL (the council's alerting or SMS service); retried until it answers 2xx.
+    #[arg(long, env = "OUTREACH_SERVER_ALERT_WEBHOOK", value_name = "URL")]
+    alert_webhook: Option<String>,
+    /// Sent as `Authorization: Bearer TOKEN` with each webhook POST (set it in the environment, not on the command line).
+    #[arg(
+        long,
+        env = "OUTREACH_SERVER_ALERT_WEBHOOK_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    alert_webhook_token: Option<String>,
+}
+
+impl SafetyArgs {
+    fn options(self) -> Result<outreach_server::safety::SafetyOptions, CliError> {
+        use outreach_server::safety::{SafetyOptions, Webhook, parse_grace};
+        Ok(SafetyOptions {
+            grace: parse_grace(&self.safety_grace)?,
+            webhook: self
+                .alert_webhook
+                .as_deref()
+                .map(|url| Webhook::new(url, self.alert_webhook_token.clone()))
+                .transpose()?,
+        })
+    }
+}
+
 /// `256MiB`, `1GiB`, `500MB`, `4096`: a byte count.
 fn parse_bytes(s: &str) -> Result<u64, String> {
     let s = s.trim();
@@ -681,6 +728,7 @@ fn serve(
     org_name: &str,
     json: bool,
     limits: ServeLimits,
+    safety: outreach_server::safety::SafetyOptions,
 ) -> Result<(), CliError> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -711,7 +759,13 @@ fn serve(
         enrol_per_address: limits.enrol_per_address,
         enrol_global: limits.enrol_global,
         rate_log_every: std::time::Duration::from_secs(limits.rate_log_secs),
+        safety,
     };
+    tracing::info!(
+        grace_secs = options.safety.grace.as_secs(),
+        webhook = options.safety.webhook.as_ref().map_or("none", |w| w.host()),
+        "lone-working alerts"
+    );
     let storage = SqliteStorage::open(data)?;
     storage.set_device_quota(limits.device_quota);
     if storage.org()?.is_none() {

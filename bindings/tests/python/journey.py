@@ -156,6 +156,49 @@ async def journey(tmp, data, url):
     check("the sign-off's history names the supervisor's role",
           any(h.role == "supervisor" and h.by == "Ali Khan" for h in ali.history(case)))
 
+    # The supervisor's report card: counts and percentages only.
+    card = ali.report(o.ReportQuery(team="North"))
+    check("the report card counts the team's case and its signed-off visit",
+          card.cases == 1 and card.how_well.denominators.median_days_to_sign_off >= 1
+          and card.how_much.contacts_by_kind["home"] >= 1
+          and [p.name for p in card.by_practitioner] == ["Sam Jones"])
+    html = ali.report_html(o.ReportQuery(), False)
+    check("the HTML report card has its charts and no woman's name",
+          html.count("<svg") == 3 and "Jasmine" not in html)
+    try:
+        ali.report(o.ReportQuery(_from="2026-02-01", to="2026-01-01"))
+        check("a report period that ends before it starts is refused", False)
+    except o.OutreachError.InvalidInput as e:
+        check("a report period that ends before it starts is refused", "from" in str(e))
+
+    # Lone working: Sam checks in before a visit; Ali (his supervisor) sees it
+    # with its note, opened with the case key; Sam extends, then checks out.
+    note = "Back door; her partner may be in"
+    receipt = await sam.check_in(case, "+2h", note)
+    check("a check-in reaches the server", receipt.sent and receipt.alert_at is not None)
+    status = await ali.refresh_safety()
+    check("the supervisor sees the check-in and its note",
+          [(c.worker, c.note, c.mine) for c in status.check_ins] == [("Sam Jones", note, False)]
+          and status.alerts == [])
+    mine = sam.safety_status()
+    check("the worker's check-in is active, nothing unsent",
+          [c.state for c in mine.check_ins] == [o.CheckInState.ACTIVE] and mine.unsent == 0)
+    later = await sam.extend(None, "30m")
+    check("the deadline moves", later.sent and later.until > receipt.until)
+    try:
+        await sam.check_in(case, "2020-01-01T10:00:00Z", None)
+        check("a deadline in the past is refused", False)
+    except o.OutreachError.InvalidInput as e:
+        check("a deadline in the past is refused", "until" in str(e))
+    try:
+        await sam.acknowledge_alert("abcd")
+        check("a practitioner may not acknowledge an alert", False)
+    except o.OutreachError.NotAllowed:
+        check("a practitioner may not acknowledge an alert", True)
+    out = await sam.check_out(case)
+    check("checked out", out.sent and sam.safety_status().check_ins == [])
+    check("the supervisor's view empties", (await ali.refresh_safety()).check_ins == [])
+
     # Both edit the same field offline: a conflict on both, resolved once.
     sam.edit_case(case, o.CaseEdit(phone="07700 900001"))
     ali.edit_case(case, o.CaseEdit(phone="07700 900002"))

@@ -64,6 +64,11 @@ pub enum RecordKind {
     /// A case's typed records as of one chunk sequence (what opening it
     /// reads without loading its whole Automerge history).
     CaseReadCache = 15,
+    /// A lone-working check-in note, sealed under the case key (the server
+    /// stores and forwards it).
+    SafetyNote = 16,
+    /// This device's lone-working queue and last known safety state.
+    SafetyState = 17,
 }
 
 /// Associated data binding a ciphertext to its place.

@@ -10,6 +10,7 @@
 
 mod access;
 mod erasure;
+mod safety;
 mod schema;
 
 use std::path::Path;
@@ -259,6 +260,7 @@ impl Store {
         tx.execute("DELETE FROM draft", [])?;
         tx.execute("DELETE FROM pending_removal", [])?;
         tx.execute("DELETE FROM access_log", [])?;
+        tx.execute("DELETE FROM safety_outbox", [])?;
         tx.execute("DELETE FROM case_snapshot", [])?;
         tx.execute("DELETE FROM cases", [])?;
         tx.execute("DELETE FROM meta", [])?;

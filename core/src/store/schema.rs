@@ -175,9 +175,29 @@ const V9_UPGRADE: &str = "
 ALTER TABLE case_closure ADD COLUMN upto_seq INTEGER NOT NULL DEFAULT 0;
 ";
 
+/// v10: lone-working safety (issue 14). `safety_outbox`: check-ins,
+/// extensions, check-outs and acknowledgements not yet sent, oldest first,
+/// each sealed under the DRK (its note too: sealed under the case key only
+/// when sent). This device's check-ins and the last state the server sent
+/// are sealed rows of `meta` (`safety`, `safety_server`).
+const V10_UPGRADE: &str = "
+CREATE TABLE safety_outbox (
+    id   INTEGER PRIMARY KEY AUTOINCREMENT,
+    body BLOB NOT NULL
+);
+";
+
 const MIGRATIONS: &[&str] = &[
-    V1_SCHEMA, V2_UPGRADE, V3_UPGRADE, V4_UPGRADE, V5_UPGRADE, V6_UPGRADE, V7_UPGRADE, V8_UPGRADE,
+    V1_SCHEMA,
+    V2_UPGRADE,
+    V3_UPGRADE,
+    V4_UPGRADE,
+    V5_UPGRADE,
+    V6_UPGRADE,
+    V7_UPGRADE,
+    V8_UPGRADE,
     V9_UPGRADE,
+    V10_UPGRADE,
 ];
 pub const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;
 

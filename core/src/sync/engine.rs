@@ -1,6 +1,12 @@
 //! One sync round, step by step, over a [`Transport`].
 
 mod erasure;
+mod safety;
+
+pub use safety::{
+    acknowledge_alert, add_visit_checking_out, check_in, check_out, extend_check_in,
+    refresh_safety, send_safety,
+};
 
 use std::collections::BTreeSet;
 
@@ -333,6 +339,8 @@ impl<V: VaultCell> Session<'_, V> {
             let reply = self.call(proto::PATH_PULL, proto::encode(&request))?;
             let page: PullResponse =
                 proto::decode(&reply).map_err(|_| Error::SyncProtocol("malformed pull reply"))?;
+            // Every page carries the lone-working state (alerts first).
+            self.vault.with(|v| v.note_safety(&page.safety))?;
             let moved = page.next.seq > cursor.seq
                 || (page.next.seq == cursor.seq && page.next.sub > cursor.sub);
             if page.more && !moved {
@@ -425,6 +433,9 @@ fn run<V: VaultCell>(
         report: SyncReport::default(),
     };
     s.push(observer)?;
+    // Check-ins, check-outs and acknowledgements made offline: sent before
+    // anything is pulled (their cases are on the server now).
+    s.send_safety(false)?;
     let mut applied = Applied::default();
     // A removal left from an interrupted sync: its uploads just went.
     s.finish_removals(observer, &mut applied)?;

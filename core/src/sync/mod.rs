@@ -14,4 +14,9 @@ pub use engine::{
     Assignment, RejectedItem, SyncObserver, SyncPhase, SyncReport, Transfer, VaultCell, assign,
     enroll, sync, sync_shared, transfer_case,
 };
+/// Lone-working safety: queue, then send at once when there is a connection.
+pub use engine::{
+    acknowledge_alert, add_visit_checking_out, check_in, check_out, extend_check_in,
+    refresh_safety, send_safety,
+};
 pub use transport::{HttpTransport, Transport, check_server_url, refusal_error};

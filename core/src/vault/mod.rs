@@ -20,6 +20,7 @@ mod header;
 mod platform;
 mod queries;
 mod quick;
+mod safety;
 mod sync;
 
 use std::collections::HashMap;
@@ -42,6 +43,7 @@ pub use platform::{PlatformKeyStore, SoftwareKeyStore};
 pub use queries::{
     CaseExport, CaseSummary, EXPORT_FORMAT, OpenConcern, PendingVisit, TimelineEntry,
 };
+pub use safety::{PreparedSafety, SafetyRefusal, note_aad};
 pub use sync::{Applied, CaseSyncState, SyncConfig, change_aad};
 
 use crate::case::doc::{Author, CaseDoc, DocLoadError};

@@ -49,7 +49,7 @@ impl SyncConfig {
         Role::parse(&self.role)
     }
 
-    fn org_id(&self) -> Result<Id> {
+    pub(crate) fn org_id(&self) -> Result<Id> {
         hex_id(&self.org_id)
     }
 
@@ -277,7 +277,7 @@ impl Vault {
         }
     }
 
-    fn enrolled(&self) -> Result<(SyncConfig, DeviceKeys)> {
+    pub(super) fn enrolled(&self) -> Result<(SyncConfig, DeviceKeys)> {
         let config = self.sync_config()?.ok_or(Error::NotEnrolled)?;
         let keys = self.device_keys()?.ok_or(Error::NotEnrolled)?;
         Ok((config, keys))
@@ -461,7 +461,7 @@ impl Vault {
             .meta_put(&[(META_CURSOR, &proto::encode(&cursor))])
     }
 
-    fn case_key(&self, case: Id, epoch: u32) -> Result<Option<SecretKey>> {
+    pub(super) fn case_key(&self, case: Id, epoch: u32) -> Result<Option<SecretKey>> {
         let Some(wrapped) = self.store()?.case_key(&case, epoch)? else {
             return Ok(None);
         };
@@ -521,7 +521,7 @@ impl Vault {
 
     /// The newest case key this device holds, with its epoch; a case never
     /// synced gets its first key (epoch 0) here.
-    fn current_case_key(&mut self, case: Id) -> Result<(u32, SecretKey)> {
+    pub(super) fn current_case_key(&mut self, case: Id) -> Result<(u32, SecretKey)> {
         if let Some(epoch) = self.store()?.current_epoch(&case)? {
             let key = self.case_key(case, epoch)?.ok_or(Error::CorruptRecord {
                 what: "case key",

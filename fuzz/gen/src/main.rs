@@ -43,6 +43,8 @@ fn check(root: &Path) {
     assert!(proto::decode::<PullResponse>(&wire("pull_response")).is_ok());
     assert!(proto::decode::<PushRequest>(&wire("push_request")).is_ok());
     assert!(proto::decode::<EnrollRequest>(&wire("enroll_request")).is_ok());
+    assert!(proto::decode::<SafetyRequest>(&wire("safety_request")).is_ok());
+    assert!(proto::decode::<SafetyResponse>(&wire("safety_response")).is_ok());
     let header = String::from_utf8(wire("auth_header")).expect("ascii");
     assert!(proto::parse_auth_header(&header).is_some());
 
@@ -88,6 +90,40 @@ fn check(root: &Path) {
     ours.apply_changes(&doc("change_missing_dep"))
         .expect("queued");
     assert!(!ours.missing_deps().is_empty());
+}
+
+/// A safety state with one alert and one check-in (a sealed note).
+fn safety_state(device_id: Id) -> SafetyState {
+    SafetyState {
+        alerts: vec![SafetyAlert {
+            alert_id: [0x32; 16],
+            timer_id: [0x33; 16],
+            case_id: CASE,
+            user_id: [0x66; 16],
+            user_name: "Sam".into(),
+            team: Some("north".into()),
+            due: 1_790_000_000,
+            raised_at: 1_790_000_900,
+            checked_out_at: None,
+            acked_at: Some(1_790_001_000),
+            acked_by: Some("Ali".into()),
+        }],
+        timers: vec![SafetyTimer {
+            timer_id: [0x31; 16],
+            case_id: CASE,
+            user_id: [0x66; 16],
+            user_name: "Sam".into(),
+            team: Some("north".into()),
+            device_id,
+            started_at: 1_790_000_000,
+            until: 1_790_005_400,
+            alert_at: 1_790_006_300,
+            note: Some(SealedNote {
+                epoch: EPOCH,
+                ciphertext: vec![0xcd; 97],
+            }),
+        }],
+    }
 }
 
 fn wire_messages(dir: &Path) {
@@ -231,6 +267,52 @@ fn wire_messages(dir: &Path) {
                     kex_pk: device.kex_pk(),
                 }],
             }],
+            safety: safety_state(device_id),
+        }),
+    );
+    let check_in = CheckIn {
+        timer_id: [0x31; 16],
+        case_id: CASE,
+        started_at: 1_790_000_000,
+        until: 1_790_005_400,
+        note: Some(SealedNote {
+            epoch: EPOCH,
+            ciphertext: vec![0xcd; 97],
+        }),
+    };
+    write(
+        dir,
+        "safety_request",
+        &proto::encode(&SafetyRequest {
+            actions: vec![
+                SafetyAction::CheckIn(check_in),
+                SafetyAction::Extend {
+                    timer_id: [0x31; 16],
+                    until: 1_790_007_200,
+                    at: 1_790_005_000,
+                },
+                SafetyAction::CheckOut {
+                    timer_id: [0x31; 16],
+                    at: 1_790_006_000,
+                },
+                SafetyAction::Acknowledge {
+                    alert_id: [0x32; 16],
+                },
+            ],
+        }),
+    );
+    write(
+        dir,
+        "safety_response",
+        &proto::encode(&SafetyResponse {
+            outcomes: vec![
+                SafetyOutcome::Done,
+                SafetyOutcome::Refused {
+                    code: ErrorCode::Forbidden,
+                    message: "this device may not write or read that case".into(),
+                },
+            ],
+            state: safety_state(device_id),
         }),
     );
     let assign = AssignRequest {

@@ -8,6 +8,7 @@
 
 pub mod erasure;
 pub mod export;
+pub mod safety;
 pub(crate) mod sqlite;
 
 pub use sqlite::SqliteStorage;
@@ -203,4 +204,37 @@ pub trait Storage: Send + Sync + 'static {
     /// for the same epoch gets `StaleEpoch`; the winner retrying gets the
     /// same answer again.
     fn rotate(&self, device: &Device, request: &RotateRequest, now: i64) -> Result<RotateResponse>;
+    /// `/v1/safety`: applies the device's lone-working actions in order, in
+    /// one transaction (a refused action changes nothing and the others
+    /// still apply), and returns each outcome with the safety state the
+    /// device may see. See `storage/safety.rs`.
+    fn safety(
+        &self,
+        device: &Device,
+        actions: &[outreach_protocol::SafetyAction],
+        policy: safety::SafetyPolicy,
+        now: i64,
+    ) -> Result<outreach_protocol::SafetyResponse>;
+    /// Raises an alert for every check-in whose alert time has passed
+    /// without a check-out (once per deadline, logged in the admin log,
+    /// queued for the webhook if one is configured); returns them.
+    fn raise_due_alerts(
+        &self,
+        now: i64,
+        policy: safety::SafetyPolicy,
+    ) -> Result<Vec<safety::RaisedAlert>>;
+    /// Webhook deliveries due at `now`, oldest first, at most `limit`.
+    fn webhook_due(&self, now: i64, limit: usize) -> Result<Vec<safety::WebhookDelivery>>;
+    /// Records one delivery attempt: delivered (`error` is `None`), or
+    /// failed and tried again at `retry_at`.
+    fn webhook_attempted(
+        &self,
+        delivery: i64,
+        error: Option<&str>,
+        now: i64,
+        retry_at: i64,
+    ) -> Result<()>;
+    /// Deletes closed check-ins, acknowledged alerts and delivered webhooks
+    /// older than [`safety::SAFETY_KEEP_SECS`].
+    fn prune_safety(&self, now: i64) -> Result<()>;
 }

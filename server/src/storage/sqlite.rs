@@ -31,6 +31,8 @@ const KIND_REMOVED: i64 = 3;
 mod erasure;
 /// A private, read-only copy for offline recovery (`storage::export`).
 pub(crate) mod export;
+/// Lone-working safety: check-ins, alerts, webhook deliveries (v6).
+mod safety;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE org (
@@ -196,7 +198,64 @@ CREATE TABLE admin_log (
 );
 ";
 
-const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5];
+/// v6: lone-working safety (issue 14); see `sqlite/safety.rs`.
+/// - `safety_timers`: check-ins — who, which case (`case_ref`: not named
+///   `case_id`, so erasing the case does not end a live timer), start,
+///   deadline, when the alert is due (deadline + grace), check-out.
+/// - `safety_notes`: each check-in's note sealed under the case key; deleted
+///   at check-out, and with the case when it is erased.
+/// - `safety_alerts`: one per missed deadline; who acknowledged it.
+/// - `safety_webhook`: deliveries to the council's alerting system, retried
+///   until it answers 2xx.
+const SCHEMA_V6: &str = "
+CREATE TABLE safety_timers (
+    timer_id   BLOB PRIMARY KEY,
+    device_id  BLOB NOT NULL,
+    user_id    BLOB NOT NULL,
+    team       TEXT,
+    case_ref   BLOB NOT NULL,
+    started_at INTEGER NOT NULL,
+    until      INTEGER NOT NULL,
+    alert_at   INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    closed_at  INTEGER
+);
+CREATE INDEX safety_timers_due ON safety_timers(alert_at) WHERE closed_at IS NULL;
+CREATE INDEX safety_timers_user ON safety_timers(user_id) WHERE closed_at IS NULL;
+CREATE INDEX safety_timers_team ON safety_timers(team) WHERE closed_at IS NULL;
+CREATE TABLE safety_notes (
+    timer_id BLOB PRIMARY KEY,
+    case_id  BLOB NOT NULL,
+    epoch    INTEGER NOT NULL,
+    body     BLOB NOT NULL
+);
+CREATE INDEX safety_notes_case ON safety_notes(case_id);
+CREATE TABLE safety_alerts (
+    alert_id  BLOB PRIMARY KEY,
+    timer_id  BLOB NOT NULL,
+    due       INTEGER NOT NULL,
+    raised_at INTEGER NOT NULL,
+    acked_at  INTEGER,
+    acked_by  TEXT,
+    UNIQUE (timer_id, due)
+);
+CREATE INDEX safety_alerts_open ON safety_alerts(raised_at) WHERE acked_at IS NULL;
+CREATE TABLE safety_webhook (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    alert_id     BLOB NOT NULL,
+    event        TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    next_at      INTEGER NOT NULL,
+    delivered_at INTEGER,
+    last_error   TEXT
+);
+CREATE INDEX safety_webhook_due ON safety_webhook(next_at) WHERE delivered_at IS NULL;
+";
+
+const MIGRATIONS: &[&str] = &[
+    SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6,
+];
 
 /// Reports of quarantined items kept per device (the first ones; later ones
 /// are counted as not stored).
@@ -1207,6 +1266,42 @@ impl Storage for SqliteStorage {
         self.report_closures_inner(device, items, now)
     }
 
+    fn safety(
+        &self,
+        device: &Device,
+        actions: &[proto::SafetyAction],
+        policy: super::safety::SafetyPolicy,
+        now: i64,
+    ) -> Result<proto::SafetyResponse> {
+        self.safety_inner(device, actions, policy, now)
+    }
+
+    fn raise_due_alerts(
+        &self,
+        now: i64,
+        policy: super::safety::SafetyPolicy,
+    ) -> Result<Vec<super::safety::RaisedAlert>> {
+        self.raise_due_alerts_inner(now, policy)
+    }
+
+    fn webhook_due(&self, now: i64, limit: usize) -> Result<Vec<super::safety::WebhookDelivery>> {
+        self.webhook_due_inner(now, limit)
+    }
+
+    fn webhook_attempted(
+        &self,
+        delivery: i64,
+        error: Option<&str>,
+        now: i64,
+        retry_at: i64,
+    ) -> Result<()> {
+        self.webhook_attempted_inner(delivery, error, now, retry_at)
+    }
+
+    fn prune_safety(&self, now: i64) -> Result<()> {
+        self.prune_safety_inner(now)
+    }
+
     fn assign(&self, by: &Device, case_id: &Id, user: &str, now: i64) -> Result<AssignResponse> {
         self.with(|c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -2161,7 +2256,12 @@ impl Page {
         } else {
             (envelope_needs(tx, device)?, rotations_due(tx, device)?)
         };
-        Ok(self.writer.finish(&signers, &needs, next, more, &rotations))
+        // Every page carries the safety state: alerts reach supervisors
+        // with the first page of any pull.
+        let safety = safety::state(tx, device, crate::now())?;
+        Ok(self
+            .writer
+            .finish(&signers, &needs, next, more, &rotations, &safety))
     }
 }
 
