@@ -341,7 +341,7 @@ fn case_id_arg(given: &str) -> Result<outreach_protocol::Id, CliError> {
 
 /// `outreach-server erase-case CASE --confirm CASE`.
 fn erase_case(
-    storage: &SqliteStorage,
+    storage: &dyn Storage,
     case: &str,
     confirm: Option<&str>,
     by: Option<&str>,
@@ -406,7 +406,7 @@ fn print_erasure_devices(devices: &[outreach_server::storage::erasure::ErasureDe
 
 /// `outreach-server retention --closed-before DATE [--dry-run]`.
 fn retention(
-    storage: &SqliteStorage,
+    storage: &dyn Storage,
     closed_before: &str,
     dry_run: bool,
     by: Option<&str>,
@@ -475,7 +475,7 @@ fn retention(
 }
 
 /// `outreach-server audit`: the admin log, oldest first.
-fn audit(storage: &SqliteStorage, json: bool) -> Result<(), CliError> {
+fn audit(storage: &dyn Storage, json: bool) -> Result<(), CliError> {
     let log = storage.admin_log()?;
     if json {
         println!("{}", serde_json::to_string_pretty(&log).unwrap_or_default());
@@ -517,7 +517,7 @@ fn audit(storage: &SqliteStorage, json: bool) -> Result<(), CliError> {
 }
 
 /// `outreach-server rejected`: what devices reported they could not use.
-fn list_rejected(storage: &SqliteStorage, json: bool) -> Result<(), CliError> {
+fn list_rejected(storage: &dyn Storage, json: bool) -> Result<(), CliError> {
     let list = storage.rejected()?;
     if json {
         println!(
@@ -553,7 +553,7 @@ fn existing_storage(data: &Path) -> Result<SqliteStorage, CliError> {
 
 /// A device by its id or a unique prefix of at least 8 hex digits (the
 /// shell and the apps show device ids as their first 8).
-fn resolve_device(storage: &SqliteStorage, given: &str) -> Result<[u8; 16], CliError> {
+fn resolve_device(storage: &dyn Storage, given: &str) -> Result<[u8; 16], CliError> {
     let ids: Vec<String> = storage
         .devices()?
         .into_iter()
@@ -598,7 +598,7 @@ fn check_name(flag: &str, value: &str) -> Result<String, CliError> {
 }
 
 fn invite(
-    storage: &SqliteStorage,
+    storage: &dyn Storage,
     name: &str,
     role: Role,
     team: Option<&str>,

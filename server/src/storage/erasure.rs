@@ -18,12 +18,6 @@ pub enum EraseError {
     Storage(#[from] StorageError),
 }
 
-impl From<rusqlite::Error> for EraseError {
-    fn from(e: rusqlite::Error) -> Self {
-        EraseError::Storage(StorageError::Database(e))
-    }
-}
-
 /// One erased case: its tombstone and who was told to delete it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Erasure {

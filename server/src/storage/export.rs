@@ -38,13 +38,6 @@ pub enum ExportError {
     NotInitialised,
 }
 
-impl From<rusqlite::Error> for ExportError {
-    fn from(e: rusqlite::Error) -> Self {
-        // SQLite's messages name tables and the kind of damage, never values.
-        ExportError::Damaged(e.to_string())
-    }
-}
-
 /// The organisation: its id (part of every signature's associated data) and
 /// its recovery public key (to check the key file against).
 #[derive(Debug, Clone)]

@@ -2,12 +2,40 @@
 //! shapes, the storage applies each request in one transaction. A PostgreSQL
 //! backend implements the same trait; the protocol does not change.
 //!
+//! Layers, top to bottom:
+//! - the HTTP layer (`api.rs`): signatures, shapes, rate limits;
+//! - [`rules`]: the authorisation rules, backend-neutral — who may read,
+//!   write, assign or transfer a case, what an enrolment code allows, when a
+//!   change or envelope belongs to an epoch, what a rotation must carry.
+//!   Each is a pure function of facts a backend looked up in its
+//!   transaction; a backend decides nothing of its own;
+//! - a backend (today [`SqliteStorage`]) that looks the facts up, calls the
+//!   rules and writes the outcome, one transaction per request;
+//! - `contract` (tests only): one suite every backend runs.
+//!
 //! Who may read or write a case is decided by [`may_access`], the one
 //! statement of the rule; the SQLite pull query restates it in SQL (tested to
 //! agree).
+//!
+//! # The cursor invariant
+//!
+//! A device's cursor is a position in the organisation's log (`seq`). A
+//! pull answers items with `seq > cursor` in `seq` order, and the device
+//! never asks for anything at or below its cursor again. So a backend must
+//! guarantee: **once an item with sequence number `n` is visible to a pull,
+//! every item with a smaller sequence number that will ever be committed is
+//! already visible.** An item is never made visible after a higher one has
+//! been served. SQLite holds this for free (one writer: sequence numbers are
+//! assigned and committed in order). A backend with concurrent writers
+//! (PostgreSQL, several instances) must design for it: serialise log
+//! appends (assign `seq` under a lock held to commit), or serve only up to
+//! the oldest sequence number still in flight.
 
+#[cfg(test)]
+pub(crate) mod contract;
 pub mod erasure;
 pub mod export;
+pub mod rules;
 pub mod safety;
 pub(crate) mod sqlite;
 
@@ -27,8 +55,16 @@ pub enum StorageError {
     AlreadyInitialised,
     #[error("the organisation is not initialised: run `outreach-server init` first")]
     NotInitialised,
+    /// The backend failed (its message names tables and constraints, never
+    /// values; a connection string is never part of it).
     #[error("server database error: {0}")]
-    Database(#[from] rusqlite::Error),
+    Database(String),
+    /// The database refused the transaction because a concurrent one
+    /// conflicted with it (a serialisation failure, a deadlock, a lock
+    /// that stayed busy): nothing was written, and the same request may be
+    /// tried again as it is.
+    #[error("the server database was busy with a conflicting change; retry")]
+    Retryable,
     #[error("the server database holds a newer schema ({0}) than this server understands")]
     SchemaTooNew(i64),
     #[error("stored data is corrupt")]
@@ -103,16 +139,7 @@ pub struct NewDevice {
     pub kex_pk: [u8; 32],
 }
 
-/// The access rule: a practitioner reads and writes the cases assigned to
-/// her; a supervisor also every case of her team; an admin none (admins
-/// manage devices; subject access goes through the recovery key).
-pub fn may_access(user: &User, case_team: Option<&str>, assigned: bool) -> bool {
-    match user.role {
-        Role::Admin => false,
-        Role::Practitioner => assigned,
-        Role::Supervisor => assigned || (case_team.is_some() && case_team == user.team.as_deref()),
-    }
-}
+pub use rules::may_access;
 
 pub trait Storage: Send + Sync + 'static {
     fn org(&self) -> Result<Option<Org>>;
@@ -237,4 +264,44 @@ pub trait Storage: Send + Sync + 'static {
     /// Deletes closed check-ins, acknowledged alerts and delivered webhooks
     /// older than [`safety::SAFETY_KEEP_SECS`].
     fn prune_safety(&self, now: i64) -> Result<()>;
+    /// Erases a case (`outreach-server erase-case`): its items, envelopes
+    /// and notes are deleted, a tombstone kept, and every device that could
+    /// hold it is sent an [`outreach_protocol::Item::Erased`]; the case id is
+    /// never registered again. `detail` goes to the admin log.
+    fn erase_case(
+        &self,
+        case_id: &Id,
+        by: &str,
+        detail: Option<&str>,
+        now: i64,
+    ) -> std::result::Result<erasure::Erasure, erasure::EraseError>;
+    /// Makes the bytes of erased cases unrecoverable from the database's
+    /// files (SQLite: `VACUUM` with `secure_delete`); called after a batch
+    /// of erasures.
+    fn compact_erased(&self) -> Result<()>;
+    /// An erased case's tombstone and who was told, if it was erased.
+    fn erasure(&self, case_id: &Id) -> Result<Option<erasure::Erasure>>;
+    /// Cases whose reported closure date is before `before` (`YYYY-MM-DD`).
+    fn retention_due(&self, before: &str) -> Result<Vec<erasure::RetentionCase>>;
+    /// Erases every case of [`Storage::retention_due`] (`outreach-server
+    /// retention`).
+    fn apply_retention(
+        &self,
+        before: &str,
+        by: &str,
+        now: i64,
+    ) -> std::result::Result<Vec<erasure::Erasure>, erasure::EraseError>;
+    /// Appends a row to the admin log (never content).
+    fn log_admin_action(
+        &self,
+        actor: &str,
+        action: &str,
+        target: Option<&str>,
+        detail: Option<&str>,
+        now: i64,
+    ) -> Result<()>;
+    /// The admin log, oldest first (`outreach-server audit`).
+    fn admin_log(&self) -> Result<Vec<erasure::AuditEntry>>;
+    /// Sets the per-device storage quota (bytes of changes and envelopes).
+    fn set_device_quota(&self, bytes: u64);
 }

@@ -17,10 +17,38 @@ use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
 use std::path::PathBuf;
 
+use super::rules::{self, ChangeEpoch, Handover, Redeem};
 use super::{
     Device, DeviceListing, NewDevice, Org, PushOutcome, RejectedListing, Result, Storage,
     StorageError, User, may_access, refused,
 };
+
+impl From<rusqlite::Error> for StorageError {
+    fn from(e: rusqlite::Error) -> Self {
+        match e.sqlite_error_code() {
+            // Another connection (an admin command, another process) held
+            // the lock past the busy timeout: nothing was written.
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                StorageError::Retryable
+            }
+            // SQLite's messages name tables and constraints, never values.
+            _ => StorageError::Database(e.to_string()),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for super::erasure::EraseError {
+    fn from(e: rusqlite::Error) -> Self {
+        super::erasure::EraseError::Storage(e.into())
+    }
+}
+
+impl From<rusqlite::Error> for super::export::ExportError {
+    fn from(e: rusqlite::Error) -> Self {
+        // SQLite's messages name tables and the kind of damage, never values.
+        super::export::ExportError::Damaged(e.to_string())
+    }
+}
 
 const KIND_GRANT: i64 = 2;
 /// Log kind 3: a case was transferred away from the user of device `target`,
@@ -31,241 +59,27 @@ const KIND_REMOVED: i64 = 3;
 mod erasure;
 /// A private, read-only copy for offline recovery (`storage::export`).
 pub(crate) mod export;
+/// Pulls: pages, grants, envelope needs, rotations due.
+mod pull;
+/// Pushes and rotations.
+mod push;
 /// Lone-working safety: check-ins, alerts, webhook deliveries (v6).
 mod safety;
+/// The schema and its migrations.
+mod schema;
 
-const SCHEMA_V1: &str = "
-CREATE TABLE org (
-    id          INTEGER PRIMARY KEY CHECK (id = 1),
-    org_id      BLOB NOT NULL,
-    name        TEXT NOT NULL,
-    recovery_pk BLOB NOT NULL,
-    created_at  INTEGER NOT NULL
-);
-CREATE TABLE users (
-    user_id    BLOB PRIMARY KEY,
-    name       TEXT NOT NULL UNIQUE,
-    role       TEXT NOT NULL,
-    team       TEXT,
-    created_at INTEGER NOT NULL
-);
-CREATE INDEX users_team ON users(team, role);
-CREATE TABLE invites (
-    code_hash  BLOB PRIMARY KEY,
-    user_id    BLOB NOT NULL REFERENCES users(user_id),
-    expires_at INTEGER NOT NULL,
-    used_at    INTEGER,
-    used_by    BLOB
-);
-CREATE TABLE devices (
-    device_id   BLOB PRIMARY KEY,
-    user_id     BLOB NOT NULL REFERENCES users(user_id),
-    sign_pk     BLOB NOT NULL,
-    kex_pk      BLOB NOT NULL,
-    enrolled_at INTEGER NOT NULL,
-    revoked_at  INTEGER,
-    last_seen   INTEGER
-);
-CREATE INDEX devices_user ON devices(user_id);
-CREATE TABLE cases (
-    case_id    BLOB PRIMARY KEY,
-    team       TEXT,
-    epoch      INTEGER NOT NULL DEFAULT 0,
-    created_by BLOB NOT NULL,
-    created_at INTEGER NOT NULL
-);
-CREATE INDEX cases_team ON cases(team);
-CREATE TABLE assignments (
-    case_id BLOB NOT NULL,
-    user_id BLOB NOT NULL,
-    PRIMARY KEY (case_id, user_id)
-);
-CREATE INDEX assignments_user ON assignments(user_id);
--- One append-only log for every organisation: changes (kind 0), case-key
--- envelopes (1) and grants (2: deliver an existing case whole to `target`).
-CREATE TABLE log (
-    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
-    kind       INTEGER NOT NULL,
-    case_id    BLOB NOT NULL,
-    epoch      INTEGER NOT NULL,
-    device_id  BLOB NOT NULL,
-    target     BLOB,
-    client_id  BLOB,
-    body       BLOB NOT NULL,
-    created_at INTEGER NOT NULL
-);
-CREATE UNIQUE INDEX log_client ON log(device_id, client_id) WHERE kind = 0;
-CREATE UNIQUE INDEX log_envelope ON log(case_id, epoch, target) WHERE kind = 1;
-CREATE INDEX log_case ON log(case_id, seq);
-CREATE INDEX log_target ON log(target, seq);
--- Authorised recipients still without an envelope for a case's current epoch.
-CREATE TABLE envelope_needs (
-    case_id   BLOB NOT NULL,
-    epoch     INTEGER NOT NULL,
-    recipient BLOB NOT NULL,
-    PRIMARY KEY (case_id, epoch, recipient)
-);
-";
-
-/// v2: case transfer. Where each device has pulled to (`pulled_seq`, the
-/// cursor it sent), recorded when a pull passes a removal addressed to it
-/// (log kind 3) — the only time it matters, so an ordinary pull stays a
-/// read. Until a device has pulled past its removal from a case, the server
-/// still accepts its uploads to that case (written offline before it knew).
-const SCHEMA_V2: &str = "
-ALTER TABLE devices ADD COLUMN pulled_seq INTEGER NOT NULL DEFAULT 0;
-CREATE INDEX log_removed ON log(target, seq) WHERE kind = 3;
-";
-
-/// v3: bounded per device (issue 10).
-/// - Every envelope for a recipient is kept, one per sealer (an attacker's
-///   junk envelope can no longer pre-empt the real one).
-/// - `devices.stored_bytes`: bytes of changes and envelopes the device has
-///   stored, checked against the per-device quota on every push.
-/// - `cases.created_device`: the device that registered the case, the only
-///   one whose recovery envelope is accepted.
-/// - `log_grant`: finds a device's pending grant of a case (refetch dedupe).
-/// - `rejected`: items devices quarantined and reported (ids only).
-const SCHEMA_V3: &str = "
-DROP INDEX log_envelope;
-CREATE UNIQUE INDEX log_envelope_sealer ON log(case_id, epoch, target, device_id) WHERE kind = 1;
-CREATE INDEX log_grant ON log(target, case_id, seq) WHERE kind = 2;
-ALTER TABLE devices ADD COLUMN stored_bytes INTEGER NOT NULL DEFAULT 0;
-UPDATE devices SET stored_bytes = s.bytes
-  FROM (SELECT device_id, SUM(length(body)) AS bytes FROM log WHERE kind IN (0, 1) GROUP BY device_id) s
-  WHERE s.device_id = devices.device_id;
-ALTER TABLE cases ADD COLUMN created_device BLOB;
-UPDATE cases SET created_device = f.device_id
-  FROM (SELECT case_id, device_id, MIN(seq) FROM log WHERE kind = 0 GROUP BY case_id) f
-  WHERE f.case_id = cases.case_id;
-CREATE TABLE rejected (
-    device_id   BLOB NOT NULL,
-    seq         INTEGER NOT NULL,
-    case_id     BLOB NOT NULL,
-    signer      BLOB NOT NULL,
-    reason      TEXT NOT NULL,
-    reported_at INTEGER NOT NULL,
-    PRIMARY KEY (device_id, seq)
-);
-";
-
-/// v4: case-key epochs (issue 11). `cases.rotate_due`: a device lost the
-/// right to read the case (revoked, or the case transferred away from its
-/// user); the next authorised device that holds the key starts a new epoch.
-/// `case_epochs`: who started each epoch — the device that holds its key
-/// first, and the only one whose recovery envelope for it is accepted (the
-/// case's creator for epoch 0).
-const SCHEMA_V4: &str = "
-ALTER TABLE cases ADD COLUMN rotate_due INTEGER NOT NULL DEFAULT 0;
-CREATE INDEX cases_rotate_due ON cases(case_id) WHERE rotate_due = 1;
-CREATE TABLE case_epochs (
-    case_id    BLOB NOT NULL,
-    epoch      INTEGER NOT NULL,
-    device_id  BLOB NOT NULL,
-    started_at INTEGER NOT NULL,
-    PRIMARY KEY (case_id, epoch)
-);
-INSERT INTO case_epochs (case_id, epoch, device_id, started_at)
-  SELECT case_id, 0, COALESCE(created_device, zeroblob(16)), created_at FROM cases;
-";
-
-/// v5: erasure, retention and the admin log (issue 11).
-/// - `erased`: tombstones (no content); an erased case id is never
-///   registered again.
-/// - `erasure_acks`: devices that confirmed they deleted their copy.
-/// - `cases.closed_on`: the closure date a device reported (metadata only).
-/// - `admin_log`: append-only record of admin actions (no content).
-const SCHEMA_V5: &str = "
-CREATE TABLE erased (
-    case_id   BLOB PRIMARY KEY,
-    erased_at INTEGER NOT NULL,
-    erased_by TEXT NOT NULL
-);
-CREATE TABLE erasure_acks (
-    case_id   BLOB NOT NULL,
-    device_id BLOB NOT NULL,
-    acked_at  INTEGER NOT NULL,
-    PRIMARY KEY (case_id, device_id)
-);
-ALTER TABLE cases ADD COLUMN closed_on TEXT;
-CREATE TABLE admin_log (
-    id     INTEGER PRIMARY KEY AUTOINCREMENT,
-    at     INTEGER NOT NULL,
-    actor  TEXT NOT NULL,
-    action TEXT NOT NULL,
-    target TEXT,
-    detail TEXT
-);
-";
-
-/// v6: lone-working safety (issue 14); see `sqlite/safety.rs`.
-/// - `safety_timers`: check-ins — who, which case (`case_ref`: not named
-///   `case_id`, so erasing the case does not end a live timer), start,
-///   deadline, when the alert is due (deadline + grace), check-out.
-/// - `safety_notes`: each check-in's note sealed under the case key; deleted
-///   at check-out, and with the case when it is erased.
-/// - `safety_alerts`: one per missed deadline; who acknowledged it.
-/// - `safety_webhook`: deliveries to the council's alerting system, retried
-///   until it answers 2xx.
-const SCHEMA_V6: &str = "
-CREATE TABLE safety_timers (
-    timer_id   BLOB PRIMARY KEY,
-    device_id  BLOB NOT NULL,
-    user_id    BLOB NOT NULL,
-    team       TEXT,
-    case_ref   BLOB NOT NULL,
-    started_at INTEGER NOT NULL,
-    until      INTEGER NOT NULL,
-    alert_at   INTEGER NOT NULL,
-    created_at INTEGER NOT NULL,
-    closed_at  INTEGER
-);
-CREATE INDEX safety_timers_due ON safety_timers(alert_at) WHERE closed_at IS NULL;
-CREATE INDEX safety_timers_user ON safety_timers(user_id) WHERE closed_at IS NULL;
-CREATE INDEX safety_timers_team ON safety_timers(team) WHERE closed_at IS NULL;
-CREATE TABLE safety_notes (
-    timer_id BLOB PRIMARY KEY,
-    case_id  BLOB NOT NULL,
-    epoch    INTEGER NOT NULL,
-    body     BLOB NOT NULL
-);
-CREATE INDEX safety_notes_case ON safety_notes(case_id);
-CREATE TABLE safety_alerts (
-    alert_id  BLOB PRIMARY KEY,
-    timer_id  BLOB NOT NULL,
-    due       INTEGER NOT NULL,
-    raised_at INTEGER NOT NULL,
-    acked_at  INTEGER,
-    acked_by  TEXT,
-    UNIQUE (timer_id, due)
-);
-CREATE INDEX safety_alerts_open ON safety_alerts(raised_at) WHERE acked_at IS NULL;
-CREATE TABLE safety_webhook (
-    id           INTEGER PRIMARY KEY AUTOINCREMENT,
-    alert_id     BLOB NOT NULL,
-    event        TEXT NOT NULL,
-    created_at   INTEGER NOT NULL,
-    attempts     INTEGER NOT NULL DEFAULT 0,
-    next_at      INTEGER NOT NULL,
-    delivered_at INTEGER,
-    last_error   TEXT
-);
-CREATE INDEX safety_webhook_due ON safety_webhook(next_at) WHERE delivered_at IS NULL;
-";
-
-const MIGRATIONS: &[&str] = &[
-    SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6,
-];
+use pull::{live_and_passes_removal, pull_page};
+use push::{holds_key, push_in, rotate_in};
+use schema::MIGRATIONS;
+use schema::migrate;
+#[cfg(test)]
+use schema::{SCHEMA_V1, SCHEMA_V2};
 
 /// Reports of quarantined items kept per device (the first ones; later ones
 /// are counted as not stored).
 const MAX_REPORTS_PER_DEVICE: i64 = 1000;
 
-/// The one answer to a request naming a case the device may not use or the
-/// server does not know: the two are not told apart, so a device cannot
-/// learn which case ids exist.
-pub const CASE_REFUSED: &str =
-    "this device may not write or read that case, or there is no such case";
+pub use super::rules::CASE_REFUSED;
 
 /// Cases a user may read, as SQL: the same rule as [`may_access`].
 /// Parameters: ?1 user id, ?2 role, ?3 team.
@@ -308,7 +122,7 @@ struct Writer {
     /// or with [`Storage::flush_pending`], never in a transaction of their own
     /// per request.
     touched: Mutex<Touched>,
-    /// Bytes of log items one device may store (see [`SCHEMA_V3`]).
+    /// Bytes of log items one device may store (see [`schema::SCHEMA_V3`]).
     device_quota: AtomicU64,
 }
 
@@ -525,25 +339,6 @@ impl Writer {
     }
 }
 
-fn migrate(conn: &mut Connection) -> Result<()> {
-    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    let latest = MIGRATIONS.len() as i64;
-    if current > latest {
-        return Err(StorageError::SchemaTooNew(current));
-    }
-    if current == latest {
-        return Ok(());
-    }
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let current: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    for (i, step) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-        tx.execute_batch(step)?;
-        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
-    }
-    tx.commit()?;
-    Ok(())
-}
-
 fn id(bytes: Vec<u8>) -> Result<Id> {
     bytes.try_into().map_err(|_| StorageError::Corrupt)
 }
@@ -634,17 +429,7 @@ fn check_live(tx: &Connection, device_id: &Id) -> Result<()> {
         .prepare_cached("SELECT revoked_at IS NULL FROM devices WHERE device_id = ?1")?
         .query_row([&device_id[..]], |r| r.get(0))
         .optional()?;
-    match live {
-        Some(true) => Ok(()),
-        Some(false) => Err(refused(
-            ErrorCode::DeviceRevoked,
-            "this device has been revoked by the organisation",
-        )),
-        None => Err(refused(
-            ErrorCode::Unauthenticated,
-            "this device is not enrolled",
-        )),
-    }
+    rules::check_live(live)
 }
 
 /// Writes devices' `last_seen` notes (see [`SqliteStorage::touch_device`]).
@@ -686,25 +471,8 @@ fn removal_pending(tx: &Connection, case_id: &Id, device_id: &Id) -> Result<bool
 /// an admin. A device that may not even read the case gets the same answer
 /// as for a case that does not exist.
 fn may_manage(tx: &Connection, by: &Device, case_id: &Id, case: &CaseRow) -> Result<()> {
-    let allowed = match by.user.role {
-        Role::Admin => true,
-        Role::Supervisor => case.team.is_some() && case.team == by.user.team,
-        Role::Practitioner => false,
-    };
-    if allowed {
-        return Ok(());
-    }
-    if !may_access(
-        &by.user,
-        case.team.as_deref(),
-        assigned(tx, case_id, &by.user.user_id)?,
-    ) {
-        return Err(refused(ErrorCode::Forbidden, CASE_REFUSED));
-    }
-    Err(refused(
-        ErrorCode::Forbidden,
-        "only a supervisor of the case's team (or an admin) may assign or transfer it",
-    ))
+    let is_assigned = assigned(tx, case_id, &by.user.user_id)?;
+    rules::may_manage(&by.user, case.team.as_deref(), is_assigned)
 }
 
 /// Every live device that may read the case (for envelope needs).
@@ -739,7 +507,7 @@ fn device_may_read(tx: &Connection, device: &Id, case_id: &Id, team: Option<&str
         .is_some())
 }
 
-/// The device that started `epoch` of the case (see [`SCHEMA_V4`]).
+/// The device that started `epoch` of the case (see [`schema::SCHEMA_V4`]).
 fn epoch_starter(tx: &Connection, case_id: &Id, epoch: u32) -> Result<Option<Id>> {
     tx.prepare_cached("SELECT device_id FROM case_epochs WHERE case_id = ?1 AND epoch = ?2")?
         .query_row(params![&case_id[..], epoch], |r| r.get::<_, Vec<u8>>(0))
@@ -844,12 +612,7 @@ impl Storage for SqliteStorage {
             }
             let user = match user_by(&tx, "name = ?1", &name)? {
                 Some(u) => {
-                    if u.role != role_ || u.team.as_deref() != team {
-                        return Err(refused(
-                            ErrorCode::Malformed,
-                            "a user with that name exists with a different role or team",
-                        ));
-                    }
+                    rules::invite_matches(&u, role_, team)?;
                     u
                 }
                 None => {
@@ -893,51 +656,48 @@ impl Storage for SqliteStorage {
                     },
                 )
                 .optional()?;
-            let (uid, expires_at, used_at, used_by) = invite.ok_or(refused(
-                ErrorCode::UnknownCode,
-                "unknown enrolment code: ask your admin for a new one",
-            ))?;
-            if used_at.is_some() && used_by.as_deref() == Some(&device.device_id[..]) {
+            let (uid, state) = match invite {
+                Some((uid, expires_at, used_at, used_by)) => (
+                    Some(uid),
+                    Some(rules::InviteState {
+                        expires_at,
+                        used_at,
+                        used_by: used_by.map(id).transpose()?,
+                    }),
+                ),
+                None => (None, None),
+            };
+            let outcome = rules::redeem(
+                state.as_ref(),
+                &device.device_id,
+                || {
+                    Ok(tx
+                        .query_row(
+                            "SELECT 1 FROM devices WHERE device_id = ?1 AND sign_pk = ?2 AND kex_pk = ?3 AND revoked_at IS NULL",
+                            params![&device.device_id[..], &device.sign_pk[..], &device.kex_pk[..]],
+                            |_| Ok(()),
+                        )
+                        .optional()?
+                        .is_some())
+                },
+                || {
+                    Ok(tx
+                        .query_row(
+                            "SELECT 1 FROM devices WHERE device_id = ?1",
+                            [&device.device_id[..]],
+                            |_| Ok(()),
+                        )
+                        .optional()?
+                        .is_some())
+                },
+                now,
+            )?;
+            let uid = uid.ok_or(StorageError::Corrupt)?;
+            if outcome == Redeem::Replay {
                 // The same device retrying after a lost reply, with the same
                 // keys: answer as the first time.
-                let same_keys = tx
-                    .query_row(
-                        "SELECT 1 FROM devices WHERE device_id = ?1 AND sign_pk = ?2 AND kex_pk = ?3 AND revoked_at IS NULL",
-                        params![&device.device_id[..], &device.sign_pk[..], &device.kex_pk[..]],
-                        |_| Ok(()),
-                    )
-                    .optional()?
-                    .is_some();
-                if same_keys {
-                    let uid = id(uid)?;
-                    return user_by(&tx, "user_id = ?1", &&uid[..])?.ok_or(StorageError::Corrupt);
-                }
-            }
-            if used_at.is_some() {
-                return Err(refused(
-                    ErrorCode::UsedCode,
-                    "this enrolment code has already been used: ask your admin for a new one",
-                ));
-            }
-            if now > expires_at {
-                return Err(refused(
-                    ErrorCode::ExpiredCode,
-                    "this enrolment code has expired: ask your admin for a new one",
-                ));
-            }
-            let exists = tx
-                .query_row(
-                    "SELECT 1 FROM devices WHERE device_id = ?1",
-                    [&device.device_id[..]],
-                    |_| Ok(()),
-                )
-                .optional()?
-                .is_some();
-            if exists {
-                return Err(refused(
-                    ErrorCode::DeviceExists,
-                    "this device is already enrolled",
-                ));
+                let uid = id(uid)?;
+                return user_by(&tx, "user_id = ?1", &&uid[..])?.ok_or(StorageError::Corrupt);
             }
             let uid = id(uid)?;
             let user = user_by(&tx, "user_id = ?1", &&uid[..])?.ok_or(StorageError::Corrupt)?;
@@ -1302,6 +1062,56 @@ impl Storage for SqliteStorage {
         self.prune_safety_inner(now)
     }
 
+    fn erase_case(
+        &self,
+        case_id: &Id,
+        by: &str,
+        detail: Option<&str>,
+        now: i64,
+    ) -> std::result::Result<super::erasure::Erasure, super::erasure::EraseError> {
+        SqliteStorage::erase_case(self, case_id, by, detail, now)
+    }
+
+    fn compact_erased(&self) -> Result<()> {
+        SqliteStorage::compact_erased(self)
+    }
+
+    fn erasure(&self, case_id: &Id) -> Result<Option<super::erasure::Erasure>> {
+        SqliteStorage::erasure(self, case_id)
+    }
+
+    fn retention_due(&self, before: &str) -> Result<Vec<super::erasure::RetentionCase>> {
+        SqliteStorage::retention_due(self, before)
+    }
+
+    fn apply_retention(
+        &self,
+        before: &str,
+        by: &str,
+        now: i64,
+    ) -> std::result::Result<Vec<super::erasure::Erasure>, super::erasure::EraseError> {
+        SqliteStorage::apply_retention(self, before, by, now)
+    }
+
+    fn log_admin_action(
+        &self,
+        actor: &str,
+        action: &str,
+        target: Option<&str>,
+        detail: Option<&str>,
+        now: i64,
+    ) -> Result<()> {
+        SqliteStorage::log_admin_action(self, actor, action, target, detail, now)
+    }
+
+    fn admin_log(&self) -> Result<Vec<super::erasure::AuditEntry>> {
+        SqliteStorage::admin_log(self)
+    }
+
+    fn set_device_quota(&self, bytes: u64) {
+        SqliteStorage::set_device_quota(self, bytes)
+    }
+
     fn assign(&self, by: &Device, case_id: &Id, user: &str, now: i64) -> Result<AssignResponse> {
         self.with(|c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -1309,16 +1119,8 @@ impl Storage for SqliteStorage {
             let case =
                 case_row(&tx, case_id)?.ok_or(refused(ErrorCode::Forbidden, CASE_REFUSED))?;
             may_manage(&tx, by, case_id, &case)?;
-            let target = user_by(&tx, "name = ?1", &user)?.ok_or(refused(
-                ErrorCode::UnknownUser,
-                "no user of that name: check `outreach-server devices`",
-            ))?;
-            if target.role == Role::Admin {
-                return Err(refused(
-                    ErrorCode::Forbidden,
-                    "cases are assigned to practitioners or supervisors, not admins",
-                ));
-            }
+            let target =
+                rules::handover_target(user_by(&tx, "name = ?1", &user)?, Handover::Assign)?;
             let newly_assigned = tx.execute(
                 "INSERT OR IGNORE INTO assignments (case_id, user_id) VALUES (?1, ?2)",
                 params![&case_id[..], &target.user_id[..]],
@@ -1355,7 +1157,7 @@ impl Storage for SqliteStorage {
 
 impl SqliteStorage {
     /// Records that the device has applied everything up to `cursor` when
-    /// that passes a removal addressed to it (see [`SCHEMA_V2`]); from then
+    /// that passes a removal addressed to it (see [`schema::SCHEMA_V2`]); from then
     /// on its uploads to that case are refused.
     fn note_pulled(&self, device: &Device, cursor: Cursor) -> Result<()> {
         self.with(|c| {
@@ -1380,16 +1182,8 @@ impl SqliteStorage {
             let case =
                 case_row(&tx, case_id)?.ok_or(refused(ErrorCode::Forbidden, CASE_REFUSED))?;
             may_manage(&tx, by, case_id, &case)?;
-            let target = user_by(&tx, "name = ?1", &user)?.ok_or(refused(
-                ErrorCode::UnknownUser,
-                "no user of that name: check `outreach-server devices`",
-            ))?;
-            if target.role == Role::Admin {
-                return Err(refused(
-                    ErrorCode::Malformed,
-                    "cases are transferred to practitioners or supervisors, not admins",
-                ));
-            }
+            let target =
+                rules::handover_target(user_by(&tx, "name = ?1", &user)?, Handover::Transfer)?;
             let newly_assigned = tx.execute(
                 "INSERT OR IGNORE INTO assignments (case_id, user_id) VALUES (?1, ?2)",
                 params![&case_id[..], &target.user_id[..]],
@@ -1513,810 +1307,15 @@ impl SqliteStorage {
     }
 }
 
-/// One page of a pull, read in the caller's read transaction.
-fn pull_page(tx: &Connection, device: &Device, cursor: Cursor, max_bytes: u32) -> Result<Vec<u8>> {
-    let budget = max_bytes.clamp(1024, proto::MAX_PULL_BYTES) as usize;
-    let user = &device.user;
-    let mut page = Page::new(budget);
-    let mut next = cursor;
-    // Resume a grant being expanded.
-    if cursor.sub > 0 {
-        let case: Option<Vec<u8>> = tx
-            .query_row(
-                "SELECT case_id FROM log WHERE seq = ?1 AND kind = 2 AND target = ?2",
-                params![cursor.seq, &device.device_id[..]],
-                |r| r.get(0),
-            )
-            .optional()?;
-        let case = case.map(id).transpose()?;
-        // A case the device may no longer read is not delivered.
-        let case = match case {
-            Some(case) if may_read(tx, user, &case)? => Some(case),
-            _ => None,
-        };
-        next = Cursor {
-            seq: cursor.seq,
-            sub: 0,
-        };
-        if let Some(case) = case {
-            // The page is empty: the first item always fits.
-            if let Expansion::Partial(sub) = expand_grant(
-                tx,
-                &device.device_id,
-                &case,
-                cursor.seq,
-                cursor.sub,
-                &mut page,
-            )? {
-                next = Cursor {
-                    seq: cursor.seq,
-                    sub,
-                };
-                return page.finish(tx, device, next, true);
-            }
-        }
-    }
-    // Sizes only: each body is read once it is known to fit.
-    let mut stmt = tx.prepare_cached(&format!(
-        // One index seek per readable case and one for what is
-        // addressed to the device: the cost follows what the device
-        // may read, not everything the organisation wrote.
-        "WITH readable AS ({READABLE_CASES})
-         SELECT l.seq, l.kind, l.case_id, length(l.body) FROM readable r
-           JOIN log l ON l.case_id = r.case_id AND l.seq > ?4
-           WHERE l.kind = 0 AND l.device_id != ?5
-         UNION ALL
-         SELECT seq, kind, case_id, length(body) FROM log
-           WHERE target = ?5 AND seq > ?4
-             AND (kind IN (3, 4) OR ((kind = 2 OR (kind = 1 AND device_id != ?5))
-                               AND case_id IN (SELECT case_id FROM readable)))
-         ORDER BY 1 LIMIT {PULL_BATCH}"
-    ))?;
-    loop {
-        let rows: Vec<(u64, i64, Vec<u8>, usize)> = stmt
-            .query_map(
-                params![
-                    &user.user_id[..],
-                    user.role.as_str(),
-                    user.team,
-                    next.seq,
-                    &device.device_id[..]
-                ],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )?
-            .collect::<rusqlite::Result<_>>()?;
-        // Fewer rows than the limit: this snapshot holds no more after them.
-        let last_batch = rows.len() < PULL_BATCH;
-        if rows.is_empty() {
-            drop(stmt);
-            return page.finish(tx, device, next, false);
-        }
-        for (seq, kind, case, len) in rows {
-            if kind == KIND_GRANT {
-                // A grant's body is empty; its items are sized one by one.
-                if !page.fits(1) {
-                    drop(stmt);
-                    return page.finish(tx, device, next, true);
-                }
-                let case = id(case)?;
-                match expand_grant(tx, &device.device_id, &case, seq, 0, &mut page)? {
-                    Expansion::Done => {}
-                    Expansion::Partial(sub) => {
-                        drop(stmt);
-                        return page.finish(tx, device, Cursor { seq, sub }, true);
-                    }
-                    Expansion::NotStarted => {
-                        drop(stmt);
-                        return page.finish(tx, device, next, true);
-                    }
-                }
-            } else {
-                if !page.fits(len) {
-                    drop(stmt);
-                    return page.finish(tx, device, next, true);
-                }
-                page.push(tx, seq)?;
-            }
-            next = Cursor { seq, sub: 0 };
-        }
-        if last_batch {
-            drop(stmt);
-            return page.finish(tx, device, next, false);
-        }
-    }
-}
+/// The storage contract (`storage/contract.rs`), on a fresh SQLite file.
+#[cfg(test)]
+mod contract {
+    use super::SqliteStorage;
 
-/// [`check_live`] for a pull, and whether `cursor` passes a removal
-/// addressed to the device that it had not pulled past before (see
-/// [`SqliteStorage::note_pulled`]), in one statement.
-fn live_and_passes_removal(tx: &Connection, device: &Device, cursor: Cursor) -> Result<bool> {
-    let row: Option<(bool, bool)> = tx
-        .prepare_cached(
-            "SELECT d.revoked_at IS NULL, EXISTS (
-                SELECT 1 FROM log l WHERE l.target = d.device_id AND l.kind = 3
-                  AND l.seq > d.pulled_seq AND l.seq <= ?2)
-             FROM devices d WHERE d.device_id = ?1",
-        )?
-        .query_row(params![&device.device_id[..], cursor.seq], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .optional()?;
-    match row {
-        Some((true, passes)) => Ok(passes),
-        _ => check_live(tx, &device.device_id).map(|()| false),
-    }
-}
-
-/// One push inside the caller's transaction (a savepoint of a group commit).
-fn push_in(
-    tx: &Connection,
-    device: &Device,
-    changes: &[Change],
-    envelopes: &[Envelope],
-    now: i64,
-    quota: u64,
-) -> Result<PushResponse> {
-    check_live(tx, &device.device_id)?;
-    let mut acks = Vec::with_capacity(changes.len());
-    let mut stale = Vec::new();
-    // Bytes this push adds to the device's share of the log.
-    let mut added = 0u64;
-    for change in changes {
-        let case = match case_row(tx, &change.case_id)? {
-            Some(case) => {
-                let is_assigned = assigned(tx, &change.case_id, &device.user.user_id)?;
-                if !may_access(&device.user, case.team.as_deref(), is_assigned)
-                    && !removal_pending(tx, &change.case_id, &device.device_id)?
-                {
-                    return Err(refused(ErrorCode::Forbidden, CASE_REFUSED));
-                }
-                case
-            }
-            None => {
-                // An erased case is never registered again. A device that
-                // was told of the erasure may still be uploading its last
-                // changes of it: acknowledged and dropped (it deletes the
-                // case on its next pull), so its sync is not stuck.
-                match erasure::erased_notice(tx, &change.case_id, &device.device_id)? {
-                    Some(Some(seq)) => {
-                        acks.push(Ack {
-                            client_id: change.client_id,
-                            seq,
-                        });
-                        continue;
-                    }
-                    Some(None) => return Err(refused(ErrorCode::Forbidden, CASE_REFUSED)),
-                    None => {}
-                }
-                // Every case key is sealed to the recovery key from the
-                // start: the case is registered only together with its
-                // recovery envelope, sealed by the registering device.
-                let with_recovery = envelopes.iter().any(|e| {
-                    e.case_id == change.case_id
-                        && e.recipient == RECOVERY_RECIPIENT
-                        && e.sealed_by == device.device_id
-                        && e.epoch == 0
-                });
-                if !with_recovery {
-                    return Err(refused(
-                        ErrorCode::Malformed,
-                        "a new case must come with its recovery envelope in the same push",
-                    ));
-                }
-                register_case(tx, device, &change.case_id, now)?
-            }
-        };
-        if change.epoch > case.epoch {
-            return Err(refused(
-                ErrorCode::StaleEpoch,
-                "a change was sealed under a case key epoch that has not started",
-            ));
-        }
-        // Sealed under an old key: readable by a device that lost the case
-        // since. Refused (not stored, the rest of the push goes on) unless
-        // it is the last work of a device removed from the case that has not
-        // heard yet — the devices still on the case hold that old key too.
-        // The device seals it again under the new key.
-        if change.epoch < case.epoch
-            && !removal_pending(tx, &change.case_id, &device.device_id)?
-            && !already_stored(tx, device, change)?
-        {
-            stale.push(change.client_id);
-            continue;
-        }
-        let body = proto::encode(&proto::ItemOf::Change(change));
-        let inserted = tx
-            .prepare_cached(
-                "INSERT OR IGNORE INTO log (kind, case_id, epoch, device_id, client_id, body, created_at)
-                 VALUES (0, ?1, ?2, ?3, ?4, ?5, ?6)",
-            )?
-            .execute(params![
-                &change.case_id[..],
-                change.epoch,
-                &device.device_id[..],
-                &change.client_id[..],
-                body,
-                now
-            ])?;
-        let seq: u64 = if inserted > 0 {
-            added += body.len() as u64;
-            tx.last_insert_rowid() as u64
-        } else {
-            // A retried upload: the sequence number it got the first time.
-            tx.prepare_cached(
-                "SELECT seq, case_id FROM log WHERE kind = 0 AND device_id = ?1 AND client_id = ?2",
-            )?
-            .query_row(params![&device.device_id[..], &change.client_id[..]], |r| {
-                let case: Vec<u8> = r.get(1)?;
-                Ok((r.get::<_, u64>(0)?, case))
-            })
-            .map(|(seq, case)| (case == change.case_id[..]).then_some(seq))?
-            .ok_or(refused(
-                ErrorCode::Malformed,
-                "a change id was reused for a different case",
-            ))?
-        };
-        acks.push(Ack {
-            client_id: change.client_id,
-            seq,
-        });
-    }
-    let mut stored = 0u32;
-    for env in envelopes {
-        let Some(case) = case_row(tx, &env.case_id)? else {
-            // The last envelopes of a case erased since, from a device told
-            // of it: dropped. Otherwise the one answer.
-            if erasure::erased_notice(tx, &env.case_id, &device.device_id)?
-                .flatten()
-                .is_some()
-            {
-                continue;
-            }
-            return Err(refused(ErrorCode::Forbidden, CASE_REFUSED));
-        };
-        let is_assigned = assigned(tx, &env.case_id, &device.user.user_id)?;
-        // A device removed from the case that does not know yet may have
-        // queued envelopes with its last changes: not a reason to refuse them.
-        let removed = !may_access(&device.user, case.team.as_deref(), is_assigned);
-        if removed && !removal_pending(tx, &env.case_id, &device.device_id)? {
-            return Err(refused(ErrorCode::Forbidden, CASE_REFUSED));
-        }
-        if env.epoch > case.epoch {
-            return Err(refused(
-                ErrorCode::StaleEpoch,
-                "an envelope was sealed for a case key epoch that has not started",
-            ));
-        }
-        if env.starts_epoch {
-            return Err(refused(
-                ErrorCode::Malformed,
-                "an envelope that starts an epoch travels only in a rotation",
-            ));
-        }
-        if env.recipient == RECOVERY_RECIPIENT {
-            if epoch_starter(tx, &env.case_id, env.epoch)? != Some(device.device_id) {
-                return Err(refused(
-                    ErrorCode::Forbidden,
-                    "only the device that started a case key epoch seals its recovery envelope",
-                ));
-            }
-        } else if !device_may_read(tx, &env.recipient, &env.case_id, case.team.as_deref())? {
-            if removed {
-                continue; // e.g. to itself: dropped, not stored
-            }
-            return Err(refused(
-                ErrorCode::Forbidden,
-                "an envelope is addressed to a device that may not read the case",
-            ));
-        }
-        let body = proto::encode(&proto::ItemOf::Envelope(env));
-        // One per (case, epoch, recipient, sealer): every sealer's envelope
-        // is kept and delivered, and the recipient tries each.
-        let inserted = tx
-            .prepare_cached(
-                "INSERT OR IGNORE INTO log (kind, case_id, epoch, device_id, target, body, created_at)
-                 VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)",
-            )?
-            .execute(params![
-                &env.case_id[..],
-                env.epoch,
-                &device.device_id[..],
-                &env.recipient[..],
-                body,
-                now
-            ])?;
-        stored += inserted as u32;
-        if inserted > 0 {
-            added += body.len() as u64;
-        }
-        // The recipient's need is met only by a device that holds the key as
-        // far as the server can tell, so a junk envelope from one that does
-        // not cannot stop the real one from being sealed.
-        if holds_key(tx, &env.case_id, env.epoch, &device.device_id)? {
-            tx.prepare_cached(
-                "DELETE FROM envelope_needs WHERE case_id = ?1 AND epoch = ?2 AND recipient = ?3",
-            )?
-            .execute(params![&env.case_id[..], env.epoch, &env.recipient[..]])?;
-        }
-    }
-    if added > 0 {
-        let total: u64 = tx
-            .prepare_cached(
-                "UPDATE devices SET stored_bytes = stored_bytes + ?2 WHERE device_id = ?1
-                 RETURNING stored_bytes",
-            )?
-            .query_row(params![&device.device_id[..], added], |r| r.get(0))?;
-        if total > quota {
-            return Err(refused(
-                ErrorCode::QuotaExceeded,
-                "this device has used its storage quota on the server: ask your admin",
-            ));
-        }
-    }
-    Ok(PushResponse {
-        acks,
-        envelopes_stored: stored,
-        stale,
-    })
-}
-
-/// One rotation inside the caller's transaction (see [`Storage::rotate`]).
-fn rotate_in(
-    tx: &Connection,
-    device: &Device,
-    request: &RotateRequest,
-    now: i64,
-    quota: u64,
-) -> Result<RotateResponse> {
-    check_live(tx, &device.device_id)?;
-    let case_id = request.case_id;
-    let case = case_row(tx, &case_id)?.ok_or(refused(ErrorCode::Forbidden, CASE_REFUSED))?;
-    if !device_may_read(tx, &device.device_id, &case_id, case.team.as_deref())? {
-        return Err(refused(ErrorCode::Forbidden, CASE_REFUSED));
-    }
-    let starter = epoch_starter(tx, &case_id, request.epoch)?;
-    let retry = case.epoch == request.epoch && starter == Some(device.device_id);
-    if !retry {
-        if request.epoch != case.epoch.saturating_add(1) || starter.is_some() {
-            return Err(refused(
-                ErrorCode::StaleEpoch,
-                "another device has already changed this case's key",
-            ));
-        }
-        if !case.rotate_due {
-            return Err(refused(
-                ErrorCode::Forbidden,
-                "no key change is due for this case",
-            ));
-        }
-        if !holds_key(tx, &case_id, case.epoch, &device.device_id)? {
-            return Err(refused(
-                ErrorCode::Forbidden,
-                "only a device that holds the case's current key may change it",
-            ));
-        }
-    }
-    let mut recovery = false;
-    let mut seen = std::collections::HashSet::new();
-    for env in &request.envelopes {
-        if env.case_id != case_id
-            || env.epoch != request.epoch
-            || !env.starts_epoch
-            || env.sealed_by != device.device_id
-            || !seen.insert(env.recipient)
-        {
-            return Err(refused(
-                ErrorCode::Malformed,
-                "every envelope of a rotation is this device's, for this case and epoch, once per recipient",
-            ));
-        }
-        if env.recipient == RECOVERY_RECIPIENT {
-            recovery = true;
-        } else if !device_may_read(tx, &env.recipient, &case_id, case.team.as_deref())? {
-            return Err(refused(
-                ErrorCode::Forbidden,
-                "an envelope is addressed to a device that may not read the case",
-            ));
-        }
-    }
-    if !recovery {
-        return Err(refused(
-            ErrorCode::Malformed,
-            "a new case key must be sealed to the recovery key too",
-        ));
-    }
-    if !retry {
-        tx.prepare_cached("UPDATE cases SET epoch = ?2, rotate_due = 0 WHERE case_id = ?1")?
-            .execute(params![&case_id[..], request.epoch])?;
-        tx.prepare_cached(
-            "INSERT INTO case_epochs (case_id, epoch, device_id, started_at) VALUES (?1, ?2, ?3, ?4)",
-        )?
-        .execute(params![&case_id[..], request.epoch, &device.device_id[..], now])?;
-    }
-    let mut stored = 0u32;
-    let mut added = 0u64;
-    for env in &request.envelopes {
-        let body = proto::encode(&proto::ItemOf::Envelope(env));
-        let inserted = tx
-            .prepare_cached(
-                "INSERT OR IGNORE INTO log (kind, case_id, epoch, device_id, target, body, created_at)
-                 VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)",
-            )?
-            .execute(params![
-                &case_id[..],
-                env.epoch,
-                &device.device_id[..],
-                &env.recipient[..],
-                body,
-                now
-            ])?;
-        stored += inserted as u32;
-        if inserted > 0 {
-            added += body.len() as u64;
-        }
-    }
-    // Anyone authorised the rotator did not know of (enrolled meanwhile)
-    // is asked for by the usual needs; the old epochs' needs stay (history).
-    for d in authorised_devices(tx, &case_id, case.team.as_deref())? {
-        add_need(tx, &case_id, request.epoch, &d)?;
-    }
-    add_need(tx, &case_id, request.epoch, &RECOVERY_RECIPIENT)?;
-    if added > 0 {
-        let total: u64 = tx
-            .prepare_cached(
-                "UPDATE devices SET stored_bytes = stored_bytes + ?2 WHERE device_id = ?1
-                 RETURNING stored_bytes",
-            )?
-            .query_row(params![&device.device_id[..], added], |r| r.get(0))?;
-        if total > quota {
-            return Err(refused(
-                ErrorCode::QuotaExceeded,
-                "this device has used its storage quota on the server: ask your admin",
-            ));
-        }
-    }
-    Ok(RotateResponse {
-        epoch: request.epoch,
-        envelopes_stored: stored,
-    })
-}
-
-/// Cases whose key this device should change (see [`RotationDue`]): a
-/// rotation is due, the device may read the case and holds its current key.
-fn rotations_due(tx: &Connection, device: &Device) -> Result<Vec<RotationDue>> {
-    let user = &device.user;
-    let due: Vec<(Vec<u8>, u32, Option<String>)> = tx
-        .prepare_cached(&format!(
-            "SELECT c.case_id, c.epoch, c.team FROM cases c
-             WHERE c.rotate_due = 1 AND c.case_id IN ({READABLE_CASES})
-             LIMIT 256"
-        ))?
-        .query_map(
-            params![&user.user_id[..], user.role.as_str(), user.team],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )?
-        .collect::<rusqlite::Result<_>>()?;
-    let recovery_pk: Vec<u8> = tx
-        .prepare_cached("SELECT recovery_pk FROM org WHERE id = 1")?
-        .query_row([], |r| r.get(0))?;
-    let recovery_pk = key32(recovery_pk)?;
-    let mut out = Vec::new();
-    for (case, epoch, team) in due {
-        if out.len() >= proto::MAX_ROTATIONS_PER_PULL {
-            break;
-        }
-        let case = id(case)?;
-        if !holds_key(tx, &case, epoch, &device.device_id)? {
-            continue;
-        }
-        let mut recipients = vec![Recipient {
-            device_id: RECOVERY_RECIPIENT,
-            kex_pk: recovery_pk,
-        }];
-        for d in authorised_devices(tx, &case, team.as_deref())? {
-            let pk: Vec<u8> = tx
-                .prepare_cached("SELECT kex_pk FROM devices WHERE device_id = ?1")?
-                .query_row([&d[..]], |r| r.get(0))?;
-            recipients.push(Recipient {
-                device_id: d,
-                kex_pk: key32(pk)?,
-            });
-        }
-        recipients.truncate(proto::MAX_ROTATE_ENVELOPES);
-        out.push(RotationDue {
-            case_id: case,
-            epoch: epoch.saturating_add(1),
-            recipients,
-        });
-    }
-    Ok(out)
-}
-
-/// Whether this exact upload (device, client id) is already in the log: a
-/// retry whose first attempt was stored before a rotation is acknowledged,
-/// not refused as stale.
-fn already_stored(tx: &Connection, device: &Device, change: &Change) -> Result<bool> {
-    Ok(tx
-        .prepare_cached("SELECT 1 FROM log WHERE kind = 0 AND device_id = ?1 AND client_id = ?2")?
-        .query_row(
-            params![&device.device_id[..], &change.client_id[..]],
-            |_| Ok(()),
-        )
-        .optional()?
-        .is_some())
-}
-
-/// Whether `sealer` holds the case key of `epoch` as far as the server can
-/// tell: it registered the case, or another device sealed the key to it.
-fn holds_key(tx: &Connection, case_id: &Id, epoch: u32, sealer: &Id) -> Result<bool> {
-    if epoch_starter(tx, case_id, epoch)? == Some(*sealer) {
-        return Ok(true);
-    }
-    Ok(tx
-        .prepare_cached(
-            "SELECT 1 FROM log WHERE kind = 1 AND case_id = ?1 AND epoch = ?2 AND target = ?3
-               AND device_id != ?3 LIMIT 1",
-        )?
-        .query_row(params![&case_id[..], epoch, &sealer[..]], |_| Ok(()))
-        .optional()?
-        .is_some())
-}
-
-/// A case first seen in a push: it belongs to the pusher's team and is
-/// assigned to her; every device that may read it needs its key.
-fn register_case(tx: &Connection, device: &Device, case_id: &Id, now: i64) -> Result<CaseRow> {
-    if device.user.role == Role::Admin {
-        return Err(refused(
-            ErrorCode::Forbidden,
-            "admin devices do not hold case records",
-        ));
-    }
-    tx.prepare_cached(
-        "INSERT INTO cases (case_id, team, epoch, created_by, created_at, created_device)
-         VALUES (?1, ?2, 0, ?3, ?4, ?5)",
-    )?
-    .execute(params![
-        &case_id[..],
-        device.user.team,
-        &device.user.user_id[..],
-        now,
-        &device.device_id[..]
-    ])?;
-    tx.prepare_cached("INSERT INTO assignments (case_id, user_id) VALUES (?1, ?2)")?
-        .execute(params![&case_id[..], &device.user.user_id[..]])?;
-    tx.prepare_cached(
-        "INSERT INTO case_epochs (case_id, epoch, device_id, started_at) VALUES (?1, 0, ?2, ?3)",
-    )?
-    .execute(params![&case_id[..], &device.device_id[..], now])?;
-    for d in authorised_devices(tx, case_id, device.user.team.as_deref())? {
-        add_need(tx, case_id, 0, &d)?;
-    }
-    add_need(tx, case_id, 0, &RECOVERY_RECIPIENT)?;
-    Ok(CaseRow {
-        team: device.user.team.clone(),
-        epoch: 0,
-        rotate_due: false,
-    })
-}
-
-/// How far a grant's expansion got on this page.
-enum Expansion {
-    /// Every item was added.
-    Done,
-    /// The page filled after this sequence number (resume with `sub`).
-    Partial(u64),
-    /// The page was already too full for its first item: the grant is left
-    /// for the next page.
-    NotStarted,
-}
-
-/// Adds the changes of `case` older than the grant at `grant_seq` (and newer
-/// than `after`) to the page, with the envelopes addressed to the device
-/// among them, its own included (a device that deleted the case when it was
-/// transferred away, and is given it again, needs its key again). Sizes are
-/// read first and each body only once it fits (see [`Page::fits`]).
-fn expand_grant(
-    tx: &Connection,
-    device: &Id,
-    case: &Id,
-    grant_seq: u64,
-    after: u64,
-    page: &mut Page,
-) -> Result<Expansion> {
-    let mut stmt = tx.prepare_cached(
-        "SELECT seq, length(body) FROM log WHERE case_id = ?1 AND seq < ?2 AND seq > ?3
-           AND (kind = 0 OR (kind = 1 AND target = ?4))
-         ORDER BY seq LIMIT 256", // = PULL_BATCH
-    )?;
-    let mut after = after;
-    loop {
-        let rows: Vec<(u64, usize)> = stmt
-            .query_map(params![&case[..], grant_seq, after, &device[..]], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })?
-            .collect::<rusqlite::Result<_>>()?;
-        let last_batch = rows.len() < PULL_BATCH;
-        if rows.is_empty() {
-            return Ok(Expansion::Done);
-        }
-        for (seq, len) in rows {
-            if !page.fits(len) {
-                // `after > 0`: a grant is never left at sub 0 (which means "done").
-                return Ok(if after > 0 {
-                    Expansion::Partial(after)
-                } else {
-                    Expansion::NotStarted
-                });
-            }
-            page.push(tx, seq)?;
-            after = seq;
-        }
-        if last_batch {
-            return Ok(Expansion::Done);
-        }
-    }
-}
-
-/// A pull page under construction. Sizes are read first and each stored
-/// item is copied once, straight into the encoded reply, only once it fits
-/// the budget: a pull holds about its budget in memory whatever the item
-/// sizes — at most one item larger than the budget, and then alone (a
-/// device must always make progress).
-struct Page {
-    budget: usize,
-    writer: PageWriter,
-    /// Authors and sealers of the items (the log's `device_id`).
-    signers: Vec<Id>,
-}
-
-impl Page {
-    fn new(budget: usize) -> Self {
-        Self {
-            budget,
-            writer: PageWriter::new(),
-            signers: Vec::new(),
-        }
-    }
-
-    /// Whether an item of `len` bytes may join the page.
-    fn fits(&self, len: usize) -> bool {
-        self.writer.entries() == 0 || self.writer.item_bytes().saturating_add(len) <= self.budget
-    }
-
-    /// Copies log item `seq` into the page. A stored item that is not a
-    /// well-formed message (a damaged database) is left out, so that it
-    /// cannot break the framing of the page for the device.
-    fn push(&mut self, tx: &Connection, seq: u64) -> Result<()> {
-        let (writer, signers) = (&mut self.writer, &mut self.signers);
-        let added = tx
-            .prepare_cached("SELECT kind, device_id, body FROM log WHERE seq = ?1")?
-            .query_row([seq], |r| {
-                let kind: i64 = r.get(0)?;
-                let body = r.get_ref(2)?.as_blob()?;
-                if !proto::item_is_well_formed(body) {
-                    return Ok(false);
-                }
-                writer.push(seq, body);
-                if kind == 0 || kind == 1 {
-                    signers.push(r.get::<_, Vec<u8>>(1)?.try_into().unwrap_or_default());
-                }
-                Ok(true)
-            })?;
-        if !added {
-            tracing::error!(seq, "a stored log item is damaged: left out of the page");
-        }
-        Ok(())
-    }
-
-    fn finish(self, tx: &Connection, device: &Device, next: Cursor, more: bool) -> Result<Vec<u8>> {
-        let mut signer_ids = self.signers;
-        signer_ids.sort_unstable();
-        signer_ids.dedup();
-        let mut signers = Vec::with_capacity(signer_ids.len());
-        for d in signer_ids {
-            type Row = (
-                Vec<u8>,
-                Vec<u8>,
-                String,
-                String,
-                Option<String>,
-                Option<i64>,
-            );
-            let row: Option<Row> = tx
-                .prepare_cached(
-                    "SELECT d.sign_pk, u.user_id, u.name, u.role, u.team, d.revoked_at
-                     FROM devices d JOIN users u ON u.user_id = d.user_id
-                     WHERE d.device_id = ?1",
-                )?
-                .query_row([&d[..]], |r| {
-                    Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                    ))
-                })
-                .optional()?;
-            if let Some((pk, user_id, user_name, role_word, team, revoked_at)) = row {
-                signers.push(Signer {
-                    device_id: d,
-                    sign_pk: key32(pk)?,
-                    user_id: id(user_id)?,
-                    user_name,
-                    role: role(&role_word)?,
-                    team,
-                    revoked_at,
-                });
-            }
-        }
-        let (needs, rotations) = if more {
-            (Vec::new(), Vec::new())
-        } else {
-            (envelope_needs(tx, device)?, rotations_due(tx, device)?)
-        };
-        // Every page carries the safety state: alerts reach supervisors
-        // with the first page of any pull.
-        let safety = safety::state(tx, device, crate::now())?;
-        Ok(self
-            .writer
-            .finish(&signers, &needs, next, more, &rotations, &safety))
-    }
-}
-
-/// Recipients still lacking an envelope, for cases whose key this device holds.
-fn envelope_needs(tx: &Connection, device: &Device) -> Result<Vec<EnvelopeNeed>> {
-    // Only for cases the device may still read (not one transferred away).
-    let mut stmt = tx.prepare_cached(&format!(
-        "SELECT n.case_id, n.epoch, n.recipient, COALESCE(d.kex_pk, o.recovery_pk)
-         FROM envelope_needs n
-         LEFT JOIN devices d ON d.device_id = n.recipient AND d.revoked_at IS NULL
-         JOIN org o ON o.id = 1
-         WHERE n.recipient != ?1 AND (d.device_id IS NOT NULL OR n.recipient = ?2)
-           AND n.case_id IN ({READABLE_CASES_5})
-           -- Asked only of a device that holds the key as far as the server
-           -- can tell (see `holds_key`): it created the case, or another
-           -- device sealed the key to it.
-           AND (EXISTS (SELECT 1 FROM case_epochs ce WHERE ce.case_id = n.case_id
-                          AND ce.epoch = n.epoch AND ce.device_id = ?1)
-                OR EXISTS (SELECT 1 FROM log me WHERE me.kind = 1 AND me.case_id = n.case_id
-                             AND me.epoch = n.epoch AND me.target = ?1 AND me.device_id != ?1))
-           -- Only the epoch's starter seals its recovery envelope.
-           AND (n.recipient != ?2 OR EXISTS (
-                SELECT 1 FROM case_epochs ce WHERE ce.case_id = n.case_id
-                  AND ce.epoch = n.epoch AND ce.device_id = ?1))
-         LIMIT 1000"
-    ))?;
-    let user = &device.user;
-    let rows = stmt.query_map(
-        params![
-            &device.device_id[..],
-            &RECOVERY_RECIPIENT[..],
-            &user.user_id[..],
-            user.role.as_str(),
-            user.team
-        ],
-        |r| {
-            Ok((
-                r.get::<_, Vec<u8>>(0)?,
-                r.get::<_, u32>(1)?,
-                r.get::<_, Vec<u8>>(2)?,
-                r.get::<_, Vec<u8>>(3)?,
-            ))
-        },
-    )?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (case, epoch, recipient, pk) = row?;
-        out.push(EnvelopeNeed {
-            case_id: id(case)?,
-            epoch,
-            recipient: id(recipient)?,
-            kex_pk: key32(pk)?,
-        });
-    }
-    Ok(out)
+    crate::storage_contract_tests!({
+        let dir = tempfile::tempdir().unwrap();
+        (SqliteStorage::open(dir.path()).unwrap(), dir)
+    });
 }
 
 #[cfg(test)]
