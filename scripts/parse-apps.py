@@ -1,10 +1,12 @@
 """Parses every Kotlin file under android/ and every Swift file under ios/
-with the tree-sitter grammars from PyPI and reports syntax errors (the
-closest check of the app code possible without Android Studio or Xcode).
-Prints one line per file and ends with "N passed, N failed"."""
+with the tree-sitter grammars from PyPI, and every Android XML resource with
+Python's XML parser, and reports syntax errors (the closest check of the app
+code possible without Android Studio or Xcode). Prints one line per file and
+ends with "N passed, N failed"."""
 
 import pathlib
 import sys
+import xml.etree.ElementTree as ET
 
 import tree_sitter
 import tree_sitter_kotlin
@@ -45,6 +47,17 @@ def main():
         else:
             failed += 1
             print(f"FAIL {rel}:{err.start_point[0] + 1}:{err.start_point[1] + 1}: syntax error near {err.text[:40]!r}")
+    for path in sorted((ROOT / "android").rglob("*.xml")):
+        rel = path.relative_to(ROOT)
+        if "build" in rel.parts:
+            continue
+        try:
+            ET.parse(path)
+            passed += 1
+            print(f"ok   {rel}")
+        except ET.ParseError as e:
+            failed += 1
+            print(f"FAIL {rel}: {e}")
     print(f"{passed} passed, {failed} failed")
     return 1 if failed or not files else 0
 

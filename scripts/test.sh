@@ -6,7 +6,8 @@
 # the app sources, a bounded fuzzing run of every decoder of untrusted bytes
 # and a compile check of the Swift C header.
 # Installs what it needs on a fresh machine (idempotent), Chromium and
-# chromedriver for the console's browser test included.
+# chromedriver for the console's browser test and PostgreSQL for the
+# server's second backend included.
 #
 # The workspace is compiled once: clippy-driver compiles the workspace's own
 # crates (the way `cargo clippy` runs it, warnings denied), so linting happens
@@ -30,6 +31,13 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; the
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
 fi
 export OUTREACH_REQUIRE_BROWSER=1
+# The server's PostgreSQL backend (its contract suite, races and the
+# end-to-end sync): Debian's PostgreSQL, run by the tests as a throwaway
+# cluster in a temporary directory; the tests fail rather than skip without it.
+if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql
+fi
+export OUTREACH_REQUIRE_POSTGRES=1
 cargo --version
 
 step "cargo fmt --check"
@@ -85,6 +93,14 @@ env -u RUSTC_WORKSPACE_WRAPPER -u CLIPPY_ARGS scripts/fuzz.sh 15
 step "Swift bindings: the generated C header compiles"
 # No Swift compiler here; the header is what the XCFramework exposes to Swift.
 # gcc lacks clang's nullability qualifiers, so they are defined away.
+# (Two commands, not `&&`: under `set -e` a failure before `&&` would not stop the script.)
 printf '#include "outreach_ffiFFI.h"\nint main(void) { return 0; }\n' |
-  cc -fsyntax-only -Wall -Werror -D_Nonnull= -D_Nullable= -I build/bindings/swift -x c - &&
-  echo "Swift C header compiles"
+  cc -fsyntax-only -Wall -Werror -D_Nonnull= -D_Nullable= -I build/bindings/swift -x c -
+echo "Swift C header compiles"
+
+step "Swift sources checked against the bindings and the core (Messages, vocabulary, strings, main actor)"
+# No Swift compiler here either: scripts/check-swift.py compares Messages.swift
+# with the generated OutreachError, the app's Localizable.strings with the
+# core's vocabulary (through the Python bindings), and fails on a blocking
+# vault call outside Core.run / Task.detached.
+PYTHONPATH=build/bindings/python python3 scripts/check-swift.py

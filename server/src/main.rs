@@ -1,9 +1,10 @@
 //! `outreach-server`: the sync server and its admin commands.
 //!
 //! The admin commands open the same database as a running server (SQLite
-//! locking makes that safe), so invites and revocations take effect at once.
-//! Only `init` and `serve` create a database; every other admin command
-//! refuses a data directory without one.
+//! locking makes that safe; on PostgreSQL, `--database URL`, any number of
+//! servers and commands share it), so invites and revocations take effect
+//! at once. Only `init` and `serve` create a database; every other admin
+//! command refuses a data directory (or a PostgreSQL database) without one.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -13,6 +14,7 @@ use clap::{Parser, Subcommand};
 use outreach_protocol::Role;
 use outreach_server::keys;
 use outreach_server::storage::erasure::{EraseError, date_of, parse_case_id, time_of};
+use outreach_server::storage::postgres::{OpenError, PostgresStorage, is_postgres_url, redact_url};
 use outreach_server::storage::{SqliteStorage, Storage, StorageError};
 
 #[derive(Parser)]
@@ -25,6 +27,15 @@ struct Cli {
     /// Data directory (database; on first start also the recovery key).
     #[arg(long, global = true, env = "OUTREACH_SERVER_DATA", default_value = outreach_server::DEFAULT_DATA_DIR)]
     data: PathBuf,
+    /// PostgreSQL instead of the embedded SQLite file: postgres://USER:PASSWORD@HOST:PORT/DATABASE (several servers may share it; --data then only holds the first run's recovery key file).
+    #[arg(
+        long,
+        global = true,
+        env = "OUTREACH_SERVER_DATABASE",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    database: Option<String>,
     /// Print machine-readable JSON.
     #[arg(long, global = true)]
     json: bool,
@@ -117,6 +128,8 @@ enum CliError {
     Serve(std::io::Error),
     #[error(transparent)]
     Safety(#[from] outreach_server::safety::SafetyConfigError),
+    #[error(transparent)]
+    Database(#[from] OpenError),
 }
 
 fn main() -> ExitCode {
@@ -144,13 +157,21 @@ fn run(cli: Cli) -> Result<(), CliError> {
         } => {
             // Checked before anything is opened or created.
             let safety = safety.options()?;
-            serve(&cli.data, &listen, &org, cli.json, limits, safety)
+            serve(
+                &cli.data,
+                cli.database.as_deref(),
+                &listen,
+                &org,
+                cli.json,
+                limits,
+                safety,
+            )
         }
         Command::Init {
             org,
             recovery_key_out,
         } => {
-            let storage = SqliteStorage::open(&cli.data)?;
+            let storage = open_storage(&cli.data, cli.database.as_deref())?;
             if storage.org()?.is_some() {
                 return Err(StorageError::AlreadyInitialised.into());
             }
@@ -175,7 +196,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             team,
             expires_hours,
         } => {
-            let storage = existing_storage(&cli.data)?;
+            let storage = existing_storage(&cli.data, cli.database.as_deref())?;
             let name = check_name("--name", &name)?;
             let team = team.map(|t| check_name("--team", &t)).transpose()?;
             let role = Role::parse(&role).ok_or_else(|| CliError::Usage("unknown role".into()))?;
@@ -190,7 +211,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 ));
             }
             let by = actor(cli.by.as_deref())?;
-            let code = invite(&storage, &name, role, team.as_deref(), expires_hours)?;
+            let code = invite(&*storage, &name, role, team.as_deref(), expires_hours)?;
             storage.log_admin_action(
                 &by,
                 "invite",
@@ -214,7 +235,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Devices => {
-            let storage = existing_storage(&cli.data)?;
+            let storage = existing_storage(&cli.data, cli.database.as_deref())?;
             let list = storage.devices()?;
             if cli.json {
                 println!(
@@ -250,9 +271,9 @@ fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::RevokeDevice { device_id } => {
-            let storage = existing_storage(&cli.data)?;
+            let storage = existing_storage(&cli.data, cli.database.as_deref())?;
             let by = actor(cli.by.as_deref())?;
-            let id = resolve_device(&storage, &device_id)?;
+            let id = resolve_device(&*storage, &device_id)?;
             if !storage.revoke_device(&id, outreach_server::now())? {
                 return Err(CliError::Usage(
                     "no device with that id (see `outreach-server devices`)".into(),
@@ -279,11 +300,14 @@ fn run(cli: Cli) -> Result<(), CliError> {
             }
             Ok(())
         }
-        Command::Rejected => list_rejected(&existing_storage(&cli.data)?, cli.json),
+        Command::Rejected => list_rejected(
+            &*existing_storage(&cli.data, cli.database.as_deref())?,
+            cli.json,
+        ),
         Command::EraseCase { case, confirm } => {
-            let storage = existing_storage(&cli.data)?;
+            let storage = existing_storage(&cli.data, cli.database.as_deref())?;
             erase_case(
-                &storage,
+                &*storage,
                 &case,
                 confirm.as_deref(),
                 cli.by.as_deref(),
@@ -294,16 +318,19 @@ fn run(cli: Cli) -> Result<(), CliError> {
             closed_before,
             dry_run,
         } => {
-            let storage = existing_storage(&cli.data)?;
+            let storage = existing_storage(&cli.data, cli.database.as_deref())?;
             retention(
-                &storage,
+                &*storage,
                 &closed_before,
                 dry_run,
                 cli.by.as_deref(),
                 cli.json,
             )
         }
-        Command::Audit => audit(&existing_storage(&cli.data)?, cli.json),
+        Command::Audit => audit(
+            &*existing_storage(&cli.data, cli.database.as_deref())?,
+            cli.json,
+        ),
     }
 }
 
@@ -544,11 +571,54 @@ fn list_rejected(storage: &dyn Storage, json: bool) -> Result<(), CliError> {
 /// Opens the server database for an admin command, never creating one: run
 /// in the wrong folder, an admin command would otherwise set up an empty
 /// second database and point its user at `init` (a second organisation).
-fn existing_storage(data: &Path) -> Result<SqliteStorage, CliError> {
+fn existing_storage(data: &Path, database: Option<&str>) -> Result<Box<dyn Storage>, CliError> {
+    if let Some(url) = database {
+        return Ok(Box::new(PostgresStorage::open_existing(postgres_url(
+            url,
+        )?)?));
+    }
     if !outreach_server::database_path(data).is_file() {
         return Err(CliError::NoData(data.display().to_string()));
     }
-    Ok(SqliteStorage::open(data)?)
+    Ok(Box::new(SqliteStorage::open(data)?))
+}
+
+/// Opens (creating or upgrading) the database: PostgreSQL with
+/// `--database`, else the SQLite file in the data directory.
+fn open_storage(data: &Path, database: Option<&str>) -> Result<Box<dyn Storage>, CliError> {
+    match database {
+        Some(url) => Ok(Box::new(PostgresStorage::open(postgres_url(url)?)?)),
+        None => Ok(Box::new(SqliteStorage::open(data)?)),
+    }
+}
+
+/// Creates the data directory, readable by this user only.
+fn private_dir(dir: &Path) -> Result<(), CliError> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(dir).map_err(|e| {
+        CliError::Usage(format!(
+            "could not create the data directory {} ({e}): set --data",
+            dir.display()
+        ))
+    })
+}
+
+/// `--database` must be a PostgreSQL URL (shown redacted if it is not).
+fn postgres_url(url: &str) -> Result<&str, CliError> {
+    if is_postgres_url(url) {
+        Ok(url)
+    } else {
+        Err(CliError::Usage(format!(
+            "--database {}: not a postgres:// URL (without --database the server uses the SQLite file in --data)",
+            redact_url(url)
+        )))
+    }
 }
 
 /// A device by its id or a unique prefix of at least 8 hex digits (the
@@ -724,6 +794,7 @@ fn parse_bytes(s: &str) -> Result<u64, String> {
 
 fn serve(
     data: &Path,
+    database: Option<&str>,
     listen: &str,
     org_name: &str,
     json: bool,
@@ -766,16 +837,26 @@ fn serve(
         webhook = options.safety.webhook.as_ref().map_or("none", |w| w.host()),
         "lone-working alerts"
     );
-    let storage = SqliteStorage::open(data)?;
+    let storage: Arc<dyn Storage> = open_storage(data, database)?.into();
+    match database {
+        Some(url) => tracing::info!(database = %redact_url(url), "storage: PostgreSQL"),
+        None => {
+            tracing::info!(database = %outreach_server::database_path(data).display(), "storage: SQLite")
+        }
+    }
     storage.set_device_quota(limits.device_quota);
     if storage.org()?.is_none() {
         let org = check_name("--org", org_name)?;
+        if database.is_some() {
+            // On PostgreSQL the data directory holds only the key file.
+            private_dir(data)?;
+        }
         let key_file = data.join(outreach_server::FIRST_RUN_RECOVERY_FILE);
         let pk = keys::write_recovery_key(&key_file, &org)?;
         storage.init_org(&org, pk, outreach_server::now())?;
         warn_recovery(&key_file);
         let code = invite(
-            &storage,
+            &*storage,
             "admin",
             Role::Admin,
             None,
@@ -784,7 +865,13 @@ fn serve(
         if json {
             print_json(&serde_json::json!({ "organisation": org, "admin_code": code }));
         } else {
-            println!("Organisation '{org}' initialised in {}.", data.display());
+            match database {
+                Some(url) => println!(
+                    "Organisation '{org}' initialised in the database {}.",
+                    redact_url(url)
+                ),
+                None => println!("Organisation '{org}' initialised in {}.", data.display()),
+            }
             println!("First admin enrolment code: {code}");
         }
     }
@@ -804,7 +891,7 @@ fn serve(
         let addr = listener.local_addr().map_err(CliError::Serve)?;
         tracing::info!(%addr, "listening");
         println!("Listening on http://{addr} (put TLS in front for anything but loopback: docs/DEPLOYMENT.md)");
-        let state = outreach_server::AppState::new(Arc::new(storage), options);
+        let state = outreach_server::AppState::new(storage, options);
         outreach_server::serve(listener, state, shutdown_signal())
             .await
             .map_err(CliError::Serve)?;

@@ -47,6 +47,9 @@ pub struct Server {
     child: Option<Child>,
     /// Extra `serve` options (limits made small for a test).
     options: Vec<String>,
+    /// `--database URL` (PostgreSQL) for the server and the admin
+    /// commands; `None`: the SQLite file in `data`.
+    pub database: Option<String>,
 }
 
 impl Server {
@@ -57,14 +60,29 @@ impl Server {
 
     /// Like [`Server::start`], with extra `serve` options.
     pub fn start_with(data: &Path, options: &[&str]) -> Server {
+        Server::start_on(data, None, options)
+    }
+
+    /// Like [`Server::start_with`], on PostgreSQL (`--database URL`) when
+    /// `database` is given (`data` then holds only the recovery key file).
+    pub fn start_on(data: &Path, database: Option<&str>, options: &[&str]) -> Server {
         let mut s = Server {
             data: data.to_path_buf(),
             addr: "127.0.0.1:0".parse().unwrap(),
             child: None,
             options: options.iter().map(|o| o.to_string()).collect(),
+            database: database.map(str::to_string),
         };
         s.spawn();
         s
+    }
+
+    /// `--database URL`, if the server runs on PostgreSQL.
+    fn database_args(&self) -> Vec<String> {
+        match &self.database {
+            Some(url) => vec!["--database".into(), url.clone()],
+            None => Vec::new(),
+        }
     }
 
     /// The server process's id (to read its memory use from `/proc`).
@@ -86,6 +104,7 @@ impl Server {
         let mut child = Command::new(bin("outreach-server"))
             .args(["serve", "--listen", &self.addr.to_string(), "--data"])
             .arg(&self.data)
+            .args(self.database_args())
             .args(&self.options)
             .stdout(Stdio::piped())
             .stderr(log)
@@ -138,6 +157,7 @@ impl Server {
             .args(args)
             .arg("--data")
             .arg(&self.data)
+            .args(self.database_args())
             .arg("--json")
             .output()
             .expect("run outreach-server");

@@ -48,7 +48,7 @@ struct PrivacyCover: View {
     var body: some View {
         ZStack {
             Color(.systemBackground).ignoresSafeArea()
-            Label("Outreach", systemImage: "lock.fill").font(.title)
+            Label(tr("app_name"), systemImage: "lock.fill").font(.title)
         }
     }
 }

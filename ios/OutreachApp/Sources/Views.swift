@@ -3,24 +3,40 @@ import OutreachKit
 import SwiftUI
 
 // Screens are thin: every rule lives in the Rust core, every state in
-// OutreachKit's stores. One column, large controls, so a contact can be
-// recorded one-handed right after a visit.
+// OutreachKit's stores (which run every blocking core call off the main
+// actor), every word in Localizable.strings. One column, system controls
+// (VoiceOver labels from their titles, at least 44 pt, Dynamic Type), so a
+// contact can be recorded one-handed right after a visit.
+
+/// A problem, in words (never only red).
+struct ErrorLine: View {
+    let message: String?
+    var body: some View {
+        if let message { Text(tr("problem", message)).foregroundStyle(.red) }
+    }
+}
 
 struct CreateVaultView: View {
     @EnvironmentObject var app: AppStore
     @State private var name = ""
     @State private var team = ""
     @State private var passphrase = ""
+    @State private var again = ""
 
     var body: some View {
         Form {
-            Section("Set up Outreach on this phone") {
-                TextField("Your name", text: $name)
-                TextField("Team", text: $team)
-                SecureField("Passphrase", text: $passphrase)
+            Section(tr("setup_title")) {
+                TextField(tr("your_name"), text: $name)
+                TextField(tr("team"), text: $team)
+                SecureField(tr("passphrase"), text: $passphrase)
+                SecureField(tr("passphrase_again"), text: $again)
             }
-            if let error = app.error { Text(error).foregroundStyle(.red) }
-            Button("Create") { app.create(passphrase: passphrase, name: name, team: team.isEmpty ? nil : team) }
+            if app.working { ProgressView() }
+            ErrorLine(message: app.error)
+            Button(tr("create")) {
+                Task { await app.create(passphrase: passphrase, again: again, name: name, team: team.isEmpty ? nil : team) }
+            }
+            .disabled(app.working)
         }
     }
 }
@@ -31,18 +47,22 @@ struct UnlockView: View {
 
     var body: some View {
         Form {
-            Section("Outreach is locked") {
-                SecureField("Passphrase", text: $passphrase)
-                Button("Unlock") {
-                    app.unlock(passphrase: passphrase)
+            Section(tr("locked_title")) {
+                SecureField(tr("passphrase"), text: $passphrase)
+                Button(tr("unlock")) {
+                    let entered = passphrase
                     passphrase = ""
+                    Task { await app.unlock(passphrase: entered) }
                 }
+                .disabled(app.working)
                 if app.quickUnlockAvailable {
-                    Button("Unlock with Face ID or passcode") { app.unlockQuick() }
+                    Button(tr("unlock_quick_ios")) { Task { await app.unlockQuick() } }.disabled(app.working)
                 }
+                if app.working { ProgressView() }
             }
-            if let error = app.error { Text(error).foregroundStyle(.red) }
+            ErrorLine(message: app.error)
         }
+        .task { await app.refreshQuickUnlock() }
     }
 }
 
@@ -52,35 +72,94 @@ struct CaseloadView: View {
     @EnvironmentObject var app: AppStore
 
     var body: some View {
-        List(store.rows) { row in
-            NavigationLink(destination: CaseView(store: CaseStore(vault: vault, caseId: row.id), vault: vault)) {
-                VStack(alignment: .leading) {
-                    Text(row.summary.preferredName).bold()
-                    // "OVERDUE · next contact …" and "not seen for N days", worded by OutreachKit.
-                    Text(row.contactLine)
-                        .foregroundStyle(row.overdue ? .red : .primary)
-                    if let review = row.reviewLine { Text(review) }
-                    if row.summary.openConcerns > 0 { Text("\(row.summary.openConcerns) open concern(s)") }
-                    Text(label(row.sync)).font(.caption)
+        List {
+            NavigationLink(tr("new_case")) { NewCaseView(store: NewCaseStore(vault: vault), vault: vault) }
+            ForEach(store.rows) { row in
+                NavigationLink(destination: CaseView(store: CaseStore(vault: vault, caseId: row.id), vault: vault)) {
+                    VStack(alignment: .leading) {
+                        Text(row.summary.preferredName).bold()
+                        // "OVERDUE · next contact …": the word says it, the colour repeats it.
+                        Text(row.contactLine).foregroundStyle(row.overdue ? .red : .primary)
+                        if let review = row.reviewLine { Text(review) }
+                        if row.summary.openConcerns > 0 {
+                            Text(tr("open_concerns_ios", String(row.summary.openConcerns),
+                                    row.summary.highestOpenSeverity.map(label) ?? ""))
+                        }
+                        Text(syncLabel(row.sync)).font(.caption)
+                    }
                 }
             }
+            ErrorLine(message: store.error)
         }
-        .navigationTitle("Caseload")
+        .navigationTitle(tr("caseload_title"))
         .toolbar {
-            Toggle("Closed", isOn: $store.includeClosed)
-            NavigationLink("Sign-off") { ReviewView(store: ReviewStore(vault: vault)) }
-            NavigationLink("Sync") { SyncView(store: SyncStore(vault: vault)) }
-            NavigationLink("Settings") { SettingsView(vault: vault) }
+            Toggle(tr("show_closed"), isOn: $store.includeClosed)
+            NavigationLink(tr("sign_off_title")) { ReviewView(store: ReviewStore(vault: vault)) }
+            NavigationLink(tr("sync_title")) { SyncView(store: SyncStore(vault: vault)) }
+            NavigationLink(tr("settings_title")) { SettingsView(store: SettingsStore(vault: vault, keyStore: app.keyStore)) }
         }
-        .onAppear { store.refresh() }
+        .task { await store.refresh() }
     }
 
-    private func label(_ s: CaseSyncState) -> String {
+    private func syncLabel(_ s: CaseSyncState) -> String {
         switch s {
-        case .neverSynced: return "Not yet synced"
-        case .pendingUpload: return "Waiting to upload"
-        case .synced: return "Synced"
-        case .conflict: return "Conflict to resolve"
+        case .neverSynced: return tr("sync_never")
+        case .pendingUpload: return tr("sync_pending")
+        case .synced: return tr("sync_done")
+        case .conflict: return tr("sync_conflict")
+        case .needsAttention: return tr("sync_attention")
+        }
+    }
+}
+
+/// Open a case: her name, the safe-contact questions first, the referral.
+struct NewCaseView: View {
+    @StateObject var store: NewCaseStore
+    let vault: OutreachVault
+    @State private var opened: String?
+
+    var body: some View {
+        Form {
+            Section {
+                TextField(tr("preferred_name"), text: $store.preferredName)
+                TextField(tr("phone"), text: $store.phone).keyboardType(.phonePad)
+            }
+            Section(tr("safe_contact")) {
+                YesNoPicker(title: tr("ask_texts"), value: $store.textOk)
+                YesNoPicker(title: tr("ask_voicemail"), value: $store.voicemailOk)
+                TextField(tr("code_word"), text: $store.codeWord)
+                TextField(tr("safe_contact_notes"), text: $store.safeContactNotes, axis: .vertical)
+            }
+            Section(tr("referral")) {
+                Toggle(tr("referral_date_known"), isOn: Binding(
+                    get: { store.referralDate != nil }, set: { store.referralDate = $0 ? Date() : nil }))
+                if let date = store.referralDate {
+                    DatePicker(tr("referral_date"), selection: Binding(get: { date }, set: { store.referralDate = $0 }),
+                               displayedComponents: .date)
+                }
+                TextField(tr("referral_source"), text: $store.referralSource)
+            }
+            ErrorLine(message: store.error)
+            Button(tr("open_case_save")) { Task { opened = await store.create() } }
+        }
+        .navigationTitle(tr("new_case"))
+        // iOS 16: the opened case replaces this form in the stack.
+        .navigationDestination(isPresented: Binding(get: { opened != nil }, set: { if !$0 { opened = nil } })) {
+            if let id = opened { CaseView(store: CaseStore(vault: vault, caseId: id), vault: vault) }
+        }
+    }
+}
+
+/// Yes / no / not asked yet.
+struct YesNoPicker: View {
+    let title: String
+    @Binding var value: Bool?
+
+    var body: some View {
+        Picker(title, selection: $value) {
+            Text(tr("not_asked")).tag(Bool?.none)
+            Text(tr("yes")).tag(Bool?.some(true))
+            Text(tr("no")).tag(Bool?.some(false))
         }
     }
 }
@@ -89,114 +168,270 @@ struct CaseView: View {
     @StateObject var store: CaseStore
     let vault: OutreachVault
     @State private var goal = ""
-    @State private var domain: Domain = .housing
+    @State private var domain: Domain = Vocab.core.domains[0].value
+    @State private var action = ""
     @State private var score = 5.0
-    @State private var worry = ""
+    @State private var scaleView: ScaleView = Vocab.core.scaleViews[0].value
+    @State private var question = ""
+    @State private var column: SosColumn = Vocab.core.sosColumns[0].value
+    @State private var entry = ""
     @State private var worryKind: WorryKind?
-    @State private var exitReason: ExitReason = .completed
+    @State private var revising: String?
+    @State private var danger = ""
+    @State private var safetyGoal = ""
+    @State private var exitReason: ExitReason = Vocab.core.exitReasons[0].value
     @State private var exitNote = ""
     @State private var transferTo = ""
 
+    /// One entry of the Signs of Safety map, with its column.
+    private struct SosItem: Identifiable {
+        let id: String
+        let column: SosColumn
+        let entry: SosEntry
+    }
+
+    private var sosEntries: [SosItem] {
+        guard let map = store.record?.signsOfSafety else { return [] }
+        let columns: [(SosColumn, [String: SosEntry])] = [(.worries, map.worries), (.workingWell, map.workingWell),
+                                                          (.needsToHappen, map.needsToHappen)]
+        return columns.flatMap { c in c.1.sorted { $0.key < $1.key }.map { SosItem(id: $0.key, column: c.0, entry: $0.value) } }
+    }
+
     var body: some View {
         List {
-            // Safe-contact rules first: she may not be safe to text or call.
-            Section { ForEach(store.contactRules, id: \.self) { Text($0).bold().foregroundStyle(.red) } }
-            if let closed = store.closed { Section { Text(closed).bold() } }
-            Section {
-                NavigationLink("Record contact") { ContactView(store: ContactStore(vault: vault, caseId: store.caseId)) }
-                NavigationLink("Conflicts") { ConflictsView(store: ConflictStore(vault: vault, caseId: store.caseId)) }
+            // Safe-contact rules first: she may not be safe to text or call (bold words, red too).
+            if !store.rules.isEmpty {
+                Section(tr("safe_contact")) { ForEach(store.rules, id: \.self) { Text(ruleText($0)).bold().foregroundStyle(.red) } }
             }
-            Section("Support plan") {
-                ForEach(Array(store.record?.goals ?? [:]).sorted(by: { $0.key < $1.key }), id: \.key) { _, g in
-                    Text("\(String(describing: g.domain)): \(g.text)")
-                }
-                Picker("Domain", selection: $domain) {
-                    ForEach([Domain.housing, .mentalHealth, .physicalHealth, .substanceUse, .domesticAbuse, .finance], id: \.self) {
-                        Text(String(describing: $0)).tag($0)
+            if store.closed, let p = store.record?.programme {
+                Section { Text(tr("case_closed", p.closedOn ?? "", p.exitReason.map { vocabLabel("exit_reasons", $0) } ?? "")).bold() }
+            }
+            Section {
+                NavigationLink(tr("record_contact")) { ContactView(store: ContactStore(vault: vault, caseId: store.caseId)) }
+                NavigationLink(tr("concerns_title")) { ConcernsView(store: ConcernsStore(vault: vault, caseId: store.caseId)) }
+                NavigationLink(tr("conflicts_title")) { ConflictsView(store: ConflictStore(vault: vault, caseId: store.caseId)) }
+            }
+            ErrorLine(message: store.error)
+            Section(tr("plan_title")) {
+                ForEach(Array(store.record?.goals ?? [:]).sorted(by: { $0.key < $1.key }), id: \.key) { id, g in
+                    Button(tr("add_action_to", label(g.domain), g.text)) {
+                        Task { if await store.addAction(goalId: id, text: action) { action = "" } }
                     }
                 }
-                TextField("New goal", text: $goal)
-                Button("Add goal") { store.addGoal(domain: domain, text: goal); goal = "" }
-            }
-            Section("Signs of Safety map") {
-                ForEach(Array(store.record?.signsOfSafety.worries ?? [:]).filter { $0.value.status != .resolved }.sorted(by: { $0.key < $1.key }), id: \.key) { id, w in
-                    Button("Worry\(w.kind.map { " (\(String(describing: $0)))" } ?? ""): \(w.text)") { store.resolveSos(entryId: id) }
+                TextField(tr("action_then_goal"), text: $action)
+                // All twelve domains, from the core.
+                Picker(tr("domain"), selection: $domain) {
+                    ForEach(Vocab.core.domains, id: \.word) { Text(label($0.value)).tag($0.value) }
                 }
-                ForEach(store.record?.signsOfSafety.workingWell.values.filter { $0.status != .resolved }.map(\.text) ?? [], id: \.self) { Text("Working well: \($0)") }
-                ForEach(store.record?.signsOfSafety.needsToHappen.values.filter { $0.status != .resolved }.map(\.text) ?? [], id: \.self) { Text("Needs to happen: \($0)") }
-                TextField("New worry", text: $worry)
-                Picker("Kind", selection: $worryKind) {
-                    Text("Not set").tag(WorryKind?.none)
-                    Text("Harm").tag(WorryKind?.some(.harm))
-                    Text("Danger").tag(WorryKind?.some(.danger))
-                    Text("Complicating factor").tag(WorryKind?.some(.complicating))
+                TextField(tr("goal"), text: $goal)
+                Button(tr("add_goal")) { Task { if await store.addGoal(domain: domain, text: goal) { goal = "" } } }
+            }
+            Section(tr("scaling")) {
+                Slider(value: $score, in: 0...10, step: 1) { Text(tr("scale_value", String(Int(score)))) }
+                    .accessibilityValue(String(Int(score)))
+                Picker(tr("whose_view"), selection: $scaleView) {
+                    ForEach(Vocab.core.scaleViews, id: \.word) { Text(label($0.value)).tag($0.value) }
                 }
-                Button("Add worry") { store.addSosEntry(column: .worries, text: worry, kind: worryKind); worry = "" }
-            }
-            Section("Signs of Safety scale") {
-                Slider(value: $score, in: 0...10, step: 1)
-                Button("Add reading: \(Int(score))") { store.addScale(score: Int64(score)) }
-            }
-            Section("Concerns") {
-                ForEach(Array(store.record?.concerns ?? [:]).sorted(by: { $0.key < $1.key }), id: \.key) { _, c in
-                    Text("\(String(describing: c.severity)) · \(c.category)")
+                TextField(tr("scaling_question"), text: $question)
+                Button(tr("add_reading_value", String(Int(score)))) {
+                    Task {
+                        if await store.addScale(score: Int64(score), view: scaleView, question: question.isEmpty ? nil : question) { question = "" }
+                    }
                 }
             }
-            Section("Timeline") {
-                ForEach(store.timeline, id: \.id) { Text("\(String($0.at.prefix(10)))  \($0.kind): \($0.summary)") }
-            }
-            Section("Programme") {
-                if store.closed != nil {
-                    Button("Reopen case") { store.reopen() }
-                } else {
-                    Picker("She left because", selection: $exitReason) {
-                        ForEach([ExitReason.completed, .disengaged, .withdrew, .movedAway, .pregnancy, .custody, .transferred, .other], id: \.self) {
-                            Text(String(describing: $0)).tag($0)
+            Section(tr("sos_title")) {
+                ForEach(sosEntries) { item in
+                    VStack(alignment: .leading) {
+                        Text(tr("sos_entry_line", label(item.column), item.entry.text)
+                             + (item.entry.status == .resolved ? " · " + vocabLabel("sos_statuses", "resolved") : ""))
+                        HStack {
+                            Button(tr("revise")) {
+                                revising = item.id; column = item.column; worryKind = item.entry.kind; entry = item.entry.text
+                            }
+                            .buttonStyle(.bordered)
+                            Button(tr(item.entry.status == .resolved ? "reopen" : "resolve")) {
+                                Task { await store.setSosResolved(entryId: item.id, item.entry.status != .resolved) }
+                            }
+                            .buttonStyle(.bordered)
                         }
                     }
-                    TextField("Note (optional)", text: $exitNote)
-                    Button("Close case") { store.close(reason: exitReason, note: exitNote.isEmpty ? nil : exitNote) }
                 }
-                TextField("Transfer to (practitioner's name)", text: $transferTo)
-                Button("Transfer case") { Task { await store.transfer(to: transferTo); transferTo = "" } }
+                Picker(tr("sos_column"), selection: $column) {
+                    ForEach(Vocab.core.sosColumns, id: \.word) { Text(label($0.value)).tag($0.value) }
+                }
+                if column == .worries {
+                    Picker(tr("worry_kind"), selection: $worryKind) {
+                        Text(tr("not_set")).tag(WorryKind?.none)
+                        ForEach(Vocab.core.worryKinds, id: \.word) { Text(label($0.value)).tag(WorryKind?.some($0.value)) }
+                    }
+                }
+                TextField(tr(revising == nil ? "sos_entry" : "sos_entry_revised"), text: $entry, axis: .vertical)
+                Button(tr(revising == nil ? "add_entry" : "save_revision")) {
+                    Task {
+                        let kind = column == .worries ? worryKind : nil
+                        let ok: Bool
+                        if let id = revising { ok = await store.reviseSos(entryId: id, text: entry, kind: kind) }
+                        else { ok = await store.addSosEntry(column: column, text: entry, kind: kind) }
+                        if ok { entry = ""; revising = nil }
+                    }
+                }
+            }
+            Section(tr("danger_statements")) {
+                ForEach(Array(store.record?.signsOfSafety.dangerStatements ?? [:]).sorted(by: { $0.key < $1.key }), id: \.key) { _, d in
+                    Text(tr("danger_line", "\(d.danger) → \(d.safetyGoal)"))
+                }
+                TextField(tr("danger"), text: $danger)
+                TextField(tr("safety_goal"), text: $safetyGoal)
+                Button(tr("add_danger_statement")) {
+                    Task { if await store.addDangerStatement(danger: danger, safetyGoal: safetyGoal) { danger = ""; safetyGoal = "" } }
+                }
+            }
+            Section(tr("open_concerns_title")) {
+                ForEach(Array(store.record?.concerns ?? [:]).filter { $0.value.status != .closed }
+                    .sorted(by: { Vocab.severityRank($0.value.severity) > Vocab.severityRank($1.value.severity) }), id: \.key) { _, c in
+                    Text(tr("concern_line", label(c.severity), c.category))
+                }
+            }
+            Section(tr("timeline")) {
+                ForEach(store.timeline, id: \.id) { Text("\(String($0.at.prefix(10)))  \($0.summary)") }
+            }
+            Section(tr("programme")) {
+                if store.closed {
+                    Button(tr("reopen_case")) { Task { await store.reopen() } }
+                } else {
+                    Picker(tr("exit_reason"), selection: $exitReason) {
+                        ForEach(Vocab.core.exitReasons, id: \.word) { Text(label($0.value)).tag($0.value) }
+                    }
+                    TextField(tr("exit_note"), text: $exitNote)
+                    Button(tr("close_case")) { Task { await store.close(reason: exitReason, note: exitNote.isEmpty ? nil : exitNote) } }
+                }
+                TextField(tr("transfer_to"), text: $transferTo)
+                Button(tr("transfer_action")) { Task { await store.transfer(to: transferTo); transferTo = "" } }
                 if let t = store.transferred { Text(t) }
             }
-            if let error = store.error { Text(error).foregroundStyle(.red) }
         }
         .navigationTitle(store.record?.profile.preferredName ?? "")
-        .onAppear { store.load() }
+        .task { await store.load() }
     }
 }
 
+/// Record a contact: every kind and outcome the core knows (phone, text,
+/// video and attempted contacts included), the platform's date and time
+/// pickers (now, and the next contact at the case's interval), every edit
+/// saved as an encrypted draft.
 struct ContactView: View {
     @StateObject var store: ContactStore
     @Environment(\.dismiss) private var dismiss
+    @State private var confirmDiscard = false
+
+    private func text(_ path: WritableKeyPath<VisitDraft, String?>) -> Binding<String> {
+        Binding(get: { store.draft[keyPath: path] ?? "" }, set: { store.draft[keyPath: path] = $0.isEmpty ? nil : $0; store.save() })
+    }
 
     var body: some View {
         Form {
-            Picker("Type", selection: Binding(get: { store.draft.kind ?? .home }, set: { store.draft.kind = $0; store.save() })) {
-                ForEach([ContactKind.home, .community, .office, .phone, .text, .attempted], id: \.self) {
-                    Text(String(describing: $0)).tag($0)
+            Picker(tr("contact_kind"), selection: Binding(get: { store.draft.kind }, set: { store.draft.kind = $0; store.save() })) {
+                Text(tr("not_set")).tag(ContactKind?.none)
+                ForEach(store.kinds, id: \.self) { Text(label($0)).tag(ContactKind?.some($0)) }
+            }
+            Section {
+                Picker(tr("outcome"), selection: Binding(get: { store.draft.outcome }, set: { store.draft.outcome = $0; store.save() })) {
+                    Text(tr("not_set")).tag(Outcome?.none)
+                    ForEach(store.outcomes, id: \.self) { Text(label($0)).tag(Outcome?.some($0)) }
                 }
-            }
-            Picker("Outcome", selection: Binding(get: { store.draft.outcome ?? .completed }, set: { store.draft.outcome = $0; store.save() })) {
-                ForEach([Outcome.completed, .noAnswer, .cancelled, .rescheduled], id: \.self) { Text(String(describing: $0)).tag($0) }
-            }
-            TextField("When (2026-11-27T10:00:00Z)", text: Binding(get: { store.draft.at ?? "" }, set: { store.draft.at = $0; store.save() }))
-            TextField("Note", text: Binding(get: { store.draft.note ?? "" }, set: { store.draft.note = $0; store.save() }), axis: .vertical)
-                .lineLimit(4...12)
-            TextField("Her own words", text: Binding(get: { store.draft.herWords ?? "" }, set: { store.draft.herWords = $0; store.save() }))
-            TextField("Who was present (comma separated)", text: Binding(
+            } footer: { Text(tr("attempt_hint")) }
+            DatePicker(tr("contact_when"), selection: Binding(
+                get: { Dates.parseInstant(store.draft.at) ?? Date() },
+                set: { store.draft.at = Dates.instant($0); store.save() }))
+            TextField(tr("note"), text: text(\.note), axis: .vertical).lineLimit(4...12)
+            TextField(tr("her_words"), text: text(\.herWords), axis: .vertical)
+            TextField(tr("actions_agreed"), text: text(\.actionsAgreed), axis: .vertical)
+            Stepper(tr("wellbeing_value", store.draft.wellbeing.map { String($0) } ?? tr("not_set")),
+                    onIncrement: { store.draft.wellbeing = min((store.draft.wellbeing ?? 4) + 1, 10); store.save() },
+                    onDecrement: { store.draft.wellbeing = max((store.draft.wellbeing ?? 6) - 1, 0); store.save() })
+            TextField(tr("present"), text: Binding(
                 get: { store.draft.present.joined(separator: ", ") },
                 set: { store.draft.present = $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }; store.save() }))
-            TextField("Next contact due", text: Binding(get: { store.draft.nextContactDue ?? "" }, set: { store.draft.nextContactDue = $0.isEmpty ? nil : $0; store.save() }))
-            if let error = store.error { Text(error).foregroundStyle(.red) }
-            Button("Save contact") { if store.submit() { dismiss() } }
+            Section(tr("domains_discussed")) {
+                ForEach(store.domains, id: \.self) { d in
+                    Toggle(label(d), isOn: Binding(
+                        get: { store.draft.domains.contains(d) },
+                        set: { on in store.draft.domains = on ? store.draft.domains + [d] : store.draft.domains.filter { $0 != d }; store.save() }))
+                }
+            }
+            Section {
+                Toggle(tr("next_contact_set"), isOn: Binding(
+                    get: { store.draft.nextContactDue != nil },
+                    set: { store.draft.nextContactDue = $0 ? Dates.instant(Date().addingTimeInterval(Double(Vocab.core.defaultContactEveryDays) * 86_400)) : nil; store.save() }))
+                if let due = Dates.parseInstant(store.draft.nextContactDue) {
+                    DatePicker(tr("next_contact"), selection: Binding(
+                        get: { due }, set: { store.draft.nextContactDue = Dates.instant($0); store.save() }))
+                }
+            }
+            ErrorLine(message: store.error)
+            Button(tr("save_contact")) { Task { if await store.submit() { dismiss() } } }
+            Button(tr("discard_draft"), role: .destructive) { confirmDiscard = true }
         }
-        .navigationTitle("Record a contact")
+        .navigationTitle(tr("record_contact"))
+        .task { await store.start() }
+        .confirmationDialog(tr("discard_draft_confirm"), isPresented: $confirmDiscard, titleVisibility: .visible) {
+            Button(tr("discard"), role: .destructive) { Task { await store.discard(); dismiss() } }
+            Button(tr("keep"), role: .cancel) {}
+        }
     }
 }
 
+/// Concerns: open first, most severe first; raise, escalate, change, close.
+struct ConcernsView: View {
+    @StateObject var store: ConcernsStore
+    @State private var category = ""
+    @State private var description = ""
+    @State private var severity: Severity = Vocab.core.severities.last!.value
+    @State private var escalateTo = ""
+
+    var body: some View {
+        List {
+            Section(tr("raise_concern")) {
+                TextField(tr("concern_category"), text: $category)
+                Picker(tr("severity"), selection: $severity) {
+                    ForEach(store.severities, id: \.self) { Text(label($0)).tag($0) }
+                }
+                TextField(tr("concern_description"), text: $description, axis: .vertical)
+                Button(tr("raise_concern")) {
+                    Task { if await store.raise(category: category, severity: severity, description: description) { category = ""; description = "" } }
+                }
+            }
+            ErrorLine(message: store.error)
+            TextField(tr("escalate_to"), text: $escalateTo)
+            ForEach(store.concerns) { item in
+                Section(tr("concern_line", label(item.concern.severity), item.concern.category)) {
+                    Text(tr("concern_status_line", label(item.status), String(item.concern.raisedAt.prefix(10)))
+                         + (item.concern.escalatedTo.map { " · " + tr("escalated_to_line", $0) } ?? ""))
+                    Text(item.concern.description)
+                    if item.open {
+                        Button(tr("escalate_action")) { Task { if await store.update(item.id, escalatedTo: escalateTo) { escalateTo = "" } } }
+                            .disabled(escalateTo.trimmingCharacters(in: .whitespaces).isEmpty)
+                        Picker(tr("severity"), selection: Binding(get: { item.concern.severity },
+                                                                  set: { s in Task { await store.update(item.id, severity: s) } })) {
+                            ForEach(store.severities, id: \.self) { Text(label($0)).tag($0) }
+                        }
+                        Picker(tr("concern_status"), selection: Binding(get: { item.status },
+                                                                        set: { s in Task { await store.update(item.id, status: s) } })) {
+                            ForEach(store.statuses, id: \.self) { Text(label($0)).tag($0) }
+                        }
+                    } else {
+                        Button(tr("reopen_concern")) { Task { await store.update(item.id, status: .open) } }
+                    }
+                }
+            }
+        }
+        .navigationTitle(tr("concerns_title"))
+        .task { await store.load() }
+    }
+}
+
+/// The sign-off queue: a supervisor signs off or returns (with a comment);
+/// a practitioner amends a returned visit.
 struct ReviewView: View {
     @StateObject var store: ReviewStore
     @State private var comment = ""
@@ -204,38 +439,38 @@ struct ReviewView: View {
 
     var body: some View {
         List {
-            if store.pending.isEmpty { Text("Nothing waiting for sign-off") }
-            TextField(store.isSupervisor ? "Comment (needed to return a visit)" : "Actions agreed (to amend a returned visit)",
-                      text: store.isSupervisor ? $comment : $actionsAgreed)
+            if store.pending.isEmpty { Text(tr("sign_off_empty")) }
+            if store.isSupervisor {
+                TextField(tr("sign_off_comment"), text: $comment)
+            } else {
+                TextField(tr("amend_actions"), text: $actionsAgreed)
+            }
             ForEach(store.pending, id: \.visitId) { visit in
-                Section("\(visit.preferredName) · \(String(visit.at.prefix(16)))") {
-                    Text(label(visit)).foregroundStyle(visit.review == .returned ? .red : .primary)
-                    if let by = visit.recordedBy { Text("Recorded by \(by)").font(.caption) }
+                Section(tr("visit_line", visit.preferredName, String(visit.at.prefix(16)), label(visit.kind))) {
+                    // The state in words; returned is also red.
+                    Text(label(visit.review) + (visit.comment.map { " — \($0)" } ?? ""))
+                        .foregroundStyle(visit.review == .returned || visit.review == .notValid ? .red : .primary)
+                    if let by = visit.recordedBy { Text(tr("recorded_by", by)).font(.caption) }
                     if store.isSupervisor {
-                        Button("Sign off") { store.signOff(visit, comment: comment.isEmpty ? nil : comment); comment = "" }
-                        Button("Return for amendment") { store.returnForAmendment(visit, comment: comment); comment = "" }
+                        Button(tr("sign_off_action")) {
+                            Task { if await store.signOff(visit, comment: comment.isEmpty ? nil : comment) { comment = "" } }
+                        }
+                        Button(tr("return_action")) { Task { if await store.returnForAmendment(visit, comment: comment) { comment = "" } } }
                     } else if visit.review == .returned {
-                        Button("Amend") {
-                            store.amend(visit, changes: VisitDraft(actionsAgreed: actionsAgreed.isEmpty ? nil : actionsAgreed))
-                            actionsAgreed = ""
+                        Button(tr("amend_action")) {
+                            Task {
+                                if await store.amend(visit, changes: VisitDraft(actionsAgreed: actionsAgreed.isEmpty ? nil : actionsAgreed)) {
+                                    actionsAgreed = ""
+                                }
+                            }
                         }
                     }
                 }
             }
-            if let error = store.error { Text(error).foregroundStyle(.red) }
+            ErrorLine(message: store.error)
         }
-        .navigationTitle("Sign-off")
-        .onAppear { store.load() }
-    }
-
-    private func label(_ v: PendingVisit) -> String {
-        switch v.review {
-        case .awaiting: return "Awaiting sign-off"
-        case .amended: return "Amended, awaiting sign-off"
-        case .returned: return "Returned: \(v.comment ?? "")"
-        case .signedOff: return "Signed off"
-        case .notValid: return "Sign-off not valid: review again"
-        }
+        .navigationTitle(tr("sign_off_title"))
+        .task { await store.load() }
     }
 }
 
@@ -244,19 +479,20 @@ struct ConflictsView: View {
 
     var body: some View {
         List {
-            if store.conflicts.isEmpty { Text("No conflicts") }
+            if store.conflicts.isEmpty { Text(tr("conflicts_none")) }
             ForEach(store.conflicts, id: \.field) { conflict in
                 Section(conflict.field) {
                     ForEach(conflict.values, id: \.valueJson) { choice in
-                        Button("\(choice.valueJson) — \(choice.by), \(String(choice.at.prefix(16)))") {
-                            store.pick(field: conflict.field, choice: choice)
+                        Button(tr("conflict_value", choice.valueJson, choice.by, String(choice.at.prefix(16)))) {
+                            Task { await store.pick(field: conflict.field, choice: choice) }
                         }
                     }
                 }
             }
+            ErrorLine(message: store.error)
         }
-        .navigationTitle("Conflicts")
-        .onAppear { store.load() }
+        .navigationTitle(tr("conflicts_title"))
+        .task { await store.load() }
     }
 }
 
@@ -267,64 +503,58 @@ struct SyncView: View {
 
     var body: some View {
         Form {
-            Section("Sync") {
+            Section(tr("sync_title")) {
                 if store.running {
                     if let p = store.progress { ProgressView(value: p) } else { ProgressView() }
-                    Button("Cancel") { store.cancel() }
+                    Button(tr("cancel")) { store.cancel() }
                 }
-                Text("Last success: \(store.lastSuccess.map { $0.formatted() } ?? "never")")
+                Text(tr("last_success", store.lastSuccess.map { $0.formatted() } ?? tr("never")))
                 if let s = store.summary { Text(s) }
-                if let e = store.error { Text(e).foregroundStyle(.red) }
-                Button("Sync now") { Task { await store.sync() } }.disabled(store.running)
+                ErrorLine(message: store.error)
+                Button(tr("sync_now")) { Task { await store.sync() } }.disabled(store.running)
             }
-            Section("Enrol this phone") {
-                TextField("Server", text: $server)
-                TextField("Code from your admin", text: $code)
-                Button("Enrol") { Task { await store.enrol(server: server, code: code) } }
+            Section(tr("enrol_title")) {
+                TextField(tr("server"), text: $server)
+                TextField(tr("enrol_code"), text: $code)
+                Button(tr("enrol")) { Task { await store.enrol(server: server, code: code) } }
             }
         }
-        .navigationTitle("Sync")
+        .navigationTitle(tr("sync_title"))
     }
 }
 
 struct SettingsView: View {
-    let vault: OutreachVault
+    @StateObject var store: SettingsStore
     @EnvironmentObject var app: AppStore
     @State private var new = ""
     @State private var again = ""
-    @State private var message: String?
 
     var body: some View {
         Form {
-            Section("Passphrase") {
-                SecureField("New passphrase", text: $new)
-                SecureField("Again", text: $again)
-                Button("Change passphrase") {
-                    if new != again {
-                        message = "The two passphrases are different."
-                    } else {
-                        do {
-                            try vault.changePassphrase(newPassphrase: new, platformKey: app.keyStore)
-                            message = "Passphrase changed."
-                        } catch { message = Messages.of(error) }
-                    }
+            Section(tr("change_passphrase")) {
+                SecureField(tr("new_passphrase"), text: $new)
+                SecureField(tr("passphrase_again"), text: $again)
+                Button(tr("change_passphrase")) {
+                    let (n, a) = (new, again)
                     new = ""
                     again = ""
+                    Task { await store.changePassphrase(n, again: a) }
                 }
-                if let m = message { Text(m) }
+                if let m = store.message { Text(m) }
             }
-            Section("Lock after the app has been in the background for") {
-                Picker("Auto-lock", selection: $app.autoLockSeconds) {
-                    Text("30 s").tag(TimeInterval(30))
-                    Text("2 min").tag(TimeInterval(120))
-                    Text("5 min").tag(TimeInterval(300))
-                    Text("15 min").tag(TimeInterval(900))
+            Section(tr("lock_after")) {
+                Picker(tr("lock_after"), selection: $app.autoLockSeconds) {
+                    Text(tr("seconds_30")).tag(TimeInterval(30))
+                    Text(tr("minutes_2")).tag(TimeInterval(120))
+                    Text(tr("minutes_5")).tag(TimeInterval(300))
+                    Text(tr("minutes_15")).tag(TimeInterval(900))
                 }
-                Button("Quick unlock on") { app.setQuickUnlock(true) }
-                Button("Quick unlock off") { app.setQuickUnlock(false) }
-                Button("Lock now") { app.lock() }
+                Button(tr("quick_unlock_on")) { Task { await app.setQuickUnlock(true) } }
+                Button(tr("quick_unlock_off")) { Task { await app.setQuickUnlock(false) } }
+                Button(tr("lock_now")) { app.lock() }
             }
+            ErrorLine(message: app.error)
         }
-        .navigationTitle("Settings")
+        .navigationTitle(tr("settings_title"))
     }
 }

@@ -35,10 +35,12 @@
 pub(crate) mod contract;
 pub mod erasure;
 pub mod export;
+pub mod postgres;
 pub mod rules;
 pub mod safety;
 pub(crate) mod sqlite;
 
+pub use self::postgres::PostgresStorage;
 pub use sqlite::SqliteStorage;
 
 use outreach_protocol::{

@@ -2,8 +2,12 @@ import BackgroundTasks
 import Foundation
 import OutreachFFI
 
-/// The app's state: locked or unlocked, auto-lock, background sync. One
-/// store per screen below; no business rules (the Rust core has them all).
+// The stores the screens observe: `@MainActor`, so what they publish is
+// only ever changed on the main actor; every blocking core call inside them
+// runs through `Core.run` (a background thread) and is awaited. No business
+// rules here: the Rust core has them all.
+
+/// The app's state: locked or unlocked, auto-lock, background sync.
 @MainActor
 public final class AppStore: ObservableObject {
     /// One per app: the background-sync task needs it outside any view.
@@ -11,10 +15,14 @@ public final class AppStore: ObservableObject {
 
     @Published public private(set) var vault: OutreachVault?
     @Published public var error: String?
+    /// Argon2id is running (create, unlock): show progress, the UI stays live.
+    @Published public private(set) var working = false
+    @Published public private(set) var quickUnlockAvailable = false
     public var autoLockSeconds: TimeInterval = 120
     private var backgroundedAt: Date?
     public let dir: URL
     public let keyStore = KeychainKeyStore()
+    public let quickKeyStore = KeychainKeyStore(tag: "uk.gov.council.outreach.quick-unlock", requireUserPresence: true)
 
     public init() {
         let base = FileManager.default.urls(for: .applicationSupportDirectory, in: .userDomainMask)[0]
@@ -23,49 +31,73 @@ public final class AppStore: ObservableObject {
 
     public var hasVault: Bool { FileManager.default.fileExists(atPath: dir.appendingPathComponent("outreach.db").path) }
 
-    public func create(passphrase: String, name: String, team: String?) {
+    /// First run: creates the vault (it comes back unlocked).
+    public func create(passphrase: String, again: String, name: String, team: String?) async {
+        guard passphrase == again else { error = "The two passphrases are different."; return }
+        working = true
+        defer { working = false }
+        let dir = self.dir, key = keyStore
         do {
-            try FileManager.default.createDirectory(at: dir.deletingLastPathComponent(), withIntermediateDirectories: true,
-                                                    attributes: [.protectionKey: FileProtectionType.complete])
-            vault = try OutreachVault.create(dir: dir.path, passphrase: passphrase, practitioner: name, team: team, platformKey: keyStore)
-        } catch { self.error = Messages.of(error) }
-    }
-
-    public func unlock(passphrase: String) {
-        do {
-            let v = try OutreachVault.open(dir: dir.path)
-            try v.unlock(passphrase: passphrase, platformKey: keyStore)
-            vault = v
+            vault = try await Core.run {
+                try FileManager.default.createDirectory(at: dir.deletingLastPathComponent(), withIntermediateDirectories: true,
+                                                        attributes: [.protectionKey: FileProtectionType.complete])
+                return try OutreachVault.create(dir: dir.path, passphrase: passphrase, practitioner: name, team: team, platformKey: key)
+            }
             error = nil
         } catch { self.error = Messages.of(error) }
     }
 
-    public let quickKeyStore = KeychainKeyStore(tag: "uk.gov.council.outreach.quick-unlock", requireUserPresence: true)
+    public func unlock(passphrase: String) async {
+        working = true
+        defer { working = false }
+        let dir = self.dir, key = keyStore
+        do {
+            vault = try await Core.run {
+                let v = try OutreachVault.open(dir: dir.path)
+                try v.unlock(passphrase: passphrase, platformKey: key)
+                return v
+            }
+            error = nil
+        } catch { self.error = Messages.of(error) }
+    }
 
-    public var quickUnlockAvailable: Bool {
-        (try? OutreachVault.open(dir: dir.path).hasQuickUnlock()) ?? false
+    /// Whether to offer Face ID / Touch ID / passcode on the unlock screen.
+    public func refreshQuickUnlock() async {
+        let dir = self.dir
+        quickUnlockAvailable = (try? await Core.run { try OutreachVault.open(dir: dir.path).hasQuickUnlock() }) ?? false
     }
 
     /// Face ID / Touch ID / passcode instead of the passphrase (the system
-    /// prompts when the quick-unlock key is used).
-    public func unlockQuick() {
+    /// prompts when the quick-unlock key is used, off the main actor).
+    public func unlockQuick() async {
+        working = true
+        defer { working = false }
+        let dir = self.dir, key = quickKeyStore
         do {
-            let v = try OutreachVault.open(dir: dir.path)
-            try v.unlockQuick(platformKey: quickKeyStore)
-            vault = v
+            vault = try await Core.run {
+                let v = try OutreachVault.open(dir: dir.path)
+                try v.unlockQuick(platformKey: key)
+                return v
+            }
             error = nil
         } catch { self.error = Messages.of(error) }
     }
 
-    public func setQuickUnlock(_ on: Bool) {
+    public func setQuickUnlock(_ on: Bool) async {
+        guard let vault else { return }
+        let key = quickKeyStore
         do {
-            if on { try vault?.enableQuickUnlock(platformKey: quickKeyStore) } else { try vault?.disableQuickUnlock() }
+            try await Core.run { if on { try vault.enableQuickUnlock(platformKey: key) } else { try vault.disableQuickUnlock() } }
+            error = nil
         } catch { self.error = Messages.of(error) }
     }
 
+    /// Drops the keys at once from the UI's point of view; the core's lock
+    /// (and its compaction) runs off the main actor.
     public func lock() {
-        vault?.lock()
+        guard let v = vault else { return }
         vault = nil
+        Task.detached(priority: .utility) { v.lock() }
     }
 
     public func didEnterBackground() { backgroundedAt = Date() }
@@ -91,7 +123,26 @@ public final class AppStore: ObservableObject {
     }
 }
 
-public struct CaseRow: Identifiable {
+/// Settings: passphrase change (Argon2id, off the main actor).
+@MainActor
+public final class SettingsStore: ObservableObject {
+    @Published public private(set) var message: String?
+    private let vault: OutreachVault
+    private let keyStore: KeychainKeyStore
+
+    public init(vault: OutreachVault, keyStore: KeychainKeyStore) { self.vault = vault; self.keyStore = keyStore }
+
+    public func changePassphrase(_ new: String, again: String) async {
+        guard new == again else { message = "The two passphrases are different."; return }
+        let vault = self.vault, key = keyStore
+        do {
+            try await Core.run { try vault.changePassphrase(newPassphrase: new, platformKey: key) }
+            message = "Passphrase changed."
+        } catch { message = Messages.of(error) }
+    }
+}
+
+public struct CaseRow: Identifiable, Sendable {
     public let summary: CaseSummary
     public let sync: CaseSyncState
     public var id: String { summary.id }
@@ -127,79 +178,123 @@ public final class CaseloadStore: ObservableObject {
     @Published public private(set) var rows: [CaseRow] = []
     @Published public var error: String?
     /// Closed cases leave the caseload unless this is on.
-    @Published public var includeClosed = false { didSet { refresh() } }
+    @Published public var includeClosed = false { didSet { Task { await refresh() } } }
     private let vault: OutreachVault
 
     public init(vault: OutreachVault) { self.vault = vault }
 
-    public func refresh() {
+    public func refresh() async {
+        let vault = self.vault, closed = includeClosed
         do {
-            let states = Dictionary(uniqueKeysWithValues: try vault.syncStates().map { ($0.caseId, $0.state) })
-            rows = try vault.caseload(includeClosed: includeClosed).map { CaseRow(summary: $0, sync: states[$0.id] ?? .neverSynced) }
+            rows = try await Core.run {
+                let states = Dictionary(uniqueKeysWithValues: try vault.syncStates().map { ($0.caseId, $0.state) })
+                return try vault.caseload(includeClosed: closed).map { CaseRow(summary: $0, sync: states[$0.id] ?? .neverSynced) }
+            }
         } catch { self.error = Messages.of(error) }
     }
+}
+
+/// One safe-contact rule; the screen words it from its strings.
+public enum SafeRule: Hashable, Sendable {
+    case texts(Bool)
+    case voicemail(Bool)
+    case codeWord(String)
+    case notes(String)
 }
 
 @MainActor
 public final class CaseStore: ObservableObject {
     @Published public private(set) var record: Case?
-    @Published public private(set) var contactRules: [String] = []
+    /// Safe-contact rules, shown first (before anyone phones or texts her).
+    @Published public private(set) var rules: [SafeRule] = []
     @Published public private(set) var timeline: [TimelineEntry] = []
+    @Published public private(set) var transferred: String?
     @Published public var error: String?
     private let vault: OutreachVault
     public let caseId: String
 
     public init(vault: OutreachVault, caseId: String) { self.vault = vault; self.caseId = caseId }
 
-    public func load() {
+    public func load() async {
+        let vault = self.vault, id = caseId
         do {
-            let c = try vault.caseRecord(caseId: caseId)
+            let (c, t) = try await Core.run { (try vault.caseRecord(caseId: id), try vault.timeline(caseId: id)) }
             let safe = c.profile.safeContact
-            var rules: [String] = []
-            if let t = safe.textOk { rules.append(t ? "Texts are safe" : "Do NOT text") }
-            if let v = safe.voicemailOk { rules.append(v ? "Voicemail is fine" : "Never leave voicemail") }
-            if let w = safe.codeWord { rules.append("Code word: \(w)") }
-            if let n = safe.notes { rules.append(n) }
+            var rules: [SafeRule] = []
+            if let t = safe.textOk { rules.append(.texts(t)) }
+            if let v = safe.voicemailOk { rules.append(.voicemail(v)) }
+            if let w = safe.codeWord { rules.append(.codeWord(w)) }
+            if let n = safe.notes { rules.append(.notes(n)) }
             record = c
-            contactRules = rules
-            timeline = try vault.timeline(caseId: caseId)
+            self.rules = rules
+            timeline = t
         } catch { self.error = Messages.of(error) }
     }
 
-    public func addGoal(domain: Domain, text: String) {
-        do { _ = try vault.addGoal(caseId: caseId, goal: GoalInput(domain: domain, text: text)); load() }
-        catch { self.error = Messages.of(error) }
+    /// Awaits one write (its core call in `Core.run`), then reloads; false with `error` set.
+    @discardableResult
+    private func write(_ work: (OutreachVault, String) async throws -> Void) async -> Bool {
+        do {
+            try await work(vault, caseId)
+            error = nil
+            await load()
+            return true
+        } catch {
+            self.error = Messages.of(error)
+            return false
+        }
     }
 
-    public func addScale(score: Int64, question: String? = nil) {
-        do { _ = try vault.addScale(caseId: caseId, reading: ScaleInput(score: score, view: .woman, question: question)); load() }
-        catch { self.error = Messages.of(error) }
+    @discardableResult
+    public func addGoal(domain: Domain, text: String) async -> Bool {
+        await write { v, id in try await Core.run { _ = try v.addGoal(caseId: id, goal: GoalInput(domain: domain, text: text)) } }
+    }
+
+    @discardableResult
+    public func addAction(goalId: String, text: String) async -> Bool {
+        await write { v, id in try await Core.run { _ = try v.addAction(caseId: id, goalId: goalId, action: ActionInput(text: text)) } }
+    }
+
+    @discardableResult
+    public func addScale(score: Int64, view: ScaleView, question: String?) async -> Bool {
+        await write { v, id in try await Core.run { _ = try v.addScale(caseId: id, reading: ScaleInput(score: score, view: view, question: question)) } }
     }
 
     /// A Signs of Safety entry; `kind` (harm, danger, complicating) only for worries.
-    public func addSosEntry(column: SosColumn, text: String, kind: WorryKind? = nil) {
-        do { _ = try vault.addSosEntry(caseId: caseId, column: column, text: text, kind: kind); load() }
-        catch { self.error = Messages.of(error) }
+    @discardableResult
+    public func addSosEntry(column: SosColumn, text: String, kind: WorryKind? = nil) async -> Bool {
+        await write { v, id in try await Core.run { _ = try v.addSosEntry(caseId: id, column: column, text: text, kind: kind) } }
     }
 
-    /// Marks a Signs of Safety entry or danger statement resolved.
-    public func resolveSos(entryId: String) {
-        do { _ = try vault.updateSos(caseId: caseId, entryId: entryId, update: SosUpdate(status: .resolved)); load() }
-        catch { self.error = Messages.of(error) }
+    /// Revises an entry's text (and a worry's kind).
+    @discardableResult
+    public func reviseSos(entryId: String, text: String, kind: WorryKind?) async -> Bool {
+        await write { v, id in try await Core.run { _ = try v.updateSos(caseId: id, entryId: entryId, update: SosUpdate(text: text, kind: kind)) } }
+    }
+
+    /// Marks a Signs of Safety entry or danger statement resolved (or open again).
+    @discardableResult
+    public func setSosResolved(entryId: String, _ resolved: Bool) async -> Bool {
+        await write { v, id in
+            try await Core.run { _ = try v.updateSos(caseId: id, entryId: entryId, update: SosUpdate(status: resolved ? .resolved : .open)) }
+        }
+    }
+
+    @discardableResult
+    public func addDangerStatement(danger: String, safetyGoal: String) async -> Bool {
+        await write { v, id in try await Core.run { _ = try v.addDangerStatement(caseId: id, danger: danger, safetyGoal: safetyGoal) } }
     }
 
     /// She has left the programme: the case leaves the caseload.
-    public func close(reason: ExitReason, note: String?) {
-        do { try vault.closeCase(caseId: caseId, reason: reason, note: note, on: nil); load() }
-        catch { self.error = Messages.of(error) }
+    @discardableResult
+    public func close(reason: ExitReason, note: String?) async -> Bool {
+        await write { v, id in try await Core.run { try v.closeCase(caseId: id, reason: reason, note: note, on: nil) } }
     }
 
-    public func reopen() {
-        do { try vault.reopenCase(caseId: caseId, phase: nil); load() }
-        catch { self.error = Messages.of(error) }
+    @discardableResult
+    public func reopen() async -> Bool {
+        await write { v, id in try await Core.run { try v.reopenCase(caseId: id, phase: nil) } }
     }
-
-    @Published public private(set) var transferred: String?
 
     /// Transfers the case to a practitioner by name (supervisors of the
     /// case's team; anyone else is told in plain words). Her phones get it on
@@ -209,94 +304,172 @@ public final class CaseStore: ObservableObject {
             let t = try await vault.transferCase(caseId: caseId, toUser: user.trimmingCharacters(in: .whitespaces))
             transferred = "Transferred to \(t.to). Her phone\(t.devices == 1 ? " gets" : "s get") the case on the next sync."
             error = nil
-            load()
+            await load()
         } catch { self.error = Messages.of(error) }
     }
 
-    /// "Closed on … (reason)" when she has left the programme.
-    public var closed: String? {
-        guard let p = record?.programme, p.phase == .closed else { return nil }
-        return "Closed" + (p.closedOn.map { " on \($0)" } ?? "") + (p.exitReason.map { " (\($0))" } ?? "")
-    }
+    public var closed: Bool { record?.programme.phase == .closed }
 }
 
-/// The sign-off loop: a supervisor signs off or returns her team's visits;
-/// a practitioner amends her returned ones. Who may is the core's rule.
+/// The sign-off queue: a supervisor signs off or returns her team's visits
+/// (a return needs a comment: the core says so in plain words); a
+/// practitioner amends her returned ones. Who may is the core's rule.
 @MainActor
 public final class ReviewStore: ObservableObject {
     @Published public private(set) var pending: [PendingVisit] = []
+    @Published public private(set) var isSupervisor = false
     @Published public var error: String?
     private let vault: OutreachVault
 
     public init(vault: OutreachVault) { self.vault = vault }
 
-    public var isSupervisor: Bool { (try? vault.syncAccount())?.role == "supervisor" }
-
-    public func load() {
-        do { pending = try vault.pendingVisits() } catch { self.error = Messages.of(error) }
-    }
-
-    public func signOff(_ visit: PendingVisit, comment: String?) {
+    public func load() async {
+        let vault = self.vault
         do {
-            try vault.signOffVisit(caseId: visit.caseId, visitId: visit.visitId, decision: .signedOff, comment: comment)
-            error = nil
-            load()
+            let (role, pending) = try await Core.run { (try vault.syncAccount()?.role, try vault.pendingVisits()) }
+            isSupervisor = role == "supervisor"
+            self.pending = pending
         } catch { self.error = Messages.of(error) }
     }
 
-    public func returnForAmendment(_ visit: PendingVisit, comment: String) {
+    /// Awaits one decision (its core call in `Core.run`), then reloads; false with `error` set.
+    @discardableResult
+    private func decide(_ work: (OutreachVault) async throws -> Void) async -> Bool {
         do {
-            try vault.signOffVisit(caseId: visit.caseId, visitId: visit.visitId, decision: .returned, comment: comment)
+            try await work(vault)
             error = nil
-            load()
-        } catch { self.error = Messages.of(error) }
-    }
-
-    public func amend(_ visit: PendingVisit, changes: VisitDraft) {
-        do {
-            _ = try vault.amendVisit(caseId: visit.caseId, visitId: visit.visitId, changes: changes)
-            error = nil
-            load()
-        } catch { self.error = Messages.of(error) }
-    }
-}
-
-/// The contact form: every edit saved as an encrypted draft at once.
-@MainActor
-public final class ContactStore: ObservableObject {
-    @Published public var draft = VisitDraft()
-    @Published public var error: String?
-    private var draftId: String?
-    private let vault: OutreachVault
-    public let caseId: String
-
-    public init(vault: OutreachVault, caseId: String) {
-        self.vault = vault
-        self.caseId = caseId
-        if let saved = try? vault.drafts().first(where: { $0.caseId == caseId }),
-           let restored = try? vault.restoreDraft(draftId: saved.draftId) {
-            draftId = saved.draftId
-            draft = restored.draft
-        }
-    }
-
-    public func save() {
-        do { draftId = try vault.saveDraft(draftId: draftId, caseId: caseId, draft: draft); error = nil }
-        catch { self.error = Messages.of(error) }
-    }
-
-    public func submit() -> Bool {
-        save()
-        guard let id = draftId else { return false }
-        do {
-            _ = try vault.submitDraft(draftId: id)
-            draftId = nil
-            draft = VisitDraft()
+            await load()
             return true
         } catch {
             self.error = Messages.of(error)
             return false
         }
+    }
+
+    @discardableResult
+    public func signOff(_ visit: PendingVisit, comment: String?) async -> Bool {
+        await decide { v in try await Core.run { try v.signOffVisit(caseId: visit.caseId, visitId: visit.visitId, decision: .signedOff, comment: comment) } }
+    }
+
+    @discardableResult
+    public func returnForAmendment(_ visit: PendingVisit, comment: String) async -> Bool {
+        await decide { v in try await Core.run { try v.signOffVisit(caseId: visit.caseId, visitId: visit.visitId, decision: .returned, comment: comment) } }
+    }
+
+    @discardableResult
+    public func amend(_ visit: PendingVisit, changes: VisitDraft) async -> Bool {
+        await decide { v in try await Core.run { _ = try v.amendVisit(caseId: visit.caseId, visitId: visit.visitId, changes: changes) } }
+    }
+}
+
+/// The contact form: every edit saved as an encrypted draft at once (in
+/// order, off the main actor), so a killed app loses nothing. Every contact
+/// kind and outcome the core knows is offered; the times start at now and
+/// the next contact at the case's interval (the core's default: 14 days).
+@MainActor
+public final class ContactStore: ObservableObject {
+    @Published public var draft = VisitDraft()
+    @Published public var error: String?
+    private var draftId: String?
+    private var saving: Task<Void, Never>?
+    private let vault: OutreachVault
+    private let now: @Sendable () -> Date
+    public let caseId: String
+
+    public var kinds: [ContactKind] { Vocab.core.contactKinds.map(\.value) }
+    public var outcomes: [Outcome] { Vocab.core.outcomes.map(\.value) }
+    public var domains: [Domain] { Vocab.core.domains.map(\.value) }
+
+    public init(vault: OutreachVault, caseId: String, now: @escaping @Sendable () -> Date = { Date() }) {
+        self.vault = vault
+        self.caseId = caseId
+        self.now = now
+    }
+
+    /// The case's saved draft if a killed app left one, otherwise a new form
+    /// at now, next contact at the case's interval. Nothing is saved until the first edit.
+    public func start() async {
+        let vault = self.vault, id = caseId, now = self.now()
+        do {
+            let (savedId, saved, every) = try await Core.run { () -> (String?, VisitDraft?, UInt32?) in
+                if let s = try vault.drafts().first(where: { $0.caseId == id }) {
+                    return (s.draftId, try vault.restoreDraft(draftId: s.draftId).draft, nil)
+                }
+                return (nil, nil, try vault.caseRecord(caseId: id).programme.contactEveryDays)
+            }
+            if let savedId, let saved {
+                draftId = savedId
+                draft = saved
+            } else {
+                let days = every ?? Vocab.core.defaultContactEveryDays
+                draft = VisitDraft(at: Dates.instant(now),
+                                   nextContactDue: Dates.instant(now.addingTimeInterval(Double(days) * 86_400)))
+            }
+        } catch { self.error = Messages.of(error) }
+    }
+
+    /// Saves the form as it is now; saves run one after another.
+    public func save() {
+        let previous = saving, vault = self.vault, id = caseId, snapshot = draft
+        saving = Task {
+            await previous?.value
+            let current = draftId
+            do {
+                draftId = try await Core.run { try vault.saveDraft(draftId: current, caseId: id, draft: snapshot) }
+                error = nil
+            } catch { self.error = Messages.of(error) }
+        }
+    }
+
+    public func submit() async -> Bool {
+        save()
+        await saving?.value
+        guard let id = draftId else { return false }
+        let vault = self.vault
+        do {
+            _ = try await Core.run { try vault.submitDraft(draftId: id) }
+            draftId = nil
+            draft = VisitDraft()
+            error = nil
+            return true
+        } catch {
+            self.error = Messages.of(error)
+            return false
+        }
+    }
+
+    /// Throws the draft away (the app asks first).
+    public func discard() async {
+        await saving?.value
+        guard let id = draftId else { draft = VisitDraft(); return }
+        let vault = self.vault
+        do {
+            try await Core.run { try vault.discardDraft(draftId: id) }
+            draftId = nil
+            draft = VisitDraft()
+        } catch { self.error = Messages.of(error) }
+    }
+}
+
+/// Between the pickers and the core's wire forms (RFC 3339 instants, `YYYY-MM-DD` dates).
+public enum Dates {
+    public static func instant(_ date: Date) -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime]
+        return f.string(from: date)
+    }
+
+    public static func parseInstant(_ s: String?) -> Date? {
+        guard let s else { return nil }
+        return ISO8601DateFormatter().date(from: s)
+    }
+
+    public static func day(_ date: Date) -> String {
+        let f = DateFormatter()
+        f.calendar = Calendar(identifier: .iso8601)
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.dateFormat = "yyyy-MM-dd"
+        return f.string(from: date)
     }
 }
 
@@ -325,6 +498,7 @@ public final class SyncStore: ObservableObject, SyncListener {
         error = nil
         defer { running = false; cancelHandle = nil }
         do {
+            // `async` in the core: the work runs on the core's own thread.
             let r = try await vault.sync(listener: self, cancel: handle)
             lastSuccess = Date()
             summary = "\(r.pushed) sent, \(r.pulled) received" + (r.conflicts > 0 ? ", \(r.conflicts) to resolve" : "")
@@ -349,12 +523,16 @@ public final class ConflictStore: ObservableObject {
 
     public init(vault: OutreachVault, caseId: String) { self.vault = vault; self.caseId = caseId }
 
-    public func load() {
-        do { conflicts = try vault.conflicts(caseId: caseId) } catch { self.error = Messages.of(error) }
+    public func load() async {
+        let vault = self.vault, id = caseId
+        do { conflicts = try await Core.run { try vault.conflicts(caseId: id) } } catch { self.error = Messages.of(error) }
     }
 
-    public func pick(field: String, choice: ConflictChoice) {
-        do { try vault.resolveConflict(caseId: caseId, field: field, valueJson: choice.valueJson); load() }
-        catch { self.error = Messages.of(error) }
+    public func pick(field: String, choice: ConflictChoice) async {
+        let vault = self.vault, id = caseId, value = choice.valueJson
+        do {
+            try await Core.run { try vault.resolveConflict(caseId: id, field: field, valueJson: value) }
+            await load()
+        } catch { self.error = Messages.of(error) }
     }
 }

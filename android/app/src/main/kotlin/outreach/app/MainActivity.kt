@@ -11,7 +11,6 @@ import androidx.navigation.compose.NavHost
 import androidx.navigation.compose.composable
 import androidx.navigation.compose.rememberNavController
 import java.io.File
-import uniffi.outreach_ffi.OutreachVault
 
 /**
  * One activity; screens are Compose destinations. FLAG_SECURE keeps case
@@ -33,17 +32,19 @@ class MainActivity : FragmentActivity() {
                             app.repository.value = it
                         }
                     } else {
-                        CreateVaultScreen { passphrase, name, team ->
-                            OutreachVault.create(app.vaultDir, passphrase, name, team, keyStore).close()
-                        }
+                        // The new vault comes back unlocked: straight to the caseload.
+                        SetupScreen(app.vaultDir, keyStore) { app.repository.value = it }
                     }
                 } else {
                     val nav = rememberNavController()
                     NavHost(nav, startDestination = "caseload") {
                         composable("caseload") {
-                            CaseloadScreen(current, openCase = { nav.navigate("case/$it") },
+                            CaseloadScreen(current, openCase = { nav.navigate("case/$it") }, newCase = { nav.navigate("new-case") },
                                 sync = { nav.navigate("sync") }, settings = { nav.navigate("settings") },
                                 review = { nav.navigate("review") })
+                        }
+                        composable("new-case") {
+                            NewCaseScreen(current) { id -> nav.popBackStack(); nav.navigate("case/$id") }
                         }
                         composable("review") { ReviewScreen(current) }
                         composable("case/{id}") { entry ->
@@ -51,12 +52,14 @@ class MainActivity : FragmentActivity() {
                             CaseScreen(current, id,
                                 record = { nav.navigate("contact/$id") },
                                 plan = { nav.navigate("plan/$id") },
+                                concerns = { nav.navigate("concerns/$id") },
                                 conflicts = { nav.navigate("conflicts/$id") })
                         }
                         composable("contact/{id}") { entry ->
                             ContactScreen(current, entry.arguments?.getString("id").orEmpty()) { nav.popBackStack() }
                         }
                         composable("plan/{id}") { entry -> PlanScreen(current, entry.arguments?.getString("id").orEmpty()) }
+                        composable("concerns/{id}") { entry -> ConcernsScreen(current, entry.arguments?.getString("id").orEmpty()) }
                         composable("conflicts/{id}") { entry ->
                             ConflictsScreen(current, entry.arguments?.getString("id").orEmpty())
                         }

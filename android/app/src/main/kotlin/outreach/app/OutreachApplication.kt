@@ -11,7 +11,9 @@ import androidx.work.PeriodicWorkRequestBuilder
 import androidx.work.WorkManager
 import java.io.File
 import java.util.concurrent.TimeUnit
+import kotlinx.coroutines.MainScope
 import kotlinx.coroutines.flow.MutableStateFlow
+import kotlinx.coroutines.launch
 import outreach.shell.AutoLock
 import outreach.shell.OutreachRepository
 
@@ -24,6 +26,7 @@ class OutreachApplication : Application() {
     val vaultDir: String by lazy { File(noBackupFilesDir, "vault").path }
     val repository = MutableStateFlow<OutreachRepository?>(null)
     val autoLock = AutoLock()
+    private val scope = MainScope()
 
     override fun onCreate() {
         super.onCreate()
@@ -39,9 +42,11 @@ class OutreachApplication : Application() {
         scheduleSync()
     }
 
+    /** Drops the keys; the vault's lock (and its compaction) runs off the main thread. */
     fun lock() {
-        repository.value?.vault?.lock()
+        val repo = repository.value ?: return
         repository.value = null
+        scope.launch { repo.lock() }
     }
 
     private fun scheduleSync() {

@@ -3,13 +3,16 @@ package outreach.app
 import androidx.compose.foundation.clickable
 import androidx.compose.foundation.layout.Arrangement
 import androidx.compose.foundation.layout.Column
-import androidx.compose.foundation.layout.Row
+import androidx.compose.foundation.layout.ExperimentalLayoutApi
+import androidx.compose.foundation.layout.FlowRow
 import androidx.compose.foundation.layout.fillMaxSize
 import androidx.compose.foundation.layout.fillMaxWidth
 import androidx.compose.foundation.layout.padding
 import androidx.compose.foundation.lazy.LazyColumn
 import androidx.compose.foundation.lazy.items
+import androidx.compose.foundation.rememberScrollState
 import androidx.compose.foundation.text.KeyboardOptions
+import androidx.compose.foundation.verticalScroll
 import androidx.compose.material3.Button
 import androidx.compose.material3.FilterChip
 import androidx.compose.material3.LinearProgressIndicator
@@ -26,58 +29,62 @@ import androidx.compose.runtime.remember
 import androidx.compose.runtime.rememberCoroutineScope
 import androidx.compose.runtime.setValue
 import androidx.compose.ui.Modifier
-import androidx.compose.ui.graphics.Color
+import androidx.compose.ui.res.pluralStringResource
+import androidx.compose.ui.res.stringResource
 import androidx.compose.ui.text.font.FontWeight
 import androidx.compose.ui.text.input.KeyboardType
 import androidx.compose.ui.text.input.PasswordVisualTransformation
 import androidx.compose.ui.unit.dp
 import kotlinx.coroutines.launch
 import outreach.shell.AutoLock
-import outreach.shell.CaseModel
 import outreach.shell.ConflictModel
-import outreach.shell.ContactFormModel
 import outreach.shell.EnrolModel
 import outreach.shell.OutreachRepository
-import outreach.shell.PlanModel
 import outreach.shell.ReviewModel
 import outreach.shell.SettingsModel
+import outreach.shell.SetupModel
 import outreach.shell.SyncModel
-import outreach.shell.TransferModel
 import outreach.shell.UnlockModel
 import uniffi.outreach_ffi.CaseSyncState
-import uniffi.outreach_ffi.ContactKind
-import uniffi.outreach_ffi.Domain
-import uniffi.outreach_ffi.ExitReason
-import uniffi.outreach_ffi.Outcome
 import uniffi.outreach_ffi.PlatformKeyStore
 import uniffi.outreach_ffi.ReviewState
-import uniffi.outreach_ffi.ScaleView
-import uniffi.outreach_ffi.SosColumn
 import uniffi.outreach_ffi.VisitDraft
-import uniffi.outreach_ffi.WorryKind
 
 // Screens are thin: every rule lives in the core, every state in the
-// `outreach` module's state holders. Big touch targets, one column, so a
+// `outreach` module's state holders (which run every core call off the main
+// thread), every word in strings.xml. Big touch targets, one column, so a
 // contact can be recorded one-handed right after a visit.
 
-private val pad = Modifier.padding(16.dp)
+val pad = Modifier.padding(16.dp)
 
+/** First run: set up the vault (Argon2id runs off the main thread; progress meanwhile). */
 @Composable
-fun CreateVaultScreen(create: (String, String, String?) -> Unit) {
+fun SetupScreen(dir: String, keyStore: PlatformKeyStore, ready: (OutreachRepository) -> Unit) {
+    val model = remember { SetupModel(dir, keyStore) }
+    val state by model.state.collectAsState()
+    val scope = rememberCoroutineScope()
     var name by remember { mutableStateOf("") }
     var team by remember { mutableStateOf("") }
     var pass by remember { mutableStateOf("") }
-    var error by remember { mutableStateOf<String?>(null) }
-    Column(pad.fillMaxSize(), verticalArrangement = Arrangement.spacedBy(12.dp)) {
-        Text("Set up Outreach on this phone", style = MaterialTheme.typography.headlineSmall)
-        OutlinedTextField(name, { name = it }, label = { Text("Your name") }, modifier = Modifier.fillMaxWidth())
-        OutlinedTextField(team, { team = it }, label = { Text("Team") }, modifier = Modifier.fillMaxWidth())
-        OutlinedTextField(pass, { pass = it }, label = { Text("Passphrase") }, visualTransformation = PasswordVisualTransformation(),
-            modifier = Modifier.fillMaxWidth())
-        error?.let { Text(it, color = MaterialTheme.colorScheme.error) }
-        Button(onClick = {
-            error = runCatching { create(pass, name, team.ifBlank { null }) }.exceptionOrNull()?.let(outreach.shell.Messages::of)
-        }, modifier = Modifier.fillMaxWidth()) { Text("Create") }
+    var again by remember { mutableStateOf("") }
+    LaunchedEffect(state) { (state as? SetupModel.State.Ready)?.let { ready(it.repository) } }
+    Column(pad.fillMaxSize().verticalScroll(rememberScrollState()), verticalArrangement = Arrangement.spacedBy(12.dp)) {
+        Heading(stringResource(R.string.setup_title), large = true)
+        OutlinedTextField(name, { name = it }, label = { Text(stringResource(R.string.your_name)) }, modifier = Modifier.fillMaxWidth())
+        OutlinedTextField(team, { team = it }, label = { Text(stringResource(R.string.team)) }, modifier = Modifier.fillMaxWidth())
+        OutlinedTextField(pass, { pass = it }, label = { Text(stringResource(R.string.passphrase)) },
+            visualTransformation = PasswordVisualTransformation(),
+            keyboardOptions = KeyboardOptions(keyboardType = KeyboardType.Password), modifier = Modifier.fillMaxWidth())
+        OutlinedTextField(again, { again = it }, label = { Text(stringResource(R.string.passphrase_again)) },
+            visualTransformation = PasswordVisualTransformation(),
+            keyboardOptions = KeyboardOptions(keyboardType = KeyboardType.Password), modifier = Modifier.fillMaxWidth())
+        when (val s = state) {
+            is SetupModel.State.Working -> LinearProgressIndicator(Modifier.fillMaxWidth())
+            is SetupModel.State.Error -> ErrorText(s.message)
+            else -> {}
+        }
+        Button(onClick = { scope.launch { model.create(name, team, pass, again) } }, enabled = state !is SetupModel.State.Working,
+            modifier = tall.fillMaxWidth()) { Text(stringResource(R.string.create)) }
     }
 }
 
@@ -93,59 +100,82 @@ fun UnlockScreen(
     val scope = rememberCoroutineScope()
     var pass by remember { mutableStateOf("") }
     var quickError by remember { mutableStateOf<String?>(null) }
-    val quickAvailable = remember { model.quickUnlockAvailable() }
+    var quickAvailable by remember { mutableStateOf(false) }
+    LaunchedEffect(Unit) { quickAvailable = model.quickUnlockAvailable() }
     LaunchedEffect(state) { (state as? UnlockModel.State.Unlocked)?.let { unlocked(it.repository) } }
     Column(pad.fillMaxSize(), verticalArrangement = Arrangement.spacedBy(12.dp)) {
-        Text("Outreach is locked", style = MaterialTheme.typography.headlineSmall)
-        OutlinedTextField(pass, { pass = it }, label = { Text("Passphrase") }, visualTransformation = PasswordVisualTransformation(),
+        Heading(stringResource(R.string.locked_title), large = true)
+        OutlinedTextField(pass, { pass = it }, label = { Text(stringResource(R.string.passphrase)) },
+            visualTransformation = PasswordVisualTransformation(),
             keyboardOptions = KeyboardOptions(keyboardType = KeyboardType.Password), modifier = Modifier.fillMaxWidth())
         when (val s = state) {
-            is UnlockModel.State.Error -> Text(s.message, color = MaterialTheme.colorScheme.error)
-            is UnlockModel.State.Wiped -> Text("This phone's records were wiped. Ask your admin to set it up again.")
+            is UnlockModel.State.Working -> LinearProgressIndicator(Modifier.fillMaxWidth())
+            is UnlockModel.State.Error -> ErrorText(s.message)
+            is UnlockModel.State.Wiped -> ErrorText(stringResource(R.string.wiped))
             else -> {}
         }
-        Button(onClick = { scope.launch { model.unlock(pass); pass = "" } }, modifier = Modifier.fillMaxWidth()) { Text("Unlock") }
+        Button(onClick = { scope.launch { model.unlock(pass); pass = "" } }, enabled = state !is UnlockModel.State.Working,
+            modifier = tall.fillMaxWidth()) { Text(stringResource(R.string.unlock)) }
         if (quickAvailable) {
             OutlinedButton(onClick = {
                 quickPrompt({ scope.launch { model.unlockQuick(QuickUnlock.keyStore) } }, { quickError = it })
-            }, modifier = Modifier.fillMaxWidth()) { Text("Unlock with fingerprint or PIN") }
-            quickError?.let { Text(it, color = MaterialTheme.colorScheme.error) }
+            }, modifier = tall.fillMaxWidth()) { Text(stringResource(R.string.unlock_quick)) }
+            ErrorText(quickError)
         }
     }
 }
 
+@OptIn(ExperimentalLayoutApi::class)
 @Composable
-fun CaseloadScreen(repo: OutreachRepository, openCase: (String) -> Unit, sync: () -> Unit, settings: () -> Unit, review: () -> Unit) {
+fun CaseloadScreen(
+    repo: OutreachRepository,
+    openCase: (String) -> Unit,
+    newCase: () -> Unit,
+    sync: () -> Unit,
+    settings: () -> Unit,
+    review: () -> Unit,
+) {
     val rows by repo.caseload.collectAsState()
     val scope = rememberCoroutineScope()
     var showClosed by remember { mutableStateOf(repo.includeClosed) }
     LaunchedEffect(Unit) { repo.refresh() }
+    val open = stringResource(R.string.open_case_action)
     Column(Modifier.fillMaxSize()) {
-        Row(pad, horizontalArrangement = Arrangement.spacedBy(8.dp)) {
-            Text("Caseload", style = MaterialTheme.typography.headlineSmall, modifier = Modifier.weight(1f))
-            OutlinedButton(onClick = review) { Text("Sign-off") }
-            OutlinedButton(onClick = sync) { Text("Sync") }
-            OutlinedButton(onClick = settings) { Text("Settings") }
-        }
-        Row(Modifier.padding(horizontal = 16.dp)) {
-            FilterChip(showClosed, { showClosed = !showClosed; scope.launch { repo.showClosed(showClosed) } }, { Text("Show closed cases") })
+        Column(pad, verticalArrangement = Arrangement.spacedBy(8.dp)) {
+            Heading(stringResource(R.string.caseload_title), large = true)
+            FlowRow(horizontalArrangement = Arrangement.spacedBy(8.dp)) {
+                Button(onClick = newCase, modifier = tall) { Text(stringResource(R.string.new_case)) }
+                OutlinedButton(onClick = review, modifier = tall) { Text(stringResource(R.string.sign_off_title)) }
+                OutlinedButton(onClick = sync, modifier = tall) { Text(stringResource(R.string.sync_title)) }
+                OutlinedButton(onClick = settings, modifier = tall) { Text(stringResource(R.string.settings_title)) }
+            }
+            FilterChip(showClosed, { showClosed = !showClosed; scope.launch { repo.showClosed(showClosed) } },
+                { Text(stringResource(R.string.show_closed)) }, modifier = tall)
         }
         LazyColumn {
             items(rows, key = { it.summary.id }) { row ->
                 val s = row.summary
-                Column(Modifier.fillMaxWidth().clickable { openCase(s.id) }.padding(16.dp)) {
+                Column(
+                    Modifier.fillMaxWidth().then(tall).clickable(onClickLabel = open) { openCase(s.id) }.padding(16.dp),
+                ) {
                     Text(s.preferredName, fontWeight = FontWeight.Bold)
-                    // "OVERDUE · next contact …" and "not seen for N days", worded by the shell layer.
-                    Text(row.contactLine, color = if (row.overdue) Color(0xFFB00020) else Color.Unspecified)
+                    // "OVERDUE · next contact …": the word says it, the colour repeats it.
+                    Text(row.contactLine, color = if (row.overdue) MaterialTheme.colorScheme.error else MaterialTheme.colorScheme.onSurface)
                     row.reviewLine?.let { Text(it) }
-                    if (s.openConcerns > 0u) Text("${s.openConcerns} open concern(s), highest ${s.highestOpenSeverity}")
+                    if (s.openConcerns > 0u) {
+                        Text(pluralStringResource(R.plurals.open_concerns, s.openConcerns.toInt(), s.openConcerns.toInt(),
+                            s.highestOpenSeverity?.let { label(it) } ?: ""))
+                    }
                     Text(
-                        when (row.sync) {
-                            CaseSyncState.NEVER_SYNCED -> "Not yet synced"
-                            CaseSyncState.PENDING_UPLOAD -> "Waiting to upload"
-                            CaseSyncState.SYNCED -> "Synced"
-                            CaseSyncState.CONFLICT -> "Conflict to resolve"
-                        },
+                        stringResource(
+                            when (row.sync) {
+                                CaseSyncState.NEVER_SYNCED -> R.string.sync_never
+                                CaseSyncState.PENDING_UPLOAD -> R.string.sync_pending
+                                CaseSyncState.SYNCED -> R.string.sync_done
+                                CaseSyncState.CONFLICT -> R.string.sync_conflict
+                                CaseSyncState.NEEDS_ATTENTION -> R.string.sync_attention
+                            },
+                        ),
                         style = MaterialTheme.typography.labelMedium,
                     )
                 }
@@ -154,229 +184,59 @@ fun CaseloadScreen(repo: OutreachRepository, openCase: (String) -> Unit, sync: (
     }
 }
 
-@Composable
-fun CaseScreen(repo: OutreachRepository, caseId: String, record: () -> Unit, plan: () -> Unit, conflicts: () -> Unit) {
-    val model = remember(caseId) { CaseModel(repo, caseId) }
-    val state by model.state.collectAsState()
-    val transfer = remember(caseId) { TransferModel(repo, caseId) }
-    val transferState by transfer.state.collectAsState()
-    val scope = rememberCoroutineScope()
-    var transferTo by remember { mutableStateOf("") }
-    LaunchedEffect(caseId) { model.load() }
-    LazyColumn(pad.fillMaxSize(), verticalArrangement = Arrangement.spacedBy(8.dp)) {
-        item { Text(state.case?.profile?.preferredName ?: "", style = MaterialTheme.typography.headlineSmall) }
-        state.closed?.let { item { Text(it, fontWeight = FontWeight.Bold) } }
-        // Safe-contact rules come first: she may not be safe to text or call.
-        items(state.contactRules) { Text(it, fontWeight = FontWeight.Bold, color = Color(0xFFB00020)) }
-        item {
-            Row(horizontalArrangement = Arrangement.spacedBy(8.dp)) {
-                Button(onClick = record) { Text("Record contact") }
-                OutlinedButton(onClick = plan) { Text("Plan") }
-                OutlinedButton(onClick = conflicts) { Text("Conflicts") }
-            }
-        }
-        state.error?.let { item { Text(it, color = MaterialTheme.colorScheme.error) } }
-        item { Text("Support plan", style = MaterialTheme.typography.titleMedium) }
-        items(state.goalsByDomain.entries.toList()) { (domain, goals) -> Text("$domain: ${goals.joinToString("; ")}") }
-        item { Text("Signs of Safety", style = MaterialTheme.typography.titleMedium) }
-        items(state.worries) { Text("Worry: $it") }
-        items(state.workingWell) { Text("Working well: $it") }
-        items(state.needsToHappen) { Text("Needs to happen: $it") }
-        items(state.dangerStatements) { Text("Danger → safety goal: $it") }
-        item { Text("Scale (latest): ${state.latestScale ?: "-"} / 10") }
-        item { Text("Open concerns", style = MaterialTheme.typography.titleMedium) }
-        items(state.openConcerns) { (severity, category) -> Text("$severity · $category") }
-        item { Text("Timeline", style = MaterialTheme.typography.titleMedium) }
-        items(state.timeline) { Text("${it.at.take(10)}  ${it.kind}: ${it.summary}") }
-        // Supervisors move a case to another practitioner; anyone else is told why not.
-        item { Text("Transfer", style = MaterialTheme.typography.titleMedium) }
-        item {
-            OutlinedTextField(transferTo, { transferTo = it }, label = { Text("Practitioner's name") }, modifier = Modifier.fillMaxWidth())
-        }
-        item {
-            OutlinedButton(onClick = { scope.launch { transfer.transfer(transferTo); transferTo = "" } },
-                enabled = transferState !is TransferModel.State.Working) { Text("Transfer case") }
-        }
-        when (val t = transferState) {
-            is TransferModel.State.Done -> item { Text(t.message) }
-            is TransferModel.State.Error -> item { Text(t.message, color = MaterialTheme.colorScheme.error) }
-            else -> {}
-        }
-    }
-}
-
-@Composable
-fun ContactScreen(repo: OutreachRepository, caseId: String, done: () -> Unit) {
-    val model = remember(caseId) { ContactFormModel(repo, caseId) }
-    val draft by model.draft.collectAsState()
-    val error by model.error.collectAsState()
-    val scope = rememberCoroutineScope()
-    LaunchedEffect(caseId) {
-        // A draft left by a killed app is restored, not lost.
-        repo.read { it.drafts() }.firstOrNull { it.caseId == caseId }?.let { model.restore(it.draftId) }
-    }
-    LazyColumn(pad.fillMaxSize(), verticalArrangement = Arrangement.spacedBy(8.dp)) {
-        item { Text("Record a contact", style = MaterialTheme.typography.headlineSmall) }
-        item {
-            Row(horizontalArrangement = Arrangement.spacedBy(4.dp)) {
-                ContactKind.entries.take(4).forEach { k ->
-                    FilterChip(draft.kind == k, { scope.launch { model.setKind(k) } }, { Text(k.name.lowercase()) })
-                }
-            }
-        }
-        item {
-            Row(horizontalArrangement = Arrangement.spacedBy(4.dp)) {
-                Outcome.entries.forEach { o ->
-                    FilterChip(draft.outcome == o, { scope.launch { model.setOutcome(o) } }, { Text(o.name.lowercase()) })
-                }
-            }
-        }
-        item {
-            OutlinedTextField(draft.at ?: "", { v -> scope.launch { model.setAt(v) } }, label = { Text("When (2026-11-27T10:00:00Z)") },
-                modifier = Modifier.fillMaxWidth())
-        }
-        item {
-            OutlinedTextField(draft.note ?: "", { v -> scope.launch { model.setNote(v) } }, label = { Text("Note") },
-                modifier = Modifier.fillMaxWidth(), minLines = 4)
-        }
-        item {
-            OutlinedTextField(draft.herWords ?: "", { v -> scope.launch { model.setHerWords(v) } }, label = { Text("Her own words") },
-                modifier = Modifier.fillMaxWidth())
-        }
-        item {
-            OutlinedTextField(draft.present.joinToString(", "), { v -> scope.launch { model.setPresent(v) } },
-                label = { Text("Who was present (comma separated)") }, modifier = Modifier.fillMaxWidth())
-        }
-        item {
-            OutlinedTextField(draft.nextContactDue ?: "", { v -> scope.launch { model.setNextContact(v) } },
-                label = { Text("Next contact due") }, modifier = Modifier.fillMaxWidth())
-        }
-        items(Domain.entries.toList()) { d ->
-            FilterChip(d in draft.domains, { scope.launch { model.toggleDomain(d) } }, { Text(d.name.lowercase()) })
-        }
-        error?.let { item { Text(it, color = MaterialTheme.colorScheme.error) } }
-        item {
-            Button(onClick = { scope.launch { if (model.submit() != null) done() } }, modifier = Modifier.fillMaxWidth()) { Text("Save contact") }
-        }
-    }
-}
-
-@Composable
-fun PlanScreen(repo: OutreachRepository, caseId: String) {
-    val model = remember(caseId) { PlanModel(repo, caseId) }
-    val case = remember(caseId) { CaseModel(repo, caseId) }
-    val caseState by case.state.collectAsState()
-    val error by model.error.collectAsState()
-    val scope = rememberCoroutineScope()
-    var action by remember { mutableStateOf("") }
-    LaunchedEffect(caseId) { case.load() }
-    var text by remember { mutableStateOf("") }
-    var domain by remember { mutableStateOf(Domain.HOUSING) }
-    var score by remember { mutableStateOf("") }
-    var worry by remember { mutableStateOf("") }
-    var worryKind by remember { mutableStateOf<WorryKind?>(null) }
-    var exitReason by remember { mutableStateOf(ExitReason.COMPLETED) }
-    var exitNote by remember { mutableStateOf("") }
-    LazyColumn(pad.fillMaxSize(), verticalArrangement = Arrangement.spacedBy(8.dp)) {
-        item { Text("Support plan", style = MaterialTheme.typography.headlineSmall) }
-        item { OutlinedTextField(action, { action = it }, label = { Text("Action (then tap a goal)") }, modifier = Modifier.fillMaxWidth()) }
-        items(caseState.goals) { (goalId, label) ->
-            OutlinedButton(onClick = { scope.launch { model.addAction(goalId, action); action = ""; case.load() } },
-                modifier = Modifier.fillMaxWidth()) { Text("+ action: $label") }
-        }
-        items(Domain.entries.toList()) { d -> FilterChip(domain == d, { domain = d }, { Text(d.name.lowercase()) }) }
-        item { OutlinedTextField(text, { text = it }, label = { Text("Goal") }, modifier = Modifier.fillMaxWidth()) }
-        item { Button(onClick = { scope.launch { model.addGoal(domain, text, null); text = ""; case.load() } }) { Text("Add goal") } }
-        item {
-            OutlinedTextField(score, { score = it }, label = { Text("Scale reading 0–10 (her view)") },
-                keyboardOptions = KeyboardOptions(keyboardType = KeyboardType.Number))
-        }
-        item { Button(onClick = { scope.launch { model.addScale(score.toLongOrNull() ?: -1, ScaleView.WOMAN) } }) { Text("Add reading") } }
-        item { Text("Signs of Safety: worries", style = MaterialTheme.typography.titleMedium) }
-        item { OutlinedTextField(worry, { worry = it }, label = { Text("Worry") }, modifier = Modifier.fillMaxWidth()) }
-        item {
-            Row(horizontalArrangement = Arrangement.spacedBy(4.dp)) {
-                WorryKind.entries.forEach { k ->
-                    FilterChip(worryKind == k, { worryKind = if (worryKind == k) null else k }, { Text(CaseModel.worryLabel(k)) })
-                }
-            }
-        }
-        item {
-            Button(onClick = { scope.launch { model.addSosEntry(SosColumn.WORRIES, worry, worryKind); worry = ""; case.load() } }) {
-                Text("Add worry")
-            }
-        }
-        items(caseState.sosEntries.filter { !it.resolved }) { entry ->
-            OutlinedButton(onClick = { scope.launch { model.resolveSos(entry.id); case.load() } }, modifier = Modifier.fillMaxWidth()) {
-                Text("Resolved: ${entry.text}")
-            }
-        }
-        item { Text("Programme", style = MaterialTheme.typography.titleMedium) }
-        if (caseState.closed != null) {
-            item { Text(caseState.closed ?: "") }
-            item { Button(onClick = { scope.launch { model.reopenCase(); case.load() } }) { Text("Reopen case") } }
-        } else {
-            items(ExitReason.entries.toList()) { r ->
-                FilterChip(exitReason == r, { exitReason = r }, { Text(r.name.lowercase().replace('_', ' ')) })
-            }
-            item { OutlinedTextField(exitNote, { exitNote = it }, label = { Text("Why she left (optional)") }, modifier = Modifier.fillMaxWidth()) }
-            item { OutlinedButton(onClick = { scope.launch { model.closeCase(exitReason, exitNote); case.load() } }) { Text("Close case") } }
-        }
-        error?.let { item { Text(it, color = MaterialTheme.colorScheme.error) } }
-    }
-}
-
+/**
+ * The sign-off queue. A supervisor signs her team's visits off or returns
+ * them with a comment; a practitioner sees hers (returned first, with the
+ * comment) and amends a returned one.
+ */
 @Composable
 fun ReviewScreen(repo: OutreachRepository) {
     val model = remember { ReviewModel(repo) }
     val pending by model.pending.collectAsState()
     val error by model.error.collectAsState()
+    val supervisor by model.supervisor.collectAsState()
     val scope = rememberCoroutineScope()
-    var supervisor by remember { mutableStateOf(false) }
     var comment by remember { mutableStateOf("") }
     var actions by remember { mutableStateOf("") }
-    LaunchedEffect(Unit) {
-        supervisor = repo.read { it.syncAccount()?.role == "supervisor" }
-        model.load()
-    }
+    LaunchedEffect(Unit) { model.load() }
     LazyColumn(pad.fillMaxSize(), verticalArrangement = Arrangement.spacedBy(12.dp)) {
+        item { Heading(stringResource(if (pending.isEmpty()) R.string.sign_off_empty else R.string.sign_off_title), large = true) }
         item {
-            Text(if (pending.isEmpty()) "Nothing waiting for sign-off" else "Sign-off", style = MaterialTheme.typography.headlineSmall)
-        }
-        item {
-            OutlinedTextField(if (supervisor) comment else actions, { if (supervisor) comment = it else actions = it },
-                label = { Text(if (supervisor) "Comment (needed to return a visit)" else "Actions agreed (to amend a returned visit)") },
-                modifier = Modifier.fillMaxWidth())
+            if (supervisor) {
+                OutlinedTextField(comment, { comment = it }, label = { Text(stringResource(R.string.sign_off_comment)) },
+                    modifier = Modifier.fillMaxWidth())
+            } else {
+                OutlinedTextField(actions, { actions = it }, label = { Text(stringResource(R.string.amend_actions)) },
+                    modifier = Modifier.fillMaxWidth())
+            }
         }
         items(pending, key = { it.visitId }) { v ->
-            Column {
-                Text("${v.preferredName} · ${v.at.take(16)} · ${v.kind.name.lowercase()}", fontWeight = FontWeight.Bold)
+            Column(verticalArrangement = Arrangement.spacedBy(4.dp)) {
+                Text(stringResource(R.string.visit_line, v.preferredName, v.at.take(16).replace('T', ' '), label(v.kind)),
+                    fontWeight = FontWeight.Bold)
+                // The state in words; returned is also in the error colour.
                 Text(
-                    when (v.review) {
-                        ReviewState.AWAITING -> "Awaiting sign-off"
-                        ReviewState.AMENDED -> "Amended, awaiting sign-off"
-                        ReviewState.RETURNED -> "Returned: ${v.comment ?: ""}"
-                        ReviewState.SIGNED_OFF -> "Signed off"
-                        ReviewState.NOT_VALID -> "Sign-off not valid: review again"
-                    },
-                    color = if (v.review == ReviewState.RETURNED) Color(0xFFB00020) else Color.Unspecified,
+                    label(v.review) + (v.comment?.let { " — $it" } ?: ""),
+                    color = if (v.review == ReviewState.RETURNED || v.review == ReviewState.NOT_VALID) {
+                        MaterialTheme.colorScheme.error
+                    } else MaterialTheme.colorScheme.onSurface,
                 )
-                v.recordedBy?.let { Text("Recorded by $it", style = MaterialTheme.typography.labelMedium) }
+                v.recordedBy?.let { Text(stringResource(R.string.recorded_by, it), style = MaterialTheme.typography.labelMedium) }
                 if (supervisor) {
-                    Row(horizontalArrangement = Arrangement.spacedBy(8.dp)) {
-                        Button(onClick = { scope.launch { model.signOff(v.caseId, v.visitId, comment); comment = "" } }) { Text("Sign off") }
-                        OutlinedButton(onClick = { scope.launch { model.returnForAmendment(v.caseId, v.visitId, comment); comment = "" } }) {
-                            Text("Return")
-                        }
-                    }
+                    Button(onClick = { scope.launch { if (model.signOff(v.caseId, v.visitId, comment)) comment = "" } },
+                        modifier = tall.fillMaxWidth()) { Text(stringResource(R.string.sign_off_action)) }
+                    OutlinedButton(onClick = { scope.launch { if (model.returnForAmendment(v.caseId, v.visitId, comment)) comment = "" } },
+                        modifier = tall.fillMaxWidth()) { Text(stringResource(R.string.return_action)) }
                 } else if (v.review == ReviewState.RETURNED) {
                     Button(onClick = {
-                        scope.launch { model.amend(v.caseId, v.visitId, VisitDraft(actionsAgreed = actions.ifBlank { null })); actions = "" }
-                    }) { Text("Amend") }
+                        scope.launch {
+                            if (model.amend(v.caseId, v.visitId, VisitDraft(actionsAgreed = actions.ifBlank { null }))) actions = ""
+                        }
+                    }, modifier = tall.fillMaxWidth()) { Text(stringResource(R.string.amend_action)) }
                 }
             }
         }
-        error?.let { item { Text(it, color = MaterialTheme.colorScheme.error) } }
+        item { ErrorText(error) }
     }
 }
 
@@ -387,13 +247,13 @@ fun ConflictsScreen(repo: OutreachRepository, caseId: String) {
     val scope = rememberCoroutineScope()
     LaunchedEffect(caseId) { model.load() }
     LazyColumn(pad.fillMaxSize(), verticalArrangement = Arrangement.spacedBy(12.dp)) {
-        item { Text(if (conflicts.isEmpty()) "No conflicts" else "Pick the right value", style = MaterialTheme.typography.headlineSmall) }
+        item { Heading(stringResource(if (conflicts.isEmpty()) R.string.conflicts_none else R.string.conflicts_title), large = true) }
         items(conflicts) { c ->
             Column {
-                Text(c.field, fontWeight = FontWeight.Bold)
+                Heading(c.field)
                 c.values.forEachIndexed { i, v ->
-                    OutlinedButton(onClick = { scope.launch { model.pick(c.field, i) } }, modifier = Modifier.fillMaxWidth()) {
-                        Text("${v.valueJson} — ${v.by}, ${v.at.take(16)}")
+                    OutlinedButton(onClick = { scope.launch { model.pick(c.field, i) } }, modifier = tall.fillMaxWidth()) {
+                        Text(stringResource(R.string.conflict_value, v.valueJson, v.by, v.at.take(16).replace('T', ' ')))
                     }
                 }
             }
@@ -407,18 +267,20 @@ fun SyncScreen(repo: OutreachRepository, enrol: () -> Unit) {
     val state by model.state.collectAsState()
     val scope = rememberCoroutineScope()
     Column(pad.fillMaxSize(), verticalArrangement = Arrangement.spacedBy(12.dp)) {
-        Text("Sync", style = MaterialTheme.typography.headlineSmall)
+        Heading(stringResource(R.string.sync_title), large = true)
         if (state.running) {
             val total = state.total
             if (total != null && total > 0u) LinearProgressIndicator(progress = { state.done.toFloat() / total.toFloat() })
             else LinearProgressIndicator()
-            OutlinedButton(onClick = model::cancel) { Text("Cancel") }
+            OutlinedButton(onClick = model::cancel, modifier = tall) { Text(stringResource(R.string.cancel)) }
         }
-        Text("Last success: ${state.lastSuccess ?: "never"}")
+        Text(stringResource(R.string.last_success, state.lastSuccess ?: stringResource(R.string.never)))
         state.summary?.let { Text(it) }
-        state.error?.let { Text(it, color = MaterialTheme.colorScheme.error) }
-        Button(onClick = { scope.launch { model.sync() } }, enabled = !state.running, modifier = Modifier.fillMaxWidth()) { Text("Sync now") }
-        OutlinedButton(onClick = enrol, modifier = Modifier.fillMaxWidth()) { Text("Enrol this phone") }
+        ErrorText(state.error)
+        Button(onClick = { scope.launch { model.sync() } }, enabled = !state.running, modifier = tall.fillMaxWidth()) {
+            Text(stringResource(R.string.sync_now))
+        }
+        OutlinedButton(onClick = enrol, modifier = tall.fillMaxWidth()) { Text(stringResource(R.string.enrol_title)) }
     }
 }
 
@@ -430,16 +292,19 @@ fun EnrolScreen(repo: OutreachRepository, done: () -> Unit) {
     var server by remember { mutableStateOf("https://") }
     var code by remember { mutableStateOf("") }
     Column(pad.fillMaxSize(), verticalArrangement = Arrangement.spacedBy(12.dp)) {
-        Text("Enrol this phone", style = MaterialTheme.typography.headlineSmall)
-        OutlinedTextField(server, { server = it }, label = { Text("Server") }, modifier = Modifier.fillMaxWidth())
-        OutlinedTextField(code, { code = it }, label = { Text("Code from your admin") }, modifier = Modifier.fillMaxWidth())
+        Heading(stringResource(R.string.enrol_title), large = true)
+        OutlinedTextField(server, { server = it }, label = { Text(stringResource(R.string.server)) }, modifier = Modifier.fillMaxWidth())
+        OutlinedTextField(code, { code = it }, label = { Text(stringResource(R.string.enrol_code)) }, modifier = Modifier.fillMaxWidth())
         when (val s = state) {
-            is EnrolModel.State.Error -> Text(s.message, color = MaterialTheme.colorScheme.error)
-            is EnrolModel.State.Enrolled -> { Text("Enrolled as ${s.who}"); Button(onClick = done) { Text("Done") } }
+            is EnrolModel.State.Error -> ErrorText(s.message)
+            is EnrolModel.State.Enrolled -> {
+                Text(stringResource(R.string.enrolled_as, s.who))
+                Button(onClick = done, modifier = tall) { Text(stringResource(R.string.done)) }
+            }
             is EnrolModel.State.Working -> LinearProgressIndicator()
             else -> {}
         }
-        Button(onClick = { scope.launch { model.enrol(server, code) } }, modifier = Modifier.fillMaxWidth()) { Text("Enrol") }
+        Button(onClick = { scope.launch { model.enrol(server, code) } }, modifier = tall.fillMaxWidth()) { Text(stringResource(R.string.enrol)) }
     }
 }
 
@@ -451,22 +316,27 @@ fun SettingsScreen(repo: OutreachRepository, keyStore: PlatformKeyStore, autoLoc
     var new by remember { mutableStateOf("") }
     var again by remember { mutableStateOf("") }
     var timeout by remember { mutableStateOf(autoLock.timeoutSeconds) }
-    Column(pad.fillMaxSize(), verticalArrangement = Arrangement.spacedBy(12.dp)) {
-        Text("Settings", style = MaterialTheme.typography.headlineSmall)
-        OutlinedTextField(new, { new = it }, label = { Text("New passphrase") }, visualTransformation = PasswordVisualTransformation())
-        OutlinedTextField(again, { again = it }, label = { Text("Again") }, visualTransformation = PasswordVisualTransformation())
-        Button(onClick = { scope.launch { model.changePassphrase(new, again); new = ""; again = "" } }) { Text("Change passphrase") }
+    Column(pad.fillMaxSize().verticalScroll(rememberScrollState()), verticalArrangement = Arrangement.spacedBy(12.dp)) {
+        Heading(stringResource(R.string.settings_title), large = true)
+        OutlinedTextField(new, { new = it }, label = { Text(stringResource(R.string.new_passphrase)) },
+            visualTransformation = PasswordVisualTransformation(), modifier = Modifier.fillMaxWidth())
+        OutlinedTextField(again, { again = it }, label = { Text(stringResource(R.string.passphrase_again)) },
+            visualTransformation = PasswordVisualTransformation(), modifier = Modifier.fillMaxWidth())
+        Button(onClick = { scope.launch { model.changePassphrase(new, again); new = ""; again = "" } }, modifier = tall) {
+            Text(stringResource(R.string.change_passphrase))
+        }
         message?.let { Text(it) }
-        Text("Lock after the app has been in the background for:")
-        Row(horizontalArrangement = Arrangement.spacedBy(4.dp)) {
-            AutoLock.CHOICES.forEach { s ->
-                FilterChip(timeout == s, { timeout = s; autoLock.timeoutSeconds = s }, { Text(if (s < 60) "${s}s" else "${s / 60} min") })
-            }
+        val seconds = stringResource(R.string.seconds_short)
+        val minutes = stringResource(R.string.minutes_short)
+        Choices(stringResource(R.string.lock_after), AutoLock.CHOICES, { it == timeout },
+            { s -> if (s < 60) "$s $seconds" else "${s / 60} $minutes" }) { s -> timeout = s; autoLock.timeoutSeconds = s }
+        Heading(stringResource(R.string.quick_unlock))
+        OutlinedButton(onClick = { scope.launch { model.setQuickUnlock(true, QuickUnlock.keyStore) } }, modifier = tall.fillMaxWidth()) {
+            Text(stringResource(R.string.quick_unlock_on))
         }
-        Row(horizontalArrangement = Arrangement.spacedBy(8.dp)) {
-            OutlinedButton(onClick = { scope.launch { model.setQuickUnlock(true, QuickUnlock.keyStore) } }) { Text("Quick unlock on") }
-            OutlinedButton(onClick = { scope.launch { model.setQuickUnlock(false, QuickUnlock.keyStore) } }) { Text("Off") }
+        OutlinedButton(onClick = { scope.launch { model.setQuickUnlock(false, QuickUnlock.keyStore) } }, modifier = tall.fillMaxWidth()) {
+            Text(stringResource(R.string.quick_unlock_off))
         }
-        OutlinedButton(onClick = lock, modifier = Modifier.fillMaxWidth()) { Text("Lock now") }
+        OutlinedButton(onClick = lock, modifier = tall.fillMaxWidth()) { Text(stringResource(R.string.lock_now)) }
     }
 }

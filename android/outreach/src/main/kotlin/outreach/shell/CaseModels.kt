@@ -11,7 +11,7 @@ import uniffi.outreach_ffi.ExitReason
 import uniffi.outreach_ffi.GoalInput
 import uniffi.outreach_ffi.GoalStatus
 import uniffi.outreach_ffi.OutreachException
-import uniffi.outreach_ffi.OutreachVault
+import uniffi.outreach_ffi.OutreachVaultInterface
 import uniffi.outreach_ffi.Phase
 import uniffi.outreach_ffi.PlatformKeyStore
 import uniffi.outreach_ffi.ScaleInput
@@ -39,25 +39,51 @@ class CaseModel(private val repo: OutreachRepository, val caseId: String) {
         val resolved: Boolean = false,
     )
 
+    /** One safe-contact rule; the screen words it from its strings. */
+    sealed interface SafeRule {
+        data class Texts(val ok: Boolean) : SafeRule
+        data class Voicemail(val ok: Boolean) : SafeRule
+        data class CodeWord(val word: String) : SafeRule
+        data class Notes(val text: String) : SafeRule
+
+        /** The rule in English (the shell's wording; the app's is in its strings). */
+        val english: String
+            get() = when (this) {
+                is Texts -> if (ok) "Texts are safe" else "Do NOT text"
+                is Voicemail -> if (ok) "Voicemail is fine" else "Never leave voicemail"
+                is CodeWord -> "Code word: $word"
+                is Notes -> text
+            }
+    }
+
+    /** A goal of the plan, for adding actions. */
+    data class GoalItem(val id: String, val domain: Domain, val text: String)
+
     data class State(
         val case: Case? = null,
-        /** Safe-contact rules as short lines, shown first. */
+        /** Safe-contact rules, shown first (before anyone phones or texts her). */
+        val rules: List<SafeRule> = emptyList(),
+        /** The same rules as short English lines. */
         val contactRules: List<String> = emptyList(),
         /** "Closed on … (reason)" when she has left the programme. */
         val closed: String? = null,
+        /** The same as parts, for the screen's translated sentence: when, and the core's word for why. */
+        val closedOn: String? = null,
+        val exitReason: String? = null,
         val goalsByDomain: Map<Domain, List<String>> = emptyMap(),
         val timeline: List<TimelineEntry> = emptyList(),
+        /** Open concerns, most severe first (the core's order of severities). */
         val openConcerns: List<Pair<Severity, String>> = emptyList(),
         val latestScale: UByte? = null,
-        /** Signs of Safety map (open entries): worries, what's working well, what needs to happen. */
-        val worries: List<String> = emptyList(),
+        /** Signs of Safety map (open entries): worries (with their kind), what's working well, what needs to happen. */
+        val worries: List<SosItem> = emptyList(),
         val workingWell: List<String> = emptyList(),
         val needsToHappen: List<String> = emptyList(),
         val dangerStatements: List<String> = emptyList(),
         /** Every map entry, resolved ones included, for revising. */
         val sosEntries: List<SosItem> = emptyList(),
-        /** Goal id → text, for adding actions. */
-        val goals: List<Pair<String, String>> = emptyList(),
+        /** The plan's goals, for adding actions. */
+        val goals: List<GoalItem> = emptyList(),
         val error: String? = null,
     )
 
@@ -69,10 +95,10 @@ class CaseModel(private val repo: OutreachRepository, val caseId: String) {
             val (case, timeline) = repo.read { it.caseRecord(caseId) to it.timeline(caseId) }
             val safe = case.profile.safeContact
             val rules = buildList {
-                safe.textOk?.let { add(if (it) "Texts are safe" else "Do NOT text") }
-                safe.voicemailOk?.let { add(if (it) "Voicemail is fine" else "Never leave voicemail") }
-                safe.codeWord?.let { add("Code word: $it") }
-                safe.notes?.let { add(it) }
+                safe.textOk?.let { add(SafeRule.Texts(it)) }
+                safe.voicemailOk?.let { add(SafeRule.Voicemail(it)) }
+                safe.codeWord?.let { add(SafeRule.CodeWord(it)) }
+                safe.notes?.let { add(SafeRule.Notes(it)) }
             }
             fun open(entries: Map<String, SosEntry>) = entries.values.filter { it.status != SosStatus.RESOLVED }
             fun items(column: SosColumn, entries: Map<String, SosEntry>) = entries.map { (id, e) ->
@@ -81,18 +107,21 @@ class CaseModel(private val repo: OutreachRepository, val caseId: String) {
             val p = case.programme
             State(
                 case = case,
-                contactRules = rules,
+                rules = rules,
+                contactRules = rules.map { it.english },
                 closed = if (p.phase == Phase.CLOSED) {
                     "Closed" + (p.closedOn?.let { " on $it" } ?: "") + (p.exitReason?.let { " ($it)" } ?: "")
                 } else null,
+                closedOn = p.closedOn.takeIf { p.phase == Phase.CLOSED },
+                exitReason = p.exitReason.takeIf { p.phase == Phase.CLOSED },
                 goalsByDomain = case.goals.values.groupBy({ it.domain }, { it.text }),
                 timeline = timeline,
                 openConcerns = case.concerns.values
                     .filter { it.status != uniffi.outreach_ffi.ConcernStatus.CLOSED }
-                    .sortedByDescending { it.severity.ordinal }
+                    .sortedByDescending { Vocab.severityRank(it.severity) }
                     .map { it.severity to it.category },
                 latestScale = case.scales.values.maxByOrNull { it.date }?.score,
-                worries = open(case.signsOfSafety.worries).map { w -> w.kind?.let { "${worryLabel(it)}: ${w.text}" } ?: w.text },
+                worries = items(SosColumn.WORRIES, case.signsOfSafety.worries).filter { !it.resolved },
                 workingWell = open(case.signsOfSafety.workingWell).map { it.text },
                 needsToHappen = open(case.signsOfSafety.needsToHappen).map { it.text },
                 dangerStatements = case.signsOfSafety.dangerStatements.values
@@ -101,21 +130,13 @@ class CaseModel(private val repo: OutreachRepository, val caseId: String) {
                 sosEntries = items(SosColumn.WORRIES, case.signsOfSafety.worries) +
                     items(SosColumn.WORKING_WELL, case.signsOfSafety.workingWell) +
                     items(SosColumn.NEEDS_TO_HAPPEN, case.signsOfSafety.needsToHappen),
-                goals = case.goals.map { (id, g) -> id to "${g.domain}: ${g.text}" },
+                goals = case.goals.map { (id, g) -> GoalItem(id, g.domain, g.text) },
             )
         } catch (e: OutreachException) {
             State(error = Messages.of(e))
         }
     }
 
-    companion object {
-        /** Signs of Safety words for the kinds of worry. */
-        fun worryLabel(kind: WorryKind): String = when (kind) {
-            WorryKind.HARM -> "Harm"
-            WorryKind.DANGER -> "Danger"
-            WorryKind.COMPLICATING -> "Complicating factor"
-        }
-    }
 }
 
 /** Plan editing: goals and actions by domain, scale readings. */
@@ -123,7 +144,7 @@ class PlanModel(private val repo: OutreachRepository, val caseId: String) {
     private val _error = MutableStateFlow<String?>(null)
     val error: StateFlow<String?> = _error.asStateFlow()
 
-    private suspend fun <T> attempt(block: (OutreachVault) -> T): T? = try {
+    private suspend fun <T> attempt(block: (OutreachVaultInterface) -> T): T? = try {
         repo.write(block).also { _error.value = null }
     } catch (e: OutreachException) {
         _error.value = Messages.of(e)

@@ -1,14 +1,19 @@
 package outreach.shell
 
+import java.time.ZonedDateTime
+import kotlinx.coroutines.CoroutineDispatcher
+import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
+import kotlinx.coroutines.withContext
 import uniffi.outreach_ffi.ContactKind
 import uniffi.outreach_ffi.ConflictInfo
 import uniffi.outreach_ffi.Domain
 import uniffi.outreach_ffi.Outcome
 import uniffi.outreach_ffi.OutreachException
 import uniffi.outreach_ffi.OutreachVault
+import uniffi.outreach_ffi.OutreachVaultInterface
 import uniffi.outreach_ffi.PendingVisit
 import uniffi.outreach_ffi.PlatformKeyStore
 import uniffi.outreach_ffi.SignOffDecision
@@ -18,9 +23,17 @@ import uniffi.outreach_ffi.SyncPhase
 import uniffi.outreach_ffi.VisitDraft
 
 /** Unlock screen: passphrase (and the platform key for quick unlock). */
-class UnlockModel(private val dir: String, private val platformKey: PlatformKeyStore?) {
+class UnlockModel(
+    private val dir: String,
+    private val platformKey: PlatformKeyStore?,
+    private val io: CoroutineDispatcher = Dispatchers.IO,
+    /** Opens the vault file (the tests wrap it to watch which thread calls the core). */
+    private val open: (String) -> OutreachVaultInterface = { OutreachVault.open(it) },
+) {
     sealed interface State {
         data object Locked : State
+        /** Argon2id is running (about 0.2 s off the main thread): show progress. */
+        data object Working : State
         data class Error(val message: String, val attemptsLeft: UInt?) : State
         data class Unlocked(val repository: OutreachRepository) : State
         data object Wiped : State
@@ -30,18 +43,36 @@ class UnlockModel(private val dir: String, private val platformKey: PlatformKeyS
     val state: StateFlow<State> = _state.asStateFlow()
 
     /** Whether to offer biometric / PIN unlock on this screen. */
-    fun quickUnlockAvailable(): Boolean = runCatching { OutreachVault.open(dir).use { it.hasQuickUnlock() } }.getOrDefault(false)
+    suspend fun quickUnlockAvailable(): Boolean = withContext(io) {
+        runCatching {
+            val vault = open(dir)
+            try {
+                vault.hasQuickUnlock()
+            } finally {
+                (vault as? AutoCloseable)?.close()
+            }
+        }.getOrDefault(false)
+    }
 
     /** Quick unlock, after the phone has checked the user (BiometricPrompt). */
     suspend fun unlockQuick(quickKey: PlatformKeyStore) = attempt { it.unlockQuick(quickKey) }
 
     suspend fun unlock(passphrase: String) = attempt { it.unlock(passphrase, platformKey) }
 
-    private suspend fun attempt(openWith: (OutreachVault) -> Unit) {
+    private suspend fun attempt(openWith: (OutreachVaultInterface) -> Unit) {
+        _state.value = State.Working
         _state.value = try {
-            val vault = OutreachVault.open(dir)
-            openWith(vault)
-            val repo = OutreachRepository(vault)
+            val vault = withContext(io) {
+                val v = open(dir)
+                try {
+                    openWith(v)
+                } catch (e: Throwable) {
+                    (v as? AutoCloseable)?.close()
+                    throw e
+                }
+                v
+            }
+            val repo = OutreachRepository(vault, io)
             repo.refresh()
             State.Unlocked(repo)
         } catch (e: OutreachException.Wiped) {
@@ -55,17 +86,84 @@ class UnlockModel(private val dir: String, private val platformKey: PlatformKeyS
 }
 
 /**
+ * First run on a phone: creates the vault (Argon2id, off the main thread).
+ * It comes back unlocked, so the caseload opens at once.
+ */
+class SetupModel(
+    private val dir: String,
+    private val platformKey: PlatformKeyStore?,
+    private val io: CoroutineDispatcher = Dispatchers.IO,
+    private val create: (String, String, String, String?, PlatformKeyStore?) -> OutreachVaultInterface =
+        { d, pass, name, team, key -> OutreachVault.create(d, pass, name, team, key) },
+) {
+    sealed interface State {
+        data object Idle : State
+        data object Working : State
+        data class Error(val message: String) : State
+        data class Ready(val repository: OutreachRepository) : State
+    }
+
+    private val _state = MutableStateFlow<State>(State.Idle)
+    val state: StateFlow<State> = _state.asStateFlow()
+
+    suspend fun create(name: String, team: String, passphrase: String, repeat: String) {
+        if (passphrase != repeat) {
+            _state.value = State.Error("The two passphrases are different.")
+            return
+        }
+        _state.value = State.Working
+        _state.value = try {
+            val vault = withContext(io) { create(dir, passphrase, name.trim(), team.trim().ifEmpty { null }, platformKey) }
+            val repo = OutreachRepository(vault, io)
+            repo.refresh()
+            State.Ready(repo)
+        } catch (e: OutreachException) {
+            State.Error(Messages.of(e))
+        }
+    }
+}
+
+/**
  * Record a contact: every edit is saved as an encrypted draft through the
  * core at once, so a killed app or a flat battery loses nothing; submit
- * turns it into a visit.
+ * turns it into a visit. Every contact kind and outcome the core knows is
+ * offered (attempts included: an attempted contact, no answer, cancelled);
+ * times come from the platform's pickers, starting at now and the next
+ * contact at the case's interval (the core's default: 14 days).
  */
-class ContactFormModel(private val repo: OutreachRepository, val caseId: String) {
+class ContactFormModel(
+    private val repo: OutreachRepository,
+    val caseId: String,
+    private val clock: () -> ZonedDateTime = { ZonedDateTime.now() },
+) {
     private val _draft = MutableStateFlow(VisitDraft())
     val draft: StateFlow<VisitDraft> = _draft.asStateFlow()
     private val _error = MutableStateFlow<String?>(null)
     val error: StateFlow<String?> = _error.asStateFlow()
     var draftId: String? = null
         private set
+
+    /** The kinds and outcomes to offer: the core's lists, in its order. */
+    val kinds: List<ContactKind> get() = Vocab.core.contactKinds.map { it.value }
+    val outcomes: List<Outcome> get() = Vocab.core.outcomes.map { it.value }
+    val domains: List<Domain> get() = Vocab.core.domains.map { it.value }
+
+    /**
+     * Opens the form: the case's saved draft if a killed app left one,
+     * otherwise a new form at now, next contact at the case's interval.
+     * Nothing is saved until the first edit.
+     */
+    suspend fun start() {
+        try {
+            val saved = repo.read { v -> v.drafts().firstOrNull { it.caseId == caseId } }
+            if (saved != null) return restore(saved.draftId)
+            val every = repo.read { it.caseRecord(caseId).programme.contactEveryDays } ?: Vocab.core.defaultContactEveryDays
+            val now = clock()
+            _draft.value = VisitDraft(at = Dates.instant(now), nextContactDue = Dates.instant(now.plusDays(every.toLong())))
+        } catch (e: OutreachException) {
+            _error.value = Messages.of(e)
+        }
+    }
 
     /** Restores a saved draft (offered on start after a crash). */
     suspend fun restore(id: String) {
@@ -79,7 +177,8 @@ class ContactFormModel(private val repo: OutreachRepository, val caseId: String)
         val next = change(_draft.value)
         _draft.value = next
         try {
-            draftId = repo.read { it.saveDraft(draftId, caseId, next) }
+            val id = draftId
+            draftId = repo.read { it.saveDraft(id, caseId, next) }
             _error.value = null
         } catch (e: OutreachException) {
             _error.value = Messages.of(e)
@@ -90,17 +189,42 @@ class ContactFormModel(private val repo: OutreachRepository, val caseId: String)
     suspend fun setOutcome(outcome: Outcome) = edit { it.copy(outcome = outcome) }
     suspend fun setNote(note: String) = edit { it.copy(note = note) }
     suspend fun setHerWords(words: String) = edit { it.copy(herWords = words) }
-    suspend fun setAt(at: String) = edit { it.copy(at = at) }
-    suspend fun setNextContact(due: String) = edit { it.copy(nextContactDue = due.ifBlank { null }) }
+    suspend fun setActionsAgreed(actions: String) = edit { it.copy(actionsAgreed = actions.ifBlank { null }) }
+
+    /** How she is, 0–10 (the core checks the range). */
+    suspend fun setWellbeing(score: Long?) = edit { it.copy(wellbeing = score) }
+
+    /** When the contact happened, from the date and time pickers. */
+    suspend fun setAt(at: ZonedDateTime) = edit { it.copy(at = Dates.instant(at)) }
+
+    /** When the next contact is due, from the pickers; null leaves it to the case's interval. */
+    suspend fun setNextContact(due: ZonedDateTime?) = edit { it.copy(nextContactDue = due?.let(Dates::instant)) }
+
+    /** The form's times in the phone's zone, for the pickers and their labels. */
+    fun at(): ZonedDateTime? = Dates.parseInstant(_draft.value.at)
+    fun nextContact(): ZonedDateTime? = Dates.parseInstant(_draft.value.nextContactDue)
+
     suspend fun setPresent(names: String) =
         edit { it.copy(present = names.split(',').map(String::trim).filter(String::isNotEmpty)) }
     suspend fun toggleDomain(d: Domain) = edit { it.copy(domains = if (d in it.domains) it.domains - d else it.domains + d) }
+
+    /** Throws the draft away (asked to confirm in the app). */
+    suspend fun discard() {
+        val id = draftId ?: run { _draft.value = VisitDraft(); return }
+        try {
+            repo.read { it.discardDraft(id) }
+            draftId = null
+            _draft.value = VisitDraft()
+        } catch (e: OutreachException) {
+            _error.value = Messages.of(e)
+        }
+    }
 
     /** Returns the visit id, or null with [error] set. */
     suspend fun submit(): String? {
         val id = draftId ?: run { edit { it }; draftId } ?: return null
         return try {
-            repo.write { it.submitDraft(id) }.also { draftId = null; _draft.value = VisitDraft() }
+            repo.write { it.submitDraft(id) }.also { draftId = null; _draft.value = VisitDraft(); _error.value = null }
         } catch (e: OutreachException) {
             _error.value = Messages.of(e)
             null
@@ -170,17 +294,23 @@ class ReviewModel(private val repo: OutreachRepository) {
     val pending: StateFlow<List<PendingVisit>> = _pending.asStateFlow()
     private val _error = MutableStateFlow<String?>(null)
     val error: StateFlow<String?> = _error.asStateFlow()
+    private val _supervisor = MutableStateFlow(false)
+
+    /** Enrolled as a supervisor: the queue offers sign off and return; otherwise amend. */
+    val supervisor: StateFlow<Boolean> = _supervisor.asStateFlow()
 
     suspend fun load() {
         try {
-            _pending.value = repo.read { it.pendingVisits() }
+            val (role, pending) = repo.read { it.syncAccount()?.role to it.pendingVisits() }
+            _supervisor.value = role == "supervisor"
+            _pending.value = pending
         } catch (e: OutreachException) {
             _error.value = Messages.of(e)
         }
     }
 
     /** True when done; false with [error] set. */
-    private suspend fun attempt(block: (OutreachVault) -> Unit): Boolean = try {
+    private suspend fun attempt(block: (OutreachVaultInterface) -> Unit): Boolean = try {
         repo.write(block)
         _error.value = null
         load()

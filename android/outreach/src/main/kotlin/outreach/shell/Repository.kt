@@ -8,7 +8,7 @@ import kotlinx.coroutines.flow.asStateFlow
 import kotlinx.coroutines.withContext
 import uniffi.outreach_ffi.CaseSummary
 import uniffi.outreach_ffi.CaseSyncState
-import uniffi.outreach_ffi.OutreachVault
+import uniffi.outreach_ffi.OutreachVaultInterface
 import uniffi.outreach_ffi.Phase
 import uniffi.outreach_ffi.SyncCancel
 import uniffi.outreach_ffi.SyncListener
@@ -50,12 +50,14 @@ data class CaseRow(val summary: CaseSummary, val sync: CaseSyncState) {
 
 /**
  * The one object screens talk to. It runs every core call off the main
- * thread and republishes the caseload after anything that can change it,
+ * thread (on [io]; `suspend` calls such as sync run on the core's own
+ * thread) and republishes the caseload after anything that can change it,
  * so the list on screen is always what the vault holds. No business rules
- * here: validation, merging and sync all live in the Rust core.
+ * here: validation, merging and sync all live in the Rust core. The JVM
+ * tests wrap [vault] to fail on any blocking core call from the UI thread.
  */
 class OutreachRepository(
-    val vault: OutreachVault,
+    val vault: OutreachVaultInterface,
     private val io: CoroutineDispatcher = Dispatchers.IO,
 ) {
     private val _caseload = MutableStateFlow<List<CaseRow>>(emptyList())
@@ -77,14 +79,17 @@ class OutreachRepository(
     }
 
     /** A read on the I/O dispatcher. */
-    suspend fun <T> read(block: (OutreachVault) -> T): T = withContext(io) { block(vault) }
+    suspend fun <T> read(block: (OutreachVaultInterface) -> T): T = withContext(io) { block(vault) }
 
     /** A write on the I/O dispatcher, then a caseload refresh. */
-    suspend fun <T> write(block: (OutreachVault) -> T): T {
+    suspend fun <T> write(block: (OutreachVaultInterface) -> T): T {
         val result = withContext(io) { block(vault) }
         refresh()
         return result
     }
+
+    /** Locks the vault (keys and decrypted cases dropped, pending compaction done) off the main thread. */
+    suspend fun lock() = withContext(io) { vault.lock() }
 
     suspend fun sync(listener: SyncListener?, cancel: SyncCancel?): SyncReport {
         val report = vault.sync(listener, cancel)

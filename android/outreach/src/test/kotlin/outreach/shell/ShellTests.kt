@@ -5,27 +5,30 @@ package outreach.shell
 
 import java.io.File
 import java.nio.file.Files
+import java.time.ZonedDateTime
+import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.runBlocking
+import kotlinx.coroutines.withContext
 import uniffi.outreach_ffi.*
 
 private var passed = 0
 private var failed = 0
 
-private fun check(name: String, ok: Boolean) {
+internal fun check(name: String, ok: Boolean) {
     if (ok) passed++ else failed++
     println((if (ok) "ok   " else "FAIL ") + name)
 }
 
-private fun admin(data: String, vararg args: String): String {
+internal fun admin(data: String, vararg args: String): String {
     val p = ProcessBuilder(System.getenv("OUTREACH_SERVER_BIN"), *args, "--data", data, "--json").start()
     val out = p.inputStream.bufferedReader().readText()
     check(p.waitFor() == 0) { "admin ${args.toList()}" }
     return out
 }
 
-private fun code(json: String) = Regex("\"code\":\\s*\"([^\"]+)\"").find(json)!!.groupValues[1]
+internal fun code(json: String) = Regex("\"code\":\\s*\"([^\"]+)\"").find(json)!!.groupValues[1]
 
-private class Server(val data: String) {
+internal class Server(val data: String) {
     private var proc: Process? = null
     var url = ""
     fun start(listen: String = "127.0.0.1:0") {
@@ -38,11 +41,18 @@ private class Server(val data: String) {
 }
 
 fun main() = runBlocking {
+    // runBlocking's thread stands for the app's main (UI) thread: the state
+    // holders are called from it, as Compose calls them from Dispatchers.Main.
+    MainThreadGuard.uiThread = Thread.currentThread()
     val tmp = Files.createTempDirectory("outreach-android").toFile()
     val server = Server(File(tmp, "server").path)
     server.start()
     try {
         tests(tmp, server)
+        appTests(tmp)
+        check("no blocking core call ran on the UI thread" +
+            (if (MainThreadGuard.violations.isEmpty()) "" else ": ${MainThreadGuard.violations.distinct()}"),
+            MainThreadGuard.violations.isEmpty())
     } finally {
         server.stop()
     }
@@ -55,7 +65,9 @@ private suspend fun tests(tmp: File, server: Server) {
     OutreachVault.create(samDir, "sam's passphrase", "Sam Jones", "North", null).close()
 
     // Unlock: wrong, then right.
-    val unlock = UnlockModel(samDir, null)
+    // Every vault the app layer uses is opened through the guard: a
+    // blocking core call from this thread (the test's UI thread) is recorded.
+    val unlock = UnlockModel(samDir, null, open = MainThreadGuard::open)
     unlock.unlock("not it")
     val wrong = unlock.state.value
     check("wrong passphrase: plain words and attempts left",
@@ -74,7 +86,7 @@ private suspend fun tests(tmp: File, server: Server) {
     form.setNote("Talked through the tenancy letter")
     form.toggleDomain(Domain.HOUSING)
     check("incomplete contact refused in plain words", form.submit() == null && form.error.value!!.contains("at"))
-    form.setAt("2026-11-27T10:00:00Z")
+    form.setAt(ZonedDateTime.parse("2026-11-27T10:00:00Z"))
     form.setOutcome(Outcome.COMPLETED)
     val visit = form.submit()
     check("contact recorded", visit != null && form.error.value == null)
@@ -89,8 +101,8 @@ private suspend fun tests(tmp: File, server: Server) {
     val typing = ContactFormModel(repo, case)
     typing.setKind(ContactKind.PHONE)
     typing.setHerWords("I want to sort it myself")
-    repo.vault.close() // the process dies; nothing but the files remain
-    val again = UnlockModel(samDir, null)
+    withContext(Dispatchers.IO) { (repo.vault as AutoCloseable).close() } // the process dies; nothing but the files remain
+    val again = UnlockModel(samDir, null, open = MainThreadGuard::open)
     again.unlock("sam's passphrase")
     val repo2 = (again.state.value as UnlockModel.State.Unlocked).repository
     val saved = repo2.read { it.drafts() }
@@ -119,9 +131,9 @@ private suspend fun tests(tmp: File, server: Server) {
     val cs = caseScreen.state.value
     check("safe-contact rules first", cs.contactRules == listOf("Do NOT text", "Never leave voicemail", "Code word: bluebell"))
     check("plan by domain", cs.goalsByDomain[Domain.HOUSING] == listOf("Keep the tenancy"))
-    check("Signs of Safety map and goals listed", cs.workingWell == listOf("Attends every visit") && cs.goals.single().first == goal)
+    check("Signs of Safety map and goals listed", cs.workingWell == listOf("Attends every visit") && cs.goals.single().id == goal)
     check("open worries with their kind, resolved kept for revising",
-        cs.worries == listOf("Danger: Ex-partner may return") &&
+        cs.worries.map { it.kind to it.text } == listOf(WorryKind.DANGER to "Ex-partner may return") &&
             cs.sosEntries.single { it.id == settled }.let { it.resolved && it.kind == WorryKind.COMPLICATING })
     check("scale and concerns", cs.latestScale in setOf(6.toUByte(), 7.toUByte()) &&
         cs.case!!.scales.values.any { it.question == "How safe is she at home?" } &&
@@ -155,11 +167,11 @@ private suspend fun tests(tmp: File, server: Server) {
     val quickSettings = SettingsModel(repo2, null)
     quickSettings.setQuickUnlock(true, quickKey)
     check("quick unlock turned on", quickSettings.message.value == "Quick unlock is on.")
-    val quick = UnlockModel(samDir, null)
+    val quick = UnlockModel(samDir, null, open = MainThreadGuard::open)
     check("quick unlock offered", quick.quickUnlockAvailable())
     quick.unlockQuick(quickKey)
     check("quick unlock opens the vault", quick.state.value is UnlockModel.State.Unlocked)
-    (quick.state.value as UnlockModel.State.Unlocked).repository.vault.close()
+    withContext(Dispatchers.IO) { ((quick.state.value as UnlockModel.State.Unlocked).repository.vault as AutoCloseable).close() }
 
     // Settings: passphrase change.
     val settings = SettingsModel(repo2, null)
@@ -214,7 +226,7 @@ private suspend fun tests(tmp: File, server: Server) {
 
     // The sign-off loop: the supervisor returns a visit, the practitioner
     // cannot sign off herself, amends, and the supervisor signs it off.
-    val aliRepo = OutreachRepository(ali)
+    val aliRepo = OutreachRepository(MainThreadGuard.wrap(ali))
     val own = repo2.write { it.addVisit(case, VisitInput(at = "2026-11-29T10:00:00Z", kind = ContactKind.HOME, outcome = Outcome.COMPLETED, note = "Home visit")) }
     sync.sync()
     aliRepo.sync(null, null)
@@ -225,10 +237,14 @@ private suspend fun tests(tmp: File, server: Server) {
     val aliReview = ReviewModel(aliRepo)
     aliReview.load()
     check("supervisor sees the visit to review", aliReview.pending.value.any { it.visitId == own && it.review == ReviewState.AWAITING })
+    check("the queue knows a supervisor", aliReview.supervisor.value)
+    check("return without a comment refused in plain words",
+        !aliReview.returnForAmendment(case, own, " ") && aliReview.error.value!!.startsWith("Please check"))
     check("supervisor returns it", aliReview.returnForAmendment(case, own, "Add the actions agreed") && aliReview.error.value == null)
     aliRepo.sync(null, null)
     sync.sync()
     samReview.load()
+    check("the queue knows a practitioner (amend, not sign off)", !samReview.supervisor.value)
     check("returned visit first, with the comment",
         samReview.pending.value.first().let { it.visitId == own && it.review == ReviewState.RETURNED && it.comment == "Add the actions agreed" })
     check("supervisor cannot amend her visit: plain words",

@@ -1,0 +1,352 @@
+package outreach.app
+
+import androidx.compose.foundation.layout.Arrangement
+import androidx.compose.foundation.layout.Column
+import androidx.compose.foundation.layout.ExperimentalLayoutApi
+import androidx.compose.foundation.layout.FlowRow
+import androidx.compose.foundation.layout.fillMaxSize
+import androidx.compose.foundation.layout.fillMaxWidth
+import androidx.compose.foundation.lazy.LazyColumn
+import androidx.compose.foundation.lazy.items
+import androidx.compose.foundation.rememberScrollState
+import androidx.compose.foundation.text.KeyboardOptions
+import androidx.compose.foundation.verticalScroll
+import androidx.compose.material3.Button
+import androidx.compose.material3.MaterialTheme
+import androidx.compose.material3.OutlinedButton
+import androidx.compose.material3.OutlinedTextField
+import androidx.compose.material3.Slider
+import androidx.compose.material3.Text
+import androidx.compose.runtime.Composable
+import androidx.compose.runtime.LaunchedEffect
+import androidx.compose.runtime.collectAsState
+import androidx.compose.runtime.getValue
+import androidx.compose.runtime.mutableFloatStateOf
+import androidx.compose.runtime.mutableStateOf
+import androidx.compose.runtime.remember
+import androidx.compose.runtime.rememberCoroutineScope
+import androidx.compose.runtime.setValue
+import androidx.compose.ui.Modifier
+import androidx.compose.ui.res.stringResource
+import androidx.compose.ui.semantics.semantics
+import androidx.compose.ui.semantics.stateDescription
+import androidx.compose.ui.text.font.FontWeight
+import androidx.compose.ui.text.input.KeyboardType
+import androidx.compose.ui.unit.dp
+import kotlin.math.roundToLong
+import kotlinx.coroutines.launch
+import outreach.shell.CaseModel
+import outreach.shell.ConcernsModel
+import outreach.shell.NewCaseModel
+import outreach.shell.OutreachRepository
+import outreach.shell.PlanModel
+import outreach.shell.TransferModel
+import outreach.shell.Vocab
+import uniffi.outreach_ffi.ConcernStatus
+import uniffi.outreach_ffi.SosColumn
+import uniffi.outreach_ffi.SosUpdate
+import uniffi.outreach_ffi.WorryKind
+
+/** A safe-contact rule in the phone's language (shown first, in bold: the words carry it, not the colour). */
+@Composable
+fun ruleText(rule: CaseModel.SafeRule): String = when (rule) {
+    is CaseModel.SafeRule.Texts -> stringResource(if (rule.ok) R.string.rule_texts_ok else R.string.rule_no_texts)
+    is CaseModel.SafeRule.Voicemail -> stringResource(if (rule.ok) R.string.rule_voicemail_ok else R.string.rule_no_voicemail)
+    is CaseModel.SafeRule.CodeWord -> stringResource(R.string.rule_code_word, rule.word)
+    is CaseModel.SafeRule.Notes -> rule.text
+}
+
+@OptIn(ExperimentalLayoutApi::class)
+@Composable
+fun CaseScreen(
+    repo: OutreachRepository,
+    caseId: String,
+    record: () -> Unit,
+    plan: () -> Unit,
+    concerns: () -> Unit,
+    conflicts: () -> Unit,
+) {
+    val model = remember(caseId) { CaseModel(repo, caseId) }
+    val state by model.state.collectAsState()
+    val transfer = remember(caseId) { TransferModel(repo, caseId) }
+    val transferState by transfer.state.collectAsState()
+    val scope = rememberCoroutineScope()
+    var transferTo by remember { mutableStateOf("") }
+    LaunchedEffect(caseId) { model.load() }
+    LazyColumn(pad.fillMaxSize(), verticalArrangement = Arrangement.spacedBy(8.dp)) {
+        item { Heading(state.case?.profile?.preferredName ?: "", large = true) }
+        if (state.closed != null) {
+            item {
+                val reason = state.exitReason?.let { vocabLabel("exit_reasons", it) } ?: ""
+                Text(stringResource(R.string.case_closed, state.closedOn ?: "", reason), fontWeight = FontWeight.Bold)
+            }
+        }
+        // Safe-contact rules come first: she may not be safe to text or call.
+        if (state.rules.isNotEmpty()) item { Heading(stringResource(R.string.safe_contact)) }
+        items(state.rules) { Text(ruleText(it), fontWeight = FontWeight.Bold, color = MaterialTheme.colorScheme.error) }
+        item {
+            FlowRow(horizontalArrangement = Arrangement.spacedBy(8.dp)) {
+                Button(onClick = record, modifier = tall) { Text(stringResource(R.string.record_contact)) }
+                OutlinedButton(onClick = plan, modifier = tall) { Text(stringResource(R.string.plan_title)) }
+                OutlinedButton(onClick = concerns, modifier = tall) { Text(stringResource(R.string.concerns_title)) }
+                OutlinedButton(onClick = conflicts, modifier = tall) { Text(stringResource(R.string.conflicts_title)) }
+            }
+        }
+        item { ErrorText(state.error) }
+        item { Heading(stringResource(R.string.plan_title)) }
+        items(state.goalsByDomain.entries.toList()) { (domain, goals) -> Text("${label(domain)}: ${goals.joinToString("; ")}") }
+        item { Heading(stringResource(R.string.sos_title)) }
+        items(state.worries) { w -> Text(stringResource(R.string.sos_worry_line, w.kind?.let { label(it) } ?: label(SosColumn.WORRIES), w.text)) }
+        items(state.workingWell) { Text(stringResource(R.string.sos_line, label(SosColumn.WORKING_WELL), it)) }
+        items(state.needsToHappen) { Text(stringResource(R.string.sos_line, label(SosColumn.NEEDS_TO_HAPPEN), it)) }
+        items(state.dangerStatements) { Text(stringResource(R.string.danger_line, it)) }
+        item { Text(stringResource(R.string.scale_latest, state.latestScale?.toString() ?: "-")) }
+        item { Heading(stringResource(R.string.open_concerns_title)) }
+        items(state.openConcerns) { (severity, category) -> Text(stringResource(R.string.concern_line, label(severity), category)) }
+        item { Heading(stringResource(R.string.timeline)) }
+        items(state.timeline) { Text("${it.at.take(10)}  ${it.summary}") }
+        // Supervisors move a case to another practitioner; anyone else is told why not.
+        item { Heading(stringResource(R.string.transfer_title)) }
+        item {
+            OutlinedTextField(transferTo, { transferTo = it }, label = { Text(stringResource(R.string.transfer_to)) },
+                modifier = Modifier.fillMaxWidth())
+        }
+        item {
+            OutlinedButton(onClick = { scope.launch { transfer.transfer(transferTo); transferTo = "" } },
+                enabled = transferState !is TransferModel.State.Working, modifier = tall) { Text(stringResource(R.string.transfer_action)) }
+        }
+        when (val t = transferState) {
+            is TransferModel.State.Done -> item { Text(t.message) }
+            is TransferModel.State.Error -> item { ErrorText(t.message) }
+            else -> {}
+        }
+    }
+}
+
+/** Open a case: her name, then the safe-contact questions, then the referral. */
+@Composable
+fun NewCaseScreen(repo: OutreachRepository, opened: (String) -> Unit) {
+    val model = remember { NewCaseModel(repo) }
+    val form by model.form.collectAsState()
+    val error by model.error.collectAsState()
+    val scope = rememberCoroutineScope()
+    Column(pad.fillMaxSize().verticalScroll(rememberScrollState()), verticalArrangement = Arrangement.spacedBy(12.dp)) {
+        Heading(stringResource(R.string.new_case), large = true)
+        OutlinedTextField(form.preferredName, { v -> model.edit { it.copy(preferredName = v) } },
+            label = { Text(stringResource(R.string.preferred_name)) }, modifier = Modifier.fillMaxWidth())
+        OutlinedTextField(form.phone, { v -> model.edit { it.copy(phone = v) } }, label = { Text(stringResource(R.string.phone)) },
+            keyboardOptions = KeyboardOptions(keyboardType = KeyboardType.Phone), modifier = Modifier.fillMaxWidth())
+        Heading(stringResource(R.string.safe_contact))
+        YesNo(stringResource(R.string.ask_texts), form.textOk) { v -> model.edit { it.copy(textOk = v) } }
+        YesNo(stringResource(R.string.ask_voicemail), form.voicemailOk) { v -> model.edit { it.copy(voicemailOk = v) } }
+        OutlinedTextField(form.codeWord, { v -> model.edit { it.copy(codeWord = v) } }, label = { Text(stringResource(R.string.code_word)) },
+            modifier = Modifier.fillMaxWidth())
+        OutlinedTextField(form.safeContactNotes, { v -> model.edit { it.copy(safeContactNotes = v) } },
+            label = { Text(stringResource(R.string.safe_contact_notes)) }, modifier = Modifier.fillMaxWidth(), minLines = 2)
+        Heading(stringResource(R.string.referral))
+        DateField(stringResource(R.string.referral_date), form.referralDate, { d -> model.edit { it.copy(referralDate = d) } },
+            clear = { model.edit { it.copy(referralDate = null) } })
+        OutlinedTextField(form.referralSource, { v -> model.edit { it.copy(referralSource = v) } },
+            label = { Text(stringResource(R.string.referral_source)) }, modifier = Modifier.fillMaxWidth())
+        ErrorText(error)
+        Button(onClick = { scope.launch { model.create()?.let(opened) } }, modifier = tall.fillMaxWidth()) {
+            Text(stringResource(R.string.open_case_save))
+        }
+    }
+}
+
+/** Concerns on one case: open ones first, most severe first; raise, escalate, change, close. */
+@Composable
+fun ConcernsScreen(repo: OutreachRepository, caseId: String) {
+    val model = remember(caseId) { ConcernsModel(repo, caseId) }
+    val concerns by model.concerns.collectAsState()
+    val error by model.error.collectAsState()
+    val scope = rememberCoroutineScope()
+    var category by remember { mutableStateOf("") }
+    var description by remember { mutableStateOf("") }
+    var severity by remember { mutableStateOf(model.severities.last()) }
+    var escalateTo by remember { mutableStateOf("") }
+    LaunchedEffect(caseId) { model.load() }
+    LazyColumn(pad.fillMaxSize(), verticalArrangement = Arrangement.spacedBy(12.dp)) {
+        item { Heading(stringResource(R.string.concerns_title), large = true) }
+        item { Heading(stringResource(R.string.raise_concern)) }
+        item {
+            OutlinedTextField(category, { category = it }, label = { Text(stringResource(R.string.concern_category)) },
+                modifier = Modifier.fillMaxWidth())
+        }
+        item { Choices(stringResource(R.string.severity), model.severities, { it == severity }, { label(it) }) { severity = it } }
+        item {
+            OutlinedTextField(description, { description = it }, label = { Text(stringResource(R.string.concern_description)) },
+                modifier = Modifier.fillMaxWidth(), minLines = 3)
+        }
+        item {
+            Button(onClick = {
+                scope.launch { if (model.raise(category, severity, description) != null) { category = ""; description = "" } }
+            }, modifier = tall.fillMaxWidth()) { Text(stringResource(R.string.raise_concern)) }
+        }
+        item { ErrorText(error) }
+        item {
+            OutlinedTextField(escalateTo, { escalateTo = it }, label = { Text(stringResource(R.string.escalate_to)) },
+                modifier = Modifier.fillMaxWidth())
+        }
+        items(concerns, key = { it.id }) { c ->
+            Column(verticalArrangement = Arrangement.spacedBy(4.dp)) {
+                // Severity and status in words, not only colour.
+                Text(stringResource(R.string.concern_line, label(c.severity), c.category), fontWeight = FontWeight.Bold,
+                    color = if (c.open) MaterialTheme.colorScheme.onSurface else MaterialTheme.colorScheme.outline)
+                Text(stringResource(R.string.concern_status_line, label(c.status), c.raisedAt.take(10)) +
+                    (c.escalatedTo?.let { " · " + stringResource(R.string.escalated_to_line, it) } ?: ""))
+                Text(c.description)
+                if (c.open) {
+                    OutlinedButton(onClick = { scope.launch { if (model.update(c.id, escalatedTo = escalateTo) != null) escalateTo = "" } },
+                        enabled = escalateTo.isNotBlank(), modifier = tall.fillMaxWidth()) { Text(stringResource(R.string.escalate_action)) }
+                    Choices(stringResource(R.string.severity), model.severities, { it == c.severity }, { label(it) }) { s ->
+                        scope.launch { model.update(c.id, severity = s) }
+                    }
+                    Choices(stringResource(R.string.concern_status), model.statuses, { it == c.status }, { label(it) }) { s ->
+                        scope.launch { model.update(c.id, status = s) }
+                    }
+                } else {
+                    OutlinedButton(onClick = { scope.launch { model.update(c.id, status = ConcernStatus.OPEN) } }, modifier = tall) {
+                        Text(stringResource(R.string.reopen_concern))
+                    }
+                }
+            }
+        }
+    }
+}
+
+/** The plan: goals by domain (all twelve), actions, scaling, the Signs of Safety map, programme. */
+@Composable
+fun PlanScreen(repo: OutreachRepository, caseId: String) {
+    val model = remember(caseId) { PlanModel(repo, caseId) }
+    val case = remember(caseId) { CaseModel(repo, caseId) }
+    val caseState by case.state.collectAsState()
+    val error by model.error.collectAsState()
+    val scope = rememberCoroutineScope()
+    LaunchedEffect(caseId) { case.load() }
+    val vocab = Vocab.core
+    var action by remember { mutableStateOf("") }
+    var text by remember { mutableStateOf("") }
+    var domain by remember { mutableStateOf(vocab.domains.first().value) }
+    var score by remember { mutableFloatStateOf(5f) }
+    var view by remember { mutableStateOf(vocab.scaleViews.first().value) }
+    var question by remember { mutableStateOf("") }
+    var column by remember { mutableStateOf(vocab.sosColumns.first().value) }
+    var entry by remember { mutableStateOf("") }
+    var worryKind by remember { mutableStateOf<WorryKind?>(null) }
+    var revising by remember { mutableStateOf<String?>(null) }
+    var danger by remember { mutableStateOf("") }
+    var safetyGoal by remember { mutableStateOf("") }
+    var exitReason by remember { mutableStateOf(vocab.exitReasons.first().value) }
+    var exitNote by remember { mutableStateOf("") }
+    LazyColumn(pad.fillMaxSize(), verticalArrangement = Arrangement.spacedBy(8.dp)) {
+        item { Heading(stringResource(R.string.plan_title), large = true) }
+        item { ErrorText(error) }
+        item { Choices(stringResource(R.string.domain), vocab.domains.map { it.value }, { it == domain }, { label(it) }) { domain = it } }
+        item { OutlinedTextField(text, { text = it }, label = { Text(stringResource(R.string.goal)) }, modifier = Modifier.fillMaxWidth()) }
+        item {
+            Button(onClick = { scope.launch { if (model.addGoal(domain, text, null) != null) text = ""; case.load() } }, modifier = tall) {
+                Text(stringResource(R.string.add_goal))
+            }
+        }
+        item {
+            OutlinedTextField(action, { action = it }, label = { Text(stringResource(R.string.action_then_goal)) },
+                modifier = Modifier.fillMaxWidth())
+        }
+        items(caseState.goals) { g ->
+            OutlinedButton(onClick = { scope.launch { if (model.addAction(g.id, action) != null) action = ""; case.load() } },
+                modifier = tall.fillMaxWidth()) { Text(stringResource(R.string.add_action_to, label(g.domain), g.text)) }
+        }
+        item { Heading(stringResource(R.string.scaling)) }
+        item {
+            Column {
+                Text(stringResource(R.string.scale_value, score.roundToLong().toString()))
+                Slider(score, { score = it }, valueRange = 0f..10f, steps = 9,
+                    modifier = tall.fillMaxWidth().semantics { stateDescription = score.roundToLong().toString() })
+            }
+        }
+        item { Choices(stringResource(R.string.whose_view), vocab.scaleViews.map { it.value }, { it == view }, { label(it) }) { view = it } }
+        item {
+            OutlinedTextField(question, { question = it }, label = { Text(stringResource(R.string.scaling_question)) },
+                modifier = Modifier.fillMaxWidth())
+        }
+        item {
+            Button(onClick = { scope.launch { if (model.addScale(score.roundToLong(), view, question) != null) question = ""; case.load() } },
+                modifier = tall) { Text(stringResource(R.string.add_reading)) }
+        }
+        item { Heading(stringResource(R.string.sos_title)) }
+        item {
+            Choices(stringResource(R.string.sos_column), vocab.sosColumns.map { it.value }, { it == column }, { label(it) }) {
+                column = it
+                if (it != SosColumn.WORRIES) worryKind = null
+            }
+        }
+        if (column == SosColumn.WORRIES) {
+            item {
+                Choices(stringResource(R.string.worry_kind), vocab.worryKinds.map { it.value }, { it == worryKind }, { label(it) }) {
+                    worryKind = if (worryKind == it) null else it
+                }
+            }
+        }
+        item {
+            OutlinedTextField(entry, { entry = it },
+                label = { Text(stringResource(if (revising == null) R.string.sos_entry else R.string.sos_entry_revised)) },
+                modifier = Modifier.fillMaxWidth(), minLines = 2)
+        }
+        item {
+            Button(onClick = {
+                scope.launch {
+                    val id = revising
+                    val ok = if (id == null) model.addSosEntry(column, entry, worryKind) != null
+                    else model.updateSos(id, SosUpdate(text = entry, kind = worryKind)) != null
+                    if (ok) { entry = ""; revising = null }
+                    case.load()
+                }
+            }, modifier = tall.fillMaxWidth()) { Text(stringResource(if (revising == null) R.string.add_entry else R.string.save_revision)) }
+        }
+        items(caseState.sosEntries, key = { it.id }) { e ->
+            Column {
+                Text(stringResource(R.string.sos_entry_line, label(e.column), e.text) +
+                    (if (e.resolved) " · " + vocabLabel("sos_statuses", "resolved") else ""))
+                FlowRow(horizontalArrangement = Arrangement.spacedBy(8.dp)) {
+                    OutlinedButton(onClick = { revising = e.id; column = e.column; worryKind = e.kind; entry = e.text }, modifier = tall) {
+                        Text(stringResource(R.string.revise))
+                    }
+                    OutlinedButton(onClick = { scope.launch { if (e.resolved) model.reopenSos(e.id) else model.resolveSos(e.id); case.load() } },
+                        modifier = tall) { Text(stringResource(if (e.resolved) R.string.reopen else R.string.resolve)) }
+                }
+            }
+        }
+        item { Heading(stringResource(R.string.danger_statements)) }
+        item { OutlinedTextField(danger, { danger = it }, label = { Text(stringResource(R.string.danger)) }, modifier = Modifier.fillMaxWidth()) }
+        item {
+            OutlinedTextField(safetyGoal, { safetyGoal = it }, label = { Text(stringResource(R.string.safety_goal)) },
+                modifier = Modifier.fillMaxWidth())
+        }
+        item {
+            Button(onClick = {
+                scope.launch { if (model.addDangerStatement(danger, safetyGoal) != null) { danger = ""; safetyGoal = "" }; case.load() }
+            }, modifier = tall) { Text(stringResource(R.string.add_danger_statement)) }
+        }
+        item { Heading(stringResource(R.string.programme)) }
+        if (caseState.closed != null) {
+            item { Button(onClick = { scope.launch { model.reopenCase(); case.load() } }, modifier = tall) { Text(stringResource(R.string.reopen_case)) } }
+        } else {
+            item {
+                Choices(stringResource(R.string.exit_reason), vocab.exitReasons.map { it.value }, { it == exitReason }, { label(it) }) {
+                    exitReason = it
+                }
+            }
+            item {
+                OutlinedTextField(exitNote, { exitNote = it }, label = { Text(stringResource(R.string.exit_note)) },
+                    modifier = Modifier.fillMaxWidth())
+            }
+            item {
+                OutlinedButton(onClick = { scope.launch { model.closeCase(exitReason, exitNote); case.load() } }, modifier = tall) {
+                    Text(stringResource(R.string.close_case))
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,131 @@
+package outreach.shell
+
+import java.time.LocalDate
+import kotlinx.coroutines.flow.MutableStateFlow
+import kotlinx.coroutines.flow.StateFlow
+import kotlinx.coroutines.flow.asStateFlow
+import uniffi.outreach_ffi.CaseEdit
+import uniffi.outreach_ffi.ConcernInput
+import uniffi.outreach_ffi.ConcernStatus
+import uniffi.outreach_ffi.ConcernUpdate
+import uniffi.outreach_ffi.OutreachException
+import uniffi.outreach_ffi.OutreachVaultInterface
+import uniffi.outreach_ffi.Severity
+
+/**
+ * Open a case: her preferred name, how she may be contacted safely (asked
+ * before anything else is recorded: texts, voicemail, a code word, notes)
+ * and the referral. The core checks every field; a refusal comes back in
+ * plain words and nothing is written.
+ */
+class NewCaseModel(private val repo: OutreachRepository) {
+    /** The form. `null` for a yes/no means "not asked yet". */
+    data class Form(
+        val preferredName: String = "",
+        val phone: String = "",
+        val textOk: Boolean? = null,
+        val voicemailOk: Boolean? = null,
+        val codeWord: String = "",
+        val safeContactNotes: String = "",
+        val referralDate: LocalDate? = null,
+        val referralSource: String = "",
+    )
+
+    private val _form = MutableStateFlow(Form())
+    val form: StateFlow<Form> = _form.asStateFlow()
+    private val _error = MutableStateFlow<String?>(null)
+    val error: StateFlow<String?> = _error.asStateFlow()
+
+    fun edit(change: (Form) -> Form) {
+        _form.value = change(_form.value)
+    }
+
+    /** Opens the case; returns its id, or null with [error] set. */
+    suspend fun create(): String? {
+        val f = _form.value
+        val fields = CaseEdit(
+            preferredName = f.preferredName,
+            phone = f.phone.ifBlank { null },
+            textOk = f.textOk,
+            voicemailOk = f.voicemailOk,
+            codeWord = f.codeWord.ifBlank { null },
+            safeContactNotes = f.safeContactNotes.ifBlank { null },
+            referralDate = f.referralDate?.let(Dates::date),
+            referralSource = f.referralSource.ifBlank { null },
+        )
+        return try {
+            repo.write { it.createCase(fields) }.also {
+                _error.value = null
+                _form.value = Form()
+            }
+        } catch (e: OutreachException) {
+            _error.value = Messages.of(e)
+            null
+        }
+    }
+}
+
+/**
+ * Safeguarding concerns on one case: raise, update (status, severity,
+ * escalation) and the list — open ones first, most severe first (the
+ * core's order of severities), then the newest.
+ */
+class ConcernsModel(private val repo: OutreachRepository, val caseId: String) {
+    data class Item(
+        val id: String,
+        val category: String,
+        val severity: Severity,
+        val status: ConcernStatus,
+        val description: String,
+        val raisedAt: String,
+        val raisedBy: String?,
+        val escalatedTo: String?,
+    ) {
+        val open: Boolean get() = status != ConcernStatus.CLOSED
+    }
+
+    private val _concerns = MutableStateFlow<List<Item>>(emptyList())
+    val concerns: StateFlow<List<Item>> = _concerns.asStateFlow()
+    private val _error = MutableStateFlow<String?>(null)
+    val error: StateFlow<String?> = _error.asStateFlow()
+
+    /** The severities and statuses to offer: the core's lists. */
+    val severities: List<Severity> get() = Vocab.core.severities.map { it.value }
+    val statuses: List<ConcernStatus> get() = Vocab.core.concernStatuses.map { it.value }
+
+    suspend fun load() {
+        try {
+            val case = repo.read { it.caseRecord(caseId) }
+            _concerns.value = case.concerns.map { (id, c) ->
+                Item(id, c.category, c.severity, c.status ?: ConcernStatus.OPEN, c.description, c.raisedAt, c.raisedBy, c.escalatedTo)
+            }.sortedWith(
+                compareByDescending<Item> { it.open }
+                    .thenByDescending { Vocab.severityRank(it.severity) }
+                    .thenByDescending { it.raisedAt },
+            )
+        } catch (e: OutreachException) {
+            _error.value = Messages.of(e)
+        }
+    }
+
+    private suspend fun <T> attempt(block: (OutreachVaultInterface) -> T): T? = try {
+        repo.write(block).also {
+            _error.value = null
+            load()
+        }
+    } catch (e: OutreachException) {
+        _error.value = Messages.of(e)
+        null
+    }
+
+    /** Raises a concern; returns its id, or null with [error] set. */
+    suspend fun raise(category: String, severity: Severity, description: String, escalatedTo: String? = null) =
+        attempt {
+            it.addConcern(caseId, ConcernInput(category = category, severity = severity, description = description,
+                escalatedTo = escalatedTo?.ifBlank { null }))
+        }
+
+    /** Changes what is given; naming who it was escalated to marks it escalated (the core's rule). */
+    suspend fun update(id: String, status: ConcernStatus? = null, severity: Severity? = null, escalatedTo: String? = null) =
+        attempt { it.updateConcern(caseId, id, ConcernUpdate(status = status, severity = severity, escalatedTo = escalatedTo?.ifBlank { null })) }
+}

@@ -1,0 +1,113 @@
+import Foundation
+import OutreachFFI
+
+/// Open a case: her preferred name, how she may be contacted safely (texts,
+/// voicemail, a code word, notes — asked before anything else), and the
+/// referral. The core checks every field; a refusal comes back in plain
+/// words and nothing is written. (As Android's `NewCaseModel`.)
+@MainActor
+public final class NewCaseStore: ObservableObject {
+    @Published public var preferredName = ""
+    @Published public var phone = ""
+    /// nil: not asked yet.
+    @Published public var textOk: Bool?
+    @Published public var voicemailOk: Bool?
+    @Published public var codeWord = ""
+    @Published public var safeContactNotes = ""
+    @Published public var referralDate: Date?
+    @Published public var referralSource = ""
+    @Published public var error: String?
+    private let vault: OutreachVault
+
+    public init(vault: OutreachVault) { self.vault = vault }
+
+    private func blankToNil(_ s: String) -> String? {
+        let t = s.trimmingCharacters(in: .whitespacesAndNewlines)
+        return t.isEmpty ? nil : t
+    }
+
+    /// Opens the case; its id, or nil with `error` set.
+    public func create() async -> String? {
+        let fields = CaseEdit(
+            preferredName: preferredName, phone: blankToNil(phone), textOk: textOk, voicemailOk: voicemailOk,
+            codeWord: blankToNil(codeWord), safeContactNotes: blankToNil(safeContactNotes),
+            referralDate: referralDate.map(Dates.day), referralSource: blankToNil(referralSource))
+        let vault = self.vault
+        do {
+            let id = try await Core.run { try vault.createCase(fields: fields) }
+            error = nil
+            return id
+        } catch {
+            self.error = Messages.of(error)
+            return nil
+        }
+    }
+}
+
+/// Safeguarding concerns on one case: raise, update (status, severity,
+/// escalation), listed open first, most severe first, then newest. (As
+/// Android's `ConcernsModel`.)
+@MainActor
+public final class ConcernsStore: ObservableObject {
+    public struct Item: Identifiable, Sendable {
+        public let id: String
+        public let concern: Concern
+        public var status: ConcernStatus { concern.status ?? .open }
+        public var open: Bool { status != .closed }
+    }
+
+    @Published public private(set) var concerns: [Item] = []
+    @Published public var error: String?
+    private let vault: OutreachVault
+    public let caseId: String
+
+    public var severities: [Severity] { Vocab.core.severities.map(\.value) }
+    public var statuses: [ConcernStatus] { Vocab.core.concernStatuses.map(\.value) }
+
+    public init(vault: OutreachVault, caseId: String) { self.vault = vault; self.caseId = caseId }
+
+    public func load() async {
+        let vault = self.vault, id = caseId
+        do {
+            let record = try await Core.run { try vault.caseRecord(caseId: id) }
+            concerns = record.concerns.map { Item(id: $0.key, concern: $0.value) }.sorted { a, b in
+                if a.open != b.open { return a.open }
+                let (ra, rb) = (Vocab.severityRank(a.concern.severity), Vocab.severityRank(b.concern.severity))
+                if ra != rb { return ra > rb }
+                return a.concern.raisedAt > b.concern.raisedAt
+            }
+        } catch { self.error = Messages.of(error) }
+    }
+
+    @discardableResult
+    public func raise(category: String, severity: Severity, description: String) async -> Bool {
+        let vault = self.vault, id = caseId
+        do {
+            _ = try await Core.run {
+                try vault.addConcern(caseId: id, concern: ConcernInput(category: category, severity: severity, description: description))
+            }
+            error = nil
+            await load()
+            return true
+        } catch {
+            self.error = Messages.of(error)
+            return false
+        }
+    }
+
+    /// Changes what is given; naming who it was escalated to marks it escalated (the core's rule).
+    @discardableResult
+    public func update(_ concernId: String, status: ConcernStatus? = nil, severity: Severity? = nil, escalatedTo: String? = nil) async -> Bool {
+        let vault = self.vault, id = caseId
+        let update = ConcernUpdate(status: status, severity: severity, escalatedTo: escalatedTo)
+        do {
+            try await Core.run { try vault.updateConcern(caseId: id, concernId: concernId, update: update) }
+            error = nil
+            await load()
+            return true
+        } catch {
+            self.error = Messages.of(error)
+            return false
+        }
+    }
+}

@@ -1,0 +1,361 @@
+//! Pulls, read on one snapshot (a repeatable-read, read-only transaction):
+//! a page of the log after a device's cursor, grants expanded, envelopes
+//! addressed to it; the envelope needs and rotations due on the last page.
+//! The same queries as the SQLite backend's `pull.rs`.
+
+use outreach_protocol::{
+    self as proto, Cursor, EnvelopeNeed, Id, PageWriter, RECOVERY_RECIPIENT, Recipient,
+    RotationDue, Signer,
+};
+
+use super::push::holds_key;
+use super::{
+    KIND_GRANT, PULL_BATCH, Tx, authorised_devices, check_live, id, key32, may_read,
+    readable_cases, role, safety,
+};
+use crate::storage::{Device, Result};
+
+/// One page of a pull.
+pub(super) fn pull_page(
+    tx: &Tx,
+    device: &Device,
+    cursor: Cursor,
+    max_bytes: u32,
+) -> Result<Vec<u8>> {
+    let budget = max_bytes.clamp(1024, proto::MAX_PULL_BYTES) as usize;
+    let user = &device.user;
+    let mut page = Page::new(budget);
+    let mut next = cursor;
+    if cursor.sub > 0 {
+        let case = tx
+            .opt(
+                "SELECT case_id FROM log WHERE seq = $1 AND kind = 2 AND target = $2",
+                &[&(cursor.seq as i64), &&device.device_id[..]],
+            )?
+            .map(|r| id(r.try_get(0)?))
+            .transpose()?;
+        let case = match case {
+            Some(case) if may_read(tx, user, &case)? => Some(case),
+            _ => None,
+        };
+        next = Cursor {
+            seq: cursor.seq,
+            sub: 0,
+        };
+        if let Some(case) = case
+            && let Expansion::Partial(sub) = expand_grant(
+                tx,
+                &device.device_id,
+                &case,
+                cursor.seq,
+                cursor.sub,
+                &mut page,
+            )?
+        {
+            next = Cursor {
+                seq: cursor.seq,
+                sub,
+            };
+            return page.finish(tx, device, next, true);
+        }
+    }
+    // Sizes only: each body is read once it is known to fit.
+    let sql = format!(
+        "WITH readable AS ({})
+         SELECT l.seq, l.kind, l.case_id, octet_length(l.body)::bigint FROM readable r
+           JOIN log l ON l.case_id = r.case_id AND l.seq > $4
+           WHERE l.kind = 0 AND l.device_id <> $5
+         UNION ALL
+         SELECT seq, kind, case_id, octet_length(body)::bigint FROM log
+           WHERE target = $5 AND seq > $4
+             AND (kind IN (3, 4) OR ((kind = 2 OR (kind = 1 AND device_id <> $5))
+                               AND case_id IN (SELECT case_id FROM readable)))
+         ORDER BY 1 LIMIT {PULL_BATCH}",
+        readable_cases(1, 2, 3)
+    );
+    loop {
+        let rows = tx.rows(
+            &sql,
+            &[
+                &&user.user_id[..],
+                &user.role.as_str(),
+                &user.team,
+                &(next.seq as i64),
+                &&device.device_id[..],
+            ],
+        )?;
+        let last_batch = rows.len() < PULL_BATCH;
+        if rows.is_empty() {
+            return page.finish(tx, device, next, false);
+        }
+        for r in rows {
+            let seq = r.try_get::<_, i64>(0)? as u64;
+            let kind: i64 = r.try_get(1)?;
+            let len = r.try_get::<_, i64>(3)? as usize;
+            if kind == KIND_GRANT {
+                if !page.fits(1) {
+                    return page.finish(tx, device, next, true);
+                }
+                let case = id(r.try_get(2)?)?;
+                match expand_grant(tx, &device.device_id, &case, seq, 0, &mut page)? {
+                    Expansion::Done => {}
+                    Expansion::Partial(sub) => {
+                        return page.finish(tx, device, Cursor { seq, sub }, true);
+                    }
+                    Expansion::NotStarted => return page.finish(tx, device, next, true),
+                }
+            } else {
+                if !page.fits(len) {
+                    return page.finish(tx, device, next, true);
+                }
+                page.push(tx, seq)?;
+            }
+            next = Cursor { seq, sub: 0 };
+        }
+        if last_batch {
+            return page.finish(tx, device, next, false);
+        }
+    }
+}
+
+/// [`check_live`] for a pull, and whether `cursor` passes a removal
+/// addressed to the device that it had not pulled past before.
+pub(super) fn live_and_passes_removal(tx: &Tx, device: &Device, cursor: Cursor) -> Result<bool> {
+    let row = tx.opt(
+        "SELECT d.revoked_at IS NULL, EXISTS (
+            SELECT 1 FROM log l WHERE l.target = d.device_id AND l.kind = 3
+              AND l.seq > d.pulled_seq AND l.seq <= $2)
+         FROM devices d WHERE d.device_id = $1",
+        &[&&device.device_id[..], &(cursor.seq as i64)],
+    )?;
+    match row {
+        Some(r) if r.try_get::<_, bool>(0)? => Ok(r.try_get(1)?),
+        _ => check_live(tx, &device.device_id).map(|()| false),
+    }
+}
+
+/// Cases whose key this device should change.
+fn rotations_due(tx: &Tx, device: &Device) -> Result<Vec<RotationDue>> {
+    let user = &device.user;
+    let due = tx.rows(
+        &format!(
+            "SELECT c.case_id, c.epoch, c.team FROM cases c
+             WHERE c.rotate_due AND c.case_id IN ({})
+             ORDER BY c.case_id LIMIT 256",
+            readable_cases(1, 2, 3)
+        ),
+        &[&&user.user_id[..], &user.role.as_str(), &user.team],
+    )?;
+    let recovery_pk = key32(
+        tx.one("SELECT recovery_pk FROM org WHERE id = 1", &[])?
+            .try_get(0)?,
+    )?;
+    let mut out = Vec::new();
+    for r in due {
+        if out.len() >= proto::MAX_ROTATIONS_PER_PULL {
+            break;
+        }
+        let case = id(r.try_get(0)?)?;
+        let epoch = r.try_get::<_, i64>(1)? as u32;
+        let team: Option<String> = r.try_get(2)?;
+        if !holds_key(tx, &case, epoch, &device.device_id)? {
+            continue;
+        }
+        let mut recipients = vec![Recipient {
+            device_id: RECOVERY_RECIPIENT,
+            kex_pk: recovery_pk,
+        }];
+        for d in authorised_devices(tx, &case, team.as_deref())? {
+            let pk = tx
+                .one(
+                    "SELECT kex_pk FROM devices WHERE device_id = $1",
+                    &[&&d[..]],
+                )?
+                .try_get(0)?;
+            recipients.push(Recipient {
+                device_id: d,
+                kex_pk: key32(pk)?,
+            });
+        }
+        recipients.truncate(proto::MAX_ROTATE_ENVELOPES);
+        out.push(RotationDue {
+            case_id: case,
+            epoch: epoch.saturating_add(1),
+            recipients,
+        });
+    }
+    Ok(out)
+}
+
+enum Expansion {
+    Done,
+    Partial(u64),
+    NotStarted,
+}
+
+/// Adds the changes of `case` older than the grant at `grant_seq` (and
+/// newer than `after`) to the page, with the envelopes addressed to the
+/// device among them.
+fn expand_grant(
+    tx: &Tx,
+    device: &Id,
+    case: &Id,
+    grant_seq: u64,
+    after: u64,
+    page: &mut Page,
+) -> Result<Expansion> {
+    let mut after = after;
+    loop {
+        let rows = tx.rows(
+            &format!(
+                "SELECT seq, octet_length(body)::bigint FROM log
+                 WHERE case_id = $1 AND seq < $2 AND seq > $3
+                   AND (kind = 0 OR (kind = 1 AND target = $4))
+                 ORDER BY seq LIMIT {PULL_BATCH}"
+            ),
+            &[
+                &&case[..],
+                &(grant_seq as i64),
+                &(after as i64),
+                &&device[..],
+            ],
+        )?;
+        let last_batch = rows.len() < PULL_BATCH;
+        if rows.is_empty() {
+            return Ok(Expansion::Done);
+        }
+        for r in rows {
+            let seq = r.try_get::<_, i64>(0)? as u64;
+            let len = r.try_get::<_, i64>(1)? as usize;
+            if !page.fits(len) {
+                return Ok(if after > 0 {
+                    Expansion::Partial(after)
+                } else {
+                    Expansion::NotStarted
+                });
+            }
+            page.push(tx, seq)?;
+            after = seq;
+        }
+        if last_batch {
+            return Ok(Expansion::Done);
+        }
+    }
+}
+
+/// A pull page under construction (see the SQLite backend's `Page`).
+struct Page {
+    budget: usize,
+    writer: PageWriter,
+    signers: Vec<Id>,
+}
+
+impl Page {
+    fn new(budget: usize) -> Self {
+        Self {
+            budget,
+            writer: PageWriter::new(),
+            signers: Vec::new(),
+        }
+    }
+
+    fn fits(&self, len: usize) -> bool {
+        self.writer.entries() == 0 || self.writer.item_bytes().saturating_add(len) <= self.budget
+    }
+
+    fn push(&mut self, tx: &Tx, seq: u64) -> Result<()> {
+        let r = tx.one(
+            "SELECT kind, device_id, body FROM log WHERE seq = $1",
+            &[&(seq as i64)],
+        )?;
+        let kind: i64 = r.try_get(0)?;
+        let body: &[u8] = r.try_get(2)?;
+        if !proto::item_is_well_formed(body) {
+            tracing::error!(seq, "a stored log item is damaged: left out of the page");
+            return Ok(());
+        }
+        self.writer.push(seq, body);
+        if kind == 0 || kind == 1 {
+            let signer: Vec<u8> = r.try_get(1)?;
+            self.signers.push(signer.try_into().unwrap_or_default());
+        }
+        Ok(())
+    }
+
+    fn finish(self, tx: &Tx, device: &Device, next: Cursor, more: bool) -> Result<Vec<u8>> {
+        let mut signer_ids = self.signers;
+        signer_ids.sort_unstable();
+        signer_ids.dedup();
+        let mut signers = Vec::with_capacity(signer_ids.len());
+        for d in signer_ids {
+            let row = tx.opt(
+                "SELECT d.sign_pk, u.user_id, u.name, u.role, u.team, d.revoked_at
+                 FROM devices d JOIN users u ON u.user_id = d.user_id
+                 WHERE d.device_id = $1",
+                &[&&d[..]],
+            )?;
+            if let Some(r) = row {
+                signers.push(Signer {
+                    device_id: d,
+                    sign_pk: key32(r.try_get(0)?)?,
+                    user_id: id(r.try_get(1)?)?,
+                    user_name: r.try_get(2)?,
+                    role: role(&r.try_get::<_, String>(3)?)?,
+                    team: r.try_get(4)?,
+                    revoked_at: r.try_get(5)?,
+                });
+            }
+        }
+        let (needs, rotations) = if more {
+            (Vec::new(), Vec::new())
+        } else {
+            (envelope_needs(tx, device)?, rotations_due(tx, device)?)
+        };
+        let safety = safety::state(tx, device, crate::now())?;
+        Ok(self
+            .writer
+            .finish(&signers, &needs, next, more, &rotations, &safety))
+    }
+}
+
+/// Recipients still lacking an envelope, for cases whose key this device holds.
+fn envelope_needs(tx: &Tx, device: &Device) -> Result<Vec<EnvelopeNeed>> {
+    let user = &device.user;
+    let rows = tx.rows(
+        &format!(
+            "SELECT n.case_id, n.epoch, n.recipient, COALESCE(d.kex_pk, o.recovery_pk)
+             FROM envelope_needs n
+             LEFT JOIN devices d ON d.device_id = n.recipient AND d.revoked_at IS NULL
+             JOIN org o ON o.id = 1
+             WHERE n.recipient <> $1 AND (d.device_id IS NOT NULL OR n.recipient = $2)
+               AND n.case_id IN ({})
+               AND (EXISTS (SELECT 1 FROM case_epochs ce WHERE ce.case_id = n.case_id
+                              AND ce.epoch = n.epoch AND ce.device_id = $1)
+                    OR EXISTS (SELECT 1 FROM log me WHERE me.kind = 1 AND me.case_id = n.case_id
+                                 AND me.epoch = n.epoch AND me.target = $1 AND me.device_id <> $1))
+               AND (n.recipient <> $2 OR EXISTS (
+                    SELECT 1 FROM case_epochs ce WHERE ce.case_id = n.case_id
+                      AND ce.epoch = n.epoch AND ce.device_id = $1))
+             ORDER BY n.case_id, n.epoch, n.recipient
+             LIMIT 1000",
+            readable_cases(3, 4, 5)
+        ),
+        &[
+            &&device.device_id[..],
+            &&RECOVERY_RECIPIENT[..],
+            &&user.user_id[..],
+            &user.role.as_str(),
+            &user.team,
+        ],
+    )?;
+    rows.iter()
+        .map(|r| {
+            Ok(EnvelopeNeed {
+                case_id: id(r.try_get(0)?)?,
+                epoch: r.try_get::<_, i64>(1)? as u32,
+                recipient: id(r.try_get(2)?)?,
+                kex_pk: key32(r.try_get(3)?)?,
+            })
+        })
+        .collect()
+}

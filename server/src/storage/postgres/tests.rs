@@ -1,0 +1,441 @@
+//! The PostgreSQL backend's own tests: the storage contract, the cursor
+//! invariant under interleaved commits, and the races SQLite's single
+//! writer hides (enrolment with one code, invites, assignments), each run
+//! on two connections at once.
+
+use std::sync::{Arc, Barrier, mpsc};
+use std::time::{Duration, Instant};
+
+use outreach_protocol::{
+    self as proto, Change, Cursor, Envelope, ErrorCode, Id, PullResponse, RECOVERY_RECIPIENT, Role,
+};
+
+use super::{PostgresStorage, push, redact_url, testdb};
+use crate::storage::{Device, NewDevice, Storage, StorageError};
+
+/// A fresh storage in a schema of its own, or `None` (the test skips).
+fn storage() -> Option<PostgresStorage> {
+    let cluster = testdb::cluster()?;
+    Some(PostgresStorage::open_with(&cluster.new_schema(), 4, true).expect("open"))
+}
+
+/// The storage contract, on a fresh schema of the test cluster.
+mod contract {
+    crate::storage_contract_tests!({
+        let Some(s) = super::storage() else {
+            return;
+        };
+        (s, ())
+    });
+}
+
+const NOW: i64 = 1_800_000_000;
+
+fn enrol(s: &dyn Storage, name: &str, role: Role, team: Option<&str>, n: u8) -> Device {
+    let code = [n; 32];
+    s.create_invite(name, role, team, code, NOW + 3600, NOW)
+        .unwrap();
+    s.enroll(code, new_device(n), NOW).unwrap();
+    s.device(&[n; 16]).unwrap().unwrap()
+}
+
+fn new_device(n: u8) -> NewDevice {
+    NewDevice {
+        device_id: [n; 16],
+        sign_pk: [n; 32],
+        kex_pk: [n; 32],
+    }
+}
+
+fn change(client: [u8; 16], case: Id, author: &Device) -> Change {
+    Change {
+        client_id: client,
+        case_id: case,
+        epoch: 0,
+        author: author.device_id,
+        ciphertext: vec![client[0]; 40],
+        signature: vec![0; 64],
+    }
+}
+
+fn recovery(case: Id, by: &Device) -> Envelope {
+    Envelope {
+        case_id: case,
+        epoch: 0,
+        recipient: RECOVERY_RECIPIENT,
+        sealed_by: by.device_id,
+        enc: vec![1; 32],
+        ciphertext: vec![2; 48],
+        signature: vec![0; 64],
+        starts_epoch: false,
+    }
+}
+
+/// `who` registers `case` with one change.
+fn open_case(s: &dyn Storage, who: &Device, case: Id) {
+    let mut client = [0u8; 16];
+    client[..16].copy_from_slice(&case);
+    client[15] ^= 0xff;
+    s.push(
+        who,
+        vec![change(client, case, who)],
+        vec![recovery(case, who)],
+        NOW,
+    )
+    .unwrap();
+}
+
+/// Everything after `cursor`, page by page.
+fn pull_all(s: &dyn Storage, d: &Device, mut cursor: Cursor) -> (Vec<u64>, Cursor) {
+    let mut seqs = Vec::new();
+    loop {
+        let page: PullResponse = proto::decode(&s.pull(d, cursor, 1 << 20).unwrap()).unwrap();
+        seqs.extend(page.entries.iter().map(|e| e.seq));
+        cursor = page.next;
+        if !page.more {
+            return (seqs, cursor);
+        }
+    }
+}
+
+/// Amy and Pat (practitioners) and Sue (their supervisor), all of north.
+fn north(s: &dyn Storage) -> (Device, Device, Device) {
+    s.init_org("Org", [9; 32], NOW).unwrap();
+    (
+        enrol(s, "Amy", Role::Practitioner, Some("north"), 1),
+        enrol(s, "Pat", Role::Practitioner, Some("north"), 2),
+        enrol(s, "Sue", Role::Supervisor, Some("north"), 3),
+    )
+}
+
+/// Advisory locks some backend is waiting for.
+fn waiting_for_log_lock(s: &PostgresStorage) -> i64 {
+    s.read(|tx| {
+        Ok(tx
+            .one(
+                "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND classid::bigint = $1",
+                &[&i64::from(super::LOG_LOCK_CLASS)],
+            )?
+            .try_get(0)?)
+    })
+    .unwrap()
+}
+
+/// The interleaving that breaks a naive `seq > cursor` pull: transaction A
+/// draws a sequence number and stays open; B would draw a higher one and
+/// commit first; a pull between the two commits would then move the cursor
+/// past A's row for ever. With the log lock, B waits for A, and the pull
+/// sees neither until A has committed — then both, in order.
+#[test]
+fn interleaved_commits_never_let_a_pull_skip_a_row() {
+    let Some(s) = storage() else { return };
+    let s = Arc::new(s);
+    let (amy, pat, sue) = north(&*s);
+    open_case(&*s, &amy, [0xa0; 16]);
+    open_case(&*s, &pat, [0xb0; 16]);
+    let (_, start) = pull_all(&*s, &sue, Cursor::default());
+
+    // A: Amy's push, its transaction held open after its log insert.
+    let (inserted_tx, inserted) = mpsc::channel();
+    let (commit_tx, commit) = mpsc::channel::<()>();
+    let a = {
+        let (s, amy) = (s.clone(), amy.clone());
+        std::thread::spawn(move || {
+            s.write(|tx| {
+                let r = push::push_in(
+                    tx,
+                    &amy,
+                    &[change([0xa1; 16], [0xa0; 16], &amy)],
+                    &[],
+                    NOW,
+                    u64::MAX,
+                )?;
+                inserted_tx.send(r.acks[0].seq).unwrap();
+                commit.recv().unwrap();
+                Ok(r.acks[0].seq)
+            })
+            .unwrap()
+        })
+    };
+    let a_seq = inserted.recv().unwrap();
+    // B: Pat's push on a second connection, started after A drew its number.
+    let b = {
+        let (s, pat) = (s.clone(), pat.clone());
+        std::thread::spawn(move || {
+            s.push(
+                &pat,
+                vec![change([0xb1; 16], [0xb0; 16], &pat)],
+                vec![],
+                NOW,
+            )
+            .unwrap()
+            .acks[0]
+                .seq
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while waiting_for_log_lock(&s) == 0 {
+        assert!(Instant::now() < deadline, "B never waited for the log lock");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Between the two: nothing new is visible, the cursor stays.
+    let (seen, cursor) = pull_all(&*s, &sue, start);
+    assert!(seen.is_empty(), "{seen:?}");
+    assert_eq!(cursor, start);
+    commit_tx.send(()).unwrap();
+    assert_eq!(a.join().unwrap(), a_seq);
+    let b_seq = b.join().unwrap();
+    assert!(b_seq > a_seq, "B drew its number after A committed");
+    let (seen, _) = pull_all(&*s, &sue, cursor);
+    assert_eq!(seen, vec![a_seq, b_seq]);
+}
+
+/// Four devices push concurrently while a supervisor pulls in a loop: every
+/// acknowledged change reaches her exactly once, none skipped.
+#[test]
+fn concurrent_pushes_and_pulls_skip_nothing() {
+    let Some(s) = storage() else { return };
+    let s = Arc::new(s);
+    let (amy, pat, sue) = north(&*s);
+    let bea = enrol(&*s, "Bea", Role::Practitioner, Some("north"), 4);
+    let dan = enrol(&*s, "Dan", Role::Practitioner, Some("north"), 5);
+    let writers = [amy, pat, bea, dan];
+    for (i, w) in writers.iter().enumerate() {
+        open_case(&*s, w, [0x10 + i as u8; 16]);
+    }
+    let (_, start) = pull_all(&*s, &sue, Cursor::default());
+    let barrier = Arc::new(Barrier::new(writers.len()));
+    let pushers: Vec<_> = writers
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            let (s, w, barrier) = (s.clone(), w.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                (0..25u8)
+                    .map(|n| {
+                        let mut client = [0x80 + i as u8; 16];
+                        client[0] = n;
+                        s.push(
+                            &w,
+                            vec![change(client, [0x10 + i as u8; 16], &w)],
+                            vec![],
+                            NOW,
+                        )
+                        .unwrap()
+                        .acks[0]
+                            .seq
+                    })
+                    .collect::<Vec<u64>>()
+            })
+        })
+        .collect();
+    let mut seen = Vec::new();
+    let mut cursor = start;
+    while !pushers.iter().all(|p| p.is_finished()) {
+        let (more, next) = pull_all(&*s, &sue, cursor);
+        seen.extend(more);
+        cursor = next;
+    }
+    let mut acked: Vec<u64> = pushers
+        .into_iter()
+        .flat_map(|p| p.join().unwrap())
+        .collect();
+    let (more, _) = pull_all(&*s, &sue, cursor);
+    seen.extend(more);
+    acked.sort_unstable();
+    assert!(seen.windows(2).all(|w| w[0] < w[1]), "in order, once each");
+    assert_eq!(seen, acked);
+}
+
+/// Runs `f(0)` and `f(1)` on two threads released together.
+fn race<T: Send + 'static>(f: impl Fn(usize) -> T + Send + Sync + 'static) -> [T; 2] {
+    let f = Arc::new(f);
+    let barrier = Arc::new(Barrier::new(2));
+    let threads: Vec<_> = (0..2)
+        .map(|i| {
+            let (f, barrier) = (f.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                f(i)
+            })
+        })
+        .collect();
+    let mut out = threads.into_iter().map(|t| t.join().unwrap());
+    [out.next().unwrap(), out.next().unwrap()]
+}
+
+/// A refusal's code, or `None` for success; a retryable conflict is
+/// retried as a device would.
+fn settle<T>(mut f: impl FnMut() -> Result<T, StorageError>) -> Option<ErrorCode> {
+    for _ in 0..20 {
+        match f() {
+            Ok(_) => return None,
+            Err(StorageError::Retryable) => continue,
+            Err(StorageError::Refused(code, _)) => return Some(code),
+            Err(e) => panic!("{e}"),
+        }
+    }
+    panic!("still conflicting after 20 tries");
+}
+
+#[test]
+fn one_code_enrols_one_device_when_two_race() {
+    let Some(s) = storage() else { return };
+    let s = Arc::new(s);
+    s.init_org("Org", [9; 32], NOW).unwrap();
+    for round in 0..10u8 {
+        let code = [round; 32];
+        s.create_invite(
+            &format!("user{round}"),
+            Role::Practitioner,
+            Some("north"),
+            code,
+            NOW + 60,
+            NOW,
+        )
+        .unwrap();
+        let s2 = s.clone();
+        let outcomes =
+            race(move |i| settle(|| s2.enroll(code, new_device(round * 2 + i as u8 + 1), NOW)));
+        let mut outcomes = outcomes.to_vec();
+        outcomes.sort_by_key(|o| o.is_some());
+        assert_eq!(
+            outcomes,
+            vec![None, Some(ErrorCode::UsedCode)],
+            "round {round}"
+        );
+    }
+    let enrolled = s
+        .devices()
+        .unwrap()
+        .iter()
+        .filter(|d| d.device_id.is_some())
+        .count();
+    assert_eq!(enrolled, 10);
+}
+
+#[test]
+fn concurrent_invites_for_one_new_name_make_one_user() {
+    let Some(s) = storage() else { return };
+    let s = Arc::new(s);
+    s.init_org("Org", [9; 32], NOW).unwrap();
+    let s2 = s.clone();
+    let users = race(move |i| {
+        s2.create_invite(
+            "Bea",
+            Role::Practitioner,
+            Some("north"),
+            [10 + i as u8; 32],
+            NOW + 60,
+            NOW,
+        )
+        .unwrap()
+        .user_id
+    });
+    assert_eq!(users[0], users[1]);
+    // Different roles at once: one wins, the other is refused.
+    let s3 = s.clone();
+    let outcomes = race(move |i| {
+        let role = if i == 0 {
+            Role::Practitioner
+        } else {
+            Role::Supervisor
+        };
+        settle(|| {
+            s3.create_invite(
+                "Cal",
+                role,
+                Some("north"),
+                [20 + i as u8; 32],
+                NOW + 60,
+                NOW,
+            )
+        })
+    });
+    let mut outcomes = outcomes.to_vec();
+    outcomes.sort_by_key(|o| o.is_some());
+    assert_eq!(outcomes, vec![None, Some(ErrorCode::Malformed)]);
+    assert_eq!(s.devices().unwrap().len(), 2, "Bea and Cal, once each");
+}
+
+#[test]
+fn concurrent_assigns_grant_once() {
+    let Some(s) = storage() else { return };
+    let s = Arc::new(s);
+    let (amy, pat, sue) = north(&*s);
+    let ada = enrol(&*s, "Ada", Role::Admin, None, 9);
+    let case = [0xc0; 16];
+    open_case(&*s, &amy, case);
+    // A position past the case's history (Sue, its team's supervisor, has
+    // read it): Pat gets it through the grant alone.
+    let (_, start) = pull_all(&*s, &sue, Cursor::default());
+    let (s2, sue2) = (s.clone(), sue.clone());
+    let outcomes = race(move |i| {
+        let by = if i == 0 { &sue2 } else { &ada };
+        settle(|| s2.assign(by, &case, "Pat", NOW))
+    });
+    assert_eq!(outcomes, [None, None]);
+    // One grant: Pat's device gets the case's history once.
+    let (seen, _) = pull_all(&*s, &pat, start);
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    let assigns = s
+        .admin_log()
+        .unwrap()
+        .iter()
+        .filter(|e| e.action == "assign")
+        .count();
+    assert_eq!(assigns, 1);
+}
+
+#[test]
+fn newer_schema_is_refused_and_admin_commands_never_create_one() {
+    let Some(cluster) = testdb::cluster() else {
+        return;
+    };
+    let url = cluster.new_schema();
+    assert!(matches!(
+        PostgresStorage::open_existing(&url),
+        Err(super::OpenError::NoSchema(_))
+    ));
+    let s = PostgresStorage::open_with(&url, 2, true).unwrap();
+    s.write(|tx| tx.batch("UPDATE outreach_schema SET version = 99"))
+        .unwrap();
+    drop(s);
+    assert!(matches!(
+        PostgresStorage::open(&url),
+        Err(super::OpenError::Storage(StorageError::SchemaTooNew(99)))
+    ));
+}
+
+#[test]
+fn passwords_are_redacted() {
+    assert_eq!(
+        redact_url("postgres://outreach:s3cret@db.example:5432/outreach"),
+        "postgres://outreach:***@db.example:5432/outreach"
+    );
+    assert_eq!(
+        redact_url("postgresql://u@h/db?sslmode=disable&password=hunter2&x=1"),
+        "postgresql://u@h/db?sslmode=disable&password=***&x=1"
+    );
+    assert_eq!(
+        redact_url("host=h user=u password=pw dbname=d"),
+        "host=h user=u password=*** dbname=d"
+    );
+    assert_eq!(
+        redact_url("postgres://u:p@ss@h/db"),
+        "postgres://u:***@h/db"
+    );
+    assert_eq!(redact_url("postgres://h/db"), "postgres://h/db");
+}
+
+#[test]
+fn a_wrong_url_is_one_line_without_the_password() {
+    let e = PostgresStorage::open("postgres://outreach:topsecret@127.0.0.1:1/outreach")
+        .err()
+        .expect("nothing listens on port 1");
+    let shown = e.to_string();
+    assert!(!shown.contains("topsecret"), "{shown}");
+    assert!(shown.contains("--database"), "{shown}");
+    assert!(!shown.contains('\n'), "{shown}");
+}
