@@ -2,7 +2,9 @@
 //! from a separate process against the real `outreach-server` binary.
 //!
 //! The tool starts `outreach-server serve` itself (loopback, a fresh data
-//! directory, the defaults a user gets except the options it prints), creates
+//! directory — with `--database URL`, on that empty PostgreSQL database,
+//! counting PostgreSQL's CPU with the server's when `--postgres-pid` names its
+//! postmaster — the defaults a user gets except the options it prints), creates
 //! the users with the admin command (`outreach-server invite --json`), enrols
 //! every device with raw protocol calls and then drives a realistic mix:
 //!
@@ -112,6 +114,16 @@ pub struct LoadArgs {
     /// Keep the server's data directory and log here instead of a temporary one.
     #[arg(long)]
     keep: Option<PathBuf>,
+    /// Run the server (and its admin commands) on PostgreSQL:
+    /// `serve --database URL`. The database must be empty (a fresh one).
+    #[arg(long)]
+    database: Option<String>,
+    /// With `--database`: the PostgreSQL postmaster's pid (first line of
+    /// `postmaster.pid`), so that the database's CPU time (the postmaster,
+    /// its live backends and the ones that exited) is counted with the
+    /// server's. Without it, PostgreSQL's CPU is excluded (and said so).
+    #[arg(long)]
+    postgres_pid: Option<u32>,
 }
 
 pub fn main(args: impl Iterator<Item = String>) {
@@ -128,15 +140,44 @@ struct ServerProc {
     data: PathBuf,
     addr: SocketAddr,
     options: Vec<String>,
+    /// `--database URL` (PostgreSQL), passed to `serve` and the admin commands.
+    database: Option<String>,
+    /// PostgreSQL's postmaster, whose CPU time counts as the server's.
+    postgres_pid: Option<u32>,
+}
+
+/// `--database URL` as arguments (none for SQLite).
+fn database_args(database: Option<&str>) -> Vec<String> {
+    database
+        .map(|u| vec!["--database".to_string(), u.to_string()])
+        .unwrap_or_default()
+}
+
+/// A URL with its password (if any) replaced by `***`, for printing.
+fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => match url[s + 3..at].find(':') {
+            Some(c) => format!("{}:***{}", &url[..s + 3 + c], &url[at..]),
+            None => url.to_string(),
+        },
+        _ => url.to_string(),
+    }
 }
 
 impl ServerProc {
-    fn start(bin: &Path, data: &Path, options: Vec<String>) -> ServerProc {
+    fn start(
+        bin: &Path,
+        data: &Path,
+        options: Vec<String>,
+        database: Option<String>,
+        postgres_pid: Option<u32>,
+    ) -> ServerProc {
         std::fs::create_dir_all(data.parent().unwrap()).unwrap();
         let log = std::fs::File::create(data.with_extension("log")).unwrap();
         let mut child = Command::new(bin)
             .args(["serve", "--listen", "127.0.0.1:0", "--data"])
             .arg(data)
+            .args(database_args(database.as_deref()))
             .args(&options)
             .stdout(Stdio::piped())
             .stderr(log)
@@ -160,6 +201,8 @@ impl ServerProc {
             data: data.to_path_buf(),
             addr,
             options,
+            database,
+            postgres_pid,
         }
     }
 
@@ -168,10 +211,18 @@ impl ServerProc {
     }
 
     /// `outreach-server invite --json`: a one-time code for the user.
-    fn invite(bin: &Path, data: &Path, name: &str, role: &str, team: Option<&str>) -> String {
+    fn invite(
+        bin: &Path,
+        data: &Path,
+        database: Option<&str>,
+        name: &str,
+        role: &str,
+        team: Option<&str>,
+    ) -> String {
         let mut cmd = Command::new(bin);
         cmd.args(["invite", "--json", "--data"])
             .arg(data)
+            .args(database_args(database))
             .args(["--name", name, "--role", role]);
         if let Some(t) = team {
             cmd.args(["--team", t]);
@@ -186,8 +237,10 @@ impl ServerProc {
         v["code"].as_str().unwrap().to_string()
     }
 
+    /// The server's CPU time, plus PostgreSQL's when its pid is known.
     fn cpu(&self) -> Duration {
         proc_cpu(&format!("/proc/{}/stat", self.pid()))
+            + self.postgres_pid.map(postgres_cpu).unwrap_or_default()
     }
 
     /// Peak resident memory since the last reset, in KiB.
@@ -242,6 +295,59 @@ fn proc_cpu(stat: &str) -> Duration {
         .collect();
     let ticks = f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0);
     Duration::from_secs_f64(ticks as f64 / clock_ticks() as f64)
+}
+
+/// PostgreSQL's CPU time: the postmaster's own and that of its children
+/// that exited (cutime + cstime), plus every live child's (backends,
+/// checkpointer, WAL writer, …).
+fn postgres_cpu(postmaster: u32) -> Duration {
+    let fields = |pid: &str| -> Vec<u64> {
+        let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let rest = s.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+        rest.split_whitespace()
+            .map(|x| x.parse().unwrap_or(0))
+            .collect()
+    };
+    let at = |f: &[u64], i: usize| f.get(i).copied().unwrap_or(0);
+    let own = fields(&postmaster.to_string());
+    // After ")": state, ppid, …; utime, stime, cutime, cstime at 11..=14.
+    let mut ticks = at(&own, 11) + at(&own, 12) + at(&own, 13) + at(&own, 14);
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        let f = fields(pid);
+        if at(&f, 1) == u64::from(postmaster) {
+            ticks += at(&f, 11) + at(&f, 12);
+        }
+    }
+    Duration::from_secs_f64(ticks as f64 / clock_ticks() as f64)
+}
+
+/// Resident memory of PostgreSQL's processes (postmaster and children), in
+/// KiB: shared memory is counted once per process that touched it, so this
+/// overstates; printed beside the server's peak.
+fn postgres_rss_kb(postmaster: u32) -> u64 {
+    let mut kb = proc_status_kb(postmaster, "VmRSS:");
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let name = e.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, r)| r.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        if ppid == Some(postmaster) {
+            kb += proc_status_kb(pid, "VmRSS:");
+        }
+    }
+    kb
 }
 
 fn proc_status_kb(pid: u32, key: &str) -> u64 {
@@ -839,14 +945,34 @@ fn run(args: LoadArgs) {
         args.mode, args.devices, attackers
     );
     println!("load average before: {}", loadavg());
-    let server = ServerProc::start(&bin, &data, options);
+    let server = ServerProc::start(
+        &bin,
+        &data,
+        options,
+        args.database.clone(),
+        args.postgres_pid,
+    );
     println!(
-        "server: {} serve --listen 127.0.0.1:0 --data DIR {} (pid {}, listening on {}); everything else default",
+        "server: {} serve --listen 127.0.0.1:0 --data DIR {}{} (pid {}, listening on {}); everything else default",
         server.bin.display(),
+        server
+            .database
+            .as_deref()
+            .map(|u| format!("--database {} ", redacted(u)))
+            .unwrap_or_default(),
         server.options.join(" "),
         server.pid(),
         server.addr
     );
+    match (&server.database, server.postgres_pid) {
+        (None, _) => println!("storage: SQLite (in the server process)"),
+        (Some(_), Some(pid)) => println!(
+            "storage: PostgreSQL (postmaster pid {pid}): server CPU below includes PostgreSQL's (postmaster, its backends and exited children)"
+        ),
+        (Some(_), None) => println!(
+            "storage: PostgreSQL: its CPU is EXCLUDED from the server CPU below (pass --postgres-pid to count it)"
+        ),
+    }
 
     // Invites through the admin command, four at a time.
     let started = Instant::now();
@@ -868,13 +994,21 @@ fn run(args: LoadArgs) {
             .map(|_| {
                 let (jobs, next, codes) = (jobs.clone(), next.clone(), codes.clone());
                 let (bin, data) = (server.bin.clone(), server.data.clone());
+                let database = server.database.clone();
                 std::thread::spawn(move || {
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed) as usize;
                         let Some((name, role, team)) = jobs.get(i) else {
                             break;
                         };
-                        let code = ServerProc::invite(&bin, &data, name, role, Some(team));
+                        let code = ServerProc::invite(
+                            &bin,
+                            &data,
+                            database.as_deref(),
+                            name,
+                            role,
+                            Some(team),
+                        );
                         codes.lock().unwrap()[i] = code;
                     }
                 })
@@ -946,6 +1080,8 @@ fn run(args: LoadArgs) {
         }
     }
     let client_cpu0 = proc_cpu("/proc/self/stat");
+    let own_cpu0 = proc_cpu(&format!("/proc/{}/stat", server.pid()));
+    let pg_cpu0 = server.postgres_pid.map(postgres_cpu);
     match args.mode {
         Mode::Herd => {
             println!(
@@ -976,6 +1112,17 @@ fn run(args: LoadArgs) {
         for (status, msg) in non_ok.iter().take(5) {
             println!("  {status} {msg}");
         }
+    }
+    if let (Some(pid), Some(pg0)) = (server.postgres_pid, pg_cpu0) {
+        println!(
+            "measured part, CPU split: outreach-server {:.2} s, PostgreSQL {:.2} s",
+            (proc_cpu(&format!("/proc/{}/stat", server.pid())) - own_cpu0).as_secs_f64(),
+            (postgres_cpu(pid) - pg0).as_secs_f64()
+        );
+        println!(
+            "PostgreSQL resident memory at the end (postmaster + children, shared buffers counted per process): {:.1} MiB",
+            postgres_rss_kb(pid) as f64 / 1024.0
+        );
     }
     println!("load average after: {}", loadavg());
     if args.keep.is_some() {

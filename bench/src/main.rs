@@ -81,6 +81,22 @@ fn main() {
     if all || which == "supervisor" {
         sync::bench_supervisor_pull();
     }
+    if which == "pull-log" {
+        // `pull-log [N…] [--database URL]`: log sizes (10k and 100k unless
+        // told otherwise).
+        // `--database URL` (a PostgreSQL admin database): one new database
+        // a size there instead of SQLite.
+        let args: Vec<String> = std::env::args().skip(2).collect();
+        let database = args
+            .iter()
+            .position(|a| a == "--database")
+            .and_then(|i| args.get(i + 1).cloned());
+        let mut sizes: Vec<usize> = args.iter().filter_map(|s| s.parse().ok()).collect();
+        if sizes.is_empty() {
+            sizes = vec![10_000, 100_000];
+        }
+        sync::bench_pull_vs_log(&sizes, database.as_deref());
+    }
     if all || which == "recover" {
         // `recover [CASES [VISITS]]`: 100 × 200 unless told otherwise.
         let n = |i: usize, default: usize| {

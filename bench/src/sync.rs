@@ -22,19 +22,27 @@ use outreach_core::crypto::{KdfParams, SEAL_OVERHEAD};
 use outreach_core::sync::{self, HttpTransport};
 use outreach_core::vault::Vault;
 use outreach_protocol::{self as proto, Item, Role};
-use outreach_server::storage::{SqliteStorage, Storage};
+use outreach_server::storage::{PostgresStorage, SqliteStorage, Storage};
 
 use crate::{PASS, ms, options, visit};
 
 pub struct LocalServer {
     pub addr: SocketAddr,
-    pub storage: Arc<SqliteStorage>,
-    _rt: tokio::runtime::Runtime,
     _stop: tokio::sync::oneshot::Sender<()>,
+    _rt: tokio::runtime::Runtime,
+    /// Dropped after the runtime, so that the last reference to the
+    /// storage is never dropped on a runtime thread (the blocking
+    /// PostgreSQL client refuses to shut down its connections there).
+    pub storage: Arc<dyn Storage>,
 }
 
 pub fn start_server(data: &Path, workers: usize) -> LocalServer {
-    let storage = Arc::new(SqliteStorage::open(data).unwrap());
+    start_server_on(data, workers, Arc::new(SqliteStorage::open(data).unwrap()))
+}
+
+/// Like [`start_server`], on the given (empty) storage.
+pub fn start_server_on(data: &Path, workers: usize, storage: Arc<dyn Storage>) -> LocalServer {
+    std::fs::create_dir_all(data).unwrap();
     let pk =
         outreach_server::keys::write_recovery_key(&data.join("recovery.json"), "Bench").unwrap();
     storage
@@ -530,6 +538,119 @@ pub fn bench_supervisor_pull() {
             pulls[pulls.len() * 99 / 100].as_secs_f64() * 1e6,
             ms(syncs[syncs.len() / 2]),
             ms(first)
+        );
+    }
+}
+
+/// `pull-log [N…]`: a practitioner who may read five cases, against an
+/// organisation whose log holds N items of other teams' cases (added with
+/// SQL straight into the server's SQLite log — rows she may not read, 100
+/// per case, 200-byte bodies; 10k and 100k by default). Her pull is timed
+/// in process through the storage (200 calls, from her cursor, which is
+/// before those items), then her whole sync with nothing new over loopback.
+///
+/// With `database` (a PostgreSQL URL of an empty cluster's admin database),
+/// each size runs on a new database created there instead.
+pub fn bench_pull_vs_log(sizes: &[usize], database: Option<&str>) {
+    println!(
+        "\n== a practitioner's pull against the organisation's log size ({}) ==",
+        if database.is_some() {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        }
+    );
+    for &n in sizes {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("server");
+        let url = database.map(|admin| {
+            let name = format!("pull_log_{n}");
+            let mut c = postgres::Client::connect(admin, postgres::NoTls).unwrap();
+            c.batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+                .unwrap();
+            c.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+            let (base, _) = admin.rsplit_once('/').unwrap();
+            format!("{base}/{name}")
+        });
+        let server = match &url {
+            Some(u) => start_server_on(&data, 2, Arc::new(PostgresStorage::open(u).unwrap())),
+            None => start_server(&data, 2),
+        };
+        let mut amy = device(&tmp.path().join("amy"), "Amy", &server, Role::Practitioner);
+        for i in 0..5 {
+            let c = new_case(&mut amy, i);
+            amy.add_visit(&c, &visit(i)).unwrap();
+        }
+        sync_via(&mut amy, &server.url());
+        let cursor = amy.sync_cursor().unwrap();
+        let t = Instant::now();
+        let cases = (n / 100).max(1);
+        let rows: i64 = if let Some(u) = &url {
+            let mut db = postgres::Client::connect(u, postgres::NoTls).unwrap();
+            db.batch_execute(&format!(
+                "BEGIN;
+                 INSERT INTO log (kind, case_id, epoch, device_id, target, client_id, body, created_at)
+                 SELECT 0, convert_to(lpad('c' || (i % {cases}), 16, '0'), 'UTF8'), 0,
+                        convert_to(lpad('d' || (i % 97), 16, '0'), 'UTF8'), NULL,
+                        decode(md5(i::text), 'hex'), decode(repeat(md5(i::text), 12), 'hex'), 0
+                 FROM generate_series(0, {n} - 1) AS i;
+                 INSERT INTO cases (case_id, team, created_by, created_at)
+                 SELECT DISTINCT case_id, 'south', device_id, 0 FROM log WHERE kind = 0 AND created_at = 0
+                 ON CONFLICT DO NOTHING;
+                 COMMIT;
+                 ANALYZE;"
+            ))
+            .unwrap();
+            db.query_one("SELECT COUNT(*) FROM log", &[])
+                .unwrap()
+                .get(0)
+        } else {
+            let db = rusqlite::Connection::open(outreach_server::database_path(&data)).unwrap();
+            db.execute_batch(&format!(
+            "BEGIN;
+             WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i + 1 < {n})
+             INSERT INTO log (kind, case_id, epoch, device_id, target, client_id, body, created_at)
+             SELECT 0, CAST(printf('c%015d', i % {cases}) AS BLOB), 0,
+                    CAST(printf('d%015d', i % 97) AS BLOB), NULL, randomblob(16), randomblob(200), 0
+             FROM s;
+             INSERT OR IGNORE INTO cases (case_id, team, created_by, created_at)
+             SELECT DISTINCT case_id, 'south', device_id, 0 FROM log WHERE kind = 0 AND created_at = 0;
+             COMMIT;"
+            ))
+            .unwrap();
+            db.query_row("SELECT COUNT(*) FROM log", [], |r| r.get(0))
+                .unwrap()
+        };
+        let filled = t.elapsed();
+        let me = server
+            .storage
+            .device(&amy.device_id_bytes().unwrap())
+            .unwrap()
+            .unwrap();
+        let mut pulls = Vec::new();
+        for _ in 0..200 {
+            let t = Instant::now();
+            let page = server
+                .storage
+                .pull(&me, cursor, proto::DEFAULT_PULL_BYTES)
+                .unwrap();
+            pulls.push(t.elapsed());
+            assert!(page.len() < 64);
+        }
+        pulls.sort();
+        let mut syncs = Vec::new();
+        for _ in 0..30 {
+            let t = Instant::now();
+            sync_via(&mut amy, &server.url());
+            syncs.push(t.elapsed());
+        }
+        syncs.sort();
+        println!(
+            "{rows:>8} log items ({n} of other teams, added in {}): her server pull p50 {:.0} µs, p99 {:.0} µs; her sync with nothing new p50 {}",
+            ms(filled),
+            pulls[pulls.len() / 2].as_secs_f64() * 1e6,
+            pulls[pulls.len() * 99 / 100].as_secs_f64() * 1e6,
+            ms(syncs[syncs.len() / 2]),
         );
     }
 }

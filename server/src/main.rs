@@ -881,7 +881,12 @@ fn serve(
         .enable_all()
         .build()
         .map_err(CliError::Serve)?;
-    runtime.block_on(async move {
+    // Dropped after the runtime, on this thread: the last reference to a
+    // PostgreSQL storage must not be dropped by a runtime thread shutting
+    // down its tasks (the blocking client's connections then panic in their
+    // destructor and the process aborts instead of exiting after "stopped").
+    let keep_storage = storage.clone();
+    let served = runtime.block_on(async move {
         let addr: std::net::SocketAddr = tokio::net::lookup_host(listen)
             .await
             .ok()
@@ -897,7 +902,10 @@ fn serve(
             .map_err(CliError::Serve)?;
         tracing::info!("stopped");
         Ok(())
-    })
+    });
+    drop(runtime);
+    drop(keep_storage);
+    served
 }
 
 async fn shutdown_signal() {

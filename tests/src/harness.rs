@@ -139,6 +139,19 @@ impl Server {
         }
     }
 
+    /// SIGTERM (graceful shutdown) and the exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let c = self.child.as_mut().expect("server running");
+        let ok = Command::new("kill")
+            .args(["-TERM", &c.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill -TERM");
+        let status = c.wait().expect("wait for the server");
+        self.child = None;
+        status
+    }
+
     /// Starts again on the same port and data.
     pub fn restart(&mut self) {
         self.kill();
