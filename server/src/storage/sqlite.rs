@@ -159,7 +159,7 @@ const LAST_SEEN_EVERY: i64 = 300;
 /// Log rows a pull reads per query (the `LIMIT` of its queries).
 const PULL_BATCH: usize = 256;
 /// Prepared statements kept per connection (a push alone uses a dozen).
-const STATEMENT_CACHE: usize = 64;
+const STATEMENT_CACHE: usize = 256;
 /// WAL pages after which the writer checkpoints by itself.
 const WRITER_AUTOCHECKPOINT: i64 = 10_000;
 
