@@ -2,39 +2,16 @@
 //! of a case whatever its state, later items for it are dropped (not
 //! quarantined), and closure dates are reported once per change.
 
+mod common;
+
 use std::path::Path;
 
-use ed25519_dalek::{Signer as _, SigningKey};
 use outreach_core::case::model::{CaseEdit, ExitReason};
-use outreach_core::crypto::{self, KdfParams, SecretKey};
-use outreach_core::vault::{Vault, VaultOptions, VisitDraft, change_aad};
-use outreach_protocol::{
-    self as proto, Change, EnrollResponse, Entry, Envelope, Item, PullResponse, Role, Signer,
-};
+use outreach_core::crypto::{KdfParams, SecretKey};
+use outreach_core::vault::{Vault, VaultOptions, VisitDraft};
 
-const PASS: &str = "correct horse battery";
-const ORG: [u8; 16] = [7; 16];
-
-struct Peer {
-    key: SigningKey,
-    signer: Signer,
-}
-
-fn peer(n: u8) -> Peer {
-    let key = SigningKey::from_bytes(&[n; 32]);
-    Peer {
-        signer: Signer {
-            device_id: [n; 16],
-            sign_pk: key.verifying_key().to_bytes(),
-            user_id: [n + 100; 16],
-            user_name: format!("user {n}"),
-            role: Role::Supervisor,
-            team: Some("North".into()),
-            revoked_at: None,
-        },
-        key,
-    }
-}
+use common::*;
+use outreach_protocol::{EnrollResponse, Item, Role};
 
 /// An enrolled vault and its X25519 public key.
 fn enrolled(dir: &Path) -> (Vault, [u8; 32]) {
@@ -70,59 +47,6 @@ fn new_case(v: &mut Vault, name: &str) -> String {
 
 fn id(case: &str) -> [u8; 16] {
     *uuid::Uuid::parse_str(case).unwrap().as_bytes()
-}
-
-fn envelope(from: &Peer, case: [u8; 16], to: [u8; 16], to_pk: &[u8; 32], key: &SecretKey) -> Item {
-    let aad = proto::envelope_aad(&ORG, &case, 0, &to);
-    let (enc, ciphertext) = crypto::seal_envelope(key, to_pk, proto::ENVELOPE_INFO, &aad).unwrap();
-    let m = proto::envelope_message(
-        &case,
-        0,
-        &to,
-        &from.signer.device_id,
-        false,
-        &enc,
-        &ciphertext,
-    );
-    Item::Envelope(Envelope {
-        case_id: case,
-        starts_epoch: false,
-        epoch: 0,
-        recipient: to,
-        sealed_by: from.signer.device_id,
-        enc,
-        ciphertext,
-        signature: from.key.sign(&m).to_bytes().to_vec(),
-    })
-}
-
-fn change(from: &Peer, case: [u8; 16], key: &SecretKey, bytes: &[u8]) -> Item {
-    let client_id = crypto::random_id().unwrap();
-    let ciphertext = crypto::seal(key, &change_aad(ORG, case, 0, &client_id), bytes).unwrap();
-    let m = proto::change_message(&case, 0, &from.signer.device_id, &client_id, &ciphertext);
-    Item::Change(Change {
-        client_id,
-        case_id: case,
-        epoch: 0,
-        author: from.signer.device_id,
-        ciphertext,
-        signature: from.key.sign(&m).to_bytes().to_vec(),
-    })
-}
-
-fn page(signers: &[&Signer], items: Vec<Item>, first_seq: u64) -> PullResponse {
-    PullResponse {
-        entries: items
-            .into_iter()
-            .enumerate()
-            .map(|(i, item)| Entry {
-                seq: first_seq + i as u64,
-                item,
-            })
-            .collect(),
-        signers: signers.iter().map(|s| (*s).clone()).collect(),
-        ..Default::default()
-    }
 }
 
 /// Rows that name `case` in any table of the vault's database, per table
@@ -171,7 +95,7 @@ fn an_erasure_deletes_every_trace_of_the_case_whatever_its_state() {
     let dir = tmp.path().join("v");
     let (mut v, kex) = enrolled(&dir);
     let me = v.device_id_bytes().unwrap();
-    let sue = peer(5);
+    let sue = peer(5, Role::Supervisor, "North");
 
     // Case A, written here: queued uploads never acknowledged, a draft, a
     // quarantined item.

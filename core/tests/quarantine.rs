@@ -4,42 +4,15 @@
 //! of that case and of every other — still applies. A junk case-key
 //! envelope cannot pre-empt the real one.
 
+mod common;
+
 use std::path::Path;
 
-use chrono::Utc;
-use ed25519_dalek::{Signer as _, SigningKey};
-use outreach_core::case::doc::{Author, CaseDoc, Patch};
-use outreach_core::crypto::{self, KdfParams, SecretKey};
-use outreach_core::vault::{CaseSyncState, Vault, VaultOptions, change_aad};
-use outreach_protocol::{
-    self as proto, Change, EnrollResponse, Entry, Envelope, Item, PullResponse, RejectReason, Role,
-    Signer,
-};
-use serde_json::json;
+use outreach_core::crypto::{KdfParams, SecretKey};
+use outreach_core::vault::{CaseSyncState, Vault, VaultOptions};
+use outreach_protocol::{EnrollResponse, Item, PullResponse, RejectReason, Role, Signer};
 
-const PASS: &str = "correct horse battery";
-const ORG: [u8; 16] = [7; 16];
-
-struct Peer {
-    key: SigningKey,
-    signer: Signer,
-}
-
-fn peer(n: u8, role: Role) -> Peer {
-    let key = SigningKey::from_bytes(&[n; 32]);
-    Peer {
-        signer: Signer {
-            device_id: [n; 16],
-            sign_pk: key.verifying_key().to_bytes(),
-            user_id: [n + 100; 16],
-            user_name: format!("user {n}"),
-            role,
-            team: Some("North".into()),
-            revoked_at: None,
-        },
-        key,
-    }
-}
+use common::*;
 
 /// An enrolled supervisor's vault; returns it with its device id and X25519 key.
 fn supervisor(dir: &Path) -> (Vault, [u8; 16], [u8; 32]) {
@@ -65,91 +38,19 @@ fn supervisor(dir: &Path) -> (Vault, [u8; 16], [u8; 32]) {
     (v, req.device_id, req.kex_pk)
 }
 
-fn envelope(from: &Peer, case: [u8; 16], to: [u8; 16], to_pk: &[u8; 32], key: &SecretKey) -> Item {
-    let aad = proto::envelope_aad(&ORG, &case, 0, &to);
-    let (enc, ciphertext) = crypto::seal_envelope(key, to_pk, proto::ENVELOPE_INFO, &aad).unwrap();
-    let m = proto::envelope_message(
-        &case,
-        0,
-        &to,
-        &from.signer.device_id,
-        false,
-        &enc,
-        &ciphertext,
-    );
-    Item::Envelope(Envelope {
-        case_id: case,
-        starts_epoch: false,
-        epoch: 0,
-        recipient: to,
-        sealed_by: from.signer.device_id,
-        enc,
-        ciphertext,
-        signature: from.key.sign(&m).to_bytes().to_vec(),
-    })
-}
-
-fn change(from: &Peer, case: [u8; 16], key: &SecretKey, bytes: &[u8]) -> Item {
-    let client_id = crypto::random_id().unwrap();
-    let ciphertext = crypto::seal(key, &change_aad(ORG, case, 0, &client_id), bytes).unwrap();
-    signed_change(from, case, client_id, ciphertext)
-}
-
-fn signed_change(from: &Peer, case: [u8; 16], client_id: [u8; 16], ciphertext: Vec<u8>) -> Item {
-    let m = proto::change_message(&case, 0, &from.signer.device_id, &client_id, &ciphertext);
-    Item::Change(Change {
-        client_id,
-        case_id: case,
-        epoch: 0,
-        author: from.signer.device_id,
-        ciphertext,
-        signature: from.key.sign(&m).to_bytes().to_vec(),
-    })
-}
-
-/// A new case document (as its creator's first upload carries it).
-fn case_doc(id: &str, name: &str) -> Vec<u8> {
-    let author = Author {
-        by: "Amy".into(),
-        role: Some("practitioner".into()),
-        device: "amy".into(),
-    };
-    let mut doc = CaseDoc::create(
-        &[0xa1; 16],
-        id,
-        &author,
-        Utc::now(),
-        &[Patch::new(
-            Vec::<String>::new(),
-            json!({"profile": {"preferred_name": name}, "programme": {"team": "North"}}),
-        )],
-    )
-    .unwrap();
-    doc.save()
-}
-
-fn page(signers: &[&Peer], items: Vec<Item>) -> PullResponse {
-    PullResponse {
-        entries: items
-            .into_iter()
-            .enumerate()
-            .map(|(i, item)| Entry {
-                seq: 100 + i as u64,
-                item,
-            })
-            .collect(),
-        signers: signers.iter().map(|p| p.signer.clone()).collect(),
-        ..Default::default()
-    }
+/// A page of `items` from these peers, numbered from 100.
+fn page(peers: &[&Peer], items: Vec<Item>) -> PullResponse {
+    let signers: Vec<&Signer> = peers.iter().map(|p| &p.signer).collect();
+    common::page(&signers, items, 100)
 }
 
 #[test]
 fn bad_items_are_quarantined_and_everything_else_applies() {
     let tmp = tempfile::tempdir().unwrap();
     let (mut sue, me, my_pk) = supervisor(&tmp.path().join("sue"));
-    let amy = peer(1, Role::Practitioner);
-    let mallory = peer(2, Role::Practitioner);
-    let stranger = peer(3, Role::Practitioner); // not in the page's signers
+    let amy = peer(1, Role::Practitioner, "North");
+    let mallory = peer(2, Role::Practitioner, "North");
+    let stranger = peer(3, Role::Practitioner, "North"); // not in the page's signers
 
     let (jess, jane) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
     let (jess_id, jane_id) = (*jess.as_bytes(), *jane.as_bytes());
@@ -269,8 +170,8 @@ fn bad_items_are_quarantined_and_everything_else_applies() {
 fn a_change_waits_for_its_key_and_a_later_valid_item_still_applies() {
     let tmp = tempfile::tempdir().unwrap();
     let (mut sue, me, my_pk) = supervisor(&tmp.path().join("sue"));
-    let amy = peer(1, Role::Practitioner);
-    let mallory = peer(2, Role::Practitioner);
+    let amy = peer(1, Role::Practitioner, "North");
+    let mallory = peer(2, Role::Practitioner, "North");
     let jess = uuid::Uuid::new_v4();
     let jess_id = *jess.as_bytes();
     let key = SecretKey::generate().unwrap();

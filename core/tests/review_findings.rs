@@ -1,45 +1,21 @@
 //! Security review (enrolled insider): each test plays one attack and
 //! asserts what SHOULD hold. A failing test is an open finding.
 
+mod common;
+
 use std::path::Path;
 
 use chrono::{Duration, Utc};
-use ed25519_dalek::{Signer as _, SigningKey};
+use ed25519_dalek::Signer as _;
 use outreach_core::case::doc::{Author, CaseDoc, Patch};
 use outreach_core::case::model::*;
 use outreach_core::case::validate::instant_string;
-use outreach_core::crypto::{self, KdfParams, SecretKey};
-use outreach_core::vault::{Applied, Vault, VaultOptions, VisitDraft, VisitInput, change_aad};
-use outreach_protocol::{
-    self as proto, Change, EnrollResponse, Entry, Envelope, Item, PullResponse, Role, Signer,
-};
+use outreach_core::crypto::{KdfParams, SecretKey};
+use outreach_core::vault::{Applied, Vault, VaultOptions, VisitDraft, VisitInput};
+use outreach_protocol::{self as proto, EnrollResponse, Entry, Item, PullResponse, Role, Signer};
 use serde_json::json;
 
-const PASS: &str = "correct horse battery";
-const ORG: [u8; 16] = [7; 16];
-
-// ---- helpers ---------------------------------------------------------------
-
-struct Peer {
-    key: SigningKey,
-    signer: Signer,
-}
-
-fn peer(n: u8, role: Role, team: &str) -> Peer {
-    let key = SigningKey::from_bytes(&[n; 32]);
-    Peer {
-        signer: Signer {
-            device_id: [n; 16],
-            sign_pk: key.verifying_key().to_bytes(),
-            user_id: [n + 100; 16],
-            user_name: format!("user {n}"),
-            role,
-            team: Some(team.into()),
-            revoked_at: None,
-        },
-        key,
-    }
-}
+use common::*;
 
 /// An enrolled vault, its directory entry and its X25519 public key.
 fn enrolled(dir: &Path, name: &str, role: Role, team: &str, user: u8) -> (Vault, Signer, [u8; 32]) {
@@ -115,79 +91,6 @@ fn seen(v: &mut Vault, case: &str) -> String {
         &VisitInput::new(at, ContactKind::Home, Outcome::Completed, "seen"),
     )
     .unwrap()
-}
-
-fn envelope(from: &Peer, case: [u8; 16], to: [u8; 16], to_pk: &[u8; 32], key: &SecretKey) -> Item {
-    let aad = proto::envelope_aad(&ORG, &case, 0, &to);
-    let (enc, ciphertext) = crypto::seal_envelope(key, to_pk, proto::ENVELOPE_INFO, &aad).unwrap();
-    let m = proto::envelope_message(
-        &case,
-        0,
-        &to,
-        &from.signer.device_id,
-        false,
-        &enc,
-        &ciphertext,
-    );
-    Item::Envelope(Envelope {
-        case_id: case,
-        starts_epoch: false,
-        epoch: 0,
-        recipient: to,
-        sealed_by: from.signer.device_id,
-        enc,
-        ciphertext,
-        signature: from.key.sign(&m).to_bytes().to_vec(),
-    })
-}
-
-fn change(from: &Peer, case: [u8; 16], key: &SecretKey, bytes: &[u8]) -> Item {
-    let client_id = crypto::random_id().unwrap();
-    let ciphertext = crypto::seal(key, &change_aad(ORG, case, 0, &client_id), bytes).unwrap();
-    let m = proto::change_message(&case, 0, &from.signer.device_id, &client_id, &ciphertext);
-    Item::Change(Change {
-        client_id,
-        case_id: case,
-        epoch: 0,
-        author: from.signer.device_id,
-        ciphertext,
-        signature: from.key.sign(&m).to_bytes().to_vec(),
-    })
-}
-
-fn case_doc(id: &str, name: &str) -> Vec<u8> {
-    let author = Author {
-        by: "Amy".into(),
-        role: Some("practitioner".into()),
-        device: "amy".into(),
-    };
-    CaseDoc::create(
-        &[0xa1; 16],
-        id,
-        &author,
-        Utc::now(),
-        &[Patch::new(
-            Vec::<String>::new(),
-            json!({"profile": {"preferred_name": name}, "programme": {"team": "North"}}),
-        )],
-    )
-    .unwrap()
-    .save()
-}
-
-fn page(signers: &[&Signer], items: Vec<Item>, first_seq: u64) -> PullResponse {
-    PullResponse {
-        entries: items
-            .into_iter()
-            .enumerate()
-            .map(|(i, item)| Entry {
-                seq: first_seq + i as u64,
-                item,
-            })
-            .collect(),
-        signers: signers.iter().map(|s| (*s).clone()).collect(),
-        ..Default::default()
-    }
 }
 
 // ---- 1. sign-off authority ---------------------------------------------------
