@@ -355,16 +355,60 @@ fn the_server_refuses_a_rotation_that_is_not_due_or_leaves_out_the_recovery_key(
         post(&t.amy, &no_recovery).unwrap_err().code,
         proto::ErrorCode::Malformed
     );
-    // Sealed to the revoked device: refused.
-    let mut to_sam = req.clone();
-    let sam = t.sam.vault.device_id_bytes().unwrap();
-    to_sam.envelopes[0].recipient = sam;
-    assert!(post(&t.amy, &to_sam).is_err());
-    // A push cannot pass an envelope off as starting an epoch.
-    let _ = me;
+    // Sealed (properly, and signed) to the revoked device: refused.
+    let to_sam = t
+        .amy
+        .vault
+        .rotation_request(&proto::RotationDue {
+            recipients: vec![
+                due.recipients[0],
+                proto::Recipient {
+                    device_id: t.sam.vault.device_id_bytes().unwrap(),
+                    kex_pk: [5; 32],
+                },
+            ],
+            ..due.clone()
+        })
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        post(&t.amy, &to_sam).unwrap_err().code,
+        proto::ErrorCode::Forbidden
+    );
     // The case still syncs with the real rotation.
     t.amy.vault.finish_rotation(case_id, 1, false).unwrap();
     assert_eq!(t.amy.sync().unwrap().keys_rotated, 1);
     t.sue.sync().unwrap();
     assert!(t.sue.vault.read_case(&case).is_ok());
+
+    // A push cannot pass an envelope off as starting an epoch: Amy's own
+    // envelope from the rotation, pushed again, is refused.
+    let started = pull_all(&t.sue)
+        .entries
+        .into_iter()
+        .find_map(|e| match e.item {
+            proto::Item::Envelope(env) if env.starts_epoch && env.sealed_by == me => Some(env),
+            _ => None,
+        })
+        .unwrap();
+    let body = proto::encode(&proto::PushRequest {
+        changes: Vec::new(),
+        envelopes: vec![started],
+    });
+    let auth = t
+        .amy
+        .vault
+        .sign_request(
+            "POST",
+            proto::PATH_PUSH,
+            chrono::Utc::now().timestamp(),
+            &body,
+        )
+        .unwrap();
+    let refused = HttpTransport::new(&t.amy.server, false)
+        .unwrap()
+        .post_or_refusal(proto::PATH_PUSH, &body, Some(&auth))
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(refused.code, proto::ErrorCode::Malformed);
 }
