@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -53,6 +53,9 @@ pub struct ServeOptions {
     pub max_connections: usize,
     /// Requests handled at once; more wait (within the request timeout).
     pub max_requests: usize,
+    /// Large pull pages held in memory at once, in KiB, all devices
+    /// together; beyond it a large page is refused as busy.
+    pub reply_buffer_kib: u32,
     /// Enrolment attempts per minute from one source address (the burst).
     pub enrol_per_address: u32,
     /// Enrolment attempts per minute from everywhere.
@@ -71,6 +74,7 @@ impl Default for ServeOptions {
             idle_timeout: Duration::from_secs(60),
             max_connections: 1000,
             max_requests: 256,
+            reply_buffer_kib: REPLY_BUFFER_KIB,
             enrol_per_address: 10,
             enrol_global: 120,
             rate_log_every: Duration::from_secs(60),
@@ -84,6 +88,14 @@ impl Default for ServeOptions {
 const MAX_DEVICE_REQUESTS: usize = 4;
 /// Request bodies held in memory at once, in KiB (beyond, requests wait).
 const BODY_BUFFER_KIB: u32 = 64 * 1024;
+/// Large pull pages held in memory at once, in KiB, whatever the number of
+/// devices pulling (beyond, a large page is refused as busy): the default
+/// of [`ServeOptions::reply_buffer_kib`]. Pages being built are bounded
+/// apart from this by the storage's work slots.
+pub const REPLY_BUFFER_KIB: u32 = 64 * 1024;
+/// Replies smaller than this keep no part of [`REPLY_BUFFER_KIB`] once
+/// built (at most one per connection: the connection limit bounds them).
+const SMALL_REPLY_KIB: usize = 64;
 /// Largest enrolment body (a code and two keys).
 const MAX_ENROLL_BODY: usize = 4096;
 /// Signed requests remembered for replay protection, in all and per device.
@@ -114,6 +126,9 @@ struct KnownDevice {
     device: Device,
     /// `None` if the stored key does not decode (no signature verifies).
     key: Option<VerifyingKey>,
+    /// The device's last pull page was large: its next pull runs in the
+    /// lane for large pages (see [`Guards::large_slots`]).
+    pulls_large: AtomicBool,
 }
 
 impl KnownDevices {
@@ -129,6 +144,7 @@ impl KnownDevices {
         let known = Arc::new(KnownDevice {
             key: VerifyingKey::from_bytes(&device.sign_pk).ok(),
             device,
+            pulls_large: AtomicBool::new(false),
         });
         self.map
             .write()
@@ -143,6 +159,18 @@ impl KnownDevices {
 fn verify_with(key: Option<&VerifyingKey>, message: &[u8], signature: &[u8]) -> bool {
     let Some(key) = key else { return false };
     Signature::from_slice(signature).is_ok_and(|sig| key.verify_strict(message, &sig).is_ok())
+}
+
+/// A request's own signature. Not strict verification (about 5 µs less a
+/// request): strictness guards against signatures that one implementation
+/// accepts and another refuses, which matters for what devices store and
+/// check again — changes and envelopes, verified strictly — not for a
+/// request, which only this server checks, once, and whose replay guard
+/// keys on the signed nonce rather than on the signature's bytes.
+fn verify_request(key: Option<&VerifyingKey>, message: &[u8], signature: &[u8]) -> bool {
+    let Some(key) = key else { return false };
+    Signature::from_slice(signature)
+        .is_ok_and(|sig| ed25519_dalek::Verifier::verify(key, message, &sig).is_ok())
 }
 
 /// Several signatures by one key in one batch verification (on the project
@@ -174,6 +202,8 @@ fn verify_all(key: Option<&VerifyingKey>, messages: &[Vec<u8>], signatures: &[&[
 
 impl AppState {
     pub fn new(storage: Arc<dyn Storage>, options: ServeOptions) -> Self {
+        let work_slots = storage.parallel_work().max(1);
+        let reply_kib = options.reply_buffer_kib as usize;
         let per_minute =
             |n: u32| Quota::per_minute(NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN));
         Self {
@@ -185,8 +215,12 @@ impl AppState {
                 replay: Mutex::new(ReplayCache::default()),
                 busy: Mutex::new(HashMap::new()),
                 body_buffer: Arc::new(Semaphore::new(BODY_BUFFER_KIB as usize)),
+                storage_slots: Arc::new(Semaphore::new(work_slots)),
+                large_slots: Arc::new(Semaphore::new(work_slots.div_ceil(2))),
+                reply_buffer: Arc::new(Semaphore::new(reply_kib)),
                 enrol_refused: AtomicU64::new(0),
                 busy_refused: AtomicU64::new(0),
+                pages_refused: AtomicU64::new(0),
             }),
             devices: Arc::new(KnownDevices::default()),
         }
@@ -200,6 +234,18 @@ struct Guards {
     /// Requests in progress per device.
     busy: Mutex<HashMap<Id, usize>>,
     body_buffer: Arc<Semaphore>,
+    /// Storage work running at once (see [`Storage::parallel_work`]).
+    storage_slots: Arc<Semaphore>,
+    /// Pulls of devices whose last page was large run in a lane of their
+    /// own, so that devices fetching large items — a first sync, or an
+    /// insider pulling 4 MiB items in a loop — cannot take every work slot
+    /// from the small pulls of everyone else.
+    large_slots: Arc<Semaphore>,
+    /// Large pull pages held in memory at once, in KiB, until their
+    /// connection has taken them.
+    reply_buffer: Arc<Semaphore>,
+    /// Large pages refused since the last summary line.
+    pages_refused: AtomicU64,
     enrol_by_address: DefaultKeyedRateLimiter<IpAddr>,
     enrol_global: DefaultDirectRateLimiter,
     /// Refusals since the last summary line.
@@ -307,7 +353,8 @@ impl Drop for DeviceSlot {
 
 /// A response body that holds its device's request slot until the
 /// connection has taken the last of it (a device that does not read its
-/// replies cannot pile them up in memory).
+/// replies cannot pile them up in memory; see [`HeldPage`] for many
+/// devices together).
 struct HeldBody {
     body: Body,
     _slot: DeviceSlot,
@@ -448,6 +495,7 @@ async fn housekeeping(storage: Arc<dyn Storage>) {
         let flush = n % LAST_SEEN_FLUSH_SECS == 0;
         let done = tokio::task::spawn_blocking(move || {
             storage.checkpoint()?;
+            crate::memory::release_free();
             if flush {
                 storage.flush_pending()?;
             }
@@ -469,10 +517,12 @@ async fn summarise_refusals(guards: Arc<Guards>) {
         every.tick().await;
         let enrol = guards.enrol_refused.swap(0, Ordering::Relaxed);
         let busy = guards.busy_refused.swap(0, Ordering::Relaxed);
-        if enrol > 0 || busy > 0 {
+        let pages = guards.pages_refused.swap(0, Ordering::Relaxed);
+        if enrol > 0 || busy > 0 || pages > 0 {
             tracing::warn!(
                 enrolment = enrol,
                 device_concurrency = busy,
+                reply_buffer_full = pages,
                 seconds = guards.options.rate_log_every.as_secs(),
                 "requests refused by rate limits"
             );
@@ -563,14 +613,14 @@ impl IntoResponse for Failure {
     }
 }
 
-fn ok(body: Vec<u8>) -> Response {
+fn ok(body: impl Into<Bytes>) -> Response {
     (
         StatusCode::OK,
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static(proto::CONTENT_TYPE),
         )],
-        body,
+        body.into(),
     )
         .into_response()
 }
@@ -709,7 +759,7 @@ async fn authenticate(
             state.devices.insert(device)
         }
     };
-    if !verify_with(known.key.as_ref(), &auth.message(method, uri), &auth.sig) {
+    if !verify_request(known.key.as_ref(), &auth.message(method, uri), &auth.sig) {
         return Err(Failure::new(
             ErrorCode::BadSignature,
             "the request signature does not verify",
@@ -734,6 +784,31 @@ async fn signed(
     state: AppState,
     req: Request,
     limit: usize,
+    op: impl FnOnce(&dyn Storage, &KnownDevice, &[u8]) -> Result<Reply, Failure> + Send + 'static,
+) -> Result<Response, Failure> {
+    signed_on(state, req, limit, Run::Blocking, op).await
+}
+
+/// Where a signed request's work runs.
+#[derive(Clone, Copy)]
+enum Run {
+    /// On the blocking pool, in one of the storage's work slots: the work
+    /// may wait on the database.
+    Blocking,
+    /// On the blocking pool as above; a large reply (a pull page) then
+    /// keeps its size of the reply buffer until its connection has taken
+    /// it: pages in memory are bounded in all, not only per request.
+    Page,
+    /// On the async worker: CPU only, no waiting (a few tens of µs).
+    Inline,
+}
+
+/// [`signed`], with the work run where `run` says.
+async fn signed_on(
+    state: AppState,
+    req: Request,
+    limit: usize,
+    run: Run,
     op: impl FnOnce(&dyn Storage, &KnownDevice, &[u8]) -> Result<Reply, Failure> + Send + 'static,
 ) -> Result<Response, Failure> {
     let (parts, body) = req.into_parts();
@@ -763,12 +838,34 @@ async fn signed(
         ));
     }
     let storage = state.storage.clone();
-    let out = blocking(move || {
-        let out = op(&*storage, &device, &body);
-        drop(permit);
-        out
-    })
-    .await?;
+    let shutting_down = || Failure::new(ErrorCode::Internal, "the server is shutting down");
+    let out = match run {
+        Run::Blocking | Run::Page => {
+            let lane = match run {
+                Run::Page if device.pulls_large.load(Ordering::Relaxed) => {
+                    &state.guards.large_slots
+                }
+                _ => &state.guards.storage_slots,
+            };
+            let _work = lane
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|_| shutting_down())?;
+            let device = device.clone();
+            blocking(move || {
+                let out = op(&*storage, &device, &body);
+                drop(permit);
+                out
+            })
+            .await?
+        }
+        Run::Inline => {
+            let out = op(&*storage, &device, &body)?;
+            drop(permit);
+            out
+        }
+    };
     let out = match out {
         Reply::Now(bytes) => bytes,
         // Waits for the group commit without holding a thread.
@@ -777,11 +874,60 @@ async fn signed(
             proto::encode(&response)
         }
     };
+    // A large page keeps its size of the reply buffer until sent. When the
+    // buffer is full (many large pages not yet taken by their connections)
+    // the page is dropped and the device asked to try again: no pull waits
+    // holding a page, so memory stays bounded and small pages — an honest
+    // device's usual sync — are never held up by large ones.
+    let large = out.len().div_ceil(1024) >= SMALL_REPLY_KIB;
+    if matches!(run, Run::Page) {
+        device.pulls_large.store(large, Ordering::Relaxed);
+    }
+    let out = match run {
+        Run::Page if large => {
+            let kib = u32::try_from(out.len().div_ceil(1024)).unwrap_or(u32::MAX);
+            match state
+                .guards
+                .reply_buffer
+                .clone()
+                .try_acquire_many_owned(kib)
+            {
+                // The bytes own their share: it is given back when the
+                // connection has written the last of them, not when it has
+                // merely taken them from the body into its write queue.
+                Ok(permit) => Bytes::from_owner(HeldPage {
+                    bytes: out,
+                    _buffer: permit,
+                }),
+                Err(tokio::sync::TryAcquireError::Closed) => return Err(shutting_down()),
+                Err(tokio::sync::TryAcquireError::NoPermits) => {
+                    state.guards.pages_refused.fetch_add(1, Ordering::Relaxed);
+                    return Err(Failure::new(
+                        ErrorCode::RateLimited,
+                        "the server is busy sending other large replies; sync again in a moment",
+                    ));
+                }
+            }
+        }
+        _ => Bytes::from(out),
+    };
     let (parts, body) = ok(out).into_parts();
     Ok(Response::from_parts(
         parts,
         Body::new(HeldBody { body, _slot: slot }),
     ))
+}
+
+/// A large reply's bytes with their share of the reply buffer.
+struct HeldPage {
+    bytes: Vec<u8>,
+    _buffer: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl AsRef<[u8]> for HeldPage {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes
+    }
 }
 
 /// What a signed request's work gives: the reply body, or a push waiting for
@@ -908,16 +1054,30 @@ async fn enroll(State(state): State<AppState>, req: Request) -> Result<Response,
 }
 
 async fn push(State(state): State<AppState>, req: Request) -> Result<Response, Failure> {
-    signed(state, req, proto::MAX_BODY_BYTES, |storage, known, body| {
-        let req: PushRequest = decode(body)?;
-        check_push(known, &req)?;
-        Ok(Reply::Queued(storage.push_queued(
-            &known.device,
-            req.changes,
-            req.envelopes,
-            crate::now(),
-        )))
-    })
+    // A storage that queues pushes for its own writer returns at once: the
+    // push's checks (signatures, CPU only) then run on the async worker
+    // instead of waking a blocking thread for them.
+    let run = if state.storage.queues_pushes() {
+        Run::Inline
+    } else {
+        Run::Blocking
+    };
+    signed_on(
+        state,
+        req,
+        proto::MAX_BODY_BYTES,
+        run,
+        |storage, known, body| {
+            let req: PushRequest = decode(body)?;
+            check_push(known, &req)?;
+            Ok(Reply::Queued(storage.push_queued(
+                &known.device,
+                req.changes,
+                req.envelopes,
+                crate::now(),
+            )))
+        },
+    )
     .await
 }
 
@@ -1006,16 +1166,22 @@ fn check_seq(seq: u64) -> Result<(), Failure> {
 }
 
 async fn pull(State(state): State<AppState>, req: Request) -> Result<Response, Failure> {
-    signed(state, req, MAX_SMALL_BODY, |storage, known, body| {
-        let req: PullRequest = decode(body)?;
-        check_seq(req.cursor.seq)?;
-        check_seq(req.cursor.sub)?;
-        Ok(Reply::Now(storage.pull(
-            &known.device,
-            req.cursor,
-            req.max_bytes,
-        )?))
-    })
+    signed_on(
+        state,
+        req,
+        MAX_SMALL_BODY,
+        Run::Page,
+        |storage, known, body| {
+            let req: PullRequest = decode(body)?;
+            check_seq(req.cursor.seq)?;
+            check_seq(req.cursor.sub)?;
+            Ok(Reply::Now(storage.pull(
+                &known.device,
+                req.cursor,
+                req.max_bytes,
+            )?))
+        },
+    )
     .await
 }
 

@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod keys;
+pub mod memory;
 pub mod safety;
 pub mod storage;
 

@@ -708,6 +708,9 @@ struct ServeLimits {
     /// Requests handled at once; more wait.
     #[arg(long, env = "OUTREACH_SERVER_MAX_REQUESTS", default_value_t = 256)]
     max_requests: usize,
+    /// Memory for large replies (pull pages of 64 KiB and more) held at once, all devices together; beyond it a large page is refused as busy (e.g. 64MiB, 256MiB).
+    #[arg(long, env = "OUTREACH_SERVER_REPLY_BUFFER", default_value = "64MiB", value_parser = parse_reply_buffer)]
+    reply_buffer: u64,
     /// Seconds a client has to send a request's headers (also closes idle connections).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     header_timeout: u64,
@@ -792,6 +795,18 @@ fn parse_bytes(s: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("{s:?} is too large"))
 }
 
+/// `--reply-buffer`: at least two of the largest pages (else a device
+/// fetching one large item could be told "busy" for ever).
+fn parse_reply_buffer(s: &str) -> Result<u64, String> {
+    let n = parse_bytes(s)?;
+    let least = 2
+        * (outreach_protocol::MAX_PULL_BYTES as u64).max(outreach_protocol::MAX_BLOB_BYTES as u64);
+    if n < least {
+        return Err(format!("{s:?} is too small: at least {} MiB", least >> 20));
+    }
+    Ok(n.min(u64::from(u32::MAX) * 1024))
+}
+
 fn serve(
     data: &Path,
     database: Option<&str>,
@@ -827,6 +842,7 @@ fn serve(
         idle_timeout: std::time::Duration::from_secs(limits.idle_timeout),
         max_connections,
         max_requests: limits.max_requests.max(1),
+        reply_buffer_kib: u32::try_from(limits.reply_buffer / 1024).unwrap_or(u32::MAX),
         enrol_per_address: limits.enrol_per_address,
         enrol_global: limits.enrol_global,
         rate_log_every: std::time::Duration::from_secs(limits.rate_log_secs),
@@ -838,6 +854,9 @@ fn serve(
         "lone-working alerts"
     );
     let storage: Arc<dyn Storage> = open_storage(data, database)?.into();
+    // The storage's own threads (SQLite's writer) start now, not on the
+    // first request's path.
+    storage.start_threads();
     match database {
         Some(url) => tracing::info!(database = %redact_url(url), "storage: PostgreSQL"),
         None => {
@@ -875,6 +894,7 @@ fn serve(
             println!("First admin enrolment code: {code}");
         }
     }
+    outreach_server::memory::tune();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         // Storage calls run here; more threads than this only thrash two cores.
         .max_blocking_threads(outreach_server::MAX_BLOCKING_THREADS)

@@ -376,6 +376,115 @@ fn a_pull_holds_about_its_budget_in_memory_whatever_the_item_sizes() {
     assert!(peak < 150 * 1024, "server peak RSS {} MB", peak / 1024);
 }
 
+/// Sends a signed pull on a new connection whose receive buffer is tiny and
+/// never reads the reply: the server cannot hand a large page to the kernel
+/// and holds it, as it would for a device that stops reading.
+fn stalled_pull(server: &Server, dev: &Attacker) -> socket2::Socket {
+    let body = proto::encode(&proto::PullRequest {
+        cursor: proto::Cursor::default(),
+        max_bytes: 1024,
+    });
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.connect(&server.addr.into()).unwrap();
+    let head = format!(
+        "POST {} HTTP/1.1\r\nhost: {}\r\ncontent-type: {}\r\n{}: {}\r\ncontent-length: {}\r\n\r\n",
+        proto::PATH_PULL,
+        server.addr,
+        proto::CONTENT_TYPE,
+        proto::AUTH_HEADER,
+        dev.auth(proto::PATH_PULL, &body),
+        body.len()
+    );
+    let mut stream: TcpStream = socket.try_clone().unwrap().into();
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(&body).unwrap();
+    socket
+}
+
+/// The status of a reply on a stalled connection (its first line).
+fn status_of(socket: &socket2::Socket) -> u16 {
+    let mut stream: TcpStream = socket.try_clone().unwrap().into();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).unwrap();
+    std::str::from_utf8(&head[9..12]).unwrap().parse().unwrap()
+}
+
+#[test]
+fn large_pages_of_many_devices_are_bounded_in_all() {
+    // Every device keeps its own requests bounded; this is the sum: eight
+    // insider devices, four stalled pulls each of a 3 MiB item, against a
+    // reply buffer of 8 MiB. Two pages are held; the rest are refused as
+    // busy (nothing is built up in memory), and an honest device's small
+    // sync goes on meanwhile.
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start_with(
+        &tmp.path().join("server"),
+        &["--reply-buffer", "8MiB", "--enrol-per-address", "100"],
+    );
+    let (amy, _) = honest_team(&server, tmp.path());
+    const ITEM: usize = 3 << 20;
+    let insiders: Vec<Attacker> = (0..8)
+        .map(|i| {
+            let mal = Attacker::enrol(
+                &server,
+                &server.invite(&format!("Mal {i}"), "practitioner", Some("south")),
+            );
+            let case = mal.new_case(noise(ITEM, 100 + i));
+            mal.post(
+                proto::PATH_REFETCH,
+                &proto::encode(&proto::RefetchRequest { cases: vec![case] }),
+            )
+            .ok::<()>();
+            mal
+        })
+        .collect();
+    let before = peak_rss_kb(server.pid());
+    let stalled: Vec<socket2::Socket> = insiders
+        .iter()
+        .flat_map(|mal| {
+            (0..4)
+                .map(|_| stalled_pull(&server, mal))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    // Honest work while the pages are held.
+    let mut amy = amy;
+    let case = new_case(&mut amy.vault, "During the stall");
+    visit(&mut amy.vault, &case, "visit during the stall");
+    let r = amy
+        .sync()
+        .expect("honest sync completes while large pages are held");
+    assert_eq!(r.pushed, 1);
+    let statuses: Vec<u16> = stalled.iter().map(status_of).collect();
+    let held = statuses.iter().filter(|&&s| s == 200).count();
+    let busy = statuses.iter().filter(|&&s| s == 429).count();
+    let peak = peak_rss_kb(server.pid());
+    println!(
+        "32 stalled pulls of a 3 MiB page, reply buffer 8 MiB: {held} held, {busy} refused as busy; \
+         server peak RSS {} MB before, {} MB after",
+        before / 1024,
+        peak / 1024
+    );
+    assert_eq!(
+        held + busy,
+        statuses.len(),
+        "every pull answered: {statuses:?}"
+    );
+    assert!(
+        (1..=2).contains(&held),
+        "{held} pages held against an 8 MiB buffer"
+    );
+    assert!(
+        peak.saturating_sub(before) < 64 * 1024,
+        "server memory grew by {} MB",
+        peak.saturating_sub(before) / 1024
+    );
+}
+
 #[test]
 fn quota_and_size_limits_refuse_and_store_nothing() {
     let tmp = tempfile::tempdir().unwrap();

@@ -173,6 +173,20 @@ pub trait Storage: Send + Sync + 'static {
     /// Copies committed work into the main database file, off the path of
     /// requests (the server calls it every second).
     fn checkpoint(&self) -> Result<()>;
+    /// Starts the storage's own background threads, if it has any (else
+    /// they start when first needed).
+    fn start_threads(&self) {}
+    /// How many storage calls the server lets run at once. More than the
+    /// backend can use only adds threads that take CPU from the ones that
+    /// finish work (an embedded database's writer, above all).
+    fn parallel_work(&self) -> usize {
+        crate::MAX_BLOCKING_THREADS
+    }
+    /// Whether [`Storage::push_queued`] only queues (a writer thread of the
+    /// storage's own commits) and so may be called from async code.
+    fn queues_pushes(&self) -> bool {
+        false
+    }
     /// Queues changes and envelopes (signatures already verified) for the
     /// next group commit and returns at once; the outcome arrives once they
     /// are durable (all or nothing per push).

@@ -369,25 +369,37 @@ impl Page {
 
 /// Recipients still lacking an envelope, for cases whose key this device holds.
 pub(super) fn envelope_needs(tx: &Connection, device: &Device) -> Result<Vec<EnvelopeNeed>> {
-    // Only for cases the device may still read (not one transferred away).
+    // Nearly always nothing is missing: one look at the table's first page.
+    let any: bool = tx
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM envelope_needs)")?
+        .query_row([], |r| r.get(0))?;
+    if !any {
+        return Ok(Vec::new());
+    }
+    // Whether the device holds the key is decided once per (case, epoch)
+    // with something missing, not once per missing recipient.
     let mut stmt = tx.prepare_cached(&format!(
-        "SELECT n.case_id, n.epoch, n.recipient, COALESCE(d.kex_pk, o.recovery_pk)
-         FROM envelope_needs n
+        "WITH held AS MATERIALIZED (
+           SELECT p.case_id, p.epoch, EXISTS (
+                    SELECT 1 FROM case_epochs ce WHERE ce.case_id = p.case_id
+                      AND ce.epoch = p.epoch AND ce.device_id = ?1) AS started
+           -- Only for cases the device may still read (not one transferred away).
+           FROM (SELECT DISTINCT case_id, epoch FROM envelope_needs
+                 WHERE case_id IN ({READABLE_CASES_5})) p
+           -- Asked only of a device that holds the key as far as the server
+           -- can tell (see `holds_key`): it started the epoch, or another
+           -- device sealed the key to it.
+           WHERE started OR EXISTS (
+                    SELECT 1 FROM log me WHERE me.kind = 1 AND me.case_id = p.case_id
+                      AND me.epoch = p.epoch AND me.target = ?1 AND me.device_id != ?1))
+         SELECT n.case_id, n.epoch, n.recipient, COALESCE(d.kex_pk, o.recovery_pk)
+         FROM held h
+         JOIN envelope_needs n ON n.case_id = h.case_id AND n.epoch = h.epoch
          LEFT JOIN devices d ON d.device_id = n.recipient AND d.revoked_at IS NULL
          JOIN org o ON o.id = 1
          WHERE n.recipient != ?1 AND (d.device_id IS NOT NULL OR n.recipient = ?2)
-           AND n.case_id IN ({READABLE_CASES_5})
-           -- Asked only of a device that holds the key as far as the server
-           -- can tell (see `holds_key`): it created the case, or another
-           -- device sealed the key to it.
-           AND (EXISTS (SELECT 1 FROM case_epochs ce WHERE ce.case_id = n.case_id
-                          AND ce.epoch = n.epoch AND ce.device_id = ?1)
-                OR EXISTS (SELECT 1 FROM log me WHERE me.kind = 1 AND me.case_id = n.case_id
-                             AND me.epoch = n.epoch AND me.target = ?1 AND me.device_id != ?1))
            -- Only the epoch's starter seals its recovery envelope.
-           AND (n.recipient != ?2 OR EXISTS (
-                SELECT 1 FROM case_epochs ce WHERE ce.case_id = n.case_id
-                  AND ce.epoch = n.epoch AND ce.device_id = ?1))
+           AND (n.recipient != ?2 OR h.started)
          LIMIT 1000"
     ))?;
     let user = &device.user;
