@@ -35,6 +35,7 @@
 pub(crate) mod contract;
 pub mod erasure;
 pub mod export;
+mod group;
 pub mod postgres;
 pub mod rules;
 pub mod safety;

@@ -25,8 +25,8 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Once};
 use std::time::Duration;
 
 use outreach_protocol::{
@@ -37,6 +37,7 @@ use postgres::types::ToSql;
 use postgres::{IsolationLevel, NoTls, Row};
 use r2d2_postgres::PostgresConnectionManager;
 
+use super::group::{PushJob, PushQueue};
 use super::rules::{self, Handover, Redeem};
 use super::{
     Device, DeviceListing, NewDevice, Org, PushOutcome, RejectedListing, Result, Storage,
@@ -180,7 +181,42 @@ pub fn is_postgres_url(s: &str) -> bool {
     s.starts_with("postgres://") || s.starts_with("postgresql://")
 }
 
-type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
+type Pool = r2d2::Pool<Manager>;
+
+/// Statements kept prepared per connection (beyond, the cache starts over).
+const STATEMENT_CACHE: usize = 256;
+
+/// A pooled connection with the statements prepared on it. Every query
+/// otherwise costs a parse and a plan on the server (measured: planning
+/// 1.3 ms against 1.5 ms of execution for a supervisor's pull), and a
+/// round trip more for the client.
+pub(crate) struct PgConn {
+    client: postgres::Client,
+    statements: HashMap<String, postgres::Statement>,
+}
+
+/// r2d2's manager for [`PgConn`]: `r2d2_postgres`'s, with the cache.
+pub(crate) struct Manager(PostgresConnectionManager<NoTls>);
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = PgConn;
+    type Error = postgres::Error;
+
+    fn connect(&self) -> std::result::Result<PgConn, postgres::Error> {
+        Ok(PgConn {
+            client: self.0.connect()?,
+            statements: HashMap::new(),
+        })
+    }
+
+    fn is_valid(&self, conn: &mut PgConn) -> std::result::Result<(), postgres::Error> {
+        self.0.is_valid(&mut conn.client)
+    }
+
+    fn has_broken(&self, conn: &mut PgConn) -> bool {
+        self.0.has_broken(&mut conn.client)
+    }
+}
 type Param<'a> = &'a (dyn ToSql + Sync);
 
 /// One PostgreSQL database (one organisation per schema), shared by any
@@ -189,7 +225,78 @@ pub struct PostgresStorage {
     pool: Pool,
     /// Devices' `last_seen` notes not yet written (as in the SQLite backend).
     touched: Mutex<Touched>,
-    device_quota: AtomicU64,
+    device_quota: Arc<AtomicU64>,
+    /// Pushes for the writer thread's group commits (see `storage::group`).
+    pushes: Arc<PushQueue>,
+    writer_started: Once,
+    writer_running: AtomicBool,
+}
+
+impl Drop for PostgresStorage {
+    fn drop(&mut self) {
+        self.pushes.close();
+    }
+}
+
+/// The writer thread: commits queued pushes a group at a time, each group
+/// in one transaction that takes the log lock once.
+fn run_writer(pool: Pool, queue: Arc<PushQueue>, quota: Arc<AtomicU64>) {
+    while let Some(jobs) = queue.next_group() {
+        commit_group(&pool, jobs, quota.load(Ordering::Relaxed));
+    }
+}
+
+/// Commits a group of pushes, each in its own savepoint. A group whose
+/// commit fails as retryable (a serialisation failure, a key taken by
+/// another instance meanwhile) is tried again whole: pushes are idempotent
+/// by client id, and nothing of a failed commit was kept.
+fn commit_group(pool: &Pool, jobs: Vec<PushJob>, quota: u64) {
+    let attempt = || -> Result<Vec<Result<outreach_protocol::PushResponse>>> {
+        let mut conn = pool.get()?;
+        let tx = Tx::begin(&mut conn, false)?;
+        let results = jobs
+            .iter()
+            .map(|job| {
+                tx.savepoint(|| {
+                    push::push_in(
+                        &tx,
+                        &job.device,
+                        &job.changes,
+                        &job.envelopes,
+                        job.now,
+                        quota,
+                    )
+                })
+            })
+            .collect();
+        tx.commit()?;
+        Ok(results)
+    };
+    let mut outcome = attempt();
+    for _ in 0..2 {
+        if !matches!(outcome, Err(StorageError::Retryable)) {
+            break;
+        }
+        outcome = attempt();
+    }
+    match outcome {
+        Ok(results) => {
+            for (job, r) in jobs.into_iter().zip(results) {
+                let _ = job.reply.send(r);
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, pushes = jobs.len(), "push commit failed");
+            let retryable = matches!(e, StorageError::Retryable);
+            for job in jobs {
+                let _ = job.reply.send(Err(if retryable {
+                    StorageError::Retryable
+                } else {
+                    StorageError::CommitFailed
+                }));
+            }
+        }
+    }
 }
 
 #[derive(Default)]
@@ -202,33 +309,65 @@ struct Touched {
 /// rules' closures can share it as the SQLite ones share a `&Connection`.
 pub(super) struct Tx<'c> {
     tx: RefCell<postgres::Transaction<'c>>,
+    statements: RefCell<&'c mut HashMap<String, postgres::Statement>>,
     log_locked: Cell<bool>,
     savepoints: Cell<u32>,
 }
 
 impl<'c> Tx<'c> {
-    fn new(tx: postgres::Transaction<'c>) -> Self {
-        Self {
+    /// A transaction on `conn`: read-committed, or read-only on one
+    /// snapshot.
+    fn begin(conn: &'c mut PgConn, snapshot: bool) -> Result<Self> {
+        let PgConn { client, statements } = conn;
+        let tx = if snapshot {
+            client
+                .build_transaction()
+                .isolation_level(IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()?
+        } else {
+            client.transaction()?
+        };
+        Ok(Self {
             tx: RefCell::new(tx),
+            statements: RefCell::new(statements),
             log_locked: Cell::new(false),
             savepoints: Cell::new(0),
+        })
+    }
+
+    /// `sql` prepared on this connection, once.
+    fn statement(&self, sql: &str) -> Result<postgres::Statement> {
+        if let Some(s) = self.statements.borrow().get(sql) {
+            return Ok(s.clone());
         }
+        let prepared = self.tx.borrow_mut().prepare(sql)?;
+        let mut cache = self.statements.borrow_mut();
+        if cache.len() >= STATEMENT_CACHE {
+            cache.clear();
+        }
+        cache.insert(sql.to_string(), prepared.clone());
+        Ok(prepared)
     }
 
     pub(super) fn rows(&self, sql: &str, p: &[Param]) -> Result<Vec<Row>> {
-        Ok(self.tx.borrow_mut().query(sql, p)?)
+        let s = self.statement(sql)?;
+        Ok(self.tx.borrow_mut().query(&s, p)?)
     }
 
     pub(super) fn opt(&self, sql: &str, p: &[Param]) -> Result<Option<Row>> {
-        Ok(self.tx.borrow_mut().query_opt(sql, p)?)
+        let s = self.statement(sql)?;
+        Ok(self.tx.borrow_mut().query_opt(&s, p)?)
     }
 
     pub(super) fn one(&self, sql: &str, p: &[Param]) -> Result<Row> {
-        Ok(self.tx.borrow_mut().query_one(sql, p)?)
+        let s = self.statement(sql)?;
+        Ok(self.tx.borrow_mut().query_one(&s, p)?)
     }
 
     pub(super) fn exec(&self, sql: &str, p: &[Param]) -> Result<u64> {
-        Ok(self.tx.borrow_mut().execute(sql, p)?)
+        let s = self.statement(sql)?;
+        Ok(self.tx.borrow_mut().execute(&s, p)?)
     }
 
     pub(super) fn exists(&self, sql: &str, p: &[Param]) -> Result<bool> {
@@ -290,7 +429,7 @@ impl PostgresStorage {
     ) -> std::result::Result<Self, OpenError> {
         let shown = redact_url(url);
         let config: postgres::Config = url.parse().map_err(|_| OpenError::BadUrl(shown.clone()))?;
-        let manager = PostgresConnectionManager::new(config, NoTls);
+        let manager = Manager(PostgresConnectionManager::new(config, NoTls));
         // One connection first, so that a wrong URL fails now with its reason.
         let mut first =
             r2d2::ManageConnection::connect(&manager).map_err(|e| OpenError::Connect {
@@ -298,8 +437,8 @@ impl PostgresStorage {
                 reason: connect_reason(&e),
             })?;
         if create {
-            schema::migrate(&mut first)?;
-        } else if !schema::check(&mut first)? {
+            schema::migrate(&mut first.client)?;
+        } else if !schema::check(&mut first.client)? {
             return Err(OpenError::NoSchema(shown));
         }
         drop(first);
@@ -316,18 +455,21 @@ impl PostgresStorage {
         Ok(Self {
             pool,
             touched: Mutex::new(Touched::default()),
-            device_quota: AtomicU64::new(crate::DEFAULT_DEVICE_QUOTA),
+            device_quota: Arc::new(AtomicU64::new(crate::DEFAULT_DEVICE_QUOTA)),
+            pushes: Arc::new(PushQueue::default()),
+            writer_started: Once::new(),
+            writer_running: AtomicBool::new(false),
         })
     }
 
-    fn conn(&self) -> Result<r2d2::PooledConnection<PostgresConnectionManager<NoTls>>> {
+    fn conn(&self) -> Result<r2d2::PooledConnection<Manager>> {
         Ok(self.pool.get()?)
     }
 
     /// Runs `f` in a read-committed transaction and commits it.
     pub(super) fn write<T>(&self, f: impl FnOnce(&Tx) -> Result<T>) -> Result<T> {
         let mut conn = self.conn()?;
-        let tx = Tx::new(conn.transaction()?);
+        let tx = Tx::begin(&mut conn, false)?;
         let out = f(&tx)?;
         tx.commit()?;
         Ok(out)
@@ -336,12 +478,7 @@ impl PostgresStorage {
     /// Runs `f` in a read-only transaction on one snapshot.
     pub(super) fn read<T>(&self, f: impl FnOnce(&Tx) -> Result<T>) -> Result<T> {
         let mut conn = self.conn()?;
-        let tx = conn
-            .build_transaction()
-            .isolation_level(IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()?;
-        let tx = Tx::new(tx);
+        let tx = Tx::begin(&mut conn, true)?;
         let out = f(&tx)?;
         tx.commit()?;
         Ok(out)
@@ -893,8 +1030,29 @@ impl Storage for PostgresStorage {
         Ok(())
     }
 
-    /// One transaction per push, committed before the outcome is sent
-    /// (the call comes from the blocking pool, so it may wait).
+    fn start_threads(&self) {
+        self.writer_started.call_once(|| {
+            let (pool, queue, quota) = (
+                self.pool.clone(),
+                self.pushes.clone(),
+                self.device_quota.clone(),
+            );
+            let started = std::thread::Builder::new()
+                .name("outreach-writer".into())
+                .spawn(move || run_writer(pool, queue, quota));
+            match started {
+                Ok(_) => self.writer_running.store(true, Ordering::Release),
+                Err(e) => tracing::error!(error = %e, "could not start the writer thread"),
+            }
+        });
+    }
+
+    fn queues_pushes(&self) -> bool {
+        self.writer_running.load(Ordering::Acquire)
+    }
+
+    /// Queued for the writer thread's next group commit; without a writer
+    /// thread (admin commands, tests), committed here.
     fn push_queued(
         &self,
         device: &Device,
@@ -902,10 +1060,22 @@ impl Storage for PostgresStorage {
         envelopes: Vec<Envelope>,
         now: i64,
     ) -> PushOutcome {
+        self.start_threads();
         let (reply, outcome) = tokio::sync::oneshot::channel();
-        let quota = self.device_quota.load(Ordering::Relaxed);
-        let result = self.write(|tx| push::push_in(tx, device, &changes, &envelopes, now, quota));
-        let _ = reply.send(result);
+        self.pushes.enqueue(PushJob {
+            device: device.clone(),
+            changes,
+            envelopes,
+            now,
+            reply,
+        });
+        if !self.writer_running.load(Ordering::Acquire) {
+            commit_group(
+                &self.pool,
+                self.pushes.take_all(),
+                self.device_quota.load(Ordering::Relaxed),
+            );
+        }
         outcome
     }
 

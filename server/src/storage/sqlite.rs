@@ -5,7 +5,7 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use outreach_protocol::{
@@ -17,6 +17,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
 use std::path::PathBuf;
 
+use super::group::{PushJob, PushQueue};
 use super::rules::{self, ChangeEpoch, Handover, Redeem};
 use super::{
     Device, DeviceListing, NewDevice, Org, PushOutcome, RejectedListing, Result, Storage,
@@ -115,8 +116,7 @@ pub struct SqliteStorage {
 /// What the writer thread shares with the requests.
 struct Writer {
     conn: Mutex<Connection>,
-    queue: Mutex<PushQueue>,
-    queued: Condvar,
+    queue: PushQueue,
     /// When each device's `last_seen` was last noted, and the notes not yet
     /// written: they go to the database with the next group commit of pushes
     /// or with [`Storage::flush_pending`], never in a transaction of their own
@@ -125,24 +125,6 @@ struct Writer {
     /// Bytes of log items one device may store (see [`schema::SCHEMA_V3`]).
     device_quota: AtomicU64,
 }
-
-struct PushJob {
-    device: Device,
-    changes: Vec<Change>,
-    envelopes: Vec<Envelope>,
-    now: i64,
-    reply: tokio::sync::oneshot::Sender<Result<PushResponse>>,
-}
-
-/// Pushes waiting for the next commit.
-struct PushQueue {
-    jobs: Vec<PushJob>,
-    /// The storage was dropped: the writer finishes the queue and stops.
-    closed: bool,
-}
-
-/// A commit takes at most this many pushes (the rest wait for the next).
-const MAX_GROUP: usize = 128;
 
 #[derive(Default)]
 struct Touched {
@@ -226,11 +208,7 @@ impl SqliteStorage {
             path: dir.join(DB_FILE),
             writer: Arc::new(Writer {
                 conn: Mutex::new(conn),
-                queue: Mutex::new(PushQueue {
-                    jobs: Vec::new(),
-                    closed: false,
-                }),
-                queued: Condvar::new(),
+                queue: PushQueue::default(),
                 touched: Mutex::new(Touched::default()),
                 device_quota: AtomicU64::new(crate::DEFAULT_DEVICE_QUOTA),
             }),
@@ -272,10 +250,7 @@ impl SqliteStorage {
 
 impl Drop for SqliteStorage {
     fn drop(&mut self) {
-        let mut q = self.writer.queue.lock().unwrap_or_else(|p| p.into_inner());
-        q.closed = true;
-        drop(q);
-        self.writer.queued.notify_all();
+        self.writer.queue.close();
     }
 }
 
@@ -298,24 +273,10 @@ impl Writer {
 
     /// The writer thread: commits queued pushes, a group at a time.
     fn run(&self) {
-        while let Some(jobs) = self.next_group() {
+        while let Some(jobs) = self.queue.next_group() {
             let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
             self.commit(&mut conn, jobs);
         }
-    }
-
-    /// Waits for pushes; `None` once the storage is gone and the queue is
-    /// empty.
-    fn next_group(&self) -> Option<Vec<PushJob>> {
-        let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-        while q.jobs.is_empty() {
-            if q.closed {
-                return None;
-            }
-            q = self.queued.wait(q).unwrap_or_else(|p| p.into_inner());
-        }
-        let n = q.jobs.len().min(MAX_GROUP);
-        Some(q.jobs.drain(..n).collect())
     }
 
     /// Commits a group of pushes in one transaction (see [`SqliteStorage`]).
@@ -912,29 +873,16 @@ impl Storage for SqliteStorage {
     ) -> PushOutcome {
         self.start_writer();
         let (reply, outcome) = tokio::sync::oneshot::channel();
-        self.writer
-            .queue
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .jobs
-            .push(PushJob {
-                device: device.clone(),
-                changes,
-                envelopes,
-                now,
-                reply,
-            });
-        self.writer.queued.notify_one();
+        self.writer.queue.enqueue(PushJob {
+            device: device.clone(),
+            changes,
+            envelopes,
+            now,
+            reply,
+        });
         if !self.writer_running.load(Ordering::Acquire) {
             // No writer thread: commit here (the caller may block).
-            let jobs = std::mem::take(
-                &mut self
-                    .writer
-                    .queue
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .jobs,
-            );
+            let jobs = self.writer.queue.take_all();
             let mut conn = self.writer.conn.lock().unwrap_or_else(|p| p.into_inner());
             self.writer.commit(&mut conn, jobs);
         }

@@ -213,7 +213,7 @@ impl PostgresStorage {
     /// requires).
     pub(super) fn compact_erased_inner(&self) -> Result<()> {
         let mut conn = self.conn()?;
-        conn.batch_execute(
+        conn.client.batch_execute(
             "VACUUM log, envelope_needs, assignments, rejected, case_epochs, cases, safety_notes",
         )?;
         Ok(())
