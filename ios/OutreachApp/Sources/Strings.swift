@@ -31,6 +31,9 @@ func label(_ v: WorryKind) -> String { vocabLabel("worry_kinds", Vocab.word(v)) 
 func label(_ v: SosColumn) -> String { vocabLabel("sos_columns", Vocab.word(v)) }
 func label(_ v: ReviewState) -> String { vocabLabel("review_states", Vocab.word(v)) }
 func label(_ v: ScaleView) -> String { vocabLabel("scale_views", Vocab.word(v)) }
+func label(_ v: MeetingKind) -> String { vocabLabel("meeting_kinds", Vocab.word(v)) }
+func label(_ v: ReferralStatus) -> String { vocabLabel("referral_statuses", Vocab.word(v)) }
+func label(_ v: Phase) -> String { vocabLabel("phases", Vocab.word(v)) }
 
 /// A safe-contact rule in the phone's language.
 func ruleText(_ rule: SafeRule) -> String {

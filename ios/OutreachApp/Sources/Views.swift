@@ -95,6 +95,8 @@ struct CaseloadView: View {
         .toolbar {
             Toggle(tr("show_closed"), isOn: $store.includeClosed)
             NavigationLink(tr("sign_off_title")) { ReviewView(store: ReviewStore(vault: vault)) }
+            NavigationLink(tr("alerts_title")) { SafetyAlertsView(store: SafetyAlertsStore(vault: vault)) }
+            NavigationLink(tr("report_title")) { ReportCardView(store: ReportStore(vault: vault)) }
             NavigationLink(tr("sync_title")) { SyncView(store: SyncStore(vault: vault)) }
             NavigationLink(tr("settings_title")) { SettingsView(store: SettingsStore(vault: vault, keyStore: app.keyStore)) }
         }
@@ -211,6 +213,8 @@ struct CaseView: View {
                 NavigationLink(tr("concerns_title")) { ConcernsView(store: ConcernsStore(vault: vault, caseId: store.caseId)) }
                 NavigationLink(tr("conflicts_title")) { ConflictsView(store: ConflictStore(vault: vault, caseId: store.caseId)) }
             }
+            // Lone working, danger statements, referrals, meetings, consent, close / reopen.
+            PracticeLinks(vault: vault, caseId: store.caseId, closed: store.closed)
             ErrorLine(message: store.error)
             Section(tr("plan_title")) {
                 ForEach(Array(store.record?.goals ?? [:]).sorted(by: { $0.key < $1.key }), id: \.key) { id, g in
@@ -386,7 +390,7 @@ struct ConcernsView: View {
     @StateObject var store: ConcernsStore
     @State private var category = ""
     @State private var description = ""
-    @State private var severity: Severity = Vocab.core.severities.last!.value
+    @State private var severity: Severity = Vocab.core.severities.last?.value ?? .high
     @State private var escalateTo = ""
 
     var body: some View {

@@ -59,6 +59,9 @@ public enum Vocab {
     public static func word(_ v: SosColumn) -> String { core.sosColumns.first { $0.value == v }?.word ?? "" }
     public static func word(_ v: ReviewState) -> String { core.reviewStates.first { $0.value == v }?.word ?? "" }
     public static func word(_ v: ScaleView) -> String { core.scaleViews.first { $0.value == v }?.word ?? "" }
+    public static func word(_ v: MeetingKind) -> String { core.meetingKinds.first { $0.value == v }?.word ?? "" }
+    public static func word(_ v: ReferralStatus) -> String { core.referralStatuses.first { $0.value == v }?.word ?? "" }
+    public static func word(_ v: Phase) -> String { core.phases.first { $0.value == v }?.word ?? "" }
 
     /// Least to most severe, as the core lists them (for "most severe first").
     public static func severityRank(_ v: Severity) -> Int { core.severities.firstIndex { $0.value == v } ?? 0 }

@@ -65,6 +65,8 @@ fun CaseScreen(
     plan: () -> Unit,
     concerns: () -> Unit,
     conflicts: () -> Unit,
+    /** Opens one of the case's other screens by its route ([CaseRoutes]). */
+    go: (String) -> Unit = {},
 ) {
     val model = remember(caseId) { CaseModel(repo, caseId) }
     val state by model.state.collectAsState()
@@ -90,6 +92,19 @@ fun CaseScreen(
                 OutlinedButton(onClick = plan, modifier = tall) { Text(stringResource(R.string.plan_title)) }
                 OutlinedButton(onClick = concerns, modifier = tall) { Text(stringResource(R.string.concerns_title)) }
                 OutlinedButton(onClick = conflicts, modifier = tall) { Text(stringResource(R.string.conflicts_title)) }
+            }
+        }
+        // Lone working first (before a visit), then the practice records.
+        item {
+            FlowRow(horizontalArrangement = Arrangement.spacedBy(8.dp)) {
+                Button(onClick = { go(CaseRoutes.CHECK_IN) }, modifier = tall) { Text(stringResource(R.string.check_in_title)) }
+                OutlinedButton(onClick = { go(CaseRoutes.DANGERS) }, modifier = tall) { Text(stringResource(R.string.danger_statements)) }
+                OutlinedButton(onClick = { go(CaseRoutes.REFERRALS) }, modifier = tall) { Text(stringResource(R.string.referrals_title)) }
+                OutlinedButton(onClick = { go(CaseRoutes.MEETINGS) }, modifier = tall) { Text(stringResource(R.string.meetings_title)) }
+                OutlinedButton(onClick = { go(CaseRoutes.CONSENT) }, modifier = tall) { Text(stringResource(R.string.consent_title)) }
+                OutlinedButton(onClick = { go(CaseRoutes.CLOSURE) }, modifier = tall) {
+                    Text(stringResource(if (state.closed != null) R.string.reopen_case else R.string.close_case))
+                }
             }
         }
         item { ErrorText(state.error) }

@@ -41,7 +41,8 @@ class MainActivity : FragmentActivity() {
                         composable("caseload") {
                             CaseloadScreen(current, openCase = { nav.navigate("case/$it") }, newCase = { nav.navigate("new-case") },
                                 sync = { nav.navigate("sync") }, settings = { nav.navigate("settings") },
-                                review = { nav.navigate("review") })
+                                review = { nav.navigate("review") }, alerts = { nav.navigate("alerts") },
+                                report = { nav.navigate("report") })
                         }
                         composable("new-case") {
                             NewCaseScreen(current) { id -> nav.popBackStack(); nav.navigate("case/$id") }
@@ -53,8 +54,21 @@ class MainActivity : FragmentActivity() {
                                 record = { nav.navigate("contact/$id") },
                                 plan = { nav.navigate("plan/$id") },
                                 concerns = { nav.navigate("concerns/$id") },
-                                conflicts = { nav.navigate("conflicts/$id") })
+                                conflicts = { nav.navigate("conflicts/$id") },
+                                go = { route -> nav.navigate("$route/$id") })
                         }
+                        composable("${CaseRoutes.CHECK_IN}/{id}") { entry -> CheckInScreen(current, entry.arguments?.getString("id").orEmpty()) }
+                        composable("${CaseRoutes.DANGERS}/{id}") { entry ->
+                            DangerStatementsScreen(current, entry.arguments?.getString("id").orEmpty())
+                        }
+                        composable("${CaseRoutes.REFERRALS}/{id}") { entry -> ReferralsScreen(current, entry.arguments?.getString("id").orEmpty()) }
+                        composable("${CaseRoutes.MEETINGS}/{id}") { entry -> MeetingsScreen(current, entry.arguments?.getString("id").orEmpty()) }
+                        composable("${CaseRoutes.CONSENT}/{id}") { entry -> ConsentScreen(current, entry.arguments?.getString("id").orEmpty()) }
+                        composable("${CaseRoutes.CLOSURE}/{id}") { entry ->
+                            ClosureScreen(current, entry.arguments?.getString("id").orEmpty()) { nav.popBackStack() }
+                        }
+                        composable("alerts") { SafetyAlertsScreen(current) }
+                        composable("report") { ReportScreen(current) }
                         composable("contact/{id}") { entry ->
                             ContactScreen(current, entry.arguments?.getString("id").orEmpty()) { nav.popBackStack() }
                         }

@@ -134,6 +134,8 @@ fun CaseloadScreen(
     sync: () -> Unit,
     settings: () -> Unit,
     review: () -> Unit,
+    alerts: () -> Unit = {},
+    report: () -> Unit = {},
 ) {
     val rows by repo.caseload.collectAsState()
     val scope = rememberCoroutineScope()
@@ -146,6 +148,8 @@ fun CaseloadScreen(
             FlowRow(horizontalArrangement = Arrangement.spacedBy(8.dp)) {
                 Button(onClick = newCase, modifier = tall) { Text(stringResource(R.string.new_case)) }
                 OutlinedButton(onClick = review, modifier = tall) { Text(stringResource(R.string.sign_off_title)) }
+                OutlinedButton(onClick = alerts, modifier = tall) { Text(stringResource(R.string.alerts_title)) }
+                OutlinedButton(onClick = report, modifier = tall) { Text(stringResource(R.string.report_title)) }
                 OutlinedButton(onClick = sync, modifier = tall) { Text(stringResource(R.string.sync_title)) }
                 OutlinedButton(onClick = settings, modifier = tall) { Text(stringResource(R.string.settings_title)) }
             }

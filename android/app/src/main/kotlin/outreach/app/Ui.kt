@@ -38,7 +38,10 @@ import uniffi.outreach_ffi.ConcernStatus
 import uniffi.outreach_ffi.ContactKind
 import uniffi.outreach_ffi.Domain
 import uniffi.outreach_ffi.ExitReason
+import uniffi.outreach_ffi.MeetingKind
 import uniffi.outreach_ffi.Outcome
+import uniffi.outreach_ffi.Phase
+import uniffi.outreach_ffi.ReferralStatus
 import uniffi.outreach_ffi.ReviewState
 import uniffi.outreach_ffi.ScaleView
 import uniffi.outreach_ffi.Severity
@@ -84,6 +87,9 @@ fun vocabLabel(list: String, word: String): String {
 @Composable fun label(v: SosColumn) = vocabLabel("sos_columns", Vocab.word(v))
 @Composable fun label(v: ReviewState) = vocabLabel("review_states", Vocab.word(v))
 @Composable fun label(v: ScaleView) = vocabLabel("scale_views", Vocab.word(v))
+@Composable fun label(v: MeetingKind) = vocabLabel("meeting_kinds", Vocab.word(v))
+@Composable fun label(v: ReferralStatus) = vocabLabel("referral_statuses", Vocab.word(v))
+@Composable fun label(v: Phase) = vocabLabel("phases", Vocab.word(v))
 
 /** A section title, marked as a heading for TalkBack's heading navigation. */
 @Composable

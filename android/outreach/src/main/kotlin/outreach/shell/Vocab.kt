@@ -5,8 +5,10 @@ import uniffi.outreach_ffi.ContactKind
 import uniffi.outreach_ffi.Domain
 import uniffi.outreach_ffi.ExitReason
 import uniffi.outreach_ffi.GoalStatus
+import uniffi.outreach_ffi.MeetingKind
 import uniffi.outreach_ffi.Outcome
 import uniffi.outreach_ffi.Phase
+import uniffi.outreach_ffi.ReferralStatus
 import uniffi.outreach_ffi.ReviewState
 import uniffi.outreach_ffi.ScaleView
 import uniffi.outreach_ffi.Severity
@@ -71,6 +73,8 @@ object Vocab {
     fun word(v: ScaleView) = core.scaleViews.first { it.value == v }.word
     fun word(v: GoalStatus) = core.goalStatuses.first { it.value == v }.word
     fun word(v: Phase) = core.phases.first { it.value == v }.word
+    fun word(v: MeetingKind) = core.meetingKinds.first { it.value == v }.word
+    fun word(v: ReferralStatus) = core.referralStatuses.first { it.value == v }.word
 
     /** Most severe first (the core lists severities least to most severe). */
     fun severityRank(v: Severity): Int = core.severities.indexOfFirst { it.value == v }

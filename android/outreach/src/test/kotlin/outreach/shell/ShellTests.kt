@@ -28,12 +28,15 @@ internal fun admin(data: String, vararg args: String): String {
 
 internal fun code(json: String) = Regex("\"code\":\\s*\"([^\"]+)\"").find(json)!!.groupValues[1]
 
-internal class Server(val data: String) {
+/** A real server on loopback; [safetyGrace] shortens the wait before a lone-working alert is raised. */
+internal class Server(val data: String, private val safetyGrace: String? = null) {
     private var proc: Process? = null
     var url = ""
     fun start(listen: String = "127.0.0.1:0") {
         val p = ProcessBuilder(System.getenv("OUTREACH_SERVER_BIN"), "serve", "--listen", listen, "--data", data)
-            .redirectError(ProcessBuilder.Redirect.DISCARD).start()
+            .redirectError(ProcessBuilder.Redirect.DISCARD)
+            .apply { safetyGrace?.let { environment()["OUTREACH_SERVER_SAFETY_GRACE"] = it } }
+            .start()
         url = p.inputStream.bufferedReader().lineSequence().first { it.startsWith("Listening on http://") }.split(" ")[2]
         proc = p
     }
@@ -50,6 +53,7 @@ fun main() = runBlocking {
     try {
         tests(tmp, server)
         appTests(tmp)
+        practiceTests(tmp)
         check("no blocking core call ran on the UI thread" +
             (if (MainThreadGuard.violations.isEmpty()) "" else ": ${MainThreadGuard.violations.distinct()}"),
             MainThreadGuard.violations.isEmpty())

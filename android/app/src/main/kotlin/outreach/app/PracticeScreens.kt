@@ -1,0 +1,294 @@
+package outreach.app
+
+import androidx.compose.foundation.layout.Arrangement
+import androidx.compose.foundation.layout.Column
+import androidx.compose.foundation.layout.ExperimentalLayoutApi
+import androidx.compose.foundation.layout.FlowRow
+import androidx.compose.foundation.layout.fillMaxSize
+import androidx.compose.foundation.layout.fillMaxWidth
+import androidx.compose.foundation.lazy.LazyColumn
+import androidx.compose.foundation.lazy.items
+import androidx.compose.material3.Button
+import androidx.compose.material3.OutlinedButton
+import androidx.compose.material3.OutlinedTextField
+import androidx.compose.material3.Text
+import androidx.compose.runtime.Composable
+import androidx.compose.runtime.LaunchedEffect
+import androidx.compose.runtime.collectAsState
+import androidx.compose.runtime.getValue
+import androidx.compose.runtime.mutableStateOf
+import androidx.compose.runtime.remember
+import androidx.compose.runtime.rememberCoroutineScope
+import androidx.compose.runtime.setValue
+import androidx.compose.ui.Modifier
+import androidx.compose.ui.res.stringResource
+import androidx.compose.ui.semantics.contentDescription
+import androidx.compose.ui.semantics.semantics
+import androidx.compose.ui.text.font.FontWeight
+import androidx.compose.ui.unit.dp
+import java.time.LocalDate
+import kotlinx.coroutines.launch
+import outreach.shell.ClosureModel
+import outreach.shell.ConsentsModel
+import outreach.shell.DangerStatementsModel
+import outreach.shell.MeetingsModel
+import outreach.shell.OutreachRepository
+import outreach.shell.ReferralsModel
+import uniffi.outreach_ffi.ReferralStatus
+
+// The practice records of one case, each on its own screen opened from the
+// case screen: referrals, meetings, consent given and withdrawn, danger
+// statements with their safety goals, closing and reopening the case. Days
+// come from the platform's date picker (default today), lists from the
+// core's vocabulary, every word from strings.xml, every control at least
+// 48 dp; a refusal is shown through ErrorText (words, not only red).
+
+/** The routes of the case's other screens (`<route>/{id}` in MainActivity). */
+object CaseRoutes {
+    const val CHECK_IN = "check-in"
+    const val DANGERS = "dangers"
+    const val REFERRALS = "referrals"
+    const val MEETINGS = "meetings"
+    const val CONSENT = "consent"
+    const val CLOSURE = "closure"
+}
+
+/** Referrals to other agencies: add (agency, why, day, status), newest first. */
+@Composable
+fun ReferralsScreen(repo: OutreachRepository, caseId: String) {
+    val model = remember(caseId) { ReferralsModel(repo, caseId) }
+    val referrals by model.items.collectAsState()
+    val error by model.error.collectAsState()
+    val scope = rememberCoroutineScope()
+    var agency by remember { mutableStateOf("") }
+    var reason by remember { mutableStateOf("") }
+    var date by remember { mutableStateOf(LocalDate.now()) }
+    var status by remember { mutableStateOf<ReferralStatus?>(null) }
+    LaunchedEffect(caseId) { model.load() }
+    LazyColumn(pad.fillMaxSize(), verticalArrangement = Arrangement.spacedBy(12.dp)) {
+        item { Heading(stringResource(R.string.referrals_title), large = true) }
+        item {
+            OutlinedTextField(agency, { agency = it }, label = { Text(stringResource(R.string.referral_agency)) },
+                modifier = Modifier.fillMaxWidth())
+        }
+        item {
+            OutlinedTextField(reason, { reason = it }, label = { Text(stringResource(R.string.referral_reason)) },
+                modifier = Modifier.fillMaxWidth(), minLines = 2)
+        }
+        item { DateField(stringResource(R.string.referral_made_on), date, { date = it }) }
+        item {
+            // Not picking one leaves the core's default (made).
+            Choices(stringResource(R.string.referral_status), model.statuses, { it == status }, { label(it) }) {
+                status = if (status == it) null else it
+            }
+        }
+        item { ErrorText(error) }
+        item {
+            Button(onClick = {
+                scope.launch {
+                    if (model.add(agency, reason, date, status) != null) { agency = ""; reason = ""; status = null; date = LocalDate.now() }
+                }
+            }, modifier = tall.fillMaxWidth()) { Text(stringResource(R.string.add_referral)) }
+        }
+        item { Heading(stringResource(R.string.referrals_made)) }
+        if (referrals.isEmpty()) item { Text(stringResource(R.string.none_yet)) }
+        items(referrals, key = { it.id }) { r ->
+            Column {
+                Text(r.agency, fontWeight = FontWeight.Bold)
+                Text(stringResource(R.string.referral_line, r.date, r.status?.let { label(it) } ?: ""))
+                Text(r.reason)
+                r.outcome?.let { Text(stringResource(R.string.referral_outcome, it)) }
+            }
+        }
+    }
+}
+
+/** Meetings: kind, day, who was there, what was agreed; newest first. */
+@Composable
+fun MeetingsScreen(repo: OutreachRepository, caseId: String) {
+    val model = remember(caseId) { MeetingsModel(repo, caseId) }
+    val meetings by model.items.collectAsState()
+    val error by model.error.collectAsState()
+    val scope = rememberCoroutineScope()
+    var kind by remember { mutableStateOf(model.kinds.first()) }
+    var date by remember { mutableStateOf(LocalDate.now()) }
+    var attendees by remember { mutableStateOf("") }
+    var summary by remember { mutableStateOf("") }
+    LaunchedEffect(caseId) { model.load() }
+    LazyColumn(pad.fillMaxSize(), verticalArrangement = Arrangement.spacedBy(12.dp)) {
+        item { Heading(stringResource(R.string.meetings_title), large = true) }
+        item { Choices(stringResource(R.string.meeting_kind), model.kinds, { it == kind }, { label(it) }) { kind = it } }
+        item { DateField(stringResource(R.string.meeting_date), date, { date = it }) }
+        item {
+            OutlinedTextField(attendees, { attendees = it }, label = { Text(stringResource(R.string.meeting_attendees)) },
+                modifier = Modifier.fillMaxWidth())
+        }
+        item {
+            OutlinedTextField(summary, { summary = it }, label = { Text(stringResource(R.string.meeting_summary)) },
+                modifier = Modifier.fillMaxWidth(), minLines = 3)
+        }
+        item { ErrorText(error) }
+        item {
+            Button(onClick = {
+                scope.launch { if (model.add(kind, date, attendees, summary) != null) { attendees = ""; summary = ""; date = LocalDate.now() } }
+            }, modifier = tall.fillMaxWidth()) { Text(stringResource(R.string.add_meeting)) }
+        }
+        item { Heading(stringResource(R.string.meetings_held)) }
+        if (meetings.isEmpty()) item { Text(stringResource(R.string.none_yet)) }
+        items(meetings, key = { it.id }) { m ->
+            Column {
+                Text(stringResource(R.string.meeting_line, label(m.kind), m.date), fontWeight = FontWeight.Bold)
+                if (m.attendees.isNotEmpty()) Text(stringResource(R.string.meeting_who, m.attendees.joinToString(", ")))
+                if (m.summary.isNotBlank()) Text(m.summary)
+            }
+        }
+    }
+}
+
+/** Consent: what she agreed to and when; withdrawing keeps the record, with the day. */
+@Composable
+fun ConsentScreen(repo: OutreachRepository, caseId: String) {
+    val model = remember(caseId) { ConsentsModel(repo, caseId) }
+    val consents by model.items.collectAsState()
+    val error by model.error.collectAsState()
+    val scope = rememberCoroutineScope()
+    var what by remember { mutableStateOf("") }
+    var givenOn by remember { mutableStateOf(LocalDate.now()) }
+    var withdrawOn by remember { mutableStateOf(LocalDate.now()) }
+    LaunchedEffect(caseId) { model.load() }
+    LazyColumn(pad.fillMaxSize(), verticalArrangement = Arrangement.spacedBy(12.dp)) {
+        item { Heading(stringResource(R.string.consent_title), large = true) }
+        item {
+            OutlinedTextField(what, { what = it }, label = { Text(stringResource(R.string.consent_what)) },
+                modifier = Modifier.fillMaxWidth(), minLines = 2)
+        }
+        item { DateField(stringResource(R.string.consent_given_on), givenOn, { givenOn = it }) }
+        item { ErrorText(error) }
+        item {
+            Button(onClick = { scope.launch { if (model.give(what, givenOn) != null) { what = ""; givenOn = LocalDate.now() } } },
+                modifier = tall.fillMaxWidth()) { Text(stringResource(R.string.consent_give)) }
+        }
+        item { Heading(stringResource(R.string.consents_recorded)) }
+        if (consents.isEmpty()) item { Text(stringResource(R.string.none_yet)) }
+        if (consents.any { !it.withdrawn }) item { DateField(stringResource(R.string.consent_withdrawn_on), withdrawOn, { withdrawOn = it }) }
+        items(consents, key = { it.id }) { c ->
+            Column {
+                Text(c.what, fontWeight = FontWeight.Bold)
+                // Current or withdrawn in words (never only greyed out).
+                Text(
+                    if (c.withdrawnOn != null) stringResource(R.string.consent_withdrawn_line, c.withdrawnOn ?: "")
+                    else stringResource(R.string.consent_given_line, c.givenOn ?: "", c.recordedBy ?: ""),
+                )
+                if (!c.withdrawn) {
+                    val action = stringResource(R.string.consent_withdraw_named, c.what)
+                    OutlinedButton(onClick = { scope.launch { model.withdraw(c.id, withdrawOn) } },
+                        modifier = tall.semantics { contentDescription = action }) { Text(stringResource(R.string.consent_withdraw)) }
+                }
+            }
+        }
+    }
+}
+
+/** Danger statements and safety goals: add, revise either half, resolve, reopen. */
+@OptIn(ExperimentalLayoutApi::class)
+@Composable
+fun DangerStatementsScreen(repo: OutreachRepository, caseId: String) {
+    val model = remember(caseId) { DangerStatementsModel(repo, caseId) }
+    val statements by model.items.collectAsState()
+    val error by model.error.collectAsState()
+    val scope = rememberCoroutineScope()
+    var danger by remember { mutableStateOf("") }
+    var safetyGoal by remember { mutableStateOf("") }
+    var revising by remember { mutableStateOf<String?>(null) }
+    LaunchedEffect(caseId) { model.load() }
+    LazyColumn(pad.fillMaxSize(), verticalArrangement = Arrangement.spacedBy(12.dp)) {
+        item { Heading(stringResource(R.string.danger_statements), large = true) }
+        item {
+            OutlinedTextField(danger, { danger = it }, label = { Text(stringResource(R.string.danger)) },
+                modifier = Modifier.fillMaxWidth(), minLines = 2)
+        }
+        item {
+            OutlinedTextField(safetyGoal, { safetyGoal = it }, label = { Text(stringResource(R.string.safety_goal)) },
+                modifier = Modifier.fillMaxWidth(), minLines = 2)
+        }
+        item { ErrorText(error) }
+        item {
+            FlowRow(horizontalArrangement = Arrangement.spacedBy(8.dp)) {
+                Button(onClick = {
+                    scope.launch {
+                        val id = revising
+                        val ok = if (id == null) model.add(danger, safetyGoal) != null else model.revise(id, danger, safetyGoal) != null
+                        if (ok) { danger = ""; safetyGoal = ""; revising = null }
+                    }
+                }, modifier = tall) { Text(stringResource(if (revising == null) R.string.add_danger_statement else R.string.save_revision)) }
+                if (revising != null) {
+                    OutlinedButton(onClick = { revising = null; danger = ""; safetyGoal = "" }, modifier = tall) {
+                        Text(stringResource(R.string.cancel))
+                    }
+                }
+            }
+        }
+        if (statements.isEmpty()) item { Text(stringResource(R.string.none_yet)) }
+        items(statements, key = { it.id }) { d ->
+            Column {
+                Text(stringResource(R.string.danger_is, d.danger), fontWeight = FontWeight.Bold)
+                Text(stringResource(R.string.safety_goal_is, d.safetyGoal))
+                // Resolved in words, not only colour.
+                if (d.resolved) Text(vocabLabel("sos_statuses", "resolved"))
+                FlowRow(horizontalArrangement = Arrangement.spacedBy(8.dp)) {
+                    val revise = stringResource(R.string.revise_named, d.danger)
+                    OutlinedButton(onClick = { revising = d.id; danger = d.danger; safetyGoal = d.safetyGoal },
+                        modifier = tall.semantics { contentDescription = revise }) { Text(stringResource(R.string.revise)) }
+                    OutlinedButton(onClick = { scope.launch { if (d.resolved) model.reopen(d.id) else model.resolve(d.id) } }, modifier = tall) {
+                        Text(stringResource(if (d.resolved) R.string.reopen else R.string.resolve))
+                    }
+                }
+            }
+        }
+    }
+}
+
+/** Close the case (why, a note, the day she left) or reopen it in a phase. */
+@Composable
+fun ClosureScreen(repo: OutreachRepository, caseId: String, done: () -> Unit) {
+    val model = remember(caseId) { ClosureModel(repo, caseId) }
+    val state by model.state.collectAsState()
+    val scope = rememberCoroutineScope()
+    var reason by remember { mutableStateOf(model.exitReasons.first()) }
+    var note by remember { mutableStateOf("") }
+    var on by remember { mutableStateOf(LocalDate.now()) }
+    var phase by remember { mutableStateOf(model.reopenPhases.first()) }
+    LaunchedEffect(caseId) { model.load() }
+    LazyColumn(pad.fillMaxSize(), verticalArrangement = Arrangement.spacedBy(12.dp)) {
+        item { Heading(stringResource(R.string.programme), large = true) }
+        if (!state.loaded) {
+            item { ErrorText(state.error) }
+        } else if (state.closed) {
+            item {
+                val why = state.exitReason?.let { vocabLabel("exit_reasons", it) } ?: ""
+                Text(stringResource(R.string.case_closed, state.closedOn ?: "", why), fontWeight = FontWeight.Bold)
+            }
+            item { Choices(stringResource(R.string.reopen_in_phase), model.reopenPhases, { it == phase }, { label(it) }) { phase = it } }
+            item { ErrorText(state.error) }
+            item {
+                Button(onClick = { scope.launch { if (model.reopen(phase)) done() } }, modifier = tall.fillMaxWidth()) {
+                    Text(stringResource(R.string.reopen_case))
+                }
+            }
+        } else {
+            item { Choices(stringResource(R.string.exit_reason), model.exitReasons, { it == reason }, { label(it) }) { reason = it } }
+            item {
+                OutlinedTextField(note, { note = it }, label = { Text(stringResource(R.string.exit_note)) },
+                    modifier = Modifier.fillMaxWidth(), minLines = 2)
+            }
+            item { DateField(stringResource(R.string.closed_on), on, { on = it }) }
+            item { Text(stringResource(R.string.close_case_hint)) }
+            item { ErrorText(state.error) }
+            item {
+                Button(onClick = { scope.launch { if (model.close(reason, note, on)) done() } }, modifier = tall.fillMaxWidth()) {
+                    Text(stringResource(R.string.close_case))
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,193 @@
+package outreach.shell
+
+import java.time.LocalDate
+import kotlinx.coroutines.flow.MutableStateFlow
+import kotlinx.coroutines.flow.StateFlow
+import kotlinx.coroutines.flow.asStateFlow
+import uniffi.outreach_ffi.Case
+import uniffi.outreach_ffi.ConsentInput
+import uniffi.outreach_ffi.ExitReason
+import uniffi.outreach_ffi.MeetingInput
+import uniffi.outreach_ffi.MeetingKind
+import uniffi.outreach_ffi.OutreachException
+import uniffi.outreach_ffi.OutreachVaultInterface
+import uniffi.outreach_ffi.Phase
+import uniffi.outreach_ffi.ReferralInput
+import uniffi.outreach_ffi.ReferralStatus
+import uniffi.outreach_ffi.SosStatus
+import uniffi.outreach_ffi.SosUpdate
+
+// The practice records of one case that the phone's screens add to:
+// referrals to other agencies, meetings (FGC, network, professionals,
+// review), consents given and withdrawn, danger statements with their safety
+// goals, and closing or reopening the case. Each holder lists what the case
+// holds, writes through the core (which checks every field) and shows a
+// refusal in plain words through [Messages]; the lists a form offers are the
+// core's vocabulary, never copied here. Days come from the platform's date
+// picker (default: today), never typed.
+
+/**
+ * One list of a case's records: loads it from the case record, and runs a
+ * write off the main thread, reloading on success or setting [error].
+ */
+abstract class CaseRecordsModel<T>(protected val repo: OutreachRepository, val caseId: String) {
+    private val _items = MutableStateFlow<List<T>>(emptyList())
+    val items: StateFlow<List<T>> = _items.asStateFlow()
+    private val _error = MutableStateFlow<String?>(null)
+    val error: StateFlow<String?> = _error.asStateFlow()
+
+    /** The list from the case record, in the order the screen shows it. */
+    protected abstract fun itemsOf(case: Case): List<T>
+
+    suspend fun load() {
+        try {
+            _items.value = itemsOf(repo.read { it.caseRecord(caseId) })
+        } catch (e: OutreachException) {
+            _error.value = Messages.of(e)
+        }
+    }
+
+    /** A write; its result, or null with [error] set (nothing written). */
+    protected suspend fun <R> attempt(block: (OutreachVaultInterface) -> R): R? = try {
+        repo.write(block).also {
+            _error.value = null
+            load()
+        }
+    } catch (e: OutreachException) {
+        _error.value = Messages.of(e)
+        null
+    }
+}
+
+/** Referrals to other agencies (housing, substance misuse, health visiting…), newest first. */
+class ReferralsModel(repo: OutreachRepository, caseId: String) : CaseRecordsModel<ReferralsModel.Item>(repo, caseId) {
+    data class Item(
+        val id: String,
+        val agency: String,
+        val reason: String,
+        val date: String,
+        val status: ReferralStatus?,
+        val outcome: String?,
+    )
+
+    /** The statuses to offer: the core's list, in its order (the core's default: made). */
+    val statuses: List<ReferralStatus> get() = Vocab.core.referralStatuses.map { it.value }
+
+    override fun itemsOf(case: Case) = case.referrals
+        .map { (id, r) -> Item(id, r.agency, r.reason, r.date, r.status, r.outcome) }
+        .sortedByDescending { it.date }
+
+    /** Records a referral on [date] (null: today); its id, or null with [error] set. */
+    suspend fun add(agency: String, reason: String, date: LocalDate?, status: ReferralStatus? = null) =
+        attempt { it.addReferral(caseId, ReferralInput(agency = agency, reason = reason, date = date?.let(Dates::date), status = status)) }
+}
+
+/** Family group conferences, network, professionals and review meetings, newest first. */
+class MeetingsModel(repo: OutreachRepository, caseId: String) : CaseRecordsModel<MeetingsModel.Item>(repo, caseId) {
+    data class Item(val id: String, val kind: MeetingKind, val date: String, val attendees: List<String>, val summary: String)
+
+    /** The kinds to offer: the core's list, in its order. */
+    val kinds: List<MeetingKind> get() = Vocab.core.meetingKinds.map { it.value }
+
+    override fun itemsOf(case: Case) = case.meetings
+        .map { (id, m) -> Item(id, m.kind, m.date, m.attendees, m.summary) }
+        .sortedByDescending { it.date }
+
+    /** Who was there, as typed: names split at commas, blanks dropped. */
+    fun attendees(typed: String): List<String> = typed.split(',').map { it.trim() }.filter { it.isNotEmpty() }
+
+    /** Records a meeting held on [date]; its id, or null with [error] set. */
+    suspend fun add(kind: MeetingKind, date: LocalDate, attendees: String, summary: String) =
+        attempt { it.addMeeting(caseId, MeetingInput(kind = kind, date = Dates.date(date), attendees = attendees(attendees), summary = summary)) }
+}
+
+/** Consents: what she agreed to and when; withdrawn ones stay listed, after the current ones. */
+class ConsentsModel(repo: OutreachRepository, caseId: String) : CaseRecordsModel<ConsentsModel.Item>(repo, caseId) {
+    data class Item(val id: String, val what: String, val givenOn: String?, val recordedBy: String?, val withdrawnOn: String?) {
+        val withdrawn: Boolean get() = withdrawnOn != null
+    }
+
+    override fun itemsOf(case: Case) = case.consents
+        .map { (id, c) -> Item(id, c.what, c.givenOn, c.recordedBy, c.withdrawnOn) }
+        .sortedWith(compareBy<Item> { it.withdrawn }.thenByDescending { it.givenOn })
+
+    /** Consent given on [on] (null: today); its id, or null with [error] set. */
+    suspend fun give(what: String, on: LocalDate? = null) =
+        attempt { it.addConsent(caseId, ConsentInput(what = what, givenOn = on?.let(Dates::date))) }
+
+    /** She withdrew consent on [on] (null: today). */
+    suspend fun withdraw(id: String, on: LocalDate? = null) = attempt { it.withdrawConsent(caseId, id, on?.let(Dates::date)) }
+}
+
+/**
+ * Danger statements, each with its safety goal (Signs of Safety): add,
+ * revise either half, resolve, reopen. Open ones first; resolved ones stay
+ * listed for revising.
+ */
+class DangerStatementsModel(repo: OutreachRepository, caseId: String) : CaseRecordsModel<DangerStatementsModel.Item>(repo, caseId) {
+    data class Item(val id: String, val danger: String, val safetyGoal: String, val resolved: Boolean, val addedAt: String?)
+
+    override fun itemsOf(case: Case) = case.signsOfSafety.dangerStatements
+        .map { (id, d) -> Item(id, d.danger, d.safetyGoal, d.status == SosStatus.RESOLVED, d.addedAt) }
+        .sortedWith(compareBy<Item> { it.resolved }.thenBy { it.addedAt })
+
+    suspend fun add(danger: String, safetyGoal: String) = attempt { it.addDangerStatement(caseId, danger, safetyGoal) }
+
+    /** Revises the danger, the safety goal or both (null leaves one as it is). */
+    suspend fun revise(id: String, danger: String? = null, safetyGoal: String? = null) =
+        attempt { it.updateSos(caseId, id, SosUpdate(danger = danger, safetyGoal = safetyGoal)) }
+
+    suspend fun resolve(id: String) = attempt { it.updateSos(caseId, id, SosUpdate(status = SosStatus.RESOLVED)) }
+
+    suspend fun reopen(id: String) = attempt { it.updateSos(caseId, id, SosUpdate(status = SosStatus.OPEN)) }
+}
+
+/**
+ * Closing a case (she has left the programme: why, a note, the day) and
+ * reopening it in a phase. The reasons and phases offered are the core's.
+ */
+class ClosureModel(private val repo: OutreachRepository, val caseId: String) {
+    data class State(
+        val loaded: Boolean = false,
+        val phase: Phase? = null,
+        val closedOn: String? = null,
+        /** The core's word for why she left (the screen shows its label). */
+        val exitReason: String? = null,
+        val error: String? = null,
+    ) {
+        val closed: Boolean get() = phase == Phase.CLOSED
+    }
+
+    private val _state = MutableStateFlow(State())
+    val state: StateFlow<State> = _state.asStateFlow()
+
+    val exitReasons: List<ExitReason> get() = Vocab.core.exitReasons.map { it.value }
+
+    /** The phases a case reopens in (the core's list, without closed). */
+    val reopenPhases: List<Phase> get() = Vocab.core.phases.map { it.value }.filter { it != Phase.CLOSED }
+
+    suspend fun load() {
+        _state.value = try {
+            val p = repo.read { it.caseRecord(caseId) }.programme
+            State(loaded = true, phase = p.phase, closedOn = p.closedOn, exitReason = p.exitReason)
+        } catch (e: OutreachException) {
+            _state.value.copy(error = Messages.of(e))
+        }
+    }
+
+    private suspend fun attempt(block: (OutreachVaultInterface) -> Unit): Boolean = try {
+        repo.write(block)
+        load()
+        true
+    } catch (e: OutreachException) {
+        _state.value = _state.value.copy(error = Messages.of(e))
+        false
+    }
+
+    /** Closes the case on [on] (null: today); it leaves the caseload (listed with closed cases). */
+    suspend fun close(reason: ExitReason, note: String?, on: LocalDate? = null) =
+        attempt { it.closeCase(caseId, reason, note?.ifBlank { null }, on?.let(Dates::date)) }
+
+    /** Back on the caseload in [phase] (null: the core's default, programme). */
+    suspend fun reopen(phase: Phase? = null) = attempt { it.reopenCase(caseId, phase) }
+}

@@ -1,0 +1,431 @@
+import OutreachFFI
+import OutreachKit
+import SwiftUI
+import UserNotifications
+
+// The practice records of one case (referrals, meetings, consent, danger
+// statements and safety goals, closing and reopening), lone working, the
+// supervisor's safety alerts and the report card. As the other screens:
+// system controls (VoiceOver labels from their titles, Dynamic Type), every
+// word from Localizable.strings, days and times from the system pickers
+// (default today / an hour from now), buttons at least 44 pt, OVERDUE and
+// NOT SENT said in words (red only repeats them).
+
+/// A bordered button at least 44 pt tall, with its own VoiceOver label when the title alone is ambiguous.
+struct RowButton: View {
+    let title: String
+    var accessibility: String?
+    var role: ButtonRole?
+    let action: () -> Void
+
+    var body: some View {
+        Button(role: role, action: action) { Text(title).frame(minHeight: 44) }
+            .buttonStyle(.bordered)
+            .accessibilityLabel(accessibility ?? title)
+    }
+}
+
+/// A stored instant as a time of day in the phone's format.
+func shortTime(_ instant: String?) -> String {
+    guard let date = Dates.parseInstant(instant) else { return instant ?? "" }
+    return date.formatted(date: .omitted, time: .shortened)
+}
+
+/// The practice screens a case screen links to.
+struct PracticeLinks: View {
+    let vault: OutreachVault
+    let caseId: String
+    let closed: Bool
+
+    var body: some View {
+        Section {
+            NavigationLink(tr("check_in_title")) { LoneWorkingView(store: CheckInStore(vault: vault, caseId: caseId)) }
+            NavigationLink(tr("danger_statements")) { DangerStatementsView(store: PracticeStore(vault: vault, caseId: caseId)) }
+            NavigationLink(tr("referrals_title")) { ReferralsView(store: PracticeStore(vault: vault, caseId: caseId)) }
+            NavigationLink(tr("meetings_title")) { MeetingsView(store: PracticeStore(vault: vault, caseId: caseId)) }
+            NavigationLink(tr("consent_title")) { ConsentView(store: PracticeStore(vault: vault, caseId: caseId)) }
+            NavigationLink(tr(closed ? "reopen_case" : "close_case")) { ClosureView(store: PracticeStore(vault: vault, caseId: caseId)) }
+        }
+    }
+}
+
+/// Referrals to other agencies: agency, why, the day, a status; newest first.
+struct ReferralsView: View {
+    @StateObject var store: PracticeStore
+    @State private var agency = ""
+    @State private var reason = ""
+    @State private var day = Date()
+    @State private var status: ReferralStatus?
+
+    var body: some View {
+        Form {
+            Section(tr("referrals_title")) {
+                TextField(tr("referral_agency"), text: $agency)
+                TextField(tr("referral_reason"), text: $reason, axis: .vertical)
+                DatePicker(tr("referral_made_on"), selection: $day, displayedComponents: .date)
+                Picker(tr("referral_status"), selection: $status) {
+                    Text(tr("not_set")).tag(ReferralStatus?.none)
+                    ForEach(store.referralStatuses, id: \.self) { Text(label($0)).tag(ReferralStatus?.some($0)) }
+                }
+                ErrorLine(message: store.error)
+                Button(tr("add_referral")) {
+                    Task {
+                        if await store.addReferral(agency: agency, reason: reason, day: day, status: status) {
+                            agency = ""; reason = ""; status = nil; day = Date()
+                        }
+                    }
+                }
+            }
+            Section(tr("referrals_made")) {
+                if store.referrals.isEmpty { Text(tr("none_yet")) }
+                ForEach(store.referrals) { item in
+                    VStack(alignment: .leading) {
+                        Text(item.record.agency).bold()
+                        Text(tr("referral_line", item.record.date, item.record.status.map(label) ?? ""))
+                        Text(item.record.reason)
+                        if let outcome = item.record.outcome { Text(tr("referral_outcome", outcome)) }
+                    }
+                    .accessibilityElement(children: .combine)
+                }
+            }
+        }
+        .navigationTitle(tr("referrals_title"))
+        .task { await store.load() }
+    }
+}
+
+/// Meetings: kind, the day, who was there, what was agreed; newest first.
+struct MeetingsView: View {
+    @StateObject var store: PracticeStore
+    @State private var kind: MeetingKind = Vocab.core.meetingKinds[0].value
+    @State private var day = Date()
+    @State private var attendees = ""
+    @State private var summary = ""
+
+    var body: some View {
+        Form {
+            Section(tr("meetings_title")) {
+                Picker(tr("meeting_kind"), selection: $kind) {
+                    ForEach(store.meetingKinds, id: \.self) { Text(label($0)).tag($0) }
+                }
+                DatePicker(tr("meeting_date"), selection: $day, displayedComponents: .date)
+                TextField(tr("meeting_attendees"), text: $attendees)
+                TextField(tr("meeting_summary"), text: $summary, axis: .vertical).lineLimit(3...10)
+                ErrorLine(message: store.error)
+                Button(tr("add_meeting")) {
+                    Task {
+                        if await store.addMeeting(kind: kind, day: day, attendees: attendees, summary: summary) {
+                            attendees = ""; summary = ""; day = Date()
+                        }
+                    }
+                }
+            }
+            Section(tr("meetings_held")) {
+                if store.meetings.isEmpty { Text(tr("none_yet")) }
+                ForEach(store.meetings) { item in
+                    VStack(alignment: .leading) {
+                        Text(tr("meeting_line", label(item.record.kind), item.record.date)).bold()
+                        if !item.record.attendees.isEmpty { Text(tr("meeting_who", item.record.attendees.joined(separator: ", "))) }
+                        if !item.record.summary.isEmpty { Text(item.record.summary) }
+                    }
+                    .accessibilityElement(children: .combine)
+                }
+            }
+        }
+        .navigationTitle(tr("meetings_title"))
+        .task { await store.load() }
+    }
+}
+
+/// Consent: what she agreed to and when; withdrawing keeps the record, with the day.
+struct ConsentView: View {
+    @StateObject var store: PracticeStore
+    @State private var what = ""
+    @State private var givenOn = Date()
+    @State private var withdrawnOn = Date()
+
+    var body: some View {
+        Form {
+            Section(tr("consent_title")) {
+                TextField(tr("consent_what"), text: $what, axis: .vertical)
+                DatePicker(tr("consent_given_on"), selection: $givenOn, displayedComponents: .date)
+                ErrorLine(message: store.error)
+                Button(tr("consent_give")) {
+                    Task { if await store.giveConsent(what: what, day: givenOn) { what = ""; givenOn = Date() } }
+                }
+            }
+            Section(tr("consents_recorded")) {
+                if store.consents.isEmpty { Text(tr("none_yet")) }
+                if store.consents.contains(where: { $0.record.withdrawnOn == nil }) {
+                    DatePicker(tr("consent_withdrawn_on"), selection: $withdrawnOn, displayedComponents: .date)
+                }
+                ForEach(store.consents) { item in
+                    VStack(alignment: .leading) {
+                        Text(item.record.what).bold()
+                        // Current or withdrawn in words.
+                        if let withdrawn = item.record.withdrawnOn {
+                            Text(tr("consent_withdrawn_line", withdrawn))
+                        } else {
+                            Text(tr("consent_given_line", item.record.givenOn ?? "", item.record.recordedBy ?? ""))
+                            RowButton(title: tr("consent_withdraw"), accessibility: tr("consent_withdraw_named", item.record.what)) {
+                                Task { await store.withdrawConsent(item.id, day: withdrawnOn) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        .navigationTitle(tr("consent_title"))
+        .task { await store.load() }
+    }
+}
+
+/// Danger statements and their safety goals: add, revise either half, resolve, reopen.
+struct DangerStatementsView: View {
+    @StateObject var store: PracticeStore
+    @State private var danger = ""
+    @State private var safetyGoal = ""
+    @State private var revising: String?
+
+    var body: some View {
+        Form {
+            Section(tr("danger_statements")) {
+                TextField(tr("danger"), text: $danger, axis: .vertical)
+                TextField(tr("safety_goal"), text: $safetyGoal, axis: .vertical)
+                ErrorLine(message: store.error)
+                Button(tr(revising == nil ? "add_danger_statement" : "save_revision")) {
+                    Task {
+                        let ok: Bool
+                        if let id = revising { ok = await store.reviseDanger(id, danger: danger, safetyGoal: safetyGoal) }
+                        else { ok = await store.addDanger(danger: danger, safetyGoal: safetyGoal) }
+                        if ok { danger = ""; safetyGoal = ""; revising = nil }
+                    }
+                }
+                if revising != nil {
+                    Button(tr("cancel")) { revising = nil; danger = ""; safetyGoal = "" }
+                }
+            }
+            Section {
+                if store.dangers.isEmpty { Text(tr("none_yet")) }
+                ForEach(store.dangers) { item in
+                    let resolved = item.record.status == .resolved
+                    VStack(alignment: .leading) {
+                        Text(tr("danger_is", item.record.danger)).bold()
+                        Text(tr("safety_goal_is", item.record.safetyGoal))
+                        // Resolved in words, not only colour.
+                        if resolved { Text(vocabLabel("sos_statuses", "resolved")) }
+                        HStack {
+                            RowButton(title: tr("revise"), accessibility: tr("revise_named", item.record.danger)) {
+                                revising = item.id; danger = item.record.danger; safetyGoal = item.record.safetyGoal
+                            }
+                            RowButton(title: tr(resolved ? "reopen" : "resolve")) {
+                                Task { await store.setDangerResolved(item.id, !resolved) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        .navigationTitle(tr("danger_statements"))
+        .task { await store.load() }
+    }
+}
+
+/// Close the case (why, a note, the day she left) or reopen it in a phase.
+struct ClosureView: View {
+    @StateObject var store: PracticeStore
+    @Environment(\.dismiss) private var dismiss
+    @State private var reason: ExitReason = Vocab.core.exitReasons[0].value
+    @State private var note = ""
+    @State private var day = Date()
+    /// The core's default phase for a reopened case.
+    @State private var phase: Phase = .programme
+
+    var body: some View {
+        Form {
+            if store.closed {
+                if let p = store.programme {
+                    Text(tr("case_closed", p.closedOn ?? "", p.exitReason.map { vocabLabel("exit_reasons", $0) } ?? "")).bold()
+                }
+                Picker(tr("reopen_in_phase"), selection: $phase) {
+                    ForEach(store.reopenPhases, id: \.self) { Text(label($0)).tag($0) }
+                }
+                ErrorLine(message: store.error)
+                Button(tr("reopen_case")) { Task { if await store.reopen(phase: phase) { dismiss() } } }
+            } else if store.programme != nil {
+                Picker(tr("exit_reason"), selection: $reason) {
+                    ForEach(store.exitReasons, id: \.self) { Text(label($0)).tag($0) }
+                }
+                TextField(tr("exit_note"), text: $note, axis: .vertical)
+                DatePicker(tr("closed_on"), selection: $day, displayedComponents: .date)
+                Text(tr("close_case_hint"))
+                ErrorLine(message: store.error)
+                Button(tr("close_case"), role: .destructive) { Task { if await store.close(reason: reason, note: note, day: day) { dismiss() } } }
+            } else {
+                ErrorLine(message: store.error)
+            }
+        }
+        .navigationTitle(tr("programme"))
+        .task { await store.load() }
+    }
+}
+
+/// The lone-working deadline outside the app: one local notification at the
+/// time she is due back (moved on an extension, removed on check-out). It
+/// names no one and no address: it shows on the lock screen.
+enum CheckInReminder {
+    static let id = "uk.gov.council.outreach.check-in"
+
+    static func schedule(at until: Date?) {
+        let center = UNUserNotificationCenter.current()
+        center.removePendingNotificationRequests(withIdentifiers: [id])
+        guard let until, until > Date() else { return }
+        let title = tr("check_in_due_title"), body = tr("check_in_notification_text")
+        center.requestAuthorization(options: [.alert, .sound]) { granted, _ in
+            guard granted else { return }
+            let content = UNMutableNotificationContent()
+            content.title = title
+            content.body = body
+            content.sound = .default
+            let trigger = UNTimeIntervalNotificationTrigger(timeInterval: max(1, until.timeIntervalSinceNow), repeats: false)
+            center.add(UNNotificationRequest(identifier: id, content: content, trigger: trigger))
+        }
+    }
+}
+
+/// Lone working: check in before a visit, the running timer, extend, check out.
+struct LoneWorkingView: View {
+    @StateObject var store: CheckInStore
+    @State private var until = Date().addingTimeInterval(3600)
+    @State private var note = ""
+
+    var body: some View {
+        Form {
+            if store.current == nil {
+                if store.checkedOut { Text(tr("checked_out")) }
+                Text(tr("check_in_hint"))
+                DatePicker(tr("check_in_until"), selection: $until, in: Date()..., displayedComponents: [.date, .hourAndMinute])
+                TextField(tr("check_in_note"), text: $note, axis: .vertical)
+                ErrorLine(message: store.error)
+                Button(tr("check_in_action")) { Task { await store.checkIn(until: until, note: note); if store.active { note = "" } } }
+                    .disabled(store.working)
+            } else {
+                if let timer = store.timer {
+                    // OVERDUE in words and bold; red only repeats it.
+                    Text(tr(timer.overdue ? "check_in_overdue" : "check_in_left", timer.shown))
+                        .font(.title2)
+                        .fontWeight(timer.overdue ? .bold : .regular)
+                        .foregroundStyle(timer.overdue ? .red : .primary)
+                    if timer.overdue { Text(tr("check_in_overdue_hint")) }
+                }
+                Text(tr("check_in_until_line", store.until.map { $0.formatted(date: .omitted, time: .shortened) } ?? ""))
+                if store.notSent { Text(tr("check_in_not_sent")).bold().foregroundStyle(.red) }
+                if store.checkOutNotSent { Text(tr("check_out_not_sent")).bold().foregroundStyle(.red) }
+                if let why = store.notSentBecause { Text(tr("not_sent_because", why)) }
+                ErrorLine(message: store.error)
+                if !store.checkOutNotSent {
+                    HStack {
+                        ForEach(store.extensions, id: \.self) { minutes in
+                            RowButton(title: tr("extend_by", String(minutes))) { Task { await store.extend(minutes: minutes) } }
+                                .disabled(store.working)
+                        }
+                    }
+                }
+                Button(tr("check_out_action")) { Task { await store.checkOut() } }.disabled(store.working)
+            }
+        }
+        .navigationTitle(tr("check_in_title"))
+        .task { await store.load(); until = store.defaultUntil() }
+        .onChange(of: store.until) { deadline in CheckInReminder.schedule(at: store.active ? deadline : nil) }
+        // The running timer: one tick a second while the screen is shown (no core call).
+        .task {
+            while !Task.isCancelled {
+                store.tick()
+                try? await Task.sleep(nanoseconds: 1_000_000_000)
+            }
+        }
+    }
+}
+
+/// The supervisor's safety alerts: open first, acknowledge; who of her team is out now.
+struct SafetyAlertsView: View {
+    @StateObject var store: SafetyAlertsStore
+
+    var body: some View {
+        List {
+            Section {
+                Text(tr("alerts_as_of", store.asOf.map { shortTime($0) } ?? tr("never")))
+                if store.unsent > 0 { Text(tr("alerts_unsent", String(store.unsent))) }
+                ErrorLine(message: store.error)
+                Button(tr("alerts_refresh")) { Task { await store.refresh() } }
+            }
+            Section(tr("alerts_title")) {
+                if store.alerts.isEmpty { Text(tr("alerts_none")) }
+                ForEach(store.alerts, id: \.alertId) { a in
+                    VStack(alignment: .leading) {
+                        Text(tr("alert_line", a.worker, String(a.minutesOverdue), shortTime(a.due))).bold()
+                            .foregroundStyle(a.acknowledgedAt == nil ? .red : .primary)
+                        Text(a.checkedOutAt.map { tr("alert_checked_out", shortTime($0)) } ?? tr("alert_still_out"))
+                        if a.acknowledgedAt == nil {
+                            RowButton(title: tr("alert_acknowledge"), accessibility: tr("alert_acknowledge_named", a.worker)) {
+                                Task { await store.acknowledge(a.alertId) }
+                            }
+                        } else {
+                            Text(tr("alert_acknowledged", a.acknowledgedBy ?? "", shortTime(a.acknowledgedAt)))
+                        }
+                    }
+                }
+            }
+            Section(tr("out_now")) {
+                if store.checkIns.isEmpty { Text(tr("out_now_none")) }
+                ForEach(store.checkIns, id: \.timerId) { c in
+                    Text(tr(c.state == .overdue ? "out_now_overdue" : "out_now_line", c.worker, shortTime(c.until)))
+                }
+            }
+        }
+        .navigationTitle(tr("alerts_title"))
+        .task { await store.load(); await store.refresh() }
+    }
+}
+
+/// The report card summary for a period (the core's default until one is picked).
+struct ReportCardView: View {
+    @StateObject var store: ReportStore
+    // Until the core's report answers, today; then its default period.
+    @State private var from = Date()
+    @State private var to = Date()
+    @State private var team = ""
+
+    var body: some View {
+        Form {
+            Section {
+                DatePicker(tr("report_from"), selection: $from, displayedComponents: .date)
+                DatePicker(tr("report_to"), selection: $to, displayedComponents: .date)
+                TextField(tr("report_team"), text: $team)
+                Button(tr("report_show")) { Task { await store.load(from: from, to: to, team: team) } }
+                ErrorLine(message: store.error)
+            }
+            if let r = store.report {
+                Section(tr("report_period", r.period.from, r.period.to)) {
+                    Text(tr("report_cases", String(r.cases)))
+                    if r.unreadableCases > 0 { Text(tr("report_unreadable", String(r.unreadableCases))) }
+                    ForEach(store.figures) { f in
+                        Text(tr("field_value", reportLabel(f.key), f.value ?? tr("report_no_data")))
+                    }
+                }
+            }
+        }
+        .navigationTitle(tr("report_title"))
+        .task {
+            await store.load()
+            if let p = store.report?.period, let f = Dates.parseDay(p.from), let t = Dates.parseDay(p.to) { from = f; to = t }
+        }
+    }
+}
+
+/// A figure's label (`report_<key>`); a new figure without one shows its key in plain form.
+func reportLabel(_ key: String) -> String {
+    let k = "report_" + key
+    let text = NSLocalizedString(k, comment: "")
+    return text == k ? key.replacingOccurrences(of: "_", with: " ") : text
+}
