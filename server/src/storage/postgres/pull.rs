@@ -61,10 +61,15 @@ pub(super) fn pull_page(
     }
     // Sizes only: each body is read once it is known to fit.
     let sql = format!(
+        // One index seek per readable case (LATERAL: the planner may not
+        // choose instead to walk the whole log after the cursor and hash it
+        // against the readable cases, which costs what the organisation
+        // wrote, not what the device may read).
         "WITH readable AS ({})
-         SELECT l.seq, l.kind, l.case_id, octet_length(l.body)::bigint FROM readable r
-           JOIN log l ON l.case_id = r.case_id AND l.seq > $4
-           WHERE l.kind = 0 AND l.device_id <> $5
+         SELECT l.seq, l.kind, l.case_id, l.len FROM readable r CROSS JOIN LATERAL (
+             SELECT seq, kind, case_id, octet_length(body)::bigint AS len FROM log
+             WHERE case_id = r.case_id AND seq > $4 AND kind = 0 AND device_id <> $5
+             ORDER BY seq LIMIT {PULL_BATCH}) l
          UNION ALL
          SELECT seq, kind, case_id, octet_length(body)::bigint FROM log
            WHERE target = $5 AND seq > $4
