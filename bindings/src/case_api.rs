@@ -8,7 +8,8 @@ use outreach_core::case::model::{
 };
 use outreach_core::vault::{
     AccessEntry, ActionInput, ConcernUpdate, ConsentInput, DraftSummary, EventInput, ExportFormat,
-    Exported, MeetingInput, PendingVisit, ReferralInput, SosUpdate, TimelineEntry, VisitDraft,
+    Exported, FormDraft, MeetingInput, PendingVisit, ReferralInput, SosUpdate, TimelineEntry,
+    VisitDraft,
 };
 
 use crate::{OutreachError, OutreachVault};
@@ -36,6 +37,13 @@ pub struct ConflictInfo {
 pub struct RestoredDraft {
     pub case_id: String,
     pub draft: VisitDraft,
+}
+
+/// A saved draft of another form and the case it belongs to.
+#[derive(uniffi::Record)]
+pub struct RestoredFormDraft {
+    pub case_id: String,
+    pub draft: FormDraft,
 }
 
 fn internal(what: &str) -> OutreachError {
@@ -320,6 +328,26 @@ impl OutreachVault {
         Ok(self
             .vault()
             .save_draft(draft_id.as_deref(), &case_id, &draft)?)
+    }
+
+    /// Saves another form in progress (referral, meeting, consent, danger
+    /// statement, concern, check-in note) — call on every edit; pass the id
+    /// returned by the first save to overwrite. Submit the form with its own
+    /// call, then `discard_draft`.
+    pub fn save_form_draft(
+        &self,
+        draft_id: Option<String>,
+        case_id: String,
+        draft: FormDraft,
+    ) -> Result<String, OutreachError> {
+        Ok(self
+            .vault()
+            .save_form_draft(draft_id.as_deref(), &case_id, &draft)?)
+    }
+
+    pub fn restore_form_draft(&self, draft_id: String) -> Result<RestoredFormDraft, OutreachError> {
+        let (case_id, draft) = self.vault().form_draft(&draft_id)?;
+        Ok(RestoredFormDraft { case_id, draft })
     }
 
     /// Saved drafts, newest first (offer to restore them on start).

@@ -12,8 +12,9 @@ use outreach_core::practice::ContactDue;
 use outreach_core::sync::{Assignment, RejectedItem, SyncPhase, SyncReport, Transfer};
 use outreach_core::vault::{
     AccessEntry, ActionInput, CaseSummary, CaseSyncState, ConcernInput, ConcernUpdate,
-    ConsentInput, DraftSummary, EventInput, GoalInput, MeetingInput, OpenConcern, PendingVisit,
-    ReferralInput, ScaleInput, SosUpdate, TimelineEntry, VisitDraft, VisitInput,
+    ConsentInput, DraftSummary, EventInput, FormDraft, FormField, FormKind, GoalInput,
+    MeetingInput, OpenConcern, PendingVisit, ReferralInput, ScaleInput, SosUpdate, TimelineEntry,
+    VisitDraft, VisitInput,
 };
 
 #[uniffi::remote(Enum)]
@@ -520,6 +521,29 @@ pub struct DraftSummary {
     pub updated_at: String,
     pub kind: Option<ContactKind>,
     pub at: Option<String>,
+    pub form: Option<FormKind>,
+}
+
+#[uniffi::remote(Enum)]
+pub enum FormKind {
+    Referral,
+    Meeting,
+    Consent,
+    DangerStatement,
+    Concern,
+    CheckIn,
+}
+
+#[uniffi::remote(Record)]
+pub struct FormField {
+    pub name: String,
+    pub value: String,
+}
+
+#[uniffi::remote(Record)]
+pub struct FormDraft {
+    pub form: FormKind,
+    pub fields: Vec<FormField>,
 }
 
 #[uniffi::remote(Enum)]

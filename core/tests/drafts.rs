@@ -130,3 +130,151 @@ fn drafts_are_checked_and_discarded() {
     v.lock();
     assert!(matches!(v.drafts(), Err(Error::Locked)));
 }
+
+#[test]
+fn a_form_draft_of_every_kind_survives_a_killed_app_sealed() {
+    use outreach_core::vault::{FormDraft, FormField, FormKind};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("v");
+    let mut v = vault_in(&dir);
+    let case = v
+        .create_case(&CaseEdit {
+            preferred_name: Some("Jess".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    let kinds = [
+        FormKind::Referral,
+        FormKind::Meeting,
+        FormKind::Consent,
+        FormKind::DangerStatement,
+        FormKind::Concern,
+        FormKind::CheckIn,
+    ];
+    let form = |kind: FormKind, text: &str| FormDraft {
+        form: kind,
+        fields: vec![
+            FormField {
+                name: "note".into(),
+                value: text.into(),
+            },
+            FormField {
+                name: "agency".into(),
+                value: "Women's Aid".into(),
+            },
+        ],
+    };
+    let ids: Vec<String> = kinds
+        .iter()
+        .map(|&k| {
+            let first = v
+                .save_form_draft(None, &case, &form(k, "half a sentence"))
+                .unwrap();
+            // Saved again on the next keystroke: overwritten, same id.
+            let again = v
+                .save_form_draft(Some(&first), &case, &form(k, "FORMSECRET typed on"))
+                .unwrap();
+            assert_eq!(again, first);
+            again
+        })
+        .collect();
+    drop(v); // the app is killed
+    let raw = std::fs::read(dir.join(vault::DB_FILE)).unwrap();
+    assert!(
+        !raw.windows(10).any(|w| w == b"FORMSECRET"),
+        "form drafts are sealed"
+    );
+    let mut v = Vault::open(&dir).unwrap();
+    v.unlock(PASS, None).unwrap();
+    let list = v.drafts().unwrap();
+    assert_eq!(list.len(), kinds.len());
+    for (id, kind) in ids.iter().zip(kinds) {
+        let summary = list.iter().find(|d| &d.draft_id == id).unwrap();
+        assert_eq!(summary.form, Some(kind));
+        assert_eq!(summary.kind, None);
+        let (case_id, restored) = v.form_draft(id).unwrap();
+        assert_eq!(case_id, case);
+        assert_eq!(restored, form(kind, "FORMSECRET typed on"));
+        // Not a contact record: neither restored nor submitted as one.
+        assert!(matches!(v.draft(id), Err(Error::UnknownRecord(_))));
+        assert!(matches!(v.submit_draft(id), Err(Error::UnknownRecord(_))));
+        v.discard_draft(id).unwrap();
+    }
+    assert!(v.drafts().unwrap().is_empty());
+    assert!(v.read_case(&case).unwrap().visits.is_empty());
+}
+
+#[test]
+fn bad_form_drafts_are_refused_and_nothing_is_written() {
+    use outreach_core::vault::{FormDraft, FormField, FormKind};
+    let tmp = tempfile::tempdir().unwrap();
+    let mut v = vault_in(&tmp.path().join("v"));
+    let case = v
+        .create_case(&CaseEdit {
+            preferred_name: Some("Jess".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    let field = |name: &str, value: String| FormField {
+        name: name.into(),
+        value,
+    };
+    let bad = [
+        (
+            FormDraft {
+                form: FormKind::Referral,
+                fields: (0..33)
+                    .map(|i| field(&format!("f{i}"), "x".into()))
+                    .collect(),
+            },
+            "fields",
+        ),
+        (
+            FormDraft {
+                form: FormKind::Meeting,
+                fields: vec![field("", "x".into())],
+            },
+            "fields",
+        ),
+        (
+            FormDraft {
+                form: FormKind::Consent,
+                fields: vec![field("note", "x".repeat(17 * 1024))],
+            },
+            "note",
+        ),
+    ];
+    for (form, named) in bad {
+        match v.save_form_draft(None, &case, &form) {
+            Err(Error::Invalid(e)) => assert_eq!(e.field, named, "{e}"),
+            other => panic!("expected a validation error naming {named}, got {other:?}"),
+        }
+    }
+    assert!(v.drafts().unwrap().is_empty(), "nothing written");
+    // A contact draft and a form draft do not overwrite each other.
+    let visit = v
+        .save_draft(
+            None,
+            &case,
+            &VisitDraft {
+                note: Some("typing".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let ok_form = FormDraft {
+        form: FormKind::CheckIn,
+        fields: vec![field("note", "at the flat".into())],
+    };
+    assert!(matches!(
+        v.save_form_draft(Some(&visit), &case, &ok_form),
+        Err(Error::UnknownRecord(_))
+    ));
+    let form_id = v.save_form_draft(None, &case, &ok_form).unwrap();
+    assert!(matches!(
+        v.save_draft(Some(&form_id), &case, &VisitDraft::default()),
+        Err(Error::UnknownRecord(_))
+    ));
+    assert_eq!(v.form_draft(&form_id).unwrap().1, ok_form);
+    assert_eq!(v.draft(&visit).unwrap().1.note.as_deref(), Some("typing"));
+}

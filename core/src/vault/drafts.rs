@@ -1,8 +1,12 @@
-//! Drafts: a contact record being written, saved (sealed, durable) on every
-//! edit so that a killed app or a flat battery loses nothing. A draft is
-//! local to the device — never synced — and becomes a visit only when
-//! submitted; it keeps its id as the visit's id, so submitting twice (say
-//! after a crash between the two steps) records one visit, not two.
+//! Drafts: a contact record — or any other form with free text (a referral,
+//! a meeting, consent, a danger statement, a concern, a check-in note) —
+//! being written, saved (sealed, durable) on every edit so that a killed
+//! app or a flat battery loses nothing. A draft is local to the device —
+//! never synced. A contact draft becomes a visit only when submitted; it
+//! keeps its id as the visit's id, so submitting twice (say after a crash
+//! between the two steps) records one visit, not two. Another form's draft
+//! holds its fields as typed; the app submits the form through its own call
+//! and then discards the draft.
 
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
@@ -21,14 +25,53 @@ pub struct DraftSummary {
     pub case_id: String,
     /// When it was last saved (RFC 3339).
     pub updated_at: String,
+    /// A contact record's kind and time, when the draft is one.
     pub kind: Option<ContactKind>,
     pub at: Option<String>,
+    /// The form, when the draft is not a contact record.
+    pub form: Option<FormKind>,
 }
+
+/// The forms other than a contact record that keep drafts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FormKind {
+    Referral,
+    Meeting,
+    Consent,
+    DangerStatement,
+    Concern,
+    CheckIn,
+}
+
+/// One field of a form in progress, by the name the app gives it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FormField {
+    pub name: String,
+    pub value: String,
+}
+
+/// A form other than a contact record, in progress: its fields as typed
+/// (any may be missing or incomplete).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FormDraft {
+    pub form: FormKind,
+    pub fields: Vec<FormField>,
+}
+
+/// Fields one form draft may hold, and the longest field name.
+const MAX_FORM_FIELDS: usize = 32;
+const MAX_FIELD_NAME_CHARS: usize = 64;
 
 #[derive(Serialize, Deserialize)]
 struct Sealed {
     case_id: String,
+    /// A contact record's fields (empty for another form).
+    #[serde(default)]
     draft: VisitDraft,
+    /// Another form's fields (absent in drafts saved before there were any).
+    #[serde(default)]
+    form: Option<FormDraft>,
 }
 
 fn draft_aad(vault: [u8; 16], case: [u8; 16], draft: &[u8; 16]) -> Aad<'_> {
@@ -66,6 +109,79 @@ impl Vault {
         {
             return Err(ValidationError::new("present", "too many or too long names").into());
         }
+        // Another form's draft is not overwritten by a contact record.
+        if self.stored_is_form(draft_id)? == Some(true) {
+            return Err(Error::UnknownRecord("draft"));
+        }
+        self.put_draft(draft_id, case, draft.clone(), None)
+    }
+
+    /// Whether the draft saved under `draft_id` (if any) is another form's.
+    fn stored_is_form(&self, draft_id: Option<&str>) -> Result<Option<bool>> {
+        let Some(d) = draft_id else { return Ok(None) };
+        let id = parse_id("draft_id", d)?;
+        match self.store()?.draft(&id)? {
+            Some((case, body)) => Ok(Some(
+                self.open_draft(self.vault_id()?, case, &id, &body)?
+                    .form
+                    .is_some(),
+            )),
+            None => Ok(None),
+        }
+    }
+
+    /// Saves (creates or overwrites) a draft of another form for a case;
+    /// returns its id. Sizes only are checked: at most 32 fields, names of
+    /// at most 64 characters, each value at most a note's size.
+    pub fn save_form_draft(
+        &mut self,
+        draft_id: Option<&str>,
+        case: &str,
+        form: &FormDraft,
+    ) -> Result<String> {
+        let case = self.resolve_case(case)?;
+        if form.fields.len() > MAX_FORM_FIELDS {
+            return Err(ValidationError::new("fields", "are too many (at most 32)").into());
+        }
+        for f in &form.fields {
+            let n = f.name.chars().count();
+            if n == 0 || n > MAX_FIELD_NAME_CHARS {
+                return Err(ValidationError::new(
+                    "fields",
+                    "need a name of 1 to 64 characters each",
+                )
+                .into());
+            }
+            v::opt_note(&f.name, Some(&f.value))?;
+        }
+        // A contact draft is not overwritten by another form's.
+        if self.stored_is_form(draft_id)? == Some(false) {
+            return Err(Error::UnknownRecord("form draft"));
+        }
+        self.put_draft(draft_id, case, VisitDraft::default(), Some(form.clone()))
+    }
+
+    /// One saved draft of another form, to restore it: (case id, form).
+    pub fn form_draft(&self, draft_id: &str) -> Result<(String, FormDraft)> {
+        let id = parse_id("draft_id", draft_id)?;
+        let (case, body) = self
+            .store()?
+            .draft(&id)?
+            .ok_or(Error::UnknownRecord("form draft"))?;
+        let sealed = self.open_draft(self.vault_id()?, case, &id, &body)?;
+        match sealed.form {
+            Some(form) => Ok((sealed.case_id, form)),
+            None => Err(Error::UnknownRecord("form draft")),
+        }
+    }
+
+    fn put_draft(
+        &mut self,
+        draft_id: Option<&str>,
+        case: [u8; 16],
+        draft: VisitDraft,
+        form: Option<FormDraft>,
+    ) -> Result<String> {
         let id = match draft_id {
             Some(d) => parse_id("draft_id", d)?,
             None => crypto::random_id()?,
@@ -74,7 +190,8 @@ impl Vault {
         let body = Zeroizing::new(
             serde_json::to_vec(&Sealed {
                 case_id,
-                draft: draft.clone(),
+                draft,
+                form,
             })
             .unwrap_or_default(),
         );
@@ -103,6 +220,7 @@ impl Vault {
                     .unwrap_or_default(),
                 kind: sealed.draft.kind,
                 at: sealed.draft.at,
+                form: sealed.form.map(|f| f.form),
             });
         }
         Ok(out)
@@ -116,6 +234,11 @@ impl Vault {
             .draft(&id)?
             .ok_or(Error::UnknownRecord("draft"))?;
         let sealed = self.open_draft(self.vault_id()?, case, &id, &body)?;
+        if sealed.form.is_some() {
+            // Another form's draft: restored with `form_draft`, never
+            // submitted as a visit.
+            return Err(Error::UnknownRecord("draft"));
+        }
         Ok((sealed.case_id, sealed.draft))
     }
 

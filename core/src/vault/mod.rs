@@ -36,7 +36,7 @@ pub use cases::{
     ActionInput, ConcernInput, ConcernUpdate, ConsentInput, EventInput, GoalInput, MeetingInput,
     ReferralInput, ScaleInput, SosUpdate, resolve_visit,
 };
-pub use drafts::DraftSummary;
+pub use drafts::{DraftSummary, FormDraft, FormField, FormKind};
 pub use erasure::PendingClosure;
 pub use header::Header;
 pub use platform::{PlatformKeyStore, SoftwareKeyStore};
