@@ -9,12 +9,14 @@
 //! dozen bytes, not a base64 inflation of a third. `docs/SYNC-API.md` is the
 //! written specification of every endpoint and of what each signature covers.
 
+mod compact;
 mod erasure;
 mod messages;
 mod safety;
 mod sign;
 mod wire;
 
+pub use compact::*;
 pub use erasure::*;
 pub use messages::*;
 pub use safety::*;

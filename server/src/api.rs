@@ -3,6 +3,7 @@
 //! blocking pool. Logs carry method, path, status, sizes and a device id
 //! prefix — never a body.
 
+mod compact;
 mod erasure;
 mod safety;
 
@@ -394,6 +395,7 @@ pub fn router(state: AppState) -> Router {
         .route(proto::PATH_ERASED, post(erasure::erased))
         .route(proto::PATH_CLOSURE, post(erasure::closure))
         .route(proto::PATH_ROTATE, post(rotate))
+        .route(proto::PATH_COMPACT, post(compact::compact))
         .route(proto::PATH_SAFETY, post(safety::safety))
         .layer(DefaultBodyLimit::max(proto::MAX_BODY_BYTES))
         // The whole body within the body timeout, however it trickles in.
@@ -483,8 +485,13 @@ pub async fn serve(
 /// written when no push has written it already.
 const LAST_SEEN_FLUSH_SECS: u64 = 30;
 
+/// Every hour, changes superseded by compaction longer than their window
+/// are purged.
+const PURGE_SUPERSEDED_SECS: u64 = 3600;
+
 /// Every second, the WAL is checkpointed; every 30 s, devices' last contact
-/// is written (on the blocking pool, off the path of requests).
+/// is written; every hour, old superseded changes are purged (on the
+/// blocking pool, off the path of requests).
 async fn housekeeping(storage: Arc<dyn Storage>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -493,9 +500,13 @@ async fn housekeeping(storage: Arc<dyn Storage>) {
         tick.tick().await;
         let storage = storage.clone();
         let flush = n % LAST_SEEN_FLUSH_SECS == 0;
+        let purge = n % PURGE_SUPERSEDED_SECS == 0;
         let done = tokio::task::spawn_blocking(move || {
             storage.checkpoint()?;
             crate::memory::release_free();
+            if purge {
+                storage.purge_superseded(crate::now())?;
+            }
             if flush {
                 storage.flush_pending()?;
             }

@@ -36,6 +36,11 @@ pub(crate) mod contract;
 pub mod erasure;
 pub mod export;
 mod group;
+
+/// Days changes a compaction superseded are kept (out of every pull) before
+/// they are purged: a snapshot a device reports as bad can be answered from
+/// them meanwhile.
+pub const SUPERSEDED_DAYS: i64 = 30;
 pub mod postgres;
 pub mod rules;
 pub mod safety;
@@ -248,6 +253,22 @@ pub trait Storage: Send + Sync + 'static {
     /// for the same epoch gets `StaleEpoch`; the winner retrying gets the
     /// same answer again.
     fn rotate(&self, device: &Device, request: &RotateRequest, now: i64) -> Result<RotateResponse>;
+    /// `/v1/compact` (snapshot signature already verified): puts the
+    /// snapshot in the place of the last change of its case numbered up to
+    /// `covers` and moves the earlier covered changes out of the log, into
+    /// `superseded` (see `outreach_protocol::compact`). Refused unless the
+    /// device may read and write the case and the snapshot is sealed under
+    /// the current epoch; idempotent by the snapshot's client id.
+    fn compact(
+        &self,
+        device: &Device,
+        snapshot: &outreach_protocol::Change,
+        covers: u64,
+        now: i64,
+    ) -> Result<outreach_protocol::CompactResponse>;
+    /// Purges superseded changes kept longer than their window; returns
+    /// how many (the server calls it from its housekeeping).
+    fn purge_superseded(&self, now: i64) -> Result<u64>;
     /// `/v1/safety`: applies the device's lone-working actions in order, in
     /// one transaction (a refused action changes nothing and the others
     /// still apply), and returns each outcome with the safety state the

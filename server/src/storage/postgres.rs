@@ -47,6 +47,7 @@ use super::{
 pub use super::rules::CASE_REFUSED;
 
 /// Erasure, retention and the admin log.
+mod compact;
 mod erasure;
 /// Pulls: pages, grants, envelope needs, rotations due.
 mod pull;
@@ -1028,6 +1029,21 @@ impl Storage for PostgresStorage {
     /// PostgreSQL checkpoints by itself.
     fn checkpoint(&self) -> Result<()> {
         Ok(())
+    }
+
+    fn compact(
+        &self,
+        device: &Device,
+        snapshot: &Change,
+        covers: u64,
+        now: i64,
+    ) -> Result<proto::CompactResponse> {
+        let quota = self.device_quota.load(Ordering::Relaxed);
+        self.compact_inner(device, snapshot, covers, now, quota)
+    }
+
+    fn purge_superseded(&self, now: i64) -> Result<u64> {
+        self.purge_superseded_inner(now)
     }
 
     fn start_threads(&self) {

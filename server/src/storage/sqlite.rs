@@ -57,6 +57,7 @@ const KIND_GRANT: i64 = 2;
 const KIND_REMOVED: i64 = 3;
 
 /// Erasure, retention and the admin log (log kind 4: `Item::Erased`).
+mod compact;
 mod erasure;
 /// A private, read-only copy for offline recovery (`storage::export`).
 pub(crate) mod export;
@@ -1004,6 +1005,21 @@ impl Storage for SqliteStorage {
             tx.commit()?;
             Ok(response)
         })
+    }
+
+    fn compact(
+        &self,
+        device: &Device,
+        snapshot: &Change,
+        covers: u64,
+        now: i64,
+    ) -> Result<proto::CompactResponse> {
+        let quota = self.writer.device_quota.load(Ordering::Relaxed);
+        self.compact_inner(device, snapshot, covers, now, quota)
+    }
+
+    fn purge_superseded(&self, now: i64) -> Result<u64> {
+        self.purge_superseded_inner(now)
     }
 
     fn report_erased(&self, device: &Device, cases: &[Id], now: i64) -> Result<u32> {

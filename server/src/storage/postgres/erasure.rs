@@ -151,6 +151,7 @@ impl PostgresStorage {
                 &[&&case_id[..]],
             )?;
             let items = tx.exec("DELETE FROM log WHERE case_id = $1", &[&&case_id[..]])?;
+            tx.exec("DELETE FROM superseded WHERE case_id = $1", &[&&case_id[..]])?;
             // Every other table that names the case, except the tombstone
             // and its confirmations (and any added later).
             let tables: Vec<String> = tx
@@ -214,7 +215,7 @@ impl PostgresStorage {
     pub(super) fn compact_erased_inner(&self) -> Result<()> {
         let mut conn = self.conn()?;
         conn.client.batch_execute(
-            "VACUUM log, envelope_needs, assignments, rejected, case_epochs, cases, safety_notes",
+            "VACUUM log, superseded, envelope_needs, assignments, rejected, case_epochs, cases, safety_notes",
         )?;
         Ok(())
     }

@@ -167,7 +167,25 @@ CREATE TABLE safety_webhook (
 CREATE INDEX safety_webhook_due ON safety_webhook(next_at) WHERE delivered_at IS NULL;
 ";
 
-pub(super) const MIGRATIONS: &[&str] = &[SCHEMA_V1];
+/// v2: server-side compaction (as SQLite's v7): changes a snapshot
+/// replaced, kept aside until purged.
+pub(super) const SCHEMA_V2: &str = "
+CREATE TABLE superseded (
+    seq           BIGINT PRIMARY KEY,
+    case_id       BYTEA NOT NULL,
+    epoch         BIGINT NOT NULL,
+    device_id     BYTEA NOT NULL,
+    client_id     BYTEA,
+    body          BYTEA NOT NULL,
+    created_at    BIGINT NOT NULL,
+    superseded_at BIGINT NOT NULL,
+    by_device     BYTEA NOT NULL
+);
+CREATE INDEX superseded_case ON superseded(case_id);
+CREATE INDEX superseded_at ON superseded(superseded_at);
+";
+
+pub(super) const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2];
 
 /// The schema version this server writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

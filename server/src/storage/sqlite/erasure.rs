@@ -195,6 +195,7 @@ impl SqliteStorage {
                 [&case_id[..]],
             )?;
             let items = tx.execute("DELETE FROM log WHERE case_id = ?1", [&case_id[..]])?;
+            tx.execute("DELETE FROM superseded WHERE case_id = ?1", [&case_id[..]])?;
             // Every other table that names the case (envelope needs,
             // assignments, quarantine reports, epochs, the `cases` row — and
             // any added later), except the tombstone and its confirmations.

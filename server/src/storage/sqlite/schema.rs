@@ -224,8 +224,27 @@ CREATE TABLE safety_webhook (
 CREATE INDEX safety_webhook_due ON safety_webhook(next_at) WHERE delivered_at IS NULL;
 ";
 
+/// v7: server-side compaction. Changes a snapshot replaced, kept aside
+/// (out of every pull) until purged; same columns as their log rows, and
+/// when and by which device they were superseded.
+pub(super) const SCHEMA_V7: &str = "
+CREATE TABLE superseded (
+    seq           INTEGER PRIMARY KEY,
+    case_id       BLOB NOT NULL,
+    epoch         INTEGER NOT NULL,
+    device_id     BLOB NOT NULL,
+    client_id     BLOB,
+    body          BLOB NOT NULL,
+    created_at    INTEGER NOT NULL,
+    superseded_at INTEGER NOT NULL,
+    by_device     BLOB NOT NULL
+);
+CREATE INDEX superseded_case ON superseded(case_id);
+CREATE INDEX superseded_at ON superseded(superseded_at);
+";
+
 pub(super) const MIGRATIONS: &[&str] = &[
-    SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6,
+    SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6, SCHEMA_V7,
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
