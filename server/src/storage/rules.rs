@@ -380,6 +380,30 @@ pub fn rotation_envelopes(
     Ok(())
 }
 
+/// What a compaction may do, from the facts: the device may read and write
+/// the case (strictly — a device removed from it may not rewrite its
+/// history), the snapshot is sealed under the case's current epoch (a device
+/// that lost the case since cannot read it), and there are at least two
+/// covered changes (else there is nothing to replace). Returns whether to
+/// replace anything.
+pub fn compaction(
+    may_access: bool,
+    snapshot_epoch: u32,
+    case_epoch: u32,
+    covered: usize,
+) -> Result<bool> {
+    if !may_access {
+        return Err(refused(ErrorCode::Forbidden, CASE_REFUSED));
+    }
+    if snapshot_epoch != case_epoch {
+        return Err(refused(
+            ErrorCode::StaleEpoch,
+            "a snapshot must be sealed under the case's current key: sync, then compact again",
+        ));
+    }
+    Ok(covered >= 2)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -488,28 +512,4 @@ mod tests {
             Err(StorageError::Refused(ErrorCode::StaleEpoch, _))
         ));
     }
-}
-
-/// What a compaction may do, from the facts: the device may read and write
-/// the case (strictly — a device removed from it may not rewrite its
-/// history), the snapshot is sealed under the case's current epoch (a device
-/// that lost the case since cannot read it), and there are at least two
-/// covered changes (else there is nothing to replace). Returns whether to
-/// replace anything.
-pub fn compaction(
-    may_access: bool,
-    snapshot_epoch: u32,
-    case_epoch: u32,
-    covered: usize,
-) -> Result<bool> {
-    if !may_access {
-        return Err(refused(ErrorCode::Forbidden, CASE_REFUSED));
-    }
-    if snapshot_epoch != case_epoch {
-        return Err(refused(
-            ErrorCode::StaleEpoch,
-            "a snapshot must be sealed under the case's current key: sync, then compact again",
-        ));
-    }
-    Ok(covered >= 2)
 }
