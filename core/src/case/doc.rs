@@ -245,6 +245,14 @@ impl CaseDoc {
             .map_err(|_| DocLoadError::Chunk(0))
     }
 
+    /// Whether `bytes` begin with a whole document (Automerge's document
+    /// chunk, as `save` writes it) rather than changes: a case's first
+    /// upload, or a snapshot standing in for its history.
+    pub fn is_whole_document(bytes: &[u8]) -> bool {
+        const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
+        bytes.len() > 8 && bytes[..4] == MAGIC && bytes[8] == 0
+    }
+
     /// Whether `bytes` are Automerge data at all (one or more whole chunks).
     /// `load_incremental` silently skips what it cannot parse, so a received
     /// item that changed nothing is checked with this before it is taken for

@@ -692,6 +692,34 @@ impl Store {
             .exists([&case[..]])?)
     }
 
+    /// Adds `n` changes to a case's history on the server as this device
+    /// knows it; `restart`: the history started again (a whole document).
+    pub fn note_server_history(&mut self, case: &[u8; 16], n: i64, restart: bool) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO server_history (case_id, items) VALUES (?1, ?2)
+                 ON CONFLICT (case_id) DO UPDATE SET
+                   items = CASE WHEN ?3 THEN ?2 ELSE items + ?2 END",
+            )?
+            .execute(params![&case[..], n, restart])?;
+        Ok(())
+    }
+
+    /// Cases with at least `at_least` changes in their server history.
+    pub fn long_server_histories(&self, at_least: i64) -> Result<Vec<[u8; 16]>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT case_id FROM server_history WHERE items >= ?1")?;
+        let rows = stmt.query_map([at_least], |r| r.get::<_, Vec<u8>>(0))?;
+        let mut out = Vec::new();
+        for row in rows {
+            if let Ok(id) = <[u8; 16]>::try_from(row?) {
+                out.push(id);
+            }
+        }
+        Ok(out)
+    }
+
     pub fn pending_removals(&self) -> Result<Vec<[u8; 16]>> {
         self.ids("SELECT case_id FROM pending_removal ORDER BY rowid")
     }
@@ -714,6 +742,7 @@ impl Store {
             "DELETE FROM sync_rejected WHERE case_id = ?1 AND reported = 1",
             "DELETE FROM case_summary WHERE case_id = ?1",
             "DELETE FROM case_read_cache WHERE case_id = ?1",
+            "DELETE FROM server_history WHERE case_id = ?1",
             "DELETE FROM cases WHERE case_id = ?1",
         ] {
             tx.execute(sql, [&case[..]])?;

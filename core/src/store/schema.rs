@@ -187,6 +187,18 @@ CREATE TABLE safety_outbox (
 );
 ";
 
+/// v11: server-side compaction. `server_history`: per case, how many
+/// changes this device has sent or received since the case's history on the
+/// server last started again from a whole document (its first upload, or a
+/// snapshot); at a threshold the device uploads a snapshot (see
+/// `vault/compact.rs`). Counts only, no content.
+const V11_UPGRADE: &str = "
+CREATE TABLE server_history (
+    case_id BLOB PRIMARY KEY,
+    items   INTEGER NOT NULL DEFAULT 0
+);
+";
+
 const MIGRATIONS: &[&str] = &[
     V1_SCHEMA,
     V2_UPGRADE,
@@ -198,6 +210,7 @@ const MIGRATIONS: &[&str] = &[
     V8_UPGRADE,
     V9_UPGRADE,
     V10_UPGRADE,
+    V11_UPGRADE,
 ];
 pub const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;
 

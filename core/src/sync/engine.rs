@@ -1,5 +1,6 @@
 //! One sync round, step by step, over a [`Transport`].
 
+mod compact;
 mod erasure;
 mod safety;
 
@@ -259,9 +260,20 @@ impl<V: VaultCell> Session<'_, V> {
                 .filter_map(|c| rows_of.get(c).copied())
                 .collect();
             ids.retain(|id| !stale_rows.contains(id));
+            let case_of: std::collections::BTreeMap<Id, Id> = request
+                .changes
+                .iter()
+                .map(|c| (c.client_id, c.case_id))
+                .collect();
+            let sent: Vec<(Id, u64)> = response
+                .acks
+                .iter()
+                .filter_map(|a| case_of.get(&a.client_id).map(|case| (*case, a.seq)))
+                .collect();
             self.vault.with(|v| -> Result<()> {
                 v.mark_stale(&stale_rows)?;
-                v.acknowledge(&ids)
+                v.acknowledge(&ids)?;
+                v.note_sent(&sent)
             })?;
             self.report.pushed += acked.len() as u64;
             done += ids.len() as u64;
@@ -483,6 +495,7 @@ fn run<V: VaultCell>(
             observer.progress(SyncPhase::SharingKeys, n, Some(n));
         }
     }
+    s.compact_histories();
     let mut report = s.report;
     report.pulled = applied.changes;
     report.keys_received = applied.envelopes;

@@ -14,6 +14,7 @@
 
 mod access;
 mod cases;
+mod compact;
 mod drafts;
 mod erasure;
 mod header;
@@ -36,6 +37,7 @@ pub use cases::{
     ActionInput, ConcernInput, ConcernUpdate, ConsentInput, EventInput, GoalInput, MeetingInput,
     ReferralInput, ScaleInput, SosUpdate, resolve_visit,
 };
+pub use compact::COMPACT_AFTER;
 pub use drafts::{DraftSummary, FormDraft, FormField, FormKind};
 pub use erasure::PendingClosure;
 pub use header::Header;

@@ -1155,6 +1155,7 @@ impl Vault {
             }
             self.store_new_case(case, doc)?;
             self.mark_received(case)?;
+            self.note_history(case, Some(bytes))?;
             applied.changes += 1;
             applied.cases_changed.insert(case);
             return Ok(Applying::Done);
@@ -1199,6 +1200,7 @@ impl Vault {
         let new = loaded.doc.save_after(&before);
         self.append_received(case, &new)?;
         self.mark_received(case)?;
+        self.note_history(case, Some(bytes))?;
         applied.changes += 1;
         applied.cases_changed.insert(case);
         Ok(Applying::Done)
