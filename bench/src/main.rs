@@ -81,6 +81,16 @@ fn main() {
     if all || which == "supervisor" {
         sync::bench_supervisor_pull();
     }
+    if which == "compaction" {
+        // `compaction [CASES [SYNCS]]`: 100 × 100 unless told otherwise.
+        let n = |i: usize, default: usize| {
+            std::env::args()
+                .nth(i)
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(default)
+        };
+        sync::bench_compaction(n(2, 100), n(3, 100));
+    }
     if which == "pull-log" {
         // `pull-log [N…] [--database URL]`: log sizes (10k and 100k unless
         // told otherwise).

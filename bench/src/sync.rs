@@ -654,3 +654,96 @@ pub fn bench_pull_vs_log(sizes: &[usize], database: Option<&str>) {
         );
     }
 }
+
+/// Server-side compaction (issue 12): `cases` cases written over `syncs`
+/// syncs (one visit per case between two syncs, as a weekly visit synced
+/// the same day over two years is ~100), then the server log and a new
+/// device's first sync, before and after the practitioner's device uploads
+/// its snapshots.
+pub fn bench_compaction(cases: usize, syncs: usize) {
+    println!(
+        "\n== server-side compaction: {cases} cases × {syncs} syncs (one visit per case between syncs) =="
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("server");
+    let server = start_server(&data, 2);
+    let proxy = CountingProxy::start(server.addr);
+    let mut amy = device(&tmp.path().join("amy"), "Amy", &server, Role::Practitioner);
+    amy.set_compaction_threshold(i64::MAX).unwrap();
+    let ids: Vec<String> = (0..cases).map(|i| new_case(&mut amy, i)).collect();
+    let started = Instant::now();
+    for s in 0..syncs {
+        for (i, c) in ids.iter().enumerate() {
+            amy.add_visit(c, &visit(s * cases + i)).unwrap();
+        }
+        sync_via(&mut amy, &server.url());
+    }
+    println!(
+        "history written: {} visits in {} syncs, {}",
+        cases * syncs,
+        syncs,
+        ms(started.elapsed())
+    );
+    let log = |label: &str| {
+        let db = rusqlite::Connection::open(outreach_server::database_path(&data)).unwrap();
+        let (n, bytes): (i64, i64) = db
+            .query_row(
+                "SELECT COUNT(*), COALESCE(SUM(length(body)), 0) FROM log WHERE kind = 0",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        let kept: i64 = db
+            .query_row("SELECT COUNT(*) FROM superseded", [], |r| r.get(0))
+            .unwrap();
+        let file = std::fs::metadata(outreach_server::database_path(&data))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        println!(
+            "{label}: log {n} changes, {:.1} MB of change bodies; {kept} superseded kept aside; database file {:.1} MB",
+            bytes as f64 / 1e6,
+            file as f64 / 1e6
+        );
+    };
+    let first_sync = |amy: &mut Vault, label: &str, n: usize| {
+        // A new device of Amy's; her first device seals it the case keys.
+        let mut new = device(
+            &tmp.path().join(format!("new{n}")),
+            "Amy",
+            &server,
+            Role::Practitioner,
+        );
+        sync_via(amy, &server.url());
+        proxy.reset();
+        let started = Instant::now();
+        let r = sync_via(&mut new, &proxy.url());
+        let took = started.elapsed();
+        let (up, down) = proxy.bytes();
+        let visits: usize = ids
+            .iter()
+            .map(|c| new.read_case(c).map(|c| c.visits.len()).unwrap_or(0))
+            .sum();
+        println!(
+            "{label}: a new device's first sync {}, {} round trips, {:.2} MB down / {:.2} MB up, {} changes applied; {visits} visits readable",
+            ms(took),
+            r.round_trips,
+            down as f64 / 1e6,
+            up as f64 / 1e6,
+            r.pulled
+        );
+    };
+    log("before");
+    first_sync(&mut amy, "before", 1);
+    amy.set_compaction_threshold(2).unwrap();
+    let started = Instant::now();
+    proxy.reset();
+    sync_via(&mut amy, &proxy.url());
+    let (up, _) = proxy.bytes();
+    println!(
+        "the practitioner's sync that compacts every case: {}, {:.2} MB up",
+        ms(started.elapsed()),
+        up as f64 / 1e6
+    );
+    log("after");
+    first_sync(&mut amy, "after", 2);
+}
