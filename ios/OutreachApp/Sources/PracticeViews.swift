@@ -9,7 +9,76 @@ import UserNotifications
 // system controls (VoiceOver labels from their titles, Dynamic Type), every
 // word from Localizable.strings, days and times from the system pickers
 // (default today / an hour from now), buttons at least 44 pt, OVERDUE and
-// NOT SENT said in words (red only repeats them).
+// NOT SENT said in words (red only repeats them). What is typed into a
+// form is its draft (FormDraftKeeper): saved on every keystroke, restored
+// when the screen opens again for the case after the app was killed (said
+// so), deleted when the form is saved or cleared.
+
+/// A text field of a form's draft: every keystroke saved.
+struct DraftTextField: View {
+    @ObservedObject var draft: FormDraftKeeper
+    let title: String
+    let name: String
+    var multiline = false
+
+    var body: some View {
+        let text = Binding(get: { draft[name] }, set: { draft.set(name, $0) })
+        if multiline { TextField(title, text: text, axis: .vertical) } else { TextField(title, text: text) }
+    }
+}
+
+/// A day of a form's draft, from the system picker (today until one is picked).
+struct DraftDayPicker: View {
+    @ObservedObject var draft: FormDraftKeeper
+    let title: String
+    let name: String
+
+    var body: some View {
+        DatePicker(title, selection: Binding(get: { draft.value(name).flatMap(Dates.parseDay) ?? Date() },
+                                             set: { draft.set(name, Dates.day($0)) }),
+                   displayedComponents: .date)
+    }
+}
+
+/// A choice of the core's vocabulary kept in a form's draft as the core's word (`fallback` until one is picked).
+struct DraftChoice<Value: Hashable>: View {
+    @ObservedObject var draft: FormDraftKeeper
+    let title: String
+    let name: String
+    let options: [Value]
+    let word: (Value) -> String
+    let text: (Value) -> String
+    var fallback: Value?
+    var optional = false
+
+    var body: some View {
+        let picked = Binding<Value?>(
+            get: { draft.value(name).flatMap { w in options.first { word($0) == w } } ?? fallback },
+            set: { draft.set(name, $0.map(word) ?? "") })
+        Picker(title, selection: picked) {
+            if optional { Text(tr("not_set")).tag(Value?.none) }
+            ForEach(options, id: \.self) { Text(text($0)).tag(Value?.some($0)) }
+        }
+    }
+}
+
+/// "Restored what you had typed" after a killed app; a clear-form button that asks first.
+struct DraftControls: View {
+    @ObservedObject var draft: FormDraftKeeper
+    let restored: Bool
+    @State private var confirm = false
+
+    var body: some View {
+        if restored && !draft.fields.isEmpty { Text(tr("draft_restored")) }
+        if draft.fields.values.contains(where: { !$0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }) {
+            RowButton(title: tr("discard_form"), role: .destructive) { confirm = true }
+                .confirmationDialog(tr("discard_form"), isPresented: $confirm) {
+                    Button(tr("discard"), role: .destructive) { Task { await draft.discard() } }
+                    Button(tr("keep"), role: .cancel) {}
+                } message: { Text(tr("discard_form_confirm")) }
+        }
+    }
+}
 
 /// A bordered button at least 44 pt tall, with its own VoiceOver label when the title alone is ambiguous.
 struct RowButton: View {
@@ -49,32 +118,42 @@ struct PracticeLinks: View {
     }
 }
 
+/// The practice screen that restores a draft of its form (from the caseload's "Not finished" list).
+struct PracticeDraftScreen: View {
+    let vault: OutreachVault
+    let caseId: String
+    let form: FormKind
+
+    var body: some View {
+        switch form {
+        case .referral: ReferralsView(store: PracticeStore(vault: vault, caseId: caseId))
+        case .meeting: MeetingsView(store: PracticeStore(vault: vault, caseId: caseId))
+        case .consent: ConsentView(store: PracticeStore(vault: vault, caseId: caseId))
+        case .dangerStatement: DangerStatementsView(store: PracticeStore(vault: vault, caseId: caseId))
+        case .checkIn: LoneWorkingView(store: CheckInStore(vault: vault, caseId: caseId))
+        // Opened from Views.swift, where its screen is.
+        case .concern: EmptyView()
+        }
+    }
+}
+
 /// Referrals to other agencies: agency, why, the day, a status; newest first.
 struct ReferralsView: View {
     @StateObject var store: PracticeStore
-    @State private var agency = ""
-    @State private var reason = ""
-    @State private var day = Date()
-    @State private var status: ReferralStatus?
+    @State private var restored = false
 
     var body: some View {
         Form {
             Section(tr("referrals_title")) {
-                TextField(tr("referral_agency"), text: $agency)
-                TextField(tr("referral_reason"), text: $reason, axis: .vertical)
-                DatePicker(tr("referral_made_on"), selection: $day, displayedComponents: .date)
-                Picker(tr("referral_status"), selection: $status) {
-                    Text(tr("not_set")).tag(ReferralStatus?.none)
-                    ForEach(store.referralStatuses, id: \.self) { Text(label($0)).tag(ReferralStatus?.some($0)) }
-                }
+                DraftTextField(draft: store.referralDraft, title: tr("referral_agency"), name: DraftField.agency)
+                DraftTextField(draft: store.referralDraft, title: tr("referral_reason"), name: DraftField.reason, multiline: true)
+                DraftDayPicker(draft: store.referralDraft, title: tr("referral_made_on"), name: DraftField.date)
+                // Not picking one leaves the core's default (made).
+                DraftChoice(draft: store.referralDraft, title: tr("referral_status"), name: DraftField.status,
+                            options: store.referralStatuses, word: Vocab.word, text: label, optional: true)
                 ErrorLine(message: store.error)
-                Button(tr("add_referral")) {
-                    Task {
-                        if await store.addReferral(agency: agency, reason: reason, day: day, status: status) {
-                            agency = ""; reason = ""; status = nil; day = Date()
-                        }
-                    }
-                }
+                Button(tr("add_referral")) { Task { await store.submitReferral() } }
+                DraftControls(draft: store.referralDraft, restored: restored)
             }
             Section(tr("referrals_made")) {
                 if store.referrals.isEmpty { Text(tr("none_yet")) }
@@ -90,35 +169,35 @@ struct ReferralsView: View {
             }
         }
         .navigationTitle(tr("referrals_title"))
-        .task { await store.load() }
+        // A draft left by a killed app is restored, not lost.
+        .task { await store.load(); restored = await store.referralDraft.open() }
     }
 }
 
 /// Meetings: kind, the day, who was there, what was agreed; newest first.
 struct MeetingsView: View {
     @StateObject var store: PracticeStore
-    @State private var kind: MeetingKind = Vocab.core.meetingKinds[0].value
-    @State private var day = Date()
-    @State private var attendees = ""
-    @State private var summary = ""
+    @State private var restored = false
 
     var body: some View {
         Form {
             Section(tr("meetings_title")) {
-                Picker(tr("meeting_kind"), selection: $kind) {
-                    ForEach(store.meetingKinds, id: \.self) { Text(label($0)).tag($0) }
-                }
-                DatePicker(tr("meeting_date"), selection: $day, displayedComponents: .date)
-                TextField(tr("meeting_attendees"), text: $attendees)
-                TextField(tr("meeting_summary"), text: $summary, axis: .vertical).lineLimit(3...10)
+                // Shown as the core's first kind until one is picked (saved with the form, not on opening).
+                DraftChoice(draft: store.meetingDraft, title: tr("meeting_kind"), name: DraftField.kind,
+                            options: store.meetingKinds, word: Vocab.word, text: label, fallback: store.meetingKinds.first)
+                DraftDayPicker(draft: store.meetingDraft, title: tr("meeting_date"), name: DraftField.date)
+                DraftTextField(draft: store.meetingDraft, title: tr("meeting_attendees"), name: DraftField.attendees)
+                DraftTextField(draft: store.meetingDraft, title: tr("meeting_summary"), name: DraftField.summary, multiline: true)
                 ErrorLine(message: store.error)
                 Button(tr("add_meeting")) {
                     Task {
-                        if await store.addMeeting(kind: kind, day: day, attendees: attendees, summary: summary) {
-                            attendees = ""; summary = ""; day = Date()
+                        if store.meetingDraft.value(DraftField.kind) == nil, let first = store.meetingKinds.first {
+                            store.meetingDraft.set(DraftField.kind, Vocab.word(first))
                         }
+                        await store.submitMeeting()
                     }
                 }
+                DraftControls(draft: store.meetingDraft, restored: restored)
             }
             Section(tr("meetings_held")) {
                 if store.meetings.isEmpty { Text(tr("none_yet")) }
@@ -133,26 +212,24 @@ struct MeetingsView: View {
             }
         }
         .navigationTitle(tr("meetings_title"))
-        .task { await store.load() }
+        .task { await store.load(); restored = await store.meetingDraft.open() }
     }
 }
 
 /// Consent: what she agreed to and when; withdrawing keeps the record, with the day.
 struct ConsentView: View {
     @StateObject var store: PracticeStore
-    @State private var what = ""
-    @State private var givenOn = Date()
+    @State private var restored = false
     @State private var withdrawnOn = Date()
 
     var body: some View {
         Form {
             Section(tr("consent_title")) {
-                TextField(tr("consent_what"), text: $what, axis: .vertical)
-                DatePicker(tr("consent_given_on"), selection: $givenOn, displayedComponents: .date)
+                DraftTextField(draft: store.consentDraft, title: tr("consent_what"), name: DraftField.what, multiline: true)
+                DraftDayPicker(draft: store.consentDraft, title: tr("consent_given_on"), name: DraftField.date)
                 ErrorLine(message: store.error)
-                Button(tr("consent_give")) {
-                    Task { if await store.giveConsent(what: what, day: givenOn) { what = ""; givenOn = Date() } }
-                }
+                Button(tr("consent_give")) { Task { await store.submitConsent() } }
+                DraftControls(draft: store.consentDraft, restored: restored)
             }
             Section(tr("consents_recorded")) {
                 if store.consents.isEmpty { Text(tr("none_yet")) }
@@ -176,13 +253,16 @@ struct ConsentView: View {
             }
         }
         .navigationTitle(tr("consent_title"))
-        .task { await store.load() }
+        .task { await store.load(); restored = await store.consentDraft.open() }
     }
 }
 
 /// Danger statements and their safety goals: add, revise either half, resolve, reopen.
 struct DangerStatementsView: View {
     @StateObject var store: PracticeStore
+    @State private var restored = false
+    // A new statement is typed into the form's draft (restored after a killed
+    // app); a revision of an existing one is typed here and saved at once.
     @State private var danger = ""
     @State private var safetyGoal = ""
     @State private var revising: String?
@@ -190,19 +270,27 @@ struct DangerStatementsView: View {
     var body: some View {
         Form {
             Section(tr("danger_statements")) {
-                TextField(tr("danger"), text: $danger, axis: .vertical)
-                TextField(tr("safety_goal"), text: $safetyGoal, axis: .vertical)
+                if revising == nil {
+                    DraftTextField(draft: store.dangerDraft, title: tr("danger"), name: DraftField.danger, multiline: true)
+                    DraftTextField(draft: store.dangerDraft, title: tr("safety_goal"), name: DraftField.safetyGoal, multiline: true)
+                } else {
+                    TextField(tr("danger"), text: $danger, axis: .vertical)
+                    TextField(tr("safety_goal"), text: $safetyGoal, axis: .vertical)
+                }
                 ErrorLine(message: store.error)
                 Button(tr(revising == nil ? "add_danger_statement" : "save_revision")) {
                     Task {
-                        let ok: Bool
-                        if let id = revising { ok = await store.reviseDanger(id, danger: danger, safetyGoal: safetyGoal) }
-                        else { ok = await store.addDanger(danger: danger, safetyGoal: safetyGoal) }
-                        if ok { danger = ""; safetyGoal = ""; revising = nil }
+                        if let id = revising {
+                            if await store.reviseDanger(id, danger: danger, safetyGoal: safetyGoal) { danger = ""; safetyGoal = ""; revising = nil }
+                        } else {
+                            await store.submitDanger()
+                        }
                     }
                 }
                 if revising != nil {
                     Button(tr("cancel")) { revising = nil; danger = ""; safetyGoal = "" }
+                } else {
+                    DraftControls(draft: store.dangerDraft, restored: restored)
                 }
             }
             Section {
@@ -227,7 +315,7 @@ struct DangerStatementsView: View {
             }
         }
         .navigationTitle(tr("danger_statements"))
-        .task { await store.load() }
+        .task { await store.load(); restored = await store.dangerDraft.open() }
     }
 }
 
@@ -297,7 +385,7 @@ enum CheckInReminder {
 struct LoneWorkingView: View {
     @StateObject var store: CheckInStore
     @State private var until = Date().addingTimeInterval(3600)
-    @State private var note = ""
+    @State private var restored = false
 
     var body: some View {
         Form {
@@ -305,10 +393,12 @@ struct LoneWorkingView: View {
                 if store.checkedOut { Text(tr("checked_out")) }
                 Text(tr("check_in_hint"))
                 DatePicker(tr("check_in_until"), selection: $until, in: Date()..., displayedComponents: [.date, .hourAndMinute])
-                TextField(tr("check_in_note"), text: $note, axis: .vertical)
+                // The note is its draft: saved on every keystroke, restored after a killed app, deleted once checked in.
+                DraftTextField(draft: store.noteDraft, title: tr("check_in_note"), name: DraftField.note, multiline: true)
                 ErrorLine(message: store.error)
-                Button(tr("check_in_action")) { Task { await store.checkIn(until: until, note: note); if store.active { note = "" } } }
+                Button(tr("check_in_action")) { Task { await store.submit(until: until) } }
                     .disabled(store.working)
+                DraftControls(draft: store.noteDraft, restored: restored)
             } else {
                 if let timer = store.timer {
                     // OVERDUE in words and bold; red only repeats it.
@@ -335,7 +425,7 @@ struct LoneWorkingView: View {
             }
         }
         .navigationTitle(tr("check_in_title"))
-        .task { await store.load(); until = store.defaultUntil() }
+        .task { await store.load(); until = store.defaultUntil(); restored = await store.noteDraft.open() }
         .onChange(of: store.until) { deadline in CheckInReminder.schedule(at: store.active ? deadline : nil) }
         // The running timer: one tick a second while the screen is shown (no core call).
         .task {

@@ -70,10 +70,30 @@ struct CaseloadView: View {
     @StateObject var store: CaseloadStore
     let vault: OutreachVault
     @EnvironmentObject var app: AppStore
+    /// Forms left unfinished (a killed app, a flat battery), offered first.
+    @StateObject private var drafts: DraftsStore
+
+    init(store: CaseloadStore, vault: OutreachVault) {
+        _store = StateObject(wrappedValue: store)
+        self.vault = vault
+        _drafts = StateObject(wrappedValue: DraftsStore(vault: vault))
+    }
 
     var body: some View {
         List {
             NavigationLink(tr("new_case")) { NewCaseView(store: NewCaseStore(vault: vault), vault: vault) }
+            if !drafts.items.isEmpty {
+                Section(tr("drafts_title")) {
+                    ForEach(drafts.items) { d in
+                        NavigationLink(destination: draftScreen(d)) {
+                            Text(tr("draft_line", tr(d.labelKey), d.name ?? tr("draft_case_unknown"),
+                                    String(d.updatedAt.prefix(16)).replacingOccurrences(of: "T", with: " ")))
+                        }
+                        .swipeActions { Button(tr("discard"), role: .destructive) { Task { await drafts.discard(d.draftId) } } }
+                    }
+                    ErrorLine(message: drafts.error)
+                }
+            }
             ForEach(store.rows) { row in
                 NavigationLink(destination: CaseView(store: CaseStore(vault: vault, caseId: row.id), vault: vault)) {
                     VStack(alignment: .leading) {
@@ -100,7 +120,18 @@ struct CaseloadView: View {
             NavigationLink(tr("sync_title")) { SyncView(store: SyncStore(vault: vault)) }
             NavigationLink(tr("settings_title")) { SettingsView(store: SettingsStore(vault: vault, keyStore: app.keyStore)) }
         }
-        .task { await store.refresh() }
+        .task { await store.refresh(); await drafts.load() }
+    }
+
+    /// The screen that restores a draft: its form's screen for its case.
+    @ViewBuilder
+    private func draftScreen(_ d: DraftsStore.Item) -> some View {
+        switch d.form {
+        case nil: ContactView(store: ContactStore(vault: vault, caseId: d.caseId))
+        case .concern?: ConcernsView(store: ConcernsStore(vault: vault, caseId: d.caseId))
+        // The practice screens are built in PracticeViews.swift (their memberwise initialisers are file-private).
+        case .some(let form): PracticeDraftScreen(vault: vault, caseId: d.caseId, form: form)
+        }
     }
 
     private func syncLabel(_ s: CaseSyncState) -> String {
@@ -388,22 +419,28 @@ struct ContactView: View {
 /// Concerns: open first, most severe first; raise, escalate, change, close.
 struct ConcernsView: View {
     @StateObject var store: ConcernsStore
-    @State private var category = ""
-    @State private var description = ""
-    @State private var severity: Severity = Vocab.core.severities.last?.value ?? .high
+    @State private var restored = false
     @State private var escalateTo = ""
 
     var body: some View {
         List {
+            // The new concern is typed into its draft: saved on every keystroke,
+            // restored after a killed app, deleted once raised or cleared.
             Section(tr("raise_concern")) {
-                TextField(tr("concern_category"), text: $category)
-                Picker(tr("severity"), selection: $severity) {
-                    ForEach(store.severities, id: \.self) { Text(label($0)).tag($0) }
-                }
-                TextField(tr("concern_description"), text: $description, axis: .vertical)
+                DraftTextField(draft: store.concernDraft, title: tr("concern_category"), name: DraftField.category)
+                // Shown as the most severe until one is picked (saved with the form, not on opening).
+                DraftChoice(draft: store.concernDraft, title: tr("severity"), name: DraftField.severity,
+                            options: store.severities, word: Vocab.word, text: label, fallback: store.severities.last)
+                DraftTextField(draft: store.concernDraft, title: tr("concern_description"), name: DraftField.description, multiline: true)
                 Button(tr("raise_concern")) {
-                    Task { if await store.raise(category: category, severity: severity, description: description) { category = ""; description = "" } }
+                    Task {
+                        if store.concernDraft.value(DraftField.severity) == nil, let most = store.severities.last {
+                            store.concernDraft.set(DraftField.severity, Vocab.word(most))
+                        }
+                        await store.submit()
+                    }
                 }
+                DraftControls(draft: store.concernDraft, restored: restored)
             }
             ErrorLine(message: store.error)
             TextField(tr("escalate_to"), text: $escalateTo)
@@ -430,7 +467,7 @@ struct ConcernsView: View {
             }
         }
         .navigationTitle(tr("concerns_title"))
-        .task { await store.load() }
+        .task { await store.load(); restored = await store.concernDraft.open() }
     }
 }
 

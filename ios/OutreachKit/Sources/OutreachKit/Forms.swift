@@ -45,8 +45,10 @@ public final class NewCaseStore: ObservableObject {
 }
 
 /// Safeguarding concerns on one case: raise, update (status, severity,
-/// escalation), listed open first, most severe first, then newest. (As
-/// Android's `ConcernsModel`.)
+/// escalation), listed open first, most severe first, then newest. The form
+/// for a new concern keeps a draft (`concernDraft`: saved on every edit,
+/// restored when opened again for the case after a killed app, deleted once
+/// raised). (As Android's `ConcernsModel`.)
 @MainActor
 public final class ConcernsStore: ObservableObject {
     public struct Item: Identifiable, Sendable {
@@ -64,7 +66,15 @@ public final class ConcernsStore: ObservableObject {
     public var severities: [Severity] { Vocab.core.severities.map(\.value) }
     public var statuses: [ConcernStatus] { Vocab.core.concernStatuses.map(\.value) }
 
-    public init(vault: OutreachVault, caseId: String) { self.vault = vault; self.caseId = caseId }
+    /// The form for a new concern: `DraftField.category`, `.severity` (the core's word), `.description`, `.escalatedTo`.
+    public let concernDraft: FormDraftKeeper
+
+    public init(vault: OutreachVault, caseId: String) {
+        self.vault = vault
+        self.caseId = caseId
+        concernDraft = FormDraftKeeper(vault: vault, caseId: caseId, form: .concern)
+        concernDraft.onError = { [weak self] message in if let message { self?.error = message } }
+    }
 
     public func load() async {
         let vault = self.vault, id = caseId
@@ -79,20 +89,37 @@ public final class ConcernsStore: ObservableObject {
         } catch { self.error = Messages.of(error) }
     }
 
+    /// Raises a concern (naming who it was escalated to marks it escalated). The form's draft is deleted.
     @discardableResult
-    public func raise(category: String, severity: Severity, description: String) async -> Bool {
+    public func raise(category: String, severity: Severity, description: String, escalatedTo: String? = nil) async -> Bool {
         let vault = self.vault, id = caseId
+        let escalated = escalatedTo.flatMap { $0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? nil : $0 }
         do {
             _ = try await Core.run {
-                try vault.addConcern(caseId: id, concern: ConcernInput(category: category, severity: severity, description: description))
+                try vault.addConcern(caseId: id, concern: ConcernInput(category: category, severity: severity, description: description,
+                                                                      escalatedTo: escalated))
             }
             error = nil
+            await concernDraft.done()
             await load()
             return true
         } catch {
             self.error = Messages.of(error)
             return false
         }
+    }
+
+    /// Raises the concern as typed in `concernDraft`; no severity chosen is refused in plain words.
+    @discardableResult
+    public func submit() async -> Bool {
+        await concernDraft.flush()
+        let d = concernDraft
+        guard let severity = d.value(DraftField.severity).flatMap({ w in Vocab.core.severities.first { $0.word == w }?.value }) else {
+            error = Messages.of(OutreachError.InvalidInput(detail: "severity: choose how severe it is"))
+            return false
+        }
+        return await raise(category: d[DraftField.category], severity: severity, description: d[DraftField.description],
+                           escalatedTo: d.value(DraftField.escalatedTo))
     }
 
     /// Changes what is given; naming who it was escalated to marks it escalated (the core's rule).

@@ -8,7 +8,20 @@ import OutreachFFI
 // PracticeModels.kt and SafetyModels.kt: `@MainActor` stores, every blocking
 // core call in `Core.run`, the core's `async` calls (check-in, alerts)
 // awaited directly; lists from the core's vocabulary, refusals in plain
-// words through `Messages`.
+// words through `Messages`. Every form with free text keeps a draft
+// (`FormDraftKeeper`, Drafts.swift): saved on every edit, restored when the
+// form is opened again for the case after a killed app, deleted on submit.
+// Field names are Android's (`DraftField`).
+
+/// The names of the forms' fields in their drafts (the same as Android's).
+public enum DraftField {
+    public static let agency = "agency", reason = "reason", date = "date", status = "status"
+    public static let kind = "kind", attendees = "attendees", summary = "summary"
+    public static let what = "what"
+    public static let danger = "danger", safetyGoal = "safety_goal"
+    public static let category = "category", severity = "severity", description = "description", escalatedTo = "escalated_to"
+    public static let note = "note"
+}
 
 extension Dates {
     /// A `YYYY-MM-DD` day from the core, for a date picker (nil if unreadable).
@@ -42,8 +55,28 @@ public final class PracticeStore: ObservableObject {
     @Published public var error: String?
     private let vault: OutreachVault
     public let caseId: String
+    /// The forms in progress, each saved on every edit (open each with `open()` when its form is shown).
+    public let referralDraft: FormDraftKeeper
+    public let meetingDraft: FormDraftKeeper
+    public let consentDraft: FormDraftKeeper
+    public let dangerDraft: FormDraftKeeper
 
-    public init(vault: OutreachVault, caseId: String) { self.vault = vault; self.caseId = caseId }
+    public init(vault: OutreachVault, caseId: String) {
+        self.vault = vault
+        self.caseId = caseId
+        referralDraft = FormDraftKeeper(vault: vault, caseId: caseId, form: .referral)
+        meetingDraft = FormDraftKeeper(vault: vault, caseId: caseId, form: .meeting)
+        consentDraft = FormDraftKeeper(vault: vault, caseId: caseId, form: .consent)
+        dangerDraft = FormDraftKeeper(vault: vault, caseId: caseId, form: .dangerStatement)
+        for keeper in [referralDraft, meetingDraft, consentDraft, dangerDraft] {
+            keeper.onError = { [weak self] message in if let message { self?.error = message } }
+        }
+    }
+
+    /// Restores the case's saved drafts of these forms (a killed app's).
+    public func openDrafts() async {
+        for keeper in [referralDraft, meetingDraft, consentDraft, dangerDraft] { await keeper.open() }
+    }
 
     /// The lists the forms offer: the core's, in its order.
     public var referralStatuses: [ReferralStatus] { Vocab.core.referralStatuses.map(\.value) }
@@ -97,24 +130,60 @@ public final class PracticeStore: ObservableObject {
         typed.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 
-    /// A referral on `day` (nil: today); the status left unset is the core's default (made).
+    /// A referral on `day` (nil: today); the status left unset is the core's default (made). The form's draft is deleted.
     @discardableResult
     public func addReferral(agency: String, reason: String, day: Date?, status: ReferralStatus?) async -> Bool {
         let input = ReferralInput(agency: agency, reason: reason, date: day.map(Dates.day), status: status)
-        return await write { v, id in try await Core.run { _ = try v.addReferral(caseId: id, referral: input) } }
+        let ok = await write { v, id in try await Core.run { _ = try v.addReferral(caseId: id, referral: input) } }
+        if ok { await referralDraft.done() }
+        return ok
+    }
+
+    /// The referral as typed in `referralDraft`.
+    @discardableResult
+    public func submitReferral() async -> Bool {
+        await referralDraft.flush()
+        let d = referralDraft
+        let status = d.value(DraftField.status).flatMap { w in Vocab.core.referralStatuses.first { $0.word == w }?.value }
+        return await addReferral(agency: d[DraftField.agency], reason: d[DraftField.reason],
+                                 day: d.value(DraftField.date).flatMap(Dates.parseDay), status: status)
     }
 
     @discardableResult
     public func addMeeting(kind: MeetingKind, day: Date, attendees: String, summary: String) async -> Bool {
         let input = MeetingInput(kind: kind, date: Dates.day(day), attendees: Self.attendees(attendees), summary: summary)
-        return await write { v, id in try await Core.run { _ = try v.addMeeting(caseId: id, meeting: input) } }
+        let ok = await write { v, id in try await Core.run { _ = try v.addMeeting(caseId: id, meeting: input) } }
+        if ok { await meetingDraft.done() }
+        return ok
     }
 
-    /// Consent given on `day` (nil: today).
+    /// The meeting as typed in `meetingDraft` (no day picked: today); no kind chosen is refused in plain words.
+    @discardableResult
+    public func submitMeeting() async -> Bool {
+        await meetingDraft.flush()
+        let d = meetingDraft
+        guard let kind = d.value(DraftField.kind).flatMap({ w in Vocab.core.meetingKinds.first { $0.word == w }?.value }) else {
+            error = Messages.of(OutreachError.InvalidInput(detail: "kind: choose the kind of meeting"))
+            return false
+        }
+        return await addMeeting(kind: kind, day: d.value(DraftField.date).flatMap(Dates.parseDay) ?? Date(),
+                                attendees: d[DraftField.attendees], summary: d[DraftField.summary])
+    }
+
+    /// Consent given on `day` (nil: today). The form's draft is deleted.
     @discardableResult
     public func giveConsent(what: String, day: Date?) async -> Bool {
         let input = ConsentInput(what: what, givenOn: day.map(Dates.day))
-        return await write { v, id in try await Core.run { _ = try v.addConsent(caseId: id, consent: input) } }
+        let ok = await write { v, id in try await Core.run { _ = try v.addConsent(caseId: id, consent: input) } }
+        if ok { await consentDraft.done() }
+        return ok
+    }
+
+    /// The consent as typed in `consentDraft`.
+    @discardableResult
+    public func submitConsent() async -> Bool {
+        await consentDraft.flush()
+        return await giveConsent(what: consentDraft[DraftField.what], day: consentDraft.value(DraftField.date).flatMap(Dates.parseDay))
     }
 
     /// She withdrew consent on `day` (nil: today); the record stays, with the day.
@@ -124,9 +193,19 @@ public final class PracticeStore: ObservableObject {
         return await write { v, id in try await Core.run { try v.withdrawConsent(caseId: id, consentId: consentId, date: date) } }
     }
 
+    /// A danger statement with its safety goal. The form's draft is deleted.
     @discardableResult
     public func addDanger(danger: String, safetyGoal: String) async -> Bool {
-        await write { v, id in try await Core.run { _ = try v.addDangerStatement(caseId: id, danger: danger, safetyGoal: safetyGoal) } }
+        let ok = await write { v, id in try await Core.run { _ = try v.addDangerStatement(caseId: id, danger: danger, safetyGoal: safetyGoal) } }
+        if ok { await dangerDraft.done() }
+        return ok
+    }
+
+    /// The statement as typed in `dangerDraft`.
+    @discardableResult
+    public func submitDanger() async -> Bool {
+        await dangerDraft.flush()
+        return await addDanger(danger: dangerDraft[DraftField.danger], safetyGoal: dangerDraft[DraftField.safetyGoal])
     }
 
     /// Revises the danger, the safety goal or both (nil leaves one as it is).
@@ -188,11 +267,15 @@ public final class CheckInStore: ObservableObject {
     public let caseId: String
     /// Extensions to offer, in minutes.
     public let extensions = [15, 30, 60]
+    /// The note in progress (`DraftField.note`), saved on every edit; deleted once checked in.
+    public let noteDraft: FormDraftKeeper
 
     public init(vault: OutreachVault, caseId: String, now: @escaping @Sendable () -> Date = { Date() }) {
         self.vault = vault
         self.caseId = caseId
         self.now = now
+        noteDraft = FormDraftKeeper(vault: vault, caseId: caseId, form: .checkIn)
+        noteDraft.onError = { [weak self] message in if let message { self?.error = message } }
     }
 
     public var active: Bool { current != nil && !checkOutNotSent }
@@ -239,10 +322,18 @@ public final class CheckInStore: ObservableObject {
     }
 
     /// Checks in until `until`, with a note only she and her team's supervisors can read.
+    /// Once the phone holds the check-in (sent or NOT SENT) the note's draft is deleted.
     public func checkIn(until: Date, note: String?) async {
         let vault = self.vault, id = caseId
         let note = note.flatMap { $0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? nil : $0 }
         await attempt { try await vault.checkIn(caseId: id, until: Dates.instant(until), note: note) }
+        if error == nil && current != nil { await noteDraft.done() }
+    }
+
+    /// Checks in with the note as typed in `noteDraft`.
+    public func submit(until: Date) async {
+        await noteDraft.flush()
+        await checkIn(until: until, note: noteDraft.value(DraftField.note))
     }
 
     public func extend(minutes: Int) async {

@@ -392,7 +392,8 @@ public final class ContactStore: ObservableObject {
         let vault = self.vault, id = caseId, now = self.now()
         do {
             let (savedId, saved, every) = try await Core.run { () -> (String?, VisitDraft?, UInt32?) in
-                if let s = try vault.drafts().first(where: { $0.caseId == id }) {
+                // The case's contact-record draft (other forms' drafts are restored by their stores).
+                if let s = try vault.drafts().first(where: { $0.caseId == id && $0.form == nil }) {
                     return (s.draftId, try vault.restoreDraft(draftId: s.draftId).draft, nil)
                 }
                 return (nil, nil, try vault.caseRecord(caseId: id).programme.contactEveryDays)

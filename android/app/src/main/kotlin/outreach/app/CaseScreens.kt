@@ -177,28 +177,31 @@ fun ConcernsScreen(repo: OutreachRepository, caseId: String) {
     val concerns by model.concerns.collectAsState()
     val error by model.error.collectAsState()
     val scope = rememberCoroutineScope()
-    var category by remember { mutableStateOf("") }
-    var description by remember { mutableStateOf("") }
-    var severity by remember { mutableStateOf(model.severities.last()) }
+    // The new concern is typed into its draft: saved on every keystroke,
+    // restored after a killed app, deleted once raised or cleared.
+    val fields by model.draft.fields.collectAsState()
+    var restored by remember { mutableStateOf(false) }
     var escalateTo by remember { mutableStateOf("") }
-    LaunchedEffect(caseId) { model.load() }
+    LaunchedEffect(caseId) { model.load(); restored = model.draft.open() }
+    // Shown as picked until another is chosen: the most severe (saved with the form, not on opening).
+    val severity = fields[ConcernsModel.SEVERITY]?.let { model.severity() } ?: model.severities.last()
     LazyColumn(pad.fillMaxSize(), verticalArrangement = Arrangement.spacedBy(12.dp)) {
         item { Heading(stringResource(R.string.concerns_title), large = true) }
         item { Heading(stringResource(R.string.raise_concern)) }
         item {
-            OutlinedTextField(category, { category = it }, label = { Text(stringResource(R.string.concern_category)) },
-                modifier = Modifier.fillMaxWidth())
+            OutlinedTextField(fields[ConcernsModel.CATEGORY] ?: "", { v -> scope.now { model.setCategory(v) } },
+                label = { Text(stringResource(R.string.concern_category)) }, modifier = Modifier.fillMaxWidth())
         }
-        item { Choices(stringResource(R.string.severity), model.severities, { it == severity }, { label(it) }) { severity = it } }
+        item { Choices(stringResource(R.string.severity), model.severities, { it == severity }, { label(it) }) { s -> scope.launch { model.setSeverity(s) } } }
         item {
-            OutlinedTextField(description, { description = it }, label = { Text(stringResource(R.string.concern_description)) },
-                modifier = Modifier.fillMaxWidth(), minLines = 3)
+            OutlinedTextField(fields[ConcernsModel.DESCRIPTION] ?: "", { v -> scope.now { model.setDescription(v) } },
+                label = { Text(stringResource(R.string.concern_description)) }, modifier = Modifier.fillMaxWidth(), minLines = 3)
         }
         item {
-            Button(onClick = {
-                scope.launch { if (model.raise(category, severity, description) != null) { category = ""; description = "" } }
-            }, modifier = tall.fillMaxWidth()) { Text(stringResource(R.string.raise_concern)) }
+            Button(onClick = { scope.launch { if (model.severity() == null) model.setSeverity(severity); model.submit() } },
+                modifier = tall.fillMaxWidth()) { Text(stringResource(R.string.raise_concern)) }
         }
+        item { FormDraftControls(model.draft, restored) }
         item { ErrorText(error) }
         item {
             OutlinedTextField(escalateTo, { escalateTo = it }, label = { Text(stringResource(R.string.escalate_to)) },

@@ -42,7 +42,7 @@ class MainActivity : FragmentActivity() {
                             CaseloadScreen(current, openCase = { nav.navigate("case/$it") }, newCase = { nav.navigate("new-case") },
                                 sync = { nav.navigate("sync") }, settings = { nav.navigate("settings") },
                                 review = { nav.navigate("review") }, alerts = { nav.navigate("alerts") },
-                                report = { nav.navigate("report") })
+                                report = { nav.navigate("report") }, openDraft = { nav.navigate(it) })
                         }
                         composable("new-case") {
                             NewCaseScreen(current) { id -> nav.popBackStack(); nav.navigate("case/$id") }

@@ -8,10 +8,12 @@ import androidx.compose.foundation.layout.fillMaxSize
 import androidx.compose.foundation.layout.fillMaxWidth
 import androidx.compose.foundation.lazy.LazyColumn
 import androidx.compose.foundation.lazy.items
+import androidx.compose.material3.AlertDialog
 import androidx.compose.material3.Button
 import androidx.compose.material3.OutlinedButton
 import androidx.compose.material3.OutlinedTextField
 import androidx.compose.material3.Text
+import androidx.compose.material3.TextButton
 import androidx.compose.runtime.Composable
 import androidx.compose.runtime.LaunchedEffect
 import androidx.compose.runtime.collectAsState
@@ -31,10 +33,11 @@ import kotlinx.coroutines.launch
 import outreach.shell.ClosureModel
 import outreach.shell.ConsentsModel
 import outreach.shell.DangerStatementsModel
+import outreach.shell.Dates
+import outreach.shell.FormDraftKeeper
 import outreach.shell.MeetingsModel
 import outreach.shell.OutreachRepository
 import outreach.shell.ReferralsModel
-import uniffi.outreach_ffi.ReferralStatus
 
 // The practice records of one case, each on its own screen opened from the
 // case screen: referrals, meetings, consent given and withdrawn, danger
@@ -42,6 +45,34 @@ import uniffi.outreach_ffi.ReferralStatus
 // come from the platform's date picker (default today), lists from the
 // core's vocabulary, every word from strings.xml, every control at least
 // 48 dp; a refusal is shown through ErrorText (words, not only red).
+// What is typed into a form is its draft (FormDraftKeeper): saved on every
+// keystroke, restored when the screen opens again for the case after the
+// app was killed (said so), deleted when the form is saved or cleared.
+
+/** "Restored what you typed" once a killed app's draft is back; a clear-form button that asks first. */
+@Composable
+fun FormDraftControls(draft: FormDraftKeeper, restored: Boolean) {
+    val scope = rememberCoroutineScope()
+    var confirm by remember { mutableStateOf(false) }
+    val fields by draft.fields.collectAsState()
+    Column {
+        if (restored && fields.isNotEmpty()) Text(stringResource(R.string.draft_restored))
+        if (fields.values.any { it.isNotBlank() }) {
+            OutlinedButton(onClick = { confirm = true }, modifier = tall.fillMaxWidth()) { Text(stringResource(R.string.discard_form)) }
+        }
+    }
+    if (confirm) {
+        AlertDialog(
+            onDismissRequest = { confirm = false },
+            title = { Text(stringResource(R.string.discard_form)) },
+            text = { Text(stringResource(R.string.discard_form_confirm)) },
+            confirmButton = {
+                TextButton(onClick = { confirm = false; scope.launch { draft.discard() } }, modifier = tall) { Text(stringResource(R.string.discard)) }
+            },
+            dismissButton = { TextButton(onClick = { confirm = false }, modifier = tall) { Text(stringResource(R.string.keep)) } },
+        )
+    }
+}
 
 /** The routes of the case's other screens (`<route>/{id}` in MainActivity). */
 object CaseRoutes {
@@ -60,36 +91,37 @@ fun ReferralsScreen(repo: OutreachRepository, caseId: String) {
     val referrals by model.items.collectAsState()
     val error by model.error.collectAsState()
     val scope = rememberCoroutineScope()
-    var agency by remember { mutableStateOf("") }
-    var reason by remember { mutableStateOf("") }
-    var date by remember { mutableStateOf(LocalDate.now()) }
-    var status by remember { mutableStateOf<ReferralStatus?>(null) }
-    LaunchedEffect(caseId) { model.load() }
+    val fields by model.draft.fields.collectAsState()
+    var restored by remember { mutableStateOf(false) }
+    // A draft left by a killed app is restored, not lost.
+    LaunchedEffect(caseId) { model.load(); restored = model.draft.open() }
+    val status = fields[ReferralsModel.STATUS]?.let { model.status() }
     LazyColumn(pad.fillMaxSize(), verticalArrangement = Arrangement.spacedBy(12.dp)) {
         item { Heading(stringResource(R.string.referrals_title), large = true) }
         item {
-            OutlinedTextField(agency, { agency = it }, label = { Text(stringResource(R.string.referral_agency)) },
-                modifier = Modifier.fillMaxWidth())
+            OutlinedTextField(fields[ReferralsModel.AGENCY] ?: "", { v -> scope.now { model.setAgency(v) } },
+                label = { Text(stringResource(R.string.referral_agency)) }, modifier = Modifier.fillMaxWidth())
         }
         item {
-            OutlinedTextField(reason, { reason = it }, label = { Text(stringResource(R.string.referral_reason)) },
-                modifier = Modifier.fillMaxWidth(), minLines = 2)
+            OutlinedTextField(fields[ReferralsModel.REASON] ?: "", { v -> scope.now { model.setReason(v) } },
+                label = { Text(stringResource(R.string.referral_reason)) }, modifier = Modifier.fillMaxWidth(), minLines = 2)
         }
-        item { DateField(stringResource(R.string.referral_made_on), date, { date = it }) }
+        item {
+            DateField(stringResource(R.string.referral_made_on), Dates.parseDate(fields[ReferralsModel.DATE]) ?: LocalDate.now(),
+                { d -> scope.launch { model.setDate(d) } })
+        }
         item {
             // Not picking one leaves the core's default (made).
             Choices(stringResource(R.string.referral_status), model.statuses, { it == status }, { label(it) }) {
-                status = if (status == it) null else it
+                val picked = if (status == it) null else it
+                scope.launch { model.setStatus(picked) }
             }
         }
         item { ErrorText(error) }
         item {
-            Button(onClick = {
-                scope.launch {
-                    if (model.add(agency, reason, date, status) != null) { agency = ""; reason = ""; status = null; date = LocalDate.now() }
-                }
-            }, modifier = tall.fillMaxWidth()) { Text(stringResource(R.string.add_referral)) }
+            Button(onClick = { scope.launch { model.submit() } }, modifier = tall.fillMaxWidth()) { Text(stringResource(R.string.add_referral)) }
         }
+        item { FormDraftControls(model.draft, restored) }
         item { Heading(stringResource(R.string.referrals_made)) }
         if (referrals.isEmpty()) item { Text(stringResource(R.string.none_yet)) }
         items(referrals, key = { it.id }) { r ->
@@ -110,29 +142,33 @@ fun MeetingsScreen(repo: OutreachRepository, caseId: String) {
     val meetings by model.items.collectAsState()
     val error by model.error.collectAsState()
     val scope = rememberCoroutineScope()
-    var kind by remember { mutableStateOf(model.kinds.first()) }
-    var date by remember { mutableStateOf(LocalDate.now()) }
-    var attendees by remember { mutableStateOf("") }
-    var summary by remember { mutableStateOf("") }
-    LaunchedEffect(caseId) { model.load() }
+    val fields by model.draft.fields.collectAsState()
+    var restored by remember { mutableStateOf(false) }
+    // A draft left by a killed app is restored, not lost.
+    LaunchedEffect(caseId) { model.load(); restored = model.draft.open() }
+    // Shown as picked until another is chosen: the core's first kind (saved with the form, not on opening).
+    val kind = fields[MeetingsModel.KIND]?.let { model.kind() } ?: model.kinds.first()
     LazyColumn(pad.fillMaxSize(), verticalArrangement = Arrangement.spacedBy(12.dp)) {
         item { Heading(stringResource(R.string.meetings_title), large = true) }
-        item { Choices(stringResource(R.string.meeting_kind), model.kinds, { it == kind }, { label(it) }) { kind = it } }
-        item { DateField(stringResource(R.string.meeting_date), date, { date = it }) }
+        item { Choices(stringResource(R.string.meeting_kind), model.kinds, { it == kind }, { label(it) }) { k -> scope.launch { model.setKind(k) } } }
         item {
-            OutlinedTextField(attendees, { attendees = it }, label = { Text(stringResource(R.string.meeting_attendees)) },
-                modifier = Modifier.fillMaxWidth())
+            DateField(stringResource(R.string.meeting_date), Dates.parseDate(fields[MeetingsModel.DATE]) ?: LocalDate.now(),
+                { d -> scope.launch { model.setDate(d) } })
         }
         item {
-            OutlinedTextField(summary, { summary = it }, label = { Text(stringResource(R.string.meeting_summary)) },
-                modifier = Modifier.fillMaxWidth(), minLines = 3)
+            OutlinedTextField(fields[MeetingsModel.ATTENDEES] ?: "", { v -> scope.now { model.setAttendees(v) } },
+                label = { Text(stringResource(R.string.meeting_attendees)) }, modifier = Modifier.fillMaxWidth())
+        }
+        item {
+            OutlinedTextField(fields[MeetingsModel.SUMMARY] ?: "", { v -> scope.now { model.setSummary(v) } },
+                label = { Text(stringResource(R.string.meeting_summary)) }, modifier = Modifier.fillMaxWidth(), minLines = 3)
         }
         item { ErrorText(error) }
         item {
-            Button(onClick = {
-                scope.launch { if (model.add(kind, date, attendees, summary) != null) { attendees = ""; summary = ""; date = LocalDate.now() } }
-            }, modifier = tall.fillMaxWidth()) { Text(stringResource(R.string.add_meeting)) }
+            Button(onClick = { scope.launch { if (model.kind() == null) model.setKind(kind); model.submit() } },
+                modifier = tall.fillMaxWidth()) { Text(stringResource(R.string.add_meeting)) }
         }
+        item { FormDraftControls(model.draft, restored) }
         item { Heading(stringResource(R.string.meetings_held)) }
         if (meetings.isEmpty()) item { Text(stringResource(R.string.none_yet)) }
         items(meetings, key = { it.id }) { m ->
@@ -152,22 +188,26 @@ fun ConsentScreen(repo: OutreachRepository, caseId: String) {
     val consents by model.items.collectAsState()
     val error by model.error.collectAsState()
     val scope = rememberCoroutineScope()
-    var what by remember { mutableStateOf("") }
-    var givenOn by remember { mutableStateOf(LocalDate.now()) }
+    val fields by model.draft.fields.collectAsState()
+    var restored by remember { mutableStateOf(false) }
     var withdrawOn by remember { mutableStateOf(LocalDate.now()) }
-    LaunchedEffect(caseId) { model.load() }
+    // A draft left by a killed app is restored, not lost.
+    LaunchedEffect(caseId) { model.load(); restored = model.draft.open() }
     LazyColumn(pad.fillMaxSize(), verticalArrangement = Arrangement.spacedBy(12.dp)) {
         item { Heading(stringResource(R.string.consent_title), large = true) }
         item {
-            OutlinedTextField(what, { what = it }, label = { Text(stringResource(R.string.consent_what)) },
-                modifier = Modifier.fillMaxWidth(), minLines = 2)
+            OutlinedTextField(fields[ConsentsModel.WHAT] ?: "", { v -> scope.now { model.setWhat(v) } },
+                label = { Text(stringResource(R.string.consent_what)) }, modifier = Modifier.fillMaxWidth(), minLines = 2)
         }
-        item { DateField(stringResource(R.string.consent_given_on), givenOn, { givenOn = it }) }
+        item {
+            DateField(stringResource(R.string.consent_given_on), Dates.parseDate(fields[ConsentsModel.DATE]) ?: LocalDate.now(),
+                { d -> scope.launch { model.setDate(d) } })
+        }
         item { ErrorText(error) }
         item {
-            Button(onClick = { scope.launch { if (model.give(what, givenOn) != null) { what = ""; givenOn = LocalDate.now() } } },
-                modifier = tall.fillMaxWidth()) { Text(stringResource(R.string.consent_give)) }
+            Button(onClick = { scope.launch { model.submit() } }, modifier = tall.fillMaxWidth()) { Text(stringResource(R.string.consent_give)) }
         }
+        item { FormDraftControls(model.draft, restored) }
         item { Heading(stringResource(R.string.consents_recorded)) }
         if (consents.isEmpty()) item { Text(stringResource(R.string.none_yet)) }
         if (consents.any { !it.withdrawn }) item { DateField(stringResource(R.string.consent_withdrawn_on), withdrawOn, { withdrawOn = it }) }
@@ -197,19 +237,25 @@ fun DangerStatementsScreen(repo: OutreachRepository, caseId: String) {
     val statements by model.items.collectAsState()
     val error by model.error.collectAsState()
     val scope = rememberCoroutineScope()
-    var danger by remember { mutableStateOf("") }
-    var safetyGoal by remember { mutableStateOf("") }
+    // A new statement is typed into the form's draft (restored after a killed
+    // app); a revision of an existing one is typed here and saved at once.
+    val fields by model.draft.fields.collectAsState()
+    var restored by remember { mutableStateOf(false) }
+    var revisedDanger by remember { mutableStateOf("") }
+    var revisedGoal by remember { mutableStateOf("") }
     var revising by remember { mutableStateOf<String?>(null) }
-    LaunchedEffect(caseId) { model.load() }
+    LaunchedEffect(caseId) { model.load(); restored = model.draft.open() }
     LazyColumn(pad.fillMaxSize(), verticalArrangement = Arrangement.spacedBy(12.dp)) {
         item { Heading(stringResource(R.string.danger_statements), large = true) }
         item {
-            OutlinedTextField(danger, { danger = it }, label = { Text(stringResource(R.string.danger)) },
-                modifier = Modifier.fillMaxWidth(), minLines = 2)
+            OutlinedTextField(if (revising == null) fields[DangerStatementsModel.DANGER] ?: "" else revisedDanger,
+                { v -> if (revising == null) scope.now { model.setDanger(v) } else revisedDanger = v },
+                label = { Text(stringResource(R.string.danger)) }, modifier = Modifier.fillMaxWidth(), minLines = 2)
         }
         item {
-            OutlinedTextField(safetyGoal, { safetyGoal = it }, label = { Text(stringResource(R.string.safety_goal)) },
-                modifier = Modifier.fillMaxWidth(), minLines = 2)
+            OutlinedTextField(if (revising == null) fields[DangerStatementsModel.SAFETY_GOAL] ?: "" else revisedGoal,
+                { v -> if (revising == null) scope.now { model.setSafetyGoal(v) } else revisedGoal = v },
+                label = { Text(stringResource(R.string.safety_goal)) }, modifier = Modifier.fillMaxWidth(), minLines = 2)
         }
         item { ErrorText(error) }
         item {
@@ -217,17 +263,18 @@ fun DangerStatementsScreen(repo: OutreachRepository, caseId: String) {
                 Button(onClick = {
                     scope.launch {
                         val id = revising
-                        val ok = if (id == null) model.add(danger, safetyGoal) != null else model.revise(id, danger, safetyGoal) != null
-                        if (ok) { danger = ""; safetyGoal = ""; revising = null }
+                        if (id == null) model.submit()
+                        else if (model.revise(id, revisedDanger, revisedGoal) != null) { revisedDanger = ""; revisedGoal = ""; revising = null }
                     }
                 }, modifier = tall) { Text(stringResource(if (revising == null) R.string.add_danger_statement else R.string.save_revision)) }
                 if (revising != null) {
-                    OutlinedButton(onClick = { revising = null; danger = ""; safetyGoal = "" }, modifier = tall) {
+                    OutlinedButton(onClick = { revising = null; revisedDanger = ""; revisedGoal = "" }, modifier = tall) {
                         Text(stringResource(R.string.cancel))
                     }
                 }
             }
         }
+        if (revising == null) item { FormDraftControls(model.draft, restored) }
         if (statements.isEmpty()) item { Text(stringResource(R.string.none_yet)) }
         items(statements, key = { it.id }) { d ->
             Column {
@@ -237,7 +284,7 @@ fun DangerStatementsScreen(repo: OutreachRepository, caseId: String) {
                 if (d.resolved) Text(vocabLabel("sos_statuses", "resolved"))
                 FlowRow(horizontalArrangement = Arrangement.spacedBy(8.dp)) {
                     val revise = stringResource(R.string.revise_named, d.danger)
-                    OutlinedButton(onClick = { revising = d.id; danger = d.danger; safetyGoal = d.safetyGoal },
+                    OutlinedButton(onClick = { revising = d.id; revisedDanger = d.danger; revisedGoal = d.safetyGoal },
                         modifier = tall.semantics { contentDescription = revise }) { Text(stringResource(R.string.revise)) }
                     OutlinedButton(onClick = { scope.launch { if (d.resolved) model.reopen(d.id) else model.resolve(d.id) } }, modifier = tall) {
                         Text(stringResource(if (d.resolved) R.string.reopen else R.string.resolve))

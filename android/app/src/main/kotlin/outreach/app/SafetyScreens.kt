@@ -66,10 +66,13 @@ fun CheckInScreen(repo: OutreachRepository, caseId: String) {
     val state by model.state.collectAsState()
     val scope = rememberCoroutineScope()
     var until by remember { mutableStateOf<ZonedDateTime>(model.defaultUntil()) }
-    var note by remember { mutableStateOf("") }
+    // The note is its draft: saved on every keystroke, restored after a killed app, deleted once checked in.
+    val fields by model.draft.fields.collectAsState()
+    val draftError by model.draftError.collectAsState()
+    var restored by remember { mutableStateOf(false) }
     val context = LocalContext.current
     val askToNotify = rememberLauncherForActivityResult(ActivityResultContracts.RequestPermission()) {}
-    LaunchedEffect(caseId) { model.load() }
+    LaunchedEffect(caseId) { model.load(); restored = model.draft.open() }
     // The timer outside the app: an ongoing notification counting down to the deadline.
     LaunchedEffect(state.until, state.active) {
         val deadline = state.until
@@ -90,17 +93,18 @@ fun CheckInScreen(repo: OutreachRepository, caseId: String) {
             item { Text(stringResource(R.string.check_in_hint)) }
             item { DateTimeField(stringResource(R.string.check_in_until), until, { until = it }) }
             item {
-                OutlinedTextField(note, { note = it }, label = { Text(stringResource(R.string.check_in_note)) },
-                    modifier = Modifier.fillMaxWidth(), minLines = 2)
+                OutlinedTextField(fields[CheckInModel.NOTE] ?: "", { v -> scope.now { model.setNote(v) } },
+                    label = { Text(stringResource(R.string.check_in_note)) }, modifier = Modifier.fillMaxWidth(), minLines = 2)
             }
-            item { ErrorText(state.error) }
+            item { ErrorText(state.error ?: draftError) }
             item {
                 Button(onClick = {
                     if (CheckInNotification.needsPermission(context)) askToNotify.launch(Manifest.permission.POST_NOTIFICATIONS)
-                    scope.launch { model.checkIn(until, note); if (model.state.value.active) note = "" }
+                    scope.launch { model.submit(until) }
                 }, enabled = !state.working,
                     modifier = tall.fillMaxWidth()) { Text(stringResource(R.string.check_in_action)) }
             }
+            item { FormDraftControls(model.draft, restored) }
         } else {
             val timer = state.timer
             if (timer != null) {

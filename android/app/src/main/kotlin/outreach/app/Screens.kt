@@ -13,6 +13,7 @@ import androidx.compose.foundation.lazy.items
 import androidx.compose.foundation.rememberScrollState
 import androidx.compose.foundation.text.KeyboardOptions
 import androidx.compose.foundation.verticalScroll
+import androidx.compose.material3.AlertDialog
 import androidx.compose.material3.Button
 import androidx.compose.material3.FilterChip
 import androidx.compose.material3.LinearProgressIndicator
@@ -20,6 +21,7 @@ import androidx.compose.material3.MaterialTheme
 import androidx.compose.material3.OutlinedButton
 import androidx.compose.material3.OutlinedTextField
 import androidx.compose.material3.Text
+import androidx.compose.material3.TextButton
 import androidx.compose.runtime.Composable
 import androidx.compose.runtime.LaunchedEffect
 import androidx.compose.runtime.collectAsState
@@ -31,6 +33,8 @@ import androidx.compose.runtime.setValue
 import androidx.compose.ui.Modifier
 import androidx.compose.ui.res.pluralStringResource
 import androidx.compose.ui.res.stringResource
+import androidx.compose.ui.semantics.contentDescription
+import androidx.compose.ui.semantics.semantics
 import androidx.compose.ui.text.font.FontWeight
 import androidx.compose.ui.text.input.KeyboardType
 import androidx.compose.ui.text.input.PasswordVisualTransformation
@@ -38,6 +42,7 @@ import androidx.compose.ui.unit.dp
 import kotlinx.coroutines.launch
 import outreach.shell.AutoLock
 import outreach.shell.ConflictModel
+import outreach.shell.DraftsModel
 import outreach.shell.EnrolModel
 import outreach.shell.OutreachRepository
 import outreach.shell.ReviewModel
@@ -46,6 +51,7 @@ import outreach.shell.SetupModel
 import outreach.shell.SyncModel
 import outreach.shell.UnlockModel
 import uniffi.outreach_ffi.CaseSyncState
+import uniffi.outreach_ffi.FormKind
 import uniffi.outreach_ffi.PlatformKeyStore
 import uniffi.outreach_ffi.ReviewState
 import uniffi.outreach_ffi.VisitDraft
@@ -136,11 +142,17 @@ fun CaseloadScreen(
     review: () -> Unit,
     alerts: () -> Unit = {},
     report: () -> Unit = {},
+    /** Opens the screen of an unfinished form (a route of [draftRoute]), which restores its draft. */
+    openDraft: (String) -> Unit = {},
 ) {
     val rows by repo.caseload.collectAsState()
     val scope = rememberCoroutineScope()
     var showClosed by remember { mutableStateOf(repo.includeClosed) }
-    LaunchedEffect(Unit) { repo.refresh() }
+    // Forms left unfinished (a killed app, a flat battery), offered first: contact records and the other forms.
+    val drafts = remember { DraftsModel(repo) }
+    val unfinished by drafts.items.collectAsState()
+    var confirmDiscard by remember { mutableStateOf<String?>(null) }
+    LaunchedEffect(Unit) { repo.refresh(); drafts.load() }
     val open = stringResource(R.string.open_case_action)
     Column(Modifier.fillMaxSize()) {
         Column(pad, verticalArrangement = Arrangement.spacedBy(8.dp)) {
@@ -155,6 +167,23 @@ fun CaseloadScreen(
             }
             FilterChip(showClosed, { showClosed = !showClosed; scope.launch { repo.showClosed(showClosed) } },
                 { Text(stringResource(R.string.show_closed)) }, modifier = tall)
+            if (unfinished.isNotEmpty()) {
+                Heading(stringResource(R.string.drafts_title))
+                unfinished.forEach { d ->
+                    val line = stringResource(R.string.draft_line, stringResource(draftFormLabel(d.form)),
+                        d.name ?: stringResource(R.string.draft_case_unknown), d.updatedAt.take(16).replace('T', ' '))
+                    Column {
+                        Text(line)
+                        FlowRow(horizontalArrangement = Arrangement.spacedBy(8.dp)) {
+                            val openNamed = stringResource(R.string.draft_open_named, line)
+                            OutlinedButton(onClick = { openDraft(draftRoute(d)) }, modifier = tall.semantics { contentDescription = openNamed }) {
+                                Text(stringResource(R.string.draft_open))
+                            }
+                            OutlinedButton(onClick = { confirmDiscard = d.draftId }, modifier = tall) { Text(stringResource(R.string.discard)) }
+                        }
+                    }
+                }
+            }
         }
         LazyColumn {
             items(rows, key = { it.summary.id }) { row ->
@@ -186,6 +215,41 @@ fun CaseloadScreen(
             }
         }
     }
+    confirmDiscard?.let { id ->
+        AlertDialog(
+            onDismissRequest = { confirmDiscard = null },
+            title = { Text(stringResource(R.string.discard_form)) },
+            text = { Text(stringResource(R.string.discard_form_confirm)) },
+            confirmButton = {
+                TextButton(onClick = { confirmDiscard = null; scope.launch { drafts.discard(id) } }, modifier = tall) {
+                    Text(stringResource(R.string.discard))
+                }
+            },
+            dismissButton = { TextButton(onClick = { confirmDiscard = null }, modifier = tall) { Text(stringResource(R.string.keep)) } },
+        )
+    }
+}
+
+/** The form's name in plain words (a contact record when [form] is null). */
+fun draftFormLabel(form: FormKind?): Int = when (form) {
+    null -> R.string.draft_form_contact
+    FormKind.REFERRAL -> R.string.draft_form_referral
+    FormKind.MEETING -> R.string.draft_form_meeting
+    FormKind.CONSENT -> R.string.draft_form_consent
+    FormKind.DANGER_STATEMENT -> R.string.draft_form_danger_statement
+    FormKind.CONCERN -> R.string.draft_form_concern
+    FormKind.CHECK_IN -> R.string.draft_form_check_in
+}
+
+/** The screen that restores a draft: its form's screen for its case. */
+fun draftRoute(d: DraftsModel.Item): String = when (d.form) {
+    null -> "contact/${d.caseId}"
+    FormKind.REFERRAL -> "${CaseRoutes.REFERRALS}/${d.caseId}"
+    FormKind.MEETING -> "${CaseRoutes.MEETINGS}/${d.caseId}"
+    FormKind.CONSENT -> "${CaseRoutes.CONSENT}/${d.caseId}"
+    FormKind.DANGER_STATEMENT -> "${CaseRoutes.DANGERS}/${d.caseId}"
+    FormKind.CONCERN -> "concerns/${d.caseId}"
+    FormKind.CHECK_IN -> "${CaseRoutes.CHECK_IN}/${d.caseId}"
 }
 
 /**

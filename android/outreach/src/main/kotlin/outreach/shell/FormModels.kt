@@ -8,6 +8,7 @@ import uniffi.outreach_ffi.CaseEdit
 import uniffi.outreach_ffi.ConcernInput
 import uniffi.outreach_ffi.ConcernStatus
 import uniffi.outreach_ffi.ConcernUpdate
+import uniffi.outreach_ffi.FormKind
 import uniffi.outreach_ffi.OutreachException
 import uniffi.outreach_ffi.OutreachVaultInterface
 import uniffi.outreach_ffi.Severity
@@ -68,7 +69,9 @@ class NewCaseModel(private val repo: OutreachRepository) {
 /**
  * Safeguarding concerns on one case: raise, update (status, severity,
  * escalation) and the list — open ones first, most severe first (the
- * core's order of severities), then the newest.
+ * core's order of severities), then the newest. The form for a new concern
+ * keeps a draft ([draft]: saved on every edit, restored when the form is
+ * opened again for the case after a killed app, deleted once raised).
  */
 class ConcernsModel(private val repo: OutreachRepository, val caseId: String) {
     data class Item(
@@ -118,14 +121,39 @@ class ConcernsModel(private val repo: OutreachRepository, val caseId: String) {
         null
     }
 
-    /** Raises a concern; returns its id, or null with [error] set. */
+    /** The form for a new concern: [CATEGORY], [SEVERITY], [DESCRIPTION] and [ESCALATED_TO], saved on every edit. */
+    val draft = FormDraftKeeper(repo, caseId, FormKind.CONCERN, _error)
+
+    suspend fun setCategory(v: String) = draft.set(CATEGORY, v)
+    suspend fun setSeverity(s: Severity) = draft.set(SEVERITY, Vocab.word(s))
+    suspend fun setDescription(v: String) = draft.set(DESCRIPTION, v)
+    suspend fun setEscalatedTo(v: String) = draft.set(ESCALATED_TO, v)
+    fun severity(): Severity? = draft.value(SEVERITY)?.let { w -> Vocab.core.severities.firstOrNull { it.word == w }?.value }
+
+    /** Raises a concern; returns its id, or null with [error] set. The form's draft is deleted. */
     suspend fun raise(category: String, severity: Severity, description: String, escalatedTo: String? = null) =
         attempt {
             it.addConcern(caseId, ConcernInput(category = category, severity = severity, description = description,
                 escalatedTo = escalatedTo?.ifBlank { null }))
+        }?.also { draft.done() }
+
+    /** Raises the concern as typed in [draft]; no severity chosen is refused in plain words. */
+    suspend fun submit(): String? {
+        val severity = severity() ?: run {
+            _error.value = Messages.of(OutreachException.InvalidInput("severity: choose how severe it is"))
+            return null
         }
+        return raise(draft[CATEGORY], severity, draft[DESCRIPTION], draft.value(ESCALATED_TO))
+    }
 
     /** Changes what is given; naming who it was escalated to marks it escalated (the core's rule). */
     suspend fun update(id: String, status: ConcernStatus? = null, severity: Severity? = null, escalatedTo: String? = null) =
         attempt { it.updateConcern(caseId, id, ConcernUpdate(status = status, severity = severity, escalatedTo = escalatedTo?.ifBlank { null })) }
+
+    companion object {
+        const val CATEGORY = "category"
+        const val SEVERITY = "severity"
+        const val DESCRIPTION = "description"
+        const val ESCALATED_TO = "escalated_to"
+    }
 }

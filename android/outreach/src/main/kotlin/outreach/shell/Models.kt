@@ -155,7 +155,8 @@ class ContactFormModel(
      */
     suspend fun start() {
         try {
-            val saved = repo.read { v -> v.drafts().firstOrNull { it.caseId == caseId } }
+            // The case's contact-record draft (another form's drafts are restored by their own holders).
+            val saved = repo.read { v -> v.drafts().firstOrNull { it.caseId == caseId && it.form == null } }
             if (saved != null) return restore(saved.draftId)
             val every = repo.read { it.caseRecord(caseId).programme.contactEveryDays } ?: Vocab.core.defaultContactEveryDays
             val now = clock()

@@ -7,6 +7,7 @@ import kotlinx.coroutines.flow.asStateFlow
 import uniffi.outreach_ffi.Case
 import uniffi.outreach_ffi.ConsentInput
 import uniffi.outreach_ffi.ExitReason
+import uniffi.outreach_ffi.FormKind
 import uniffi.outreach_ffi.MeetingInput
 import uniffi.outreach_ffi.MeetingKind
 import uniffi.outreach_ffi.OutreachException
@@ -24,7 +25,9 @@ import uniffi.outreach_ffi.SosUpdate
 // holds, writes through the core (which checks every field) and shows a
 // refusal in plain words through [Messages]; the lists a form offers are the
 // core's vocabulary, never copied here. Days come from the platform's date
-// picker (default: today), never typed.
+// picker (default: today), never typed. Each form with free text keeps a
+// draft ([FormDraftKeeper]: saved on every edit, restored when the form is
+// opened again for the case after a killed app, deleted on submit).
 
 /**
  * One list of a case's records: loads it from the case record, and runs a
@@ -33,8 +36,11 @@ import uniffi.outreach_ffi.SosUpdate
 abstract class CaseRecordsModel<T>(protected val repo: OutreachRepository, val caseId: String) {
     private val _items = MutableStateFlow<List<T>>(emptyList())
     val items: StateFlow<List<T>> = _items.asStateFlow()
-    private val _error = MutableStateFlow<String?>(null)
+    protected val _error = MutableStateFlow<String?>(null)
     val error: StateFlow<String?> = _error.asStateFlow()
+
+    /** The draft of this list's form, saved on every edit (its error is [error]). */
+    protected fun keeper(form: FormKind) = FormDraftKeeper(repo, caseId, form, _error)
 
     /** The list from the case record, in the order the screen shows it. */
     protected abstract fun itemsOf(case: Case): List<T>
@@ -77,9 +83,30 @@ class ReferralsModel(repo: OutreachRepository, caseId: String) : CaseRecordsMode
         .map { (id, r) -> Item(id, r.agency, r.reason, r.date, r.status, r.outcome) }
         .sortedByDescending { it.date }
 
-    /** Records a referral on [date] (null: today); its id, or null with [error] set. */
+    /** The form in progress: [AGENCY], [REASON], [DATE] and [STATUS], saved on every edit. */
+    val draft = keeper(FormKind.REFERRAL)
+
+    suspend fun setAgency(v: String) = draft.set(AGENCY, v)
+    suspend fun setReason(v: String) = draft.set(REASON, v)
+    suspend fun setDate(d: LocalDate?) = draft.set(DATE, d?.let(Dates::date) ?: "")
+    suspend fun setStatus(s: ReferralStatus?) = draft.set(STATUS, s?.let { Vocab.word(it) } ?: "")
+    fun date(): LocalDate? = Dates.parseDate(draft.value(DATE))
+    fun status(): ReferralStatus? = draft.value(STATUS)?.let { w -> Vocab.core.referralStatuses.firstOrNull { it.word == w }?.value }
+
+    /** Records a referral on [date] (null: today); its id, or null with [error] set. The form's draft is deleted. */
     suspend fun add(agency: String, reason: String, date: LocalDate?, status: ReferralStatus? = null) =
         attempt { it.addReferral(caseId, ReferralInput(agency = agency, reason = reason, date = date?.let(Dates::date), status = status)) }
+            ?.also { draft.done() }
+
+    /** Records the referral as typed in [draft]. */
+    suspend fun submit() = add(draft[AGENCY], draft[REASON], date(), status())
+
+    companion object {
+        const val AGENCY = "agency"
+        const val REASON = "reason"
+        const val DATE = "date"
+        const val STATUS = "status"
+    }
 }
 
 /** Family group conferences, network, professionals and review meetings, newest first. */
@@ -96,9 +123,36 @@ class MeetingsModel(repo: OutreachRepository, caseId: String) : CaseRecordsModel
     /** Who was there, as typed: names split at commas, blanks dropped. */
     fun attendees(typed: String): List<String> = typed.split(',').map { it.trim() }.filter { it.isNotEmpty() }
 
-    /** Records a meeting held on [date]; its id, or null with [error] set. */
+    /** The form in progress: [KIND], [DATE], [ATTENDEES] (as typed) and [SUMMARY], saved on every edit. */
+    val draft = keeper(FormKind.MEETING)
+
+    suspend fun setKind(k: MeetingKind) = draft.set(KIND, Vocab.word(k))
+    suspend fun setDate(d: LocalDate) = draft.set(DATE, Dates.date(d))
+    suspend fun setAttendees(v: String) = draft.set(ATTENDEES, v)
+    suspend fun setSummary(v: String) = draft.set(SUMMARY, v)
+    fun kind(): MeetingKind? = draft.value(KIND)?.let { w -> Vocab.core.meetingKinds.firstOrNull { it.word == w }?.value }
+    fun date(): LocalDate? = Dates.parseDate(draft.value(DATE))
+
+    /** Records a meeting held on [date]; its id, or null with [error] set. The form's draft is deleted. */
     suspend fun add(kind: MeetingKind, date: LocalDate, attendees: String, summary: String) =
         attempt { it.addMeeting(caseId, MeetingInput(kind = kind, date = Dates.date(date), attendees = attendees(attendees), summary = summary)) }
+            ?.also { draft.done() }
+
+    /** Records the meeting as typed in [draft] (no day picked: today); no kind chosen is refused in plain words. */
+    suspend fun submit(): String? {
+        val kind = kind() ?: run {
+            _error.value = Messages.of(uniffi.outreach_ffi.OutreachException.InvalidInput("kind: choose the kind of meeting"))
+            return null
+        }
+        return add(kind, date() ?: LocalDate.now(), draft[ATTENDEES], draft[SUMMARY])
+    }
+
+    companion object {
+        const val KIND = "kind"
+        const val DATE = "date"
+        const val ATTENDEES = "attendees"
+        const val SUMMARY = "summary"
+    }
 }
 
 /** Consents: what she agreed to and when; withdrawn ones stay listed, after the current ones. */
@@ -111,9 +165,24 @@ class ConsentsModel(repo: OutreachRepository, caseId: String) : CaseRecordsModel
         .map { (id, c) -> Item(id, c.what, c.givenOn, c.recordedBy, c.withdrawnOn) }
         .sortedWith(compareBy<Item> { it.withdrawn }.thenByDescending { it.givenOn })
 
-    /** Consent given on [on] (null: today); its id, or null with [error] set. */
+    /** The form in progress: [WHAT] and [DATE], saved on every edit. */
+    val draft = keeper(FormKind.CONSENT)
+
+    suspend fun setWhat(v: String) = draft.set(WHAT, v)
+    suspend fun setDate(d: LocalDate?) = draft.set(DATE, d?.let(Dates::date) ?: "")
+    fun date(): LocalDate? = Dates.parseDate(draft.value(DATE))
+
+    /** Consent given on [on] (null: today); its id, or null with [error] set. The form's draft is deleted. */
     suspend fun give(what: String, on: LocalDate? = null) =
-        attempt { it.addConsent(caseId, ConsentInput(what = what, givenOn = on?.let(Dates::date))) }
+        attempt { it.addConsent(caseId, ConsentInput(what = what, givenOn = on?.let(Dates::date))) }?.also { draft.done() }
+
+    /** Records the consent as typed in [draft]. */
+    suspend fun submit() = give(draft[WHAT], date())
+
+    companion object {
+        const val WHAT = "what"
+        const val DATE = "date"
+    }
 
     /** She withdrew consent on [on] (null: today). */
     suspend fun withdraw(id: String, on: LocalDate? = null) = attempt { it.withdrawConsent(caseId, id, on?.let(Dates::date)) }
@@ -131,7 +200,18 @@ class DangerStatementsModel(repo: OutreachRepository, caseId: String) : CaseReco
         .map { (id, d) -> Item(id, d.danger, d.safetyGoal, d.status == SosStatus.RESOLVED, d.addedAt) }
         .sortedWith(compareBy<Item> { it.resolved }.thenBy { it.addedAt })
 
-    suspend fun add(danger: String, safetyGoal: String) = attempt { it.addDangerStatement(caseId, danger, safetyGoal) }
+    /** The form for a new statement: [DANGER] and [SAFETY_GOAL], saved on every edit. */
+    val draft = keeper(FormKind.DANGER_STATEMENT)
+
+    suspend fun setDanger(v: String) = draft.set(DANGER, v)
+    suspend fun setSafetyGoal(v: String) = draft.set(SAFETY_GOAL, v)
+
+    /** Adds a statement; its id, or null with [error] set. The form's draft is deleted. */
+    suspend fun add(danger: String, safetyGoal: String) =
+        attempt { it.addDangerStatement(caseId, danger, safetyGoal) }?.also { draft.done() }
+
+    /** Adds the statement as typed in [draft]. */
+    suspend fun submit() = add(draft[DANGER], draft[SAFETY_GOAL])
 
     /** Revises the danger, the safety goal or both (null leaves one as it is). */
     suspend fun revise(id: String, danger: String? = null, safetyGoal: String? = null) =
@@ -140,6 +220,11 @@ class DangerStatementsModel(repo: OutreachRepository, caseId: String) : CaseReco
     suspend fun resolve(id: String) = attempt { it.updateSos(caseId, id, SosUpdate(status = SosStatus.RESOLVED)) }
 
     suspend fun reopen(id: String) = attempt { it.updateSos(caseId, id, SosUpdate(status = SosStatus.OPEN)) }
+
+    companion object {
+        const val DANGER = "danger"
+        const val SAFETY_GOAL = "safety_goal"
+    }
 }
 
 /**

@@ -11,6 +11,7 @@ import kotlinx.coroutines.flow.asStateFlow
 import uniffi.outreach_ffi.AlertView
 import uniffi.outreach_ffi.CheckInState
 import uniffi.outreach_ffi.CheckInView
+import uniffi.outreach_ffi.FormKind
 import uniffi.outreach_ffi.OutreachException
 import uniffi.outreach_ffi.Report
 import uniffi.outreach_ffi.ReportQuery
@@ -26,7 +27,9 @@ import uniffi.outreach_ffi.SafetyStatus
  * only this phone's safety state, no network. When the server has not heard
  * (no signal), the state says so in words: NOT SENT means no one will be
  * alerted, a check-out NOT SENT means the alert will still be raised until a
- * sync sends it. Overdue is said in words too, never only in red.
+ * sync sends it. Overdue is said in words too, never only in red. The note
+ * keeps a draft ([draft]: saved on every edit, restored when the screen is
+ * opened again for the case after a killed app, deleted once checked in).
  */
 class CheckInModel(
     private val repo: OutreachRepository,
@@ -66,6 +69,15 @@ class CheckInModel(
 
     private val _state = MutableStateFlow(State())
     val state: StateFlow<State> = _state.asStateFlow()
+
+    /** Refusals of the note's draft (a note too long), in plain words; the screen shows it with [State.error]. */
+    private val _draftError = MutableStateFlow<String?>(null)
+    val draftError: StateFlow<String?> = _draftError.asStateFlow()
+
+    /** The check-in note in progress ([NOTE]), saved on every edit. */
+    val draft = FormDraftKeeper(repo, caseId, FormKind.CHECK_IN, _draftError)
+
+    suspend fun setNote(v: String) = draft.set(NOTE, v)
 
     /** The until picker's default: an hour from now, to the minute. */
     fun defaultUntil(): ZonedDateTime = clock().plusHours(1).truncatedTo(ChronoUnit.MINUTES)
@@ -118,14 +130,27 @@ class CheckInModel(
         }
     }
 
-    /** Checks in until [until] (the pickers' time), with a note only she and her supervisors can read. */
-    suspend fun checkIn(until: ZonedDateTime, note: String? = null) =
+    /**
+     * Checks in until [until] (the pickers' time), with a note only she and
+     * her supervisors can read. Once the phone holds the check-in (sent or
+     * NOT SENT) the note's draft is deleted.
+     */
+    suspend fun checkIn(until: ZonedDateTime, note: String? = null) {
         attempt { repo.vault.checkIn(caseId, Dates.instant(until), note?.ifBlank { null }) }
+        if (_state.value.error == null && _state.value.checkIn != null) draft.done()
+    }
+
+    /** Checks in with the note as typed in [draft]. */
+    suspend fun submit(until: ZonedDateTime) = checkIn(until, draft.value(NOTE))
 
     /** Moves the deadline on by [minutes]. */
     suspend fun extend(minutes: Long) = attempt { repo.vault.extend(caseId, "${minutes}m") }
 
     suspend fun checkOut() = attempt(checkedOut = true) { repo.vault.checkOut(caseId) }
+
+    companion object {
+        const val NOTE = "note"
+    }
 }
 
 /**

@@ -54,6 +54,7 @@ fun main() = runBlocking {
         tests(tmp, server)
         appTests(tmp)
         practiceTests(tmp)
+        draftTests(tmp, server)
         check("no blocking core call ran on the UI thread" +
             (if (MainThreadGuard.violations.isEmpty()) "" else ": ${MainThreadGuard.violations.distinct()}"),
             MainThreadGuard.violations.isEmpty())

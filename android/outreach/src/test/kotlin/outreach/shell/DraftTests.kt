@@ -1,0 +1,179 @@
+// Tests of the drafts of every form with free text other than the contact
+// record (referral, meeting, consent, danger statement, concern, check-in
+// note), on the JVM against the host-built core and a real outreach-server:
+// typed into the holders, the app killed (holders and core object dropped,
+// not closed; a new core opened on the same files), the text back when the
+// form is opened again; gone after submit or discard; a field too long
+// refused in plain words with nothing saved. Called from ShellTests' main.
+package outreach.shell
+
+import java.io.File
+import java.time.LocalDate
+import java.time.ZonedDateTime
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.withContext
+import uniffi.outreach_ffi.*
+
+/** One form's holder, seen through what every form has: a text field, its error, its draft. */
+private class Typed(
+    val name: String,
+    val type: suspend (String) -> Unit,
+    val error: () -> String?,
+    val draft: FormDraftKeeper,
+)
+
+internal suspend fun draftTests(tmp: File, server: Server) {
+    val dir = File(tmp, "dee").path
+    val first = withContext(Dispatchers.IO) { MainThreadGuard.create(dir, "dee's passphrase", "Dee Hart", "West", null) }
+    val repo = OutreachRepository(first)
+    val enrol = EnrolModel(repo)
+    enrol.enrol(server.url, code(admin(server.data, "invite", "--name", "Dee Hart", "--role", "practitioner", "--team", "West")))
+    check("drafts: practitioner enrolled", enrol.state.value is EnrolModel.State.Enrolled)
+    val case = repo.write { it.createCase(CaseEdit(preferredName = "Mia")) }
+    val other = repo.write { it.createCase(CaseEdit(preferredName = "Zoe")) }
+
+    // --- Typed into every form; each edit saved at once.
+    val referrals = ReferralsModel(repo, case)
+    check("drafts: nothing to restore on a first opening", !referrals.draft.open() && referrals.draft.fields.value.isEmpty())
+    referrals.setAgency("Women's Aid")
+    referrals.setReason("Wants to know about refuge options")
+    referrals.setDate(LocalDate.parse("2026-11-20"))
+    referrals.setStatus(ReferralStatus.ACCEPTED)
+    val meetings = MeetingsModel(repo, case)
+    meetings.setKind(MeetingKind.FGC)
+    meetings.setDate(LocalDate.parse("2026-11-25"))
+    meetings.setAttendees("Mia, her aunt")
+    meetings.setSummary("Aunt will have the children on Fridays")
+    val consents = ConsentsModel(repo, case)
+    consents.setWhat("Share information with the school")
+    consents.setDate(LocalDate.parse("2026-11-03"))
+    val dangers = DangerStatementsModel(repo, case)
+    dangers.setDanger("He may turn up at the school gate")
+    dangers.setSafetyGoal("Mia and the children have a safe plan for pick-up")
+    val concerns = ConcernsModel(repo, case)
+    concerns.setCategory("domestic abuse")
+    concerns.setSeverity(Severity.HIGH)
+    concerns.setDescription("Bruise on her arm; said she fell")
+    concerns.setEscalatedTo("MASH")
+    val checkIn = CheckInModel(repo, case)
+    checkIn.setNote("Back door; a dog in the yard")
+    // The last keystroke of a word: saved too (a kill right after it loses nothing).
+    checkIn.setNote("Back door; a dog in the yard!")
+    ReferralsModel(repo, other).setAgency("Housing options")
+    val saved = repo.read { it.drafts() }
+    check("drafts: one draft per form, each saved on edit" + (saved.map { it.form }.let { " ($it)" }),
+        saved.filter { it.caseId == case }.mapNotNull { it.form }.toSet() == FormKind.entries.toSet() &&
+            saved.count { it.caseId == case } == 6 &&
+            listOf(referrals.error.value, meetings.error.value, consents.error.value, dangers.error.value, concerns.error.value,
+                checkIn.draftError.value).all { it == null })
+
+    // --- Killed: the holders and the core object are dropped without closing; a new core opens the same files.
+    val unlock = UnlockModel(dir, null, open = MainThreadGuard::open)
+    unlock.unlock("dee's passphrase")
+    val repo2 = (unlock.state.value as? UnlockModel.State.Unlocked)?.repository
+    check("drafts: a new core opens the killed app's files", repo2 != null)
+    if (repo2 == null) return
+
+    val r = ReferralsModel(repo2, case)
+    check("referral draft restored after a kill",
+        r.draft.open() && r.draft[ReferralsModel.AGENCY] == "Women's Aid" &&
+            r.draft[ReferralsModel.REASON] == "Wants to know about refuge options" &&
+            r.date() == LocalDate.parse("2026-11-20") && r.status() == ReferralStatus.ACCEPTED)
+    val m = MeetingsModel(repo2, case)
+    check("meeting draft restored after a kill",
+        m.draft.open() && m.kind() == MeetingKind.FGC && m.date() == LocalDate.parse("2026-11-25") &&
+            m.draft[MeetingsModel.ATTENDEES] == "Mia, her aunt" && m.draft[MeetingsModel.SUMMARY] == "Aunt will have the children on Fridays")
+    val c = ConsentsModel(repo2, case)
+    check("consent draft restored after a kill",
+        c.draft.open() && c.draft[ConsentsModel.WHAT] == "Share information with the school" && c.date() == LocalDate.parse("2026-11-03"))
+    val d = DangerStatementsModel(repo2, case)
+    check("danger statement draft restored after a kill",
+        d.draft.open() && d.draft[DangerStatementsModel.DANGER] == "He may turn up at the school gate" &&
+            d.draft[DangerStatementsModel.SAFETY_GOAL] == "Mia and the children have a safe plan for pick-up")
+    val k = ConcernsModel(repo2, case)
+    check("concern draft restored after a kill",
+        k.draft.open() && k.draft[ConcernsModel.CATEGORY] == "domestic abuse" && k.severity() == Severity.HIGH &&
+            k.draft[ConcernsModel.DESCRIPTION] == "Bruise on her arm; said she fell" && k.draft[ConcernsModel.ESCALATED_TO] == "MASH")
+    val ci = CheckInModel(repo2, case)
+    check("check-in note draft restored after a kill, to the last keystroke",
+        ci.draft.open() && ci.draft[CheckInModel.NOTE] == "Back door; a dog in the yard!")
+    val zoe = ReferralsModel(repo2, other)
+    check("drafts: each case gets its own draft back", zoe.draft.open() && zoe.draft[ReferralsModel.AGENCY] == "Housing options")
+
+    // The list offered on start: every draft, by its form in plain words, with her name.
+    val list = DraftsModel(repo2)
+    list.load()
+    val words = list.items.value.filter { it.caseId == case }.map { it.english.substringBefore(" for ") }.toSet()
+    check("drafts list: each form in plain words, with her name" + " ($words)",
+        list.error.value == null && words == setOf("Referral", "Meeting", "Consent", "Danger statement and safety goal",
+            "Safeguarding concern", "Lone-working check-in note") &&
+            list.items.value.all { it.name == if (it.caseId == case) "Mia" else "Zoe" } &&
+            FormKind.entries.all { DraftsModel.labelKey(it).startsWith("draft_form_") })
+    // The contact form restores contact records only, never another form's draft.
+    val contact = ContactFormModel(repo2, case)
+    contact.start()
+    check("contact form: another form's draft is not taken for a contact record", contact.draftId == null && contact.error.value == null)
+
+    // --- A choice not made: plain words, the draft kept.
+    m.draft.set(MeetingsModel.KIND, "")
+    check("meeting: no kind chosen refused in plain words, draft kept",
+        m.submit() == null && m.error.value?.startsWith("Please check") == true && m.draft.draftId != null)
+    m.setKind(MeetingKind.FGC)
+
+    // --- Submitted from the draft: recorded as typed, the draft gone.
+    check("referral submitted from its draft; draft gone",
+        r.submit() != null && r.error.value == null && r.draft.draftId == null && r.draft.fields.value.isEmpty() &&
+            r.items.value.single().let { it.agency == "Women's Aid" && it.date == "2026-11-20" && it.status == ReferralStatus.ACCEPTED })
+    check("meeting submitted from its draft; draft gone",
+        m.submit() != null && m.error.value == null && m.draft.draftId == null &&
+            m.items.value.single().let { it.kind == MeetingKind.FGC && it.attendees == listOf("Mia", "her aunt") })
+    check("consent submitted from its draft; draft gone",
+        c.submit() != null && c.draft.draftId == null && c.items.value.single().givenOn == "2026-11-03")
+    check("danger statement submitted from its draft; draft gone",
+        d.submit() != null && d.draft.draftId == null && d.items.value.single().danger == "He may turn up at the school gate")
+    check("concern submitted from its draft; draft gone",
+        k.submit() != null && k.draft.draftId == null &&
+            k.concerns.value.single().let { it.severity == Severity.HIGH && it.escalatedTo == "MASH" })
+    ci.submit(ZonedDateTime.now().plusHours(1))
+    check("checked in with the note from its draft; draft gone" + (ci.state.value.error?.let { " ($it)" } ?: ""),
+        ci.state.value.checkIn != null && ci.state.value.error == null && ci.draft.draftId == null)
+    ci.checkOut()
+    check("drafts: after submitting, only the other case's draft is left",
+        repo2.read { it.drafts() }.map { it.caseId } == listOf(other))
+
+    // --- A field too long (17 KiB): plain words, nothing saved; a saved draft keeps its last good text.
+    val big = "x".repeat(17 * 1024)
+    val forms = listOf(
+        ReferralsModel(repo2, case).let { h -> Typed("referral", { h.setReason(it) }, { h.error.value }, h.draft) },
+        MeetingsModel(repo2, case).let { h -> Typed("meeting", { h.setSummary(it) }, { h.error.value }, h.draft) },
+        ConsentsModel(repo2, case).let { h -> Typed("consent", { h.setWhat(it) }, { h.error.value }, h.draft) },
+        DangerStatementsModel(repo2, case).let { h -> Typed("danger statement", { h.setSafetyGoal(it) }, { h.error.value }, h.draft) },
+        ConcernsModel(repo2, case).let { h -> Typed("concern", { h.setDescription(it) }, { h.error.value }, h.draft) },
+        CheckInModel(repo2, case).let { h -> Typed("check-in note", { h.setNote(it) }, { h.draftError.value }, h.draft) },
+    )
+    for (f in forms) {
+        f.draft.open()
+        f.type(big)
+        val refused = f.error()?.let { it.startsWith("Please check") && it != Messages.UNEXPECTED } == true
+        val nothing = f.draft.draftId == null && repo2.read { v -> v.drafts().none { it.caseId == case } }
+        f.type("Short enough")
+        val savedOk = f.error() == null && f.draft.draftId != null
+        f.type(big)
+        val keeper = FormDraftKeeper(repo2, case, f.draft.form, kotlinx.coroutines.flow.MutableStateFlow(null))
+        val kept = f.error() != null && keeper.open() && keeper.fields.value.values.single() == "Short enough"
+        f.draft.discard()
+        val discarded = f.draft.draftId == null && repo2.read { v -> v.drafts().none { it.caseId == case } }
+        check("${f.name}: a 17 KiB field refused in plain words, nothing saved; the last good text kept; discarded",
+            refused && nothing && savedOk && kept && discarded)
+    }
+
+    // --- Discarded from the start-up list.
+    list.load()
+    list.discard(list.items.value.single().draftId)
+    check("drafts list: discarded", list.items.value.isEmpty() && list.error.value == null)
+
+    withContext(Dispatchers.IO) {
+        (first as AutoCloseable).close()
+        (repo2.vault as AutoCloseable).close()
+    }
+}
