@@ -114,8 +114,16 @@ pub struct RecoverArgs {
     #[arg(long, value_name = "FILE")]
     pub recovery_key: PathBuf,
     /// The server's data folder (the one holding outreach-server.db), or a copy of it; only read
-    #[arg(long, value_name = "DIR")]
-    pub server_data: PathBuf,
+    #[arg(
+        long,
+        value_name = "DIR",
+        required_unless_present = "database",
+        conflicts_with = "database"
+    )]
+    pub server_data: Option<PathBuf>,
+    /// Instead of --server-data: the server's PostgreSQL database (postgres://USER@HOST/DB), read in one read-only transaction
+    #[arg(long, value_name = "URL", env = "OUTREACH_SERVER_DATABASE")]
+    pub database: Option<String>,
     /// Recover only this case: a full case id or a unique prefix (repeat for several; default: all)
     #[arg(long = "case", value_name = "ID")]
     pub cases: Vec<String>,

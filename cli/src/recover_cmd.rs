@@ -20,7 +20,7 @@ use outreach_core::recover::{
     RecoveryRun,
 };
 use outreach_server::keys::{RecoveryKeyFileError, read_recovery_key};
-use outreach_server::storage::export::{ExportError, ServerData, SqliteSnapshot};
+use outreach_server::storage::export::{ExportError, PostgresSnapshot, ServerData, SqliteSnapshot};
 use serde::Serialize;
 use zeroize::Zeroizing;
 
@@ -69,6 +69,8 @@ pub enum RecoverFailure {
     Key(RecoverError),
     #[error("--server-data: {0}")]
     Data(ExportError),
+    #[error("--database: {0}")]
+    Database(ExportError),
     #[error(
         "--case {0}: no such case in the server's data (give a full case id, or a unique prefix of at least 4 characters)"
     )]
@@ -103,6 +105,7 @@ impl RecoverFailure {
             }
             RecoverFailure::Key(_) => ("recovery_key", Some("--recovery-key"), 1),
             RecoverFailure::Data(_) => ("server_data", Some("--server-data"), 1),
+            RecoverFailure::Database(_) => ("server_data", Some("--database"), 1),
             RecoverFailure::UnknownCase(_) => ("unknown_case", Some("--case"), 1),
             RecoverFailure::AmbiguousCase(_) => ("ambiguous_case", Some("--case"), 1),
             RecoverFailure::Exists(_) | RecoverFailure::Write { .. } => ("file", Some("--out"), 1),
@@ -300,12 +303,22 @@ fn case_line(c: &CaseRecovery) -> String {
 /// Runs `outreach recover`.
 pub fn run(a: &RecoverArgs, out: &Out) -> Result<(), RecoverFailure> {
     let key = read_key(&a.recovery_key)?;
-    recover_from(
-        &SqliteSnapshot::open(&a.server_data).map_err(RecoverFailure::Data)?,
-        key,
-        a,
-        out,
-    )
+    match (&a.database, &a.server_data) {
+        (Some(url), _) => recover_from(
+            &PostgresSnapshot::open(url).map_err(RecoverFailure::Database)?,
+            key,
+            a,
+            out,
+        ),
+        (None, Some(dir)) => recover_from(
+            &SqliteSnapshot::open(dir).map_err(RecoverFailure::Data)?,
+            key,
+            a,
+            out,
+        ),
+        // clap requires one of the two.
+        (None, None) => Err(RecoverFailure::Data(ExportError::NotInitialised)),
+    }
 }
 
 /// The run against any source of the server's data.
@@ -400,12 +413,21 @@ fn recover_from(
     }
 
     let cases: Vec<CaseRecovery> = results.iter().map(|(c, _)| c.clone()).collect();
-    let source = std::fs::canonicalize(&a.server_data).unwrap_or_else(|_| a.server_data.clone());
+    // Where the data came from, for the access log: the folder, or the
+    // database URL without its password.
+    let source = match (&a.database, &a.server_data) {
+        (Some(url), _) => outreach_server::storage::postgres::redact_url(url),
+        (None, Some(dir)) => std::fs::canonicalize(dir)
+            .unwrap_or_else(|_| dir.clone())
+            .display()
+            .to_string(),
+        (None, None) => String::new(),
+    };
     let run = RecoveryRun::new(
         now,
         &by,
         &org.name,
-        &source.display().to_string(),
+        &source,
         a.cases
             .iter()
             .map(|c| c.trim().to_ascii_lowercase())

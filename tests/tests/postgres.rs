@@ -64,3 +64,68 @@ fn two_devices_sync_through_a_server_on_postgres() {
     assert!(err.contains("--database"), "{err}");
     assert!(!err.contains("also-secret"), "{err}");
 }
+
+/// `outreach recover --database URL`: the DPO's recovery reads a server on
+/// PostgreSQL (one read-only transaction) and gives back every visit; a
+/// wrong URL is one line naming the flag, with no password in it.
+#[test]
+fn recover_reads_a_server_on_postgres() {
+    let Some(cluster) = testdb::cluster() else {
+        return;
+    };
+    let url = cluster.new_database();
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start_on(&tmp.path().join("server"), Some(&url), &[]);
+    let mut amy = Device::enrol(
+        &tmp.path().join("amy"),
+        "Amy",
+        &server.url(),
+        &server.invite("Amy", "practitioner", Some("north")),
+    );
+    let case = new_case(&mut amy.vault, "Jess");
+    let notes = ["Went with her to the GP", "Phoned her, all well"];
+    for n in notes {
+        visit(&mut amy.vault, &case, n);
+        amy.sync().unwrap();
+    }
+    let key = server.data.join(outreach_server::FIRST_RUN_RECOVERY_FILE);
+    let out = tmp.path().join("sar");
+    let run = |database: &str| {
+        std::process::Command::new(bin("outreach"))
+            .args(["recover", "--recovery-key"])
+            .arg(&key)
+            .args(["--database", database, "--out"])
+            .arg(&out)
+            .env_remove("OUTREACH_VAULT")
+            .env_remove("OUTREACH_SERVER_DATABASE")
+            .env("USER", "dpo-tester")
+            .output()
+            .unwrap()
+    };
+    let done = run(&url);
+    assert!(
+        done.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&done.stdout),
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let recovered: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join(format!("{case}.json"))).unwrap()).unwrap();
+    let mut got: Vec<String> = recovered["case"]["visits"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v["note"].as_str().unwrap().to_string())
+        .collect();
+    got.sort();
+    let mut want: Vec<String> = notes.iter().map(|n| n.to_string()).collect();
+    want.sort();
+    assert_eq!(got, want);
+
+    let wrong = run("postgres://dpo:secret-word@127.0.0.1:1/none");
+    assert_eq!(wrong.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&wrong.stderr);
+    assert!(err.contains("--database"), "{err}");
+    assert!(!err.contains("secret-word"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}

@@ -7,12 +7,13 @@
 //! and column names, log kinds), so it is spelled here, beside the code that
 //! writes it, and nowhere else. The recovery logic itself is in the core
 //! (`outreach_core::recover`), which never sees SQL; the shell joins the two.
-//! [`ServerData`] is the boundary: today a private copy of the SQLite file
-//! ([`SqliteSnapshot`]); a PostgreSQL backend (`--database URL`) implements
-//! the same trait.
+//! [`ServerData`] is the boundary: a private copy of the SQLite file
+//! ([`SqliteSnapshot`]), or one read-only transaction on a PostgreSQL
+//! database ([`PostgresSnapshot`], `--database URL`).
 
 use outreach_protocol::{Id, Role};
 
+pub use super::postgres::export::PostgresSnapshot;
 pub use super::sqlite::export::SqliteSnapshot;
 
 /// Why the server's data could not be read. One line each, no content.
@@ -36,6 +37,8 @@ pub enum ExportError {
     SchemaTooNew(i64),
     #[error("the server's database has no organisation: it was never initialised")]
     NotInitialised,
+    #[error("cannot connect to the database {0}")]
+    Connect(String),
 }
 
 /// The organisation: its id (part of every signature's associated data) and

@@ -49,6 +49,7 @@ pub use super::rules::CASE_REFUSED;
 /// Erasure, retention and the admin log.
 mod compact;
 mod erasure;
+pub(crate) mod export;
 /// Pulls: pages, grants, envelope needs, rotations due.
 mod pull;
 /// Pushes and rotations.
