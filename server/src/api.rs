@@ -979,12 +979,26 @@ async fn check_signed_headers(
     let known = authenticate(state, auth.as_ref(), &method, &uri).await?;
     let auth = auth.ok_or(Failure::new(ErrorCode::Internal, "unreachable"))?;
     let id = known.device.device_id;
+    let now = crate::now();
     state
         .guards
         .replay
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .admit(id, auth.nonce, crate::now())?;
+        .admit(id, auth.nonce, now)?;
+    if state.storage.shares_nonces() {
+        // Other instances share the database: the nonce is recorded there
+        // too, so a captured request cannot be replayed to one of them.
+        let storage = state.storage.clone();
+        let nonce = auth.nonce;
+        let expires = now + 2 * proto::MAX_CLOCK_SKEW_SECS + 1;
+        if !blocking(move || Ok(storage.admit_nonce(&id, &nonce, expires)?)).await? {
+            return Err(Failure::new(
+                ErrorCode::Replayed,
+                "this signed request was already used",
+            ));
+        }
+    }
     let slot = DeviceSlot::take(&state.guards, id)?;
     Ok((known, auth, slot))
 }

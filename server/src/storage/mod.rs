@@ -182,6 +182,23 @@ pub trait Storage: Send + Sync + 'static {
     /// Starts the storage's own background threads, if it has any (else
     /// they start when first needed).
     fn start_threads(&self) {}
+    /// Whether signed requests' nonces must be recorded in the database,
+    /// because other server instances share it (PostgreSQL): each instance
+    /// also keeps its own in-memory replay cache, which alone would let a
+    /// captured request be replayed once to another instance.
+    fn shares_nonces(&self) -> bool {
+        false
+    }
+    /// Records a signed request's nonce for every instance sharing the
+    /// database until `expires_at`; `false` if it was already used.
+    fn admit_nonce(
+        &self,
+        _device: &Id,
+        _nonce: &[u8; outreach_protocol::NONCE_LEN],
+        _expires_at: i64,
+    ) -> Result<bool> {
+        Ok(true)
+    }
     /// How many storage calls the server lets run at once. More than the
     /// backend can use only adds threads that take CPU from the ones that
     /// finish work (an embedded database's writer, above all).

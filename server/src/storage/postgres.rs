@@ -1028,8 +1028,36 @@ impl Storage for PostgresStorage {
     }
 
     /// PostgreSQL checkpoints by itself.
+    /// PostgreSQL checkpoints by itself; this drops expired request
+    /// nonces (called every second by the housekeeping task).
     fn checkpoint(&self) -> Result<()> {
+        self.write(|tx| {
+            tx.exec(
+                "DELETE FROM request_nonces WHERE expires_at < $1",
+                &[&crate::now()],
+            )
+        })?;
         Ok(())
+    }
+
+    fn shares_nonces(&self) -> bool {
+        true
+    }
+
+    fn admit_nonce(
+        &self,
+        device: &Id,
+        nonce: &[u8; proto::NONCE_LEN],
+        expires_at: i64,
+    ) -> Result<bool> {
+        let n = self.write(|tx| {
+            tx.exec(
+                "INSERT INTO request_nonces (device_id, nonce, expires_at) VALUES ($1, $2, $3)
+                 ON CONFLICT DO NOTHING",
+                &[&&device[..], &&nonce[..], &expires_at],
+            )
+        })?;
+        Ok(n == 1)
     }
 
     fn compact(

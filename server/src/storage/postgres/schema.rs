@@ -185,7 +185,21 @@ CREATE INDEX superseded_case ON superseded(case_id);
 CREATE INDEX superseded_at ON superseded(superseded_at);
 ";
 
-pub(super) const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2];
+/// v3: signed requests' nonces, shared by every instance on the database
+/// (an instance's own replay cache cannot see a request replayed to
+/// another); dropped once their request could no longer pass the clock
+/// check.
+pub(super) const SCHEMA_V3: &str = "
+CREATE TABLE request_nonces (
+    device_id  BYTEA NOT NULL,
+    nonce      BYTEA NOT NULL,
+    expires_at BIGINT NOT NULL,
+    PRIMARY KEY (device_id, nonce)
+);
+CREATE INDEX request_nonces_expiry ON request_nonces(expires_at);
+";
+
+pub(super) const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3];
 
 /// The schema version this server writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

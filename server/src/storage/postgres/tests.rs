@@ -439,3 +439,41 @@ fn a_wrong_url_is_one_line_without_the_password() {
     assert!(shown.contains("--database"), "{shown}");
     assert!(!shown.contains('\n'), "{shown}");
 }
+
+/// A request's nonce recorded by one instance is refused by another on the
+/// same database (two storages = two instances' pools), until it expires.
+#[test]
+fn a_nonce_is_admitted_once_across_instances() {
+    let Some(cluster) = testdb::cluster() else {
+        return;
+    };
+    let url = cluster.new_schema();
+    let a = PostgresStorage::open_with(&url, 2, true).expect("open a");
+    let b = PostgresStorage::open_with(&url, 2, true).expect("open b");
+    let device = [1u8; 16];
+    let nonce = [7u8; proto::NONCE_LEN];
+    let now = crate::now();
+    assert!(a.shares_nonces());
+    assert!(a.admit_nonce(&device, &nonce, now + 600).unwrap());
+    assert!(
+        !b.admit_nonce(&device, &nonce, now + 600).unwrap(),
+        "replayed to the other instance"
+    );
+    assert!(!a.admit_nonce(&device, &nonce, now + 600).unwrap());
+    // Another nonce, or the same nonce of another device: new.
+    assert!(
+        b.admit_nonce(&device, &[8u8; proto::NONCE_LEN], now + 600)
+            .unwrap()
+    );
+    assert!(b.admit_nonce(&[2u8; 16], &nonce, now + 600).unwrap());
+    // Expired entries go with the housekeeping.
+    assert!(
+        a.admit_nonce(&device, &[9u8; proto::NONCE_LEN], now - 1)
+            .unwrap()
+    );
+    b.checkpoint().unwrap();
+    assert!(
+        a.admit_nonce(&device, &[9u8; proto::NONCE_LEN], now + 600)
+            .unwrap()
+    );
+}
