@@ -34,7 +34,7 @@ use outreach_protocol::{
     RotateRequest, RotateResponse, TransferResponse,
 };
 use postgres::types::ToSql;
-use postgres::{IsolationLevel, NoTls, Row};
+use postgres::{IsolationLevel, Row};
 use r2d2_postgres::PostgresConnectionManager;
 
 use super::group::{PushJob, PushQueue};
@@ -64,6 +64,7 @@ mod schema;
 pub mod testdb;
 #[cfg(test)]
 mod tests;
+pub(crate) mod tls;
 
 pub use schema::SCHEMA_VERSION;
 
@@ -198,7 +199,7 @@ pub(crate) struct PgConn {
 }
 
 /// r2d2's manager for [`PgConn`]: `r2d2_postgres`'s, with the cache.
-pub(crate) struct Manager(PostgresConnectionManager<NoTls>);
+pub(crate) struct Manager(PostgresConnectionManager<tls::Tls>);
 
 impl r2d2::ManageConnection for Manager {
     type Connection = PgConn;
@@ -430,8 +431,11 @@ impl PostgresStorage {
         create: bool,
     ) -> std::result::Result<Self, OpenError> {
         let shown = redact_url(url);
-        let config: postgres::Config = url.parse().map_err(|_| OpenError::BadUrl(shown.clone()))?;
-        let manager = Manager(PostgresConnectionManager::new(config, NoTls));
+        let (config, tls) = tls::config(url).map_err(|reason| OpenError::Connect {
+            url: shown.clone(),
+            reason,
+        })?;
+        let manager = Manager(PostgresConnectionManager::new(config, tls));
         // One connection first, so that a wrong URL fails now with its reason.
         let mut first =
             r2d2::ManageConnection::connect(&manager).map_err(|e| OpenError::Connect {

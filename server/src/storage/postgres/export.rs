@@ -6,7 +6,6 @@
 use std::cell::RefCell;
 
 use outreach_protocol::{Id, RECOVERY_RECIPIENT, Role};
-use postgres::NoTls;
 
 use super::{connect_reason, redact_url, schema};
 use crate::storage::export::{ExportError, ExportedDevice, ExportedItem, ExportedOrg, ServerData};
@@ -44,11 +43,10 @@ impl PostgresSnapshot {
     /// transaction that every later read uses.
     pub fn open(url: &str) -> Result<Self, ExportError> {
         let shown = redact_url(url);
-        let config: postgres::Config = url
-            .parse()
-            .map_err(|_| ExportError::Connect(format!("{shown} is not a PostgreSQL URL")))?;
+        let (config, tls) =
+            super::tls::config(url).map_err(|e| ExportError::Connect(format!("{shown}: {e}")))?;
         let mut client = config
-            .connect(NoTls)
+            .connect(tls)
             .map_err(|e| ExportError::Connect(format!("{shown}: {}", connect_reason(&e))))?;
         match schema::check(&mut client) {
             Ok(true) => {}

@@ -105,8 +105,18 @@ fn start() -> Option<Cluster> {
         String::from_utf8_lossy(&out.stderr)
     );
     let port = free_port();
+    // TLS on, with a certificate made here for 127.0.0.1 (the tests of
+    // `sslmode=require` trust it through `sslrootcert`); connections that
+    // do not ask for TLS stay plain.
+    let tls = self_signed(&dir).map_or_else(String::new, |(cert, key)| {
+        format!(
+            " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+            cert.display(),
+            key.display()
+        )
+    });
     let options = format!(
-        "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300",
+        "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300{tls}",
         dir.display()
     );
     let out = tool(&bin, "pg_ctl")
@@ -143,6 +153,51 @@ fn start() -> Option<Cluster> {
         .stderr(std::process::Stdio::null())
         .spawn();
     Some(Cluster { port, dir })
+}
+
+/// A certificate and key for `127.0.0.1` made with `openssl` (installed with
+/// PostgreSQL's packages), readable by the server only; `None` without it.
+fn self_signed(dir: &Path) -> Option<(PathBuf, PathBuf)> {
+    let (cert, key) = (dir.join("server.crt"), dir.join("server.key"));
+    let ok = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args([
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        return None;
+    }
+    let _ = Command::new("chmod").arg("600").arg(&key).status();
+    if is_root() {
+        let _ = Command::new("chown")
+            .arg("postgres:postgres")
+            .arg(&cert)
+            .arg(&key)
+            .status();
+    }
+    Some((cert, key))
+}
+
+impl Cluster {
+    /// The cluster's own CA (its self-signed certificate), if TLS is on.
+    pub fn ca_file(&self) -> Option<PathBuf> {
+        let cert = self.dir.join("server.crt");
+        cert.is_file().then_some(cert)
+    }
 }
 
 /// The cluster, started on first use; `None` (after a message) when

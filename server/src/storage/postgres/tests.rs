@@ -477,3 +477,54 @@ fn a_nonce_is_admitted_once_across_instances() {
             .unwrap()
     );
 }
+
+/// `sslmode=require`: the connection is encrypted and the database's
+/// certificate checked — against `sslrootcert` (here the cluster's own);
+/// without it (public roots only) the connection is refused with a reason,
+/// and the password never shows.
+#[test]
+fn tls_when_asked_with_the_certificate_checked() {
+    let Some(cluster) = testdb::cluster() else {
+        return;
+    };
+    let Some(ca) = cluster.ca_file() else {
+        // No openssl on this machine: the cluster runs without TLS.
+        assert!(
+            std::env::var_os("OUTREACH_REQUIRE_POSTGRES").is_none(),
+            "openssl is needed for the TLS test"
+        );
+        return;
+    };
+    let base = cluster.new_database();
+    let join = if base.contains('?') { '&' } else { '?' };
+    let url = format!(
+        "{base}{join}sslmode=verify-full&sslrootcert={}",
+        ca.display()
+    );
+    let s = PostgresStorage::open_with(&url, 2, true).expect("TLS with the CA");
+    s.init_org("Org", [9; 32], NOW).unwrap();
+    // The session really is encrypted.
+    let ssl: bool = s
+        .read(|tx| {
+            Ok(tx
+                .one(
+                    "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                    &[],
+                )?
+                .try_get(0)?)
+        })
+        .unwrap();
+    assert!(ssl, "the connection is not encrypted");
+    // Not trusted: refused, saying why, without the password.
+    let untrusted =
+        format!("{base}{join}sslmode=require").replacen("postgres@", "postgres:pw-not-shown@", 1);
+    let e = PostgresStorage::open_with(&untrusted, 2, true)
+        .err()
+        .expect("refused");
+    let line = e.to_string();
+    assert!(
+        line.contains("certificate") || line.contains("Certificate"),
+        "{line}"
+    );
+    assert!(!line.contains("pw-not-shown"), "{line}");
+}
