@@ -225,6 +225,12 @@ pub struct PullResponse {
     /// On every page: the lone-working safety state this device may see
     /// (open alerts first), as `/v1/safety` answers it.
     pub safety: crate::SafetyState,
+    /// On every page: which log this is. All zeros until an admin declares
+    /// the server's data restored from a backup (`outreach-server
+    /// restored`), which draws a new one: a device that sees it change
+    /// starts again from the beginning of the log and uploads everything it
+    /// holds, since the restored log may lack what it had acknowledged.
+    pub log_id: crate::Id,
 }
 
 /// `POST /v1/rotate`: start a new case-key epoch. Accepted once per (case,

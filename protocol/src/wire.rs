@@ -88,6 +88,18 @@ impl Default for PageWriter {
     }
 }
 
+/// Everything of a [`crate::PullResponse`] after its entries, as
+/// [`PageWriter::finish`] appends it.
+pub struct PageTail<'a> {
+    pub signers: &'a [Signer],
+    pub needs: &'a [EnvelopeNeed],
+    pub next: Cursor,
+    pub more: bool,
+    pub rotations: &'a [RotationDue],
+    pub safety: &'a SafetyState,
+    pub log_id: &'a crate::Id,
+}
+
 impl PageWriter {
     pub fn new() -> Self {
         Self {
@@ -126,18 +138,16 @@ impl PageWriter {
     }
 
     /// The encoded page: the entries, then the other fields.
-    pub fn finish(
-        mut self,
-        signers: &[Signer],
-        needs: &[EnvelopeNeed],
-        next: Cursor,
-        more: bool,
-        rotations: &[RotationDue],
-        safety: &SafetyState,
-    ) -> Vec<u8> {
+    pub fn finish(mut self, tail: &PageTail) -> Vec<u8> {
         // A struct's fields are encoded one after the other, as a tuple's.
         self.buf.extend_from_slice(&crate::encode(&(
-            signers, needs, next, more, rotations, safety,
+            tail.signers,
+            tail.needs,
+            tail.next,
+            tail.more,
+            tail.rotations,
+            tail.safety,
+            tail.log_id,
         )));
         let mut count = Vec::with_capacity(HEAD);
         push_varint(&mut count, self.entries);
@@ -220,7 +230,15 @@ mod tests {
                     }),
                 }],
             };
-            let bytes = page.finish(&signers, &[], next, n > 1, &[], &safety);
+            let bytes = page.finish(&PageTail {
+                signers: &signers,
+                needs: &[],
+                next,
+                more: n > 1,
+                rotations: &[],
+                safety: &safety,
+                log_id: &[5; 16],
+            });
             let decoded: PullResponse = crate::decode(&bytes).unwrap();
             let expected = PullResponse {
                 entries,
@@ -230,6 +248,7 @@ mod tests {
                 more: n > 1,
                 rotations: vec![],
                 safety: safety.clone(),
+                log_id: [5; 16],
             };
             assert_eq!(format!("{decoded:?}"), format!("{expected:?}"));
         }

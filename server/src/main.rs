@@ -108,6 +108,8 @@ enum Command {
     },
     /// The admin log: invitations, revocations, erasures, retention runs, assignments and transfers.
     Audit,
+    /// After restoring the server's data from a backup (run before `serve`): every device then pulls the log again from its beginning and uploads everything it holds, so nothing written since the backup is lost.
+    Restored,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -331,6 +333,21 @@ fn run(cli: Cli) -> Result<(), CliError> {
             &*existing_storage(&cli.data, cli.database.as_deref())?,
             cli.json,
         ),
+        Command::Restored => {
+            let storage = existing_storage(&cli.data, cli.database.as_deref())?;
+            let log_id = storage.restart_log()?;
+            if cli.json {
+                print_json(&serde_json::json!({ "log_id": hex::encode(log_id) }));
+            } else {
+                println!(
+                    "Declared restored: new log {}. Start the server; each device pulls the log again \
+                     from its beginning and uploads what it holds on its next sync. Devices enrolled \
+                     after the backup must be enrolled again.",
+                    &hex::encode(log_id)[..8]
+                );
+            }
+            Ok(())
+        }
     }
 }
 

@@ -692,6 +692,29 @@ impl Store {
             .exists([&case[..]])?)
     }
 
+    /// The server's log was restored (see `Vault::check_log_id`): in one
+    /// transaction the cursor and what was kept about the old log go, every
+    /// case whose key is here is marked to be uploaded whole, and the new
+    /// log id is recorded.
+    pub fn restart_from_restored_log(&mut self, log_id: &[u8]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        for sql in [
+            "DELETE FROM meta WHERE key IN ('sync_cursor', 'last_ack_seq')",
+            "DELETE FROM sync_inbox",
+            "DELETE FROM server_history",
+            "UPDATE cases SET synced_seq = -1, synced_heads = NULL
+             WHERE case_id IN (SELECT case_id FROM case_key)",
+        ] {
+            tx.execute(sql, [])?;
+        }
+        tx.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('server_log_id', ?1)",
+            [log_id],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Adds `n` changes to a case's history on the server as this device
     /// knows it; `restart`: the history started again (a whole document).
     pub fn note_server_history(&mut self, case: &[u8; 16], n: i64, restart: bool) -> Result<()> {

@@ -157,6 +157,9 @@ struct Session<'a, V: VaultCell> {
     vault: &'a V,
     transport: &'a dyn Transport,
     report: SyncReport,
+    /// The server's log was restored from a backup during this round: this
+    /// device started again from its beginning and uploads all it holds.
+    restored: bool,
 }
 
 impl<V: VaultCell> Session<'_, V> {
@@ -351,6 +354,12 @@ impl<V: VaultCell> Session<'_, V> {
             let reply = self.call(proto::PATH_PULL, proto::encode(&request))?;
             let page: PullResponse =
                 proto::decode(&reply).map_err(|_| Error::SyncProtocol("malformed pull reply"))?;
+            // A new log id: the server's data was restored from a backup.
+            // Start again from its beginning (this page is not applied).
+            if self.vault.with(|v| v.check_log_id(page.log_id))? {
+                self.restored = true;
+                continue;
+            }
             // Every page carries the lone-working state (alerts first).
             self.vault.with(|v| v.note_safety(&page.safety))?;
             let moved = page.next.seq > cursor.seq
@@ -443,6 +452,7 @@ fn run<V: VaultCell>(
         vault,
         transport,
         report: SyncReport::default(),
+        restored: false,
     };
     s.push(observer)?;
     // Check-ins, check-outs and acknowledgements made offline: sent before
@@ -463,6 +473,15 @@ fn run<V: VaultCell>(
                 proto::encode(&proto::RefetchRequest { cases }),
             )?;
         }
+        let mut again = Applied::default();
+        last = s.pull(observer, &mut again)?;
+        applied.merge(again);
+    }
+    if s.restored {
+        // Everything this device holds goes back to the restored server
+        // (whole documents, with their keys for the recovery key and this
+        // user's other devices), then whatever it lacks comes back.
+        s.push(observer)?;
         let mut again = Applied::default();
         last = s.pull(observer, &mut again)?;
         applied.merge(again);
@@ -561,6 +580,7 @@ pub fn assign(
             vault: &cell,
             transport,
             report: SyncReport::default(),
+            restored: false,
         };
         let reply = s.call(
             proto::PATH_ASSIGN,
@@ -620,6 +640,7 @@ pub fn transfer_case(
             vault: &cell,
             transport,
             report: SyncReport::default(),
+            restored: false,
         };
         let refusal = s.call_or_refusal(
             proto::PATH_TRANSFER,

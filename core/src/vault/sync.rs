@@ -28,6 +28,8 @@ use crate::practice::{Directory, DirectoryEntry};
 const META_IDENTITY: &str = "sync_identity";
 const META_CONFIG: &str = "sync_config";
 const META_CURSOR: &str = "sync_cursor";
+/// The server log's id as last seen (see [`Vault::check_log_id`]).
+pub(crate) const META_LOG_ID: &str = "server_log_id";
 const META_DIRECTORY: &str = "directory";
 
 /// What enrolment taught this device; sealed under the root key.
@@ -454,6 +456,33 @@ impl Vault {
     pub fn sync_cursor(&self) -> Result<Cursor> {
         let bytes = self.store()?.meta_get(META_CURSOR)?.unwrap_or_default();
         Ok(proto::decode(&bytes).unwrap_or_default())
+    }
+
+    /// Compares the server's log id with the one this device last saw.
+    /// A different one means the server's data was restored from a backup
+    /// (`outreach-server restored`): the restored log may lack what this
+    /// device had sent and what it had received, and numbers past its
+    /// cursor may be given again. So the cursor goes back to the beginning,
+    /// every case with its key here is marked to be uploaded whole, and
+    /// everything kept about the old log (held-back items, compaction
+    /// counts, the last acknowledged number) is dropped. Returns whether it
+    /// did that.
+    pub fn check_log_id(&mut self, log_id: Id) -> Result<bool> {
+        let seen = self.store()?.meta_get(META_LOG_ID)?;
+        match seen {
+            None => {
+                self.store_mut()?.meta_put(&[(META_LOG_ID, &log_id)])?;
+                Ok(false)
+            }
+            Some(old) if old == log_id => Ok(false),
+            Some(_) => {
+                self.store_mut()?.restart_from_restored_log(&log_id)?;
+                if let Some(u) = self.unlocked.as_mut() {
+                    u.cases.clear();
+                }
+                Ok(true)
+            }
+        }
     }
 
     pub fn set_sync_cursor(&mut self, cursor: Cursor) -> Result<()> {

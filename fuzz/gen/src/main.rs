@@ -268,6 +268,7 @@ fn wire_messages(dir: &Path) {
                 }],
             }],
             safety: safety_state(device_id),
+            log_id: [0x77; 16],
         }),
     );
     let check_in = CheckIn {

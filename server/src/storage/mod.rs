@@ -283,6 +283,11 @@ pub trait Storage: Send + Sync + 'static {
         covers: u64,
         now: i64,
     ) -> Result<outreach_protocol::CompactResponse>;
+    /// Declares the data restored from a backup: draws a new log id, which
+    /// every device sees on its next pull and answers by pulling the log
+    /// from its beginning and uploading everything it holds (see
+    /// `PullResponse::log_id`). Returns the new id.
+    fn restart_log(&self) -> Result<Id>;
     /// Purges superseded changes kept longer than their window; returns
     /// how many (the server calls it from its housekeeping).
     fn purge_superseded(&self, now: i64) -> Result<u64>;

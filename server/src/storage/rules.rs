@@ -267,15 +267,27 @@ pub fn push_envelope(env: &Envelope, case_epoch: u32) -> Result<()> {
     Ok(())
 }
 
-/// Only the device that started an epoch seals its recovery envelope.
-pub fn recovery_sealer(starter: Option<Id>, device_id: &Id) -> Result<()> {
-    if starter.as_ref() != Some(device_id) {
-        return Err(refused(
-            ErrorCode::Forbidden,
-            "only the device that started a case key epoch seals its recovery envelope",
-        ));
+/// Only the device that started an epoch seals its recovery envelope: its
+/// is stored; another device's is dropped (not stored, not refused) once
+/// the starter's is there — a device uploading all it holds again after a
+/// restore from backup sends one for every case, not knowing who started
+/// it — and refused while there is none (junk must never pre-empt it).
+/// Returns whether to store it.
+pub fn recovery_sealer(
+    starter: Option<Id>,
+    device_id: &Id,
+    starters_stored: impl FnOnce() -> Result<bool>,
+) -> Result<bool> {
+    if starter.as_ref() == Some(device_id) {
+        return Ok(true);
     }
-    Ok(())
+    if starters_stored()? {
+        return Ok(false);
+    }
+    Err(refused(
+        ErrorCode::Forbidden,
+        "only the device that started a case key epoch seals its recovery envelope",
+    ))
 }
 
 /// The refusal of an envelope addressed to a device that may not read the
@@ -407,6 +419,18 @@ pub fn compaction(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_recovery_envelope_is_kept_only_from_the_epochs_starter() {
+        let (starter, other) = ([1u8; 16], [2u8; 16]);
+        let stored = |b: bool| move || -> Result<bool> { Ok(b) };
+        assert!(recovery_sealer(Some(starter), &starter, stored(false)).unwrap());
+        // Another device's, once the starter's is there: dropped.
+        assert!(!recovery_sealer(Some(starter), &other, stored(true)).unwrap());
+        // Before it (junk racing ahead): refused.
+        assert!(recovery_sealer(Some(starter), &other, stored(false)).is_err());
+        assert!(recovery_sealer(None, &other, stored(false)).is_err());
+    }
 
     fn user(role: Role, team: Option<&str>) -> User {
         User {

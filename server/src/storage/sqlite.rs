@@ -1018,6 +1018,18 @@ impl Storage for SqliteStorage {
         self.compact_inner(device, snapshot, covers, now, quota)
     }
 
+    fn restart_log(&self) -> Result<Id> {
+        let mut log_id = [0u8; 16];
+        getrandom::fill(&mut log_id).map_err(|_| StorageError::Corrupt)?;
+        self.with(|c| {
+            let n = c.execute("UPDATE org SET log_id = ?1 WHERE id = 1", [&log_id[..]])?;
+            if n == 0 {
+                return Err(StorageError::NotInitialised);
+            }
+            Ok(log_id)
+        })
+    }
+
     fn purge_superseded(&self, now: i64) -> Result<u64> {
         self.purge_superseded_inner(now)
     }

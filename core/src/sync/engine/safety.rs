@@ -75,6 +75,7 @@ fn exchange(vault: &mut Vault, transport: &dyn Transport) -> Result<Vec<SafetyRe
         vault: &cell,
         transport,
         report: SyncReport::default(),
+        restored: false,
     };
     if s.vault.with(|v| v.safety_needs_push())? {
         s.push(&mut ())?;

@@ -317,9 +317,23 @@ impl Page {
             (envelope_needs(tx, device)?, rotations_due(tx, device)?)
         };
         let safety = safety::state(tx, device, crate::now())?;
-        Ok(self
-            .writer
-            .finish(&signers, &needs, next, more, &rotations, &safety))
+        let log_id = match tx.opt("SELECT log_id FROM org WHERE id = 1", &[])? {
+            Some(row) => row
+                .try_get::<_, Option<Vec<u8>>>(0)?
+                .map(id)
+                .transpose()?
+                .unwrap_or_default(),
+            None => Id::default(),
+        };
+        Ok(self.writer.finish(&proto::PageTail {
+            signers: &signers,
+            needs: &needs,
+            next,
+            more,
+            rotations: &rotations,
+            safety: &safety,
+            log_id: &log_id,
+        }))
     }
 }
 

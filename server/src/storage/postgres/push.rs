@@ -133,10 +133,22 @@ pub(super) fn push_in(
         )?;
         rules::push_envelope(env, case.epoch)?;
         if env.recipient == RECOVERY_RECIPIENT {
-            rules::recovery_sealer(
-                epoch_starter(tx, &env.case_id, env.epoch)?,
-                &device.device_id,
-            )?;
+            let starter = epoch_starter(tx, &env.case_id, env.epoch)?;
+            let keep = rules::recovery_sealer(starter, &device.device_id, || {
+                tx.exists(
+                    "SELECT 1 FROM log WHERE kind = 1 AND case_id = $1 AND epoch = $2
+                       AND target = $3 AND device_id = $4",
+                    &[
+                        &&env.case_id[..],
+                        &i64::from(env.epoch),
+                        &&RECOVERY_RECIPIENT[..],
+                        &starter.as_ref().map_or(&[][..], |d| &d[..]),
+                    ],
+                )
+            })?;
+            if !keep {
+                continue;
+            }
         } else if !device_may_read(tx, &env.recipient, &env.case_id, case.team.as_deref())? {
             if removed {
                 continue;

@@ -199,7 +199,12 @@ CREATE TABLE request_nonces (
 CREATE INDEX request_nonces_expiry ON request_nonces(expires_at);
 ";
 
-pub(super) const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3];
+/// v4: `org.log_id` (as SQLite's v8).
+pub(super) const SCHEMA_V4: &str = "
+ALTER TABLE org ADD COLUMN log_id BYTEA;
+";
+
+pub(super) const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4];
 
 /// The schema version this server writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -361,9 +361,21 @@ impl Page {
         // Every page carries the safety state: alerts reach supervisors
         // with the first page of any pull.
         let safety = safety::state(tx, device, crate::now())?;
-        Ok(self
-            .writer
-            .finish(&signers, &needs, next, more, &rotations, &safety))
+        let log_id: Option<Vec<u8>> = tx
+            .prepare_cached("SELECT log_id FROM org WHERE id = 1")?
+            .query_row([], |r| r.get(0))
+            .optional()?
+            .flatten();
+        let log_id = log_id.map(id).transpose()?.unwrap_or_default();
+        Ok(self.writer.finish(&proto::PageTail {
+            signers: &signers,
+            needs: &needs,
+            next,
+            more,
+            rotations: &rotations,
+            safety: &safety,
+            log_id: &log_id,
+        }))
     }
 }
 

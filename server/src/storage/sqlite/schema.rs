@@ -243,8 +243,15 @@ CREATE INDEX superseded_case ON superseded(case_id);
 CREATE INDEX superseded_at ON superseded(superseded_at);
 ";
 
+/// v8: `org.log_id`, which log this is: NULL (all zeros to devices) until
+/// an admin declares the data restored from a backup
+/// (`outreach-server restored`), which draws a new one.
+pub(super) const SCHEMA_V8: &str = "
+ALTER TABLE org ADD COLUMN log_id BLOB;
+";
+
 pub(super) const MIGRATIONS: &[&str] = &[
-    SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6, SCHEMA_V7,
+    SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6, SCHEMA_V7, SCHEMA_V8,
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
