@@ -37,6 +37,9 @@ export OUTREACH_REQUIRE_BROWSER=1
 if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql
 fi
+# The test cluster runs with TLS on, its certificate made with openssl
+# (normally installed with PostgreSQL; checked on its own in case).
+command -v openssl >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl; }
 export OUTREACH_REQUIRE_POSTGRES=1
 cargo --version
 
