@@ -33,6 +33,7 @@ const ADMIN: &[&[&str]] = &[
     ],
     &["retention", "--closed-before", "2020-01-01", "--dry-run"],
     &["audit"],
+    &["restored"],
 ];
 
 fn refused_without_data(out: Output, shown: &str, args: &[&str]) {
@@ -181,4 +182,28 @@ fn revoke_device_takes_a_unique_prefix_of_8_or_more_hex_digits() {
         .admin(&["revoke-device", &bea_id[..8].to_ascii_uppercase()])
         .unwrap();
     assert!(revoked(&bea_id));
+}
+
+/// `serve --reply-buffer` smaller than two of the largest pages (a device
+/// fetching one large item could be told "busy" for ever) or not a size:
+/// one line naming the flag, and no server started, nothing written.
+#[test]
+fn a_reply_buffer_too_small_or_not_a_size_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    for (value, says) in [("1MiB", "too small"), ("lots", "not a size")] {
+        let out = admin(
+            tmp.path(),
+            Some(&data),
+            None,
+            &["serve", "--listen", "127.0.0.1:0", "--reply-buffer", value],
+        );
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("--reply-buffer") && err.contains(says),
+            "{err}"
+        );
+        assert!(!data.exists(), "nothing created");
+    }
 }

@@ -1288,3 +1288,64 @@ fn a_revocation_holds_from_the_next_request_though_keys_are_kept_in_memory() {
         "nothing stored after the revocation"
     );
 }
+
+/// `/v1/compact` from an insider: every malformed or forged snapshot gets
+/// one clear refusal and the case's history on the server is unchanged —
+/// and a refused snapshot stops nobody else's sync.
+#[test]
+fn bad_snapshots_are_refused_and_the_history_is_untouched() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(&tmp.path().join("server"));
+    let mal = Attacker::enrol(
+        &server,
+        &server.invite("Mal", "practitioner", Some("north")),
+    );
+    let other = Attacker::enrol(
+        &server,
+        &server.invite("Ola", "practitioner", Some("south")),
+    );
+    let case = mal.new_case(noise(100, 1));
+    for i in 0..3 {
+        let _: proto::PushResponse = mal
+            .push(vec![mal.change(case, noise(100, 10 + i))], vec![])
+            .ok();
+    }
+    let rows = log_rows(&server);
+    let compact = |who: &Attacker, snapshot: proto::Change, covers: u64| {
+        who.post(
+            proto::PATH_COMPACT,
+            &proto::encode(&proto::CompactRequest { snapshot, covers }),
+        )
+    };
+    // A forged signature.
+    let mut forged = mal.change(case, noise(200, 2));
+    forged.signature[0] ^= 1;
+    let r = compact(&mal, forged, 1_000);
+    assert_eq!((r.status, r.code()), (401, ErrorCode::BadSignature));
+    // Another device named as the author.
+    let mut posing = mal.change(case, noise(200, 3));
+    posing.author = other.id;
+    let r = compact(&mal, posing, 1_000);
+    assert_eq!((r.status, r.code()), (403, ErrorCode::Forbidden));
+    // A sequence number out of range.
+    let r = compact(&mal, mal.change(case, noise(200, 4)), 1 << 63);
+    assert_eq!((r.status, r.code()), (400, ErrorCode::Malformed));
+    // Larger than one change may be.
+    let r = compact(
+        &mal,
+        mal.change(case, noise(proto::MAX_BLOB_BYTES + 1, 5)),
+        1_000,
+    );
+    assert_eq!(r.status, 413);
+    // Not a request at all.
+    let r = mal.post(proto::PATH_COMPACT, b"\xff\xff\xff garbage");
+    assert_eq!((r.status, r.code()), (400, ErrorCode::Malformed));
+    // A device of another team: the one answer for cases it may not use.
+    let r = compact(&other, other.change(case, noise(200, 6)), 1_000);
+    assert_eq!((r.status, r.code()), (403, ErrorCode::Forbidden));
+    assert_eq!(log_rows(&server), rows, "nothing changed in the log");
+    assert_eq!(count(&server, "SELECT COUNT(*) FROM superseded"), 0);
+    // And the case's own device still syncs and compacts as it should.
+    let r: proto::CompactResponse = compact(&mal, mal.change(case, noise(200, 7)), 1_000).ok();
+    assert_eq!(r.dropped, 3);
+}
