@@ -65,40 +65,31 @@ pub(crate) fn config(url: &str) -> Result<(postgres::Config, Tls), String> {
 /// string), and the value.
 fn take_param(url: &str, name: &str) -> (String, Option<String>) {
     let key = format!("{name}=");
-    if let Some((base, query)) = url.split_once('?') {
-        let mut value = None;
-        let kept: Vec<&str> = query
-            .split('&')
-            .filter(|p| match p.strip_prefix(key.as_str()) {
-                Some(v) => {
-                    value = Some(v.to_string());
-                    false
-                }
-                None => true,
-            })
-            .collect();
-        let rest = if kept.is_empty() {
-            base.to_string()
-        } else {
-            format!("{base}?{}", kept.join("&"))
-        };
-        return (rest, value);
-    }
-    if !url.contains("://") {
-        let mut value = None;
-        let kept: Vec<&str> = url
-            .split_whitespace()
-            .filter(|p| match p.strip_prefix(key.as_str()) {
-                Some(v) => {
-                    value = Some(v.to_string());
-                    false
-                }
-                None => true,
-            })
-            .collect();
-        return (kept.join(" "), value);
-    }
-    (url.to_string(), None)
+    // The parameters and how they are joined: a URL's query, or a
+    // key/value string's words.
+    let (base, params, sep) = match url.split_once('?') {
+        Some((base, query)) => (Some(base), query, "&"),
+        None if !url.contains("://") => (None, url, " "),
+        None => return (url.to_string(), None),
+    };
+    let mut value = None;
+    let kept: Vec<&str> = params
+        .split(sep)
+        .filter(|p| !p.is_empty())
+        .filter(|p| match p.strip_prefix(key.as_str()) {
+            Some(v) => {
+                value = Some(v.to_string());
+                false
+            }
+            None => true,
+        })
+        .collect();
+    let rest = match base {
+        Some(base) if kept.is_empty() => base.to_string(),
+        Some(base) => format!("{base}?{}", kept.join("&")),
+        None => kept.join(" "),
+    };
+    (rest, value)
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use outreach_protocol::{Change, CompactResponse, ItemOf};
 use rusqlite::{OptionalExtension, params};
 
 use super::{SqliteStorage, assigned, case_row, check_live};
-use crate::storage::{Device, Result, SUPERSEDED_DAYS, StorageError, refused, rules};
+use crate::storage::{Device, Result, SUPERSEDED_DAYS, refused, rules};
 
 impl SqliteStorage {
     pub(super) fn compact_inner(
@@ -120,6 +120,5 @@ impl SqliteStorage {
             let n = c.execute("DELETE FROM superseded WHERE superseded_at < ?1", [before])?;
             Ok(n as u64)
         })
-        .map_err(|e: StorageError| e)
     }
 }
