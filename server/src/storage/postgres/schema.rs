@@ -204,7 +204,17 @@ pub(super) const SCHEMA_V4: &str = "
 ALTER TABLE org ADD COLUMN log_id BYTEA;
 ";
 
-pub(super) const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4];
+/// v5: a device's pull seeks each readable case's changes after its
+/// cursor. With only `log_case` PostgreSQL's planner AND-ed that index with
+/// the partial `log_client` (also `kind = 0`) and read the whole of
+/// `log_client` for every readable case: 17.6 ms for a supervisor of 64
+/// cases against 0.3–1.3 ms with this index (measured after a herd run,
+/// `EXPLAIN ANALYZE`). SQLite picks one index per table and never did.
+pub(super) const SCHEMA_V5: &str = "
+CREATE INDEX log_case_change ON log(case_id, seq) WHERE kind = 0;
+";
+
+pub(super) const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5];
 
 /// The schema version this server writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
