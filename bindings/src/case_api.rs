@@ -331,9 +331,10 @@ impl OutreachVault {
     }
 
     /// Saves another form in progress (referral, meeting, consent, danger
-    /// statement, concern, check-in note) — call on every edit; pass the id
-    /// returned by the first save to overwrite. Submit the form with its own
-    /// call, then `discard_draft`.
+    /// statement, concern, check-in note, a revision of a danger statement
+    /// or map entry, a concern's update, closing the case) — call on every
+    /// edit; pass the id returned by the first save to overwrite. Submit the
+    /// form with its own call, then `discard_draft`.
     pub fn save_form_draft(
         &self,
         draft_id: Option<String>,

@@ -532,6 +532,9 @@ pub enum FormKind {
     DangerStatement,
     Concern,
     CheckIn,
+    Revision,
+    ConcernUpdate,
+    Closure,
 }
 
 #[uniffi::remote(Record)]

@@ -150,6 +150,9 @@ fn a_form_draft_of_every_kind_survives_a_killed_app_sealed() {
         FormKind::DangerStatement,
         FormKind::Concern,
         FormKind::CheckIn,
+        FormKind::Revision,
+        FormKind::ConcernUpdate,
+        FormKind::Closure,
     ];
     let form = |kind: FormKind, text: &str| FormDraft {
         form: kind,
@@ -202,6 +205,29 @@ fn a_form_draft_of_every_kind_survives_a_killed_app_sealed() {
     }
     assert!(v.drafts().unwrap().is_empty());
     assert!(v.read_case(&case).unwrap().visits.is_empty());
+}
+
+#[test]
+fn form_kinds_keep_their_stored_words_and_the_new_ones_read_back() {
+    use outreach_core::vault::FormKind;
+    // Drafts already on phones hold these words: they never change, and the
+    // kinds added for revisions, concern updates and closures add words.
+    let words = [
+        (FormKind::Referral, "referral"),
+        (FormKind::Meeting, "meeting"),
+        (FormKind::Consent, "consent"),
+        (FormKind::DangerStatement, "danger_statement"),
+        (FormKind::Concern, "concern"),
+        (FormKind::CheckIn, "check_in"),
+        (FormKind::Revision, "revision"),
+        (FormKind::ConcernUpdate, "concern_update"),
+        (FormKind::Closure, "closure"),
+    ];
+    for (kind, word) in words {
+        let json = format!("\"{word}\"");
+        assert_eq!(serde_json::to_string(&kind).unwrap(), json);
+        assert_eq!(serde_json::from_str::<FormKind>(&json).unwrap(), kind);
+    }
 }
 
 #[test]

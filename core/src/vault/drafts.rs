@@ -1,5 +1,7 @@
 //! Drafts: a contact record — or any other form with free text (a referral,
-//! a meeting, consent, a danger statement, a concern, a check-in note) —
+//! a meeting, consent, a danger statement, a concern, a check-in note, a
+//! revision of a record already saved, a concern's update, a case's
+//! closure) —
 //! being written, saved (sealed, durable) on every edit so that a killed
 //! app or a flat battery loses nothing. A draft is local to the device —
 //! never synced. A contact draft becomes a visit only when submitted; it
@@ -42,6 +44,15 @@ pub enum FormKind {
     DangerStatement,
     Concern,
     CheckIn,
+    // Added later: new kinds go at the end, so drafts already stored read
+    // as before (the stored word is the snake_case name).
+    /// Revising a record already saved: a danger statement, a safety goal
+    /// or a Signs of Safety entry.
+    Revision,
+    /// Updating or escalating a concern already raised.
+    ConcernUpdate,
+    /// Closing a case: the reason and the closure note.
+    Closure,
 }
 
 /// One field of a form in progress, by the name the app gives it.

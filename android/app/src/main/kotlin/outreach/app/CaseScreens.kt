@@ -28,6 +28,7 @@ import androidx.compose.runtime.rememberCoroutineScope
 import androidx.compose.runtime.setValue
 import androidx.compose.ui.Modifier
 import androidx.compose.ui.res.stringResource
+import androidx.compose.ui.semantics.contentDescription
 import androidx.compose.ui.semantics.semantics
 import androidx.compose.ui.semantics.stateDescription
 import androidx.compose.ui.text.font.FontWeight
@@ -40,11 +41,11 @@ import outreach.shell.ConcernsModel
 import outreach.shell.NewCaseModel
 import outreach.shell.OutreachRepository
 import outreach.shell.PlanModel
+import outreach.shell.RevisionForm
 import outreach.shell.TransferModel
 import outreach.shell.Vocab
 import uniffi.outreach_ffi.ConcernStatus
 import uniffi.outreach_ffi.SosColumn
-import uniffi.outreach_ffi.SosUpdate
 import uniffi.outreach_ffi.WorryKind
 
 /** A safe-contact rule in the phone's language (shown first, in bold: the words carry it, not the colour). */
@@ -170,21 +171,25 @@ fun NewCaseScreen(repo: OutreachRepository, opened: (String) -> Unit) {
     }
 }
 
-/** Concerns on one case: open ones first, most severe first; raise, escalate, change, close. */
+/** Concerns on one case: open ones first, most severe first; raise, update or escalate (severity, status, who), close. */
+@OptIn(ExperimentalLayoutApi::class)
 @Composable
 fun ConcernsScreen(repo: OutreachRepository, caseId: String) {
     val model = remember(caseId) { ConcernsModel(repo, caseId) }
     val concerns by model.concerns.collectAsState()
     val error by model.error.collectAsState()
     val scope = rememberCoroutineScope()
-    // The new concern is typed into its draft: saved on every keystroke,
-    // restored after a killed app, deleted once raised or cleared.
+    // The new concern is typed into its draft, an update of one already
+    // raised into the update's: each saved on every keystroke, restored after
+    // a killed app, deleted once saved or cleared.
     val fields by model.draft.fields.collectAsState()
+    val update by model.updateDraft.fields.collectAsState()
     var restored by remember { mutableStateOf(false) }
-    var escalateTo by remember { mutableStateOf("") }
-    LaunchedEffect(caseId) { model.load(); restored = model.draft.open() }
+    var updateRestored by remember { mutableStateOf(false) }
+    LaunchedEffect(caseId) { model.load(); restored = model.draft.open(); updateRestored = model.updateDraft.open() }
     // Shown as picked until another is chosen: the most severe (saved with the form, not on opening).
     val severity = fields[ConcernsModel.SEVERITY]?.let { model.severity() } ?: model.severities.last()
+    val updating = update[ConcernsModel.UPDATE_CONCERN]
     LazyColumn(pad.fillMaxSize(), verticalArrangement = Arrangement.spacedBy(12.dp)) {
         item { Heading(stringResource(R.string.concerns_title), large = true) }
         item { Heading(stringResource(R.string.raise_concern)) }
@@ -202,11 +207,8 @@ fun ConcernsScreen(repo: OutreachRepository, caseId: String) {
                 modifier = tall.fillMaxWidth()) { Text(stringResource(R.string.raise_concern)) }
         }
         item { FormDraftControls(model.draft, restored) }
-        item { ErrorText(error) }
-        item {
-            OutlinedTextField(escalateTo, { escalateTo = it }, label = { Text(stringResource(R.string.escalate_to)) },
-                modifier = Modifier.fillMaxWidth())
-        }
+        // While an update is open its own form shows the problem, next to it.
+        if (updating == null) item { ErrorText(error) }
         items(concerns, key = { it.id }) { c ->
             Column(verticalArrangement = Arrangement.spacedBy(4.dp)) {
                 // Severity and status in words, not only colour.
@@ -215,14 +217,35 @@ fun ConcernsScreen(repo: OutreachRepository, caseId: String) {
                 Text(stringResource(R.string.concern_status_line, label(c.status), c.raisedAt.take(10)) +
                     (c.escalatedTo?.let { " · " + stringResource(R.string.escalated_to_line, it) } ?: ""))
                 Text(c.description)
-                if (c.open) {
-                    OutlinedButton(onClick = { scope.launch { if (model.update(c.id, escalatedTo = escalateTo) != null) escalateTo = "" } },
-                        enabled = escalateTo.isNotBlank(), modifier = tall.fillMaxWidth()) { Text(stringResource(R.string.escalate_action)) }
-                    Choices(stringResource(R.string.severity), model.severities, { it == c.severity }, { label(it) }) { s ->
-                        scope.launch { model.update(c.id, severity = s) }
+                if (updating == c.id) {
+                    // The update form: empty choices leave the concern's value as it is.
+                    Heading(stringResource(R.string.concern_update_title))
+                    if (updateRestored) Text(stringResource(R.string.draft_restored))
+                    Text(stringResource(R.string.concern_update_hint))
+                    val newSeverity = update[ConcernsModel.UPDATE_SEVERITY]?.let { model.updateSeverity() } ?: c.severity
+                    val newStatus = update[ConcernsModel.UPDATE_STATUS]?.let { model.updateStatus() } ?: c.status
+                    Choices(stringResource(R.string.severity), model.severities, { it == newSeverity }, { label(it) }) { s ->
+                        scope.launch { model.setUpdateSeverity(if (s == c.severity) null else s) }
                     }
-                    Choices(stringResource(R.string.concern_status), model.statuses, { it == c.status }, { label(it) }) { s ->
-                        scope.launch { model.update(c.id, status = s) }
+                    Choices(stringResource(R.string.concern_status), model.statuses, { it == newStatus }, { label(it) }) { s ->
+                        scope.launch { model.setUpdateStatus(if (s == c.status) null else s) }
+                    }
+                    OutlinedTextField(update[ConcernsModel.UPDATE_ESCALATED_TO] ?: "", { v -> scope.now { model.setUpdateEscalatedTo(v) } },
+                        label = { Text(stringResource(R.string.escalate_to)) }, modifier = Modifier.fillMaxWidth())
+                    ErrorText(error)
+                    FlowRow(horizontalArrangement = Arrangement.spacedBy(8.dp)) {
+                        Button(onClick = { scope.launch { if (model.submitUpdate()) updateRestored = false } }, modifier = tall) {
+                            Text(stringResource(R.string.concern_update_save))
+                        }
+                        OutlinedButton(onClick = { scope.launch { model.cancelUpdate(); updateRestored = false } }, modifier = tall) {
+                            Text(stringResource(R.string.concern_update_cancel))
+                        }
+                    }
+                } else if (c.open) {
+                    val named = stringResource(R.string.concern_update_named, c.category)
+                    OutlinedButton(onClick = { model.beginUpdate(c.id); updateRestored = false },
+                        modifier = tall.fillMaxWidth().semantics { contentDescription = named }) {
+                        Text(stringResource(R.string.concern_update_action))
                     }
                 } else {
                     OutlinedButton(onClick = { scope.launch { model.update(c.id, status = ConcernStatus.OPEN) } }, modifier = tall) {
@@ -234,15 +257,24 @@ fun ConcernsScreen(repo: OutreachRepository, caseId: String) {
     }
 }
 
-/** The plan: goals by domain (all twelve), actions, scaling, the Signs of Safety map, programme. */
+/**
+ * The plan: goals by domain (all twelve), actions, scaling, the Signs of
+ * Safety map. Revising a map entry is a form with its draft (RevisionForm:
+ * saved on every keystroke, restored after a killed app). Danger statements
+ * and closing the case have their own screens (with their drafts), opened
+ * from here by [go] with their route ([CaseRoutes]).
+ */
+@OptIn(ExperimentalLayoutApi::class)
 @Composable
-fun PlanScreen(repo: OutreachRepository, caseId: String) {
+fun PlanScreen(repo: OutreachRepository, caseId: String, go: (String) -> Unit = {}) {
     val model = remember(caseId) { PlanModel(repo, caseId) }
     val case = remember(caseId) { CaseModel(repo, caseId) }
     val caseState by case.state.collectAsState()
     val error by model.error.collectAsState()
     val scope = rememberCoroutineScope()
-    LaunchedEffect(caseId) { case.load() }
+    val revised by model.revision.draft.fields.collectAsState()
+    var revisionRestored by remember { mutableStateOf(false) }
+    LaunchedEffect(caseId) { case.load(); revisionRestored = model.revision.open() }
     val vocab = Vocab.core
     var action by remember { mutableStateOf("") }
     var text by remember { mutableStateOf("") }
@@ -253,11 +285,9 @@ fun PlanScreen(repo: OutreachRepository, caseId: String) {
     var column by remember { mutableStateOf(vocab.sosColumns.first().value) }
     var entry by remember { mutableStateOf("") }
     var worryKind by remember { mutableStateOf<WorryKind?>(null) }
-    var revising by remember { mutableStateOf<String?>(null) }
-    var danger by remember { mutableStateOf("") }
-    var safetyGoal by remember { mutableStateOf("") }
-    var exitReason by remember { mutableStateOf(vocab.exitReasons.first().value) }
-    var exitNote by remember { mutableStateOf("") }
+    // The map entry being revised (its draft's record), and what it is.
+    val revising = revised[RevisionForm.RECORD]
+    val revisingEntry = revising?.let { id -> caseState.sosEntries.firstOrNull { it.id == id } }
     LazyColumn(pad.fillMaxSize(), verticalArrangement = Arrangement.spacedBy(8.dp)) {
         item { Heading(stringResource(R.string.plan_title), large = true) }
         item { ErrorText(error) }
@@ -294,76 +324,79 @@ fun PlanScreen(repo: OutreachRepository, caseId: String) {
                 modifier = tall) { Text(stringResource(R.string.add_reading)) }
         }
         item { Heading(stringResource(R.string.sos_title)) }
-        item {
-            Choices(stringResource(R.string.sos_column), vocab.sosColumns.map { it.value }, { it == column }, { label(it) }) {
-                column = it
-                if (it != SosColumn.WORRIES) worryKind = null
-            }
-        }
-        if (column == SosColumn.WORRIES) {
+        if (revising == null) {
             item {
-                Choices(stringResource(R.string.worry_kind), vocab.worryKinds.map { it.value }, { it == worryKind }, { label(it) }) {
-                    worryKind = if (worryKind == it) null else it
+                Choices(stringResource(R.string.sos_column), vocab.sosColumns.map { it.value }, { it == column }, { label(it) }) {
+                    column = it
+                    if (it != SosColumn.WORRIES) worryKind = null
                 }
             }
-        }
-        item {
-            OutlinedTextField(entry, { entry = it },
-                label = { Text(stringResource(if (revising == null) R.string.sos_entry else R.string.sos_entry_revised)) },
-                modifier = Modifier.fillMaxWidth(), minLines = 2)
-        }
-        item {
-            Button(onClick = {
-                scope.launch {
-                    val id = revising
-                    val ok = if (id == null) model.addSosEntry(column, entry, worryKind) != null
-                    else model.updateSos(id, SosUpdate(text = entry, kind = worryKind)) != null
-                    if (ok) { entry = ""; revising = null }
-                    case.load()
+            if (column == SosColumn.WORRIES) {
+                item {
+                    Choices(stringResource(R.string.worry_kind), vocab.worryKinds.map { it.value }, { it == worryKind }, { label(it) }) {
+                        worryKind = if (worryKind == it) null else it
+                    }
                 }
-            }, modifier = tall.fillMaxWidth()) { Text(stringResource(if (revising == null) R.string.add_entry else R.string.save_revision)) }
+            }
+            item {
+                OutlinedTextField(entry, { entry = it }, label = { Text(stringResource(R.string.sos_entry)) },
+                    modifier = Modifier.fillMaxWidth(), minLines = 2)
+            }
+            item {
+                Button(onClick = {
+                    scope.launch { if (model.addSosEntry(column, entry, worryKind) != null) entry = ""; case.load() }
+                }, modifier = tall.fillMaxWidth()) { Text(stringResource(R.string.add_entry)) }
+            }
+        } else {
+            // Revising an entry already on the map: its draft, saved on every keystroke.
+            item { Text(stringResource(R.string.revising, revisingEntry?.text ?: ""), fontWeight = FontWeight.Bold) }
+            if (revisionRestored) item { Text(stringResource(R.string.draft_restored)) }
+            if (revisingEntry?.column == SosColumn.WORRIES) {
+                item {
+                    val kind = revised[RevisionForm.KIND]?.let { model.revision.kind() }
+                    Choices(stringResource(R.string.worry_kind), vocab.worryKinds.map { it.value }, { it == kind }, { label(it) }) {
+                        scope.launch { model.revision.setKind(if (kind == it) null else it) }
+                    }
+                }
+            }
+            item {
+                OutlinedTextField(revised[RevisionForm.TEXT] ?: "", { v -> scope.now { model.revision.setText(v) } },
+                    label = { Text(stringResource(R.string.sos_entry_revised)) }, modifier = Modifier.fillMaxWidth(), minLines = 2)
+            }
+            item {
+                FlowRow(horizontalArrangement = Arrangement.spacedBy(8.dp)) {
+                    Button(onClick = { scope.launch { if (model.revision.submit() != null) revisionRestored = false; case.load() } },
+                        modifier = tall) { Text(stringResource(R.string.save_revision)) }
+                    val cancel = stringResource(R.string.cancel_revision_named, revisingEntry?.text ?: "")
+                    OutlinedButton(onClick = { scope.launch { model.revision.cancel(); revisionRestored = false } },
+                        modifier = tall.semantics { contentDescription = cancel }) { Text(stringResource(R.string.cancel_revision)) }
+                }
+            }
         }
         items(caseState.sosEntries, key = { it.id }) { e ->
             Column {
                 Text(stringResource(R.string.sos_entry_line, label(e.column), e.text) +
                     (if (e.resolved) " · " + vocabLabel("sos_statuses", "resolved") else ""))
                 FlowRow(horizontalArrangement = Arrangement.spacedBy(8.dp)) {
-                    OutlinedButton(onClick = { revising = e.id; column = e.column; worryKind = e.kind; entry = e.text }, modifier = tall) {
-                        Text(stringResource(R.string.revise))
-                    }
+                    val revise = stringResource(R.string.revise_named, e.text)
+                    OutlinedButton(onClick = { model.revision.beginEntry(e.id, e.text, e.kind); revisionRestored = false },
+                        modifier = tall.semantics { contentDescription = revise }) { Text(stringResource(R.string.revise)) }
                     OutlinedButton(onClick = { scope.launch { if (e.resolved) model.reopenSos(e.id) else model.resolveSos(e.id); case.load() } },
                         modifier = tall) { Text(stringResource(if (e.resolved) R.string.reopen else R.string.resolve)) }
                 }
             }
         }
+        // Danger statements and closing the case: their own screens, each form with its draft.
         item { Heading(stringResource(R.string.danger_statements)) }
-        item { OutlinedTextField(danger, { danger = it }, label = { Text(stringResource(R.string.danger)) }, modifier = Modifier.fillMaxWidth()) }
         item {
-            OutlinedTextField(safetyGoal, { safetyGoal = it }, label = { Text(stringResource(R.string.safety_goal)) },
-                modifier = Modifier.fillMaxWidth())
-        }
-        item {
-            Button(onClick = {
-                scope.launch { if (model.addDangerStatement(danger, safetyGoal) != null) { danger = ""; safetyGoal = "" }; case.load() }
-            }, modifier = tall) { Text(stringResource(R.string.add_danger_statement)) }
+            OutlinedButton(onClick = { go(CaseRoutes.DANGERS) }, modifier = tall.fillMaxWidth()) {
+                Text(stringResource(R.string.plan_danger_statements_open))
+            }
         }
         item { Heading(stringResource(R.string.programme)) }
-        if (caseState.closed != null) {
-            item { Button(onClick = { scope.launch { model.reopenCase(); case.load() } }, modifier = tall) { Text(stringResource(R.string.reopen_case)) } }
-        } else {
-            item {
-                Choices(stringResource(R.string.exit_reason), vocab.exitReasons.map { it.value }, { it == exitReason }, { label(it) }) {
-                    exitReason = it
-                }
-            }
-            item {
-                OutlinedTextField(exitNote, { exitNote = it }, label = { Text(stringResource(R.string.exit_note)) },
-                    modifier = Modifier.fillMaxWidth())
-            }
-            item {
-                OutlinedButton(onClick = { scope.launch { model.closeCase(exitReason, exitNote); case.load() } }, modifier = tall) {
-                    Text(stringResource(R.string.close_case))
-                }
+        item {
+            OutlinedButton(onClick = { go(CaseRoutes.CLOSURE) }, modifier = tall.fillMaxWidth()) {
+                Text(stringResource(if (caseState.closed != null) R.string.reopen_case else R.string.plan_close_open))
             }
         }
     }

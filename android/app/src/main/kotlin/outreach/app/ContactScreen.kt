@@ -7,6 +7,7 @@ import androidx.compose.foundation.layout.fillMaxWidth
 import androidx.compose.foundation.lazy.LazyColumn
 import androidx.compose.material3.AlertDialog
 import androidx.compose.material3.Button
+import androidx.compose.material3.MaterialTheme
 import androidx.compose.material3.OutlinedButton
 import androidx.compose.material3.OutlinedTextField
 import androidx.compose.material3.Slider
@@ -22,8 +23,11 @@ import androidx.compose.runtime.rememberCoroutineScope
 import androidx.compose.runtime.setValue
 import androidx.compose.ui.Modifier
 import androidx.compose.ui.res.stringResource
+import androidx.compose.ui.semantics.LiveRegionMode
+import androidx.compose.ui.semantics.liveRegion
 import androidx.compose.ui.semantics.semantics
 import androidx.compose.ui.semantics.stateDescription
+import androidx.compose.ui.text.font.FontWeight
 import androidx.compose.ui.unit.dp
 import kotlin.math.roundToLong
 import kotlinx.coroutines.launch
@@ -34,13 +38,19 @@ import outreach.shell.OutreachRepository
  * Record a contact. Every kind and outcome the core knows (phone, text,
  * video and attempted contacts included), times from the platform's date and
  * time pickers (now, and the next contact at the case's interval), every
- * edit saved as an encrypted draft so a killed app loses nothing.
+ * edit saved as an encrypted draft so a killed app loses nothing. When she
+ * is checked in to the case (lone working), "Save contact and check out"
+ * records it and checks her out in one step; a check-out that could not be
+ * sent is said in words (her supervisor will still be alerted) and the
+ * screen stays until she has read it.
  */
 @Composable
 fun ContactScreen(repo: OutreachRepository, caseId: String, done: () -> Unit) {
     val model = remember(caseId) { ContactFormModel(repo, caseId) }
     val draft by model.draft.collectAsState()
     val error by model.error.collectAsState()
+    val checkIn by model.checkIn.collectAsState()
+    val checkOutNotSent by model.checkOutNotSent.collectAsState()
     val scope = rememberCoroutineScope()
     var confirmDiscard by remember { mutableStateOf(false) }
     var present by remember { mutableStateOf<String?>(null) }
@@ -98,9 +108,29 @@ fun ContactScreen(repo: OutreachRepository, caseId: String, done: () -> Unit) {
                 clear = { scope.launch { model.setNextContact(null) } })
         }
         item { ErrorText(error) }
+        checkOutNotSent?.let { why ->
+            item {
+                Column {
+                    Text(stringResource(R.string.record_check_out_not_sent), fontWeight = FontWeight.Bold,
+                        color = MaterialTheme.colorScheme.error, modifier = Modifier.semantics { liveRegion = LiveRegionMode.Polite })
+                    if (why.isNotBlank()) Text(stringResource(R.string.not_sent_because, why))
+                    Button(onClick = done, modifier = tall.fillMaxWidth()) { Text(stringResource(R.string.done)) }
+                }
+            }
+        }
         item {
             Button(onClick = { scope.launch { if (model.submit() != null) done() } }, modifier = tall.fillMaxWidth()) {
                 Text(stringResource(R.string.save_contact))
+            }
+        }
+        checkIn?.let { active ->
+            item {
+                // Lone working: record the contact and check out in one step.
+                Column {
+                    Text(stringResource(R.string.record_and_check_out_hint, shortTime(active.until)))
+                    Button(onClick = { scope.launch { if (model.submitAndCheckOut() != null && model.checkOutNotSent.value == null) done() } },
+                        modifier = tall.fillMaxWidth()) { Text(stringResource(R.string.record_and_check_out)) }
+                }
             }
         }
         item {

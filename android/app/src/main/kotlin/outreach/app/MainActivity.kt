@@ -72,7 +72,10 @@ class MainActivity : FragmentActivity() {
                         composable("contact/{id}") { entry ->
                             ContactScreen(current, entry.arguments?.getString("id").orEmpty()) { nav.popBackStack() }
                         }
-                        composable("plan/{id}") { entry -> PlanScreen(current, entry.arguments?.getString("id").orEmpty()) }
+                        composable("plan/{id}") { entry ->
+                            val id = entry.arguments?.getString("id").orEmpty()
+                            PlanScreen(current, id, go = { route -> nav.navigate("$route/$id") })
+                        }
                         composable("concerns/{id}") { entry -> ConcernsScreen(current, entry.arguments?.getString("id").orEmpty()) }
                         composable("conflicts/{id}") { entry ->
                             ConflictsScreen(current, entry.arguments?.getString("id").orEmpty())

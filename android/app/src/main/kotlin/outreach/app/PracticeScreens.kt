@@ -38,6 +38,7 @@ import outreach.shell.FormDraftKeeper
 import outreach.shell.MeetingsModel
 import outreach.shell.OutreachRepository
 import outreach.shell.ReferralsModel
+import outreach.shell.RevisionForm
 
 // The practice records of one case, each on its own screen opened from the
 // case screen: referrals, meetings, consent given and withdrawn, danger
@@ -47,7 +48,8 @@ import outreach.shell.ReferralsModel
 // 48 dp; a refusal is shown through ErrorText (words, not only red).
 // What is typed into a form is its draft (FormDraftKeeper): saved on every
 // keystroke, restored when the screen opens again for the case after the
-// app was killed (said so), deleted when the form is saved or cleared.
+// app was killed (said so), deleted when the form is saved or cleared — a
+// revision of a danger statement and closing the case included.
 
 /** "Restored what you typed" once a killed app's draft is back; a clear-form button that asks first. */
 @Composable
@@ -237,24 +239,30 @@ fun DangerStatementsScreen(repo: OutreachRepository, caseId: String) {
     val statements by model.items.collectAsState()
     val error by model.error.collectAsState()
     val scope = rememberCoroutineScope()
-    // A new statement is typed into the form's draft (restored after a killed
-    // app); a revision of an existing one is typed here and saved at once.
+    // A new statement is typed into its form's draft, a revision of one
+    // already saved into the revision's (RevisionForm): each saved on every
+    // keystroke and restored after a killed app.
     val fields by model.draft.fields.collectAsState()
+    val revised by model.revision.draft.fields.collectAsState()
     var restored by remember { mutableStateOf(false) }
-    var revisedDanger by remember { mutableStateOf("") }
-    var revisedGoal by remember { mutableStateOf("") }
-    var revising by remember { mutableStateOf<String?>(null) }
-    LaunchedEffect(caseId) { model.load(); restored = model.draft.open() }
+    var revisionRestored by remember { mutableStateOf(false) }
+    LaunchedEffect(caseId) { model.load(); restored = model.draft.open(); revisionRestored = model.revision.open() }
+    val revising = revised[RevisionForm.RECORD]
+    val revisingWhat = revising?.let { id -> statements.firstOrNull { it.id == id }?.danger }
     LazyColumn(pad.fillMaxSize(), verticalArrangement = Arrangement.spacedBy(12.dp)) {
         item { Heading(stringResource(R.string.danger_statements), large = true) }
+        if (revising != null) {
+            item { Text(stringResource(R.string.revising, revisingWhat ?: ""), fontWeight = FontWeight.Bold) }
+            if (revisionRestored) item { Text(stringResource(R.string.draft_restored)) }
+        }
         item {
-            OutlinedTextField(if (revising == null) fields[DangerStatementsModel.DANGER] ?: "" else revisedDanger,
-                { v -> if (revising == null) scope.now { model.setDanger(v) } else revisedDanger = v },
+            OutlinedTextField(if (revising == null) fields[DangerStatementsModel.DANGER] ?: "" else revised[RevisionForm.DANGER] ?: "",
+                { v -> if (revising == null) scope.now { model.setDanger(v) } else scope.now { model.revision.setDanger(v) } },
                 label = { Text(stringResource(R.string.danger)) }, modifier = Modifier.fillMaxWidth(), minLines = 2)
         }
         item {
-            OutlinedTextField(if (revising == null) fields[DangerStatementsModel.SAFETY_GOAL] ?: "" else revisedGoal,
-                { v -> if (revising == null) scope.now { model.setSafetyGoal(v) } else revisedGoal = v },
+            OutlinedTextField(if (revising == null) fields[DangerStatementsModel.SAFETY_GOAL] ?: "" else revised[RevisionForm.SAFETY_GOAL] ?: "",
+                { v -> if (revising == null) scope.now { model.setSafetyGoal(v) } else scope.now { model.revision.setSafetyGoal(v) } },
                 label = { Text(stringResource(R.string.safety_goal)) }, modifier = Modifier.fillMaxWidth(), minLines = 2)
         }
         item { ErrorText(error) }
@@ -262,15 +270,15 @@ fun DangerStatementsScreen(repo: OutreachRepository, caseId: String) {
             FlowRow(horizontalArrangement = Arrangement.spacedBy(8.dp)) {
                 Button(onClick = {
                     scope.launch {
-                        val id = revising
-                        if (id == null) model.submit()
-                        else if (model.revise(id, revisedDanger, revisedGoal) != null) { revisedDanger = ""; revisedGoal = ""; revising = null }
+                        if (revising == null) model.submit()
+                        else if (model.revision.submit() != null) revisionRestored = false
                     }
                 }, modifier = tall) { Text(stringResource(if (revising == null) R.string.add_danger_statement else R.string.save_revision)) }
                 if (revising != null) {
-                    OutlinedButton(onClick = { revising = null; revisedDanger = ""; revisedGoal = "" }, modifier = tall) {
-                        Text(stringResource(R.string.cancel))
-                    }
+                    // The revision's draft is thrown away; the statement stays as it was.
+                    val cancel = stringResource(R.string.cancel_revision_named, revisingWhat ?: "")
+                    OutlinedButton(onClick = { scope.launch { model.revision.cancel(); revisionRestored = false } },
+                        modifier = tall.semantics { contentDescription = cancel }) { Text(stringResource(R.string.cancel_revision)) }
                 }
             }
         }
@@ -284,7 +292,7 @@ fun DangerStatementsScreen(repo: OutreachRepository, caseId: String) {
                 if (d.resolved) Text(vocabLabel("sos_statuses", "resolved"))
                 FlowRow(horizontalArrangement = Arrangement.spacedBy(8.dp)) {
                     val revise = stringResource(R.string.revise_named, d.danger)
-                    OutlinedButton(onClick = { revising = d.id; revisedDanger = d.danger; revisedGoal = d.safetyGoal },
+                    OutlinedButton(onClick = { model.revision.beginDanger(d.id, d.danger, d.safetyGoal); revisionRestored = false },
                         modifier = tall.semantics { contentDescription = revise }) { Text(stringResource(R.string.revise)) }
                     OutlinedButton(onClick = { scope.launch { if (d.resolved) model.reopen(d.id) else model.resolve(d.id) } }, modifier = tall) {
                         Text(stringResource(if (d.resolved) R.string.reopen else R.string.resolve))
@@ -295,17 +303,23 @@ fun DangerStatementsScreen(repo: OutreachRepository, caseId: String) {
     }
 }
 
-/** Close the case (why, a note, the day she left) or reopen it in a phase. */
+/**
+ * Close the case (why, a note, the day she left) or reopen it in a phase.
+ * The closing form is its draft: saved on every edit, restored after a
+ * killed app, deleted once the case is closed.
+ */
 @Composable
 fun ClosureScreen(repo: OutreachRepository, caseId: String, done: () -> Unit) {
     val model = remember(caseId) { ClosureModel(repo, caseId) }
     val state by model.state.collectAsState()
+    val draftError by model.draftError.collectAsState()
     val scope = rememberCoroutineScope()
-    var reason by remember { mutableStateOf(model.exitReasons.first()) }
-    var note by remember { mutableStateOf("") }
-    var on by remember { mutableStateOf(LocalDate.now()) }
+    val fields by model.draft.fields.collectAsState()
+    var restored by remember { mutableStateOf(false) }
     var phase by remember { mutableStateOf(model.reopenPhases.first()) }
-    LaunchedEffect(caseId) { model.load() }
+    LaunchedEffect(caseId) { model.load(); restored = model.draft.open() }
+    // Shown as picked until another is chosen: the core's first reason (saved with the form, not on opening).
+    val reason = fields[ClosureModel.REASON]?.let { model.reason() } ?: model.exitReasons.first()
     LazyColumn(pad.fillMaxSize(), verticalArrangement = Arrangement.spacedBy(12.dp)) {
         item { Heading(stringResource(R.string.programme), large = true) }
         if (!state.loaded) {
@@ -323,19 +337,21 @@ fun ClosureScreen(repo: OutreachRepository, caseId: String, done: () -> Unit) {
                 }
             }
         } else {
-            item { Choices(stringResource(R.string.exit_reason), model.exitReasons, { it == reason }, { label(it) }) { reason = it } }
+            item { Choices(stringResource(R.string.exit_reason), model.exitReasons, { it == reason }, { label(it) }) { r -> scope.launch { model.setReason(r) } } }
             item {
-                OutlinedTextField(note, { note = it }, label = { Text(stringResource(R.string.exit_note)) },
-                    modifier = Modifier.fillMaxWidth(), minLines = 2)
+                OutlinedTextField(fields[ClosureModel.NOTE] ?: "", { v -> scope.now { model.setNote(v) } },
+                    label = { Text(stringResource(R.string.exit_note)) }, modifier = Modifier.fillMaxWidth(), minLines = 2)
             }
-            item { DateField(stringResource(R.string.closed_on), on, { on = it }) }
+            item {
+                DateField(stringResource(R.string.closed_on), Dates.parseDate(fields[ClosureModel.DATE]) ?: LocalDate.now(), { d -> scope.launch { model.setDate(d) } })
+            }
             item { Text(stringResource(R.string.close_case_hint)) }
-            item { ErrorText(state.error) }
+            item { ErrorText(state.error ?: draftError) }
             item {
-                Button(onClick = { scope.launch { if (model.close(reason, note, on)) done() } }, modifier = tall.fillMaxWidth()) {
-                    Text(stringResource(R.string.close_case))
-                }
+                Button(onClick = { scope.launch { if (model.reason() == null) model.setReason(reason); if (model.submit()) done() } },
+                    modifier = tall.fillMaxWidth()) { Text(stringResource(R.string.close_case)) }
             }
+            item { FormDraftControls(model.draft, restored) }
         }
     }
 }

@@ -158,7 +158,7 @@ fun CheckInScreen(repo: OutreachRepository, caseId: String) {
 }
 
 /** A stored instant in the phone's time format. */
-private fun shortTime(instant: String): String =
+internal fun shortTime(instant: String): String =
     Dates.parseInstant(instant)?.toLocalTime()?.withNano(0)?.toString()?.take(5) ?: instant
 
 /** The supervisor's safety alerts: open first, acknowledge; who of her team is out now. */
@@ -206,7 +206,12 @@ fun SafetyAlertsScreen(repo: OutreachRepository) {
     }
 }
 
-/** The report card summary for a period (the core's default until one is picked). */
+/**
+ * The report card summary for a period (the core's default until one is
+ * picked), then one card per practitioner with the same figures (the core's
+ * cards, in its order; numbers as the core gives them). A percentage with
+ * nothing to divide by shows "—" and is read out as "no data yet".
+ */
 @Composable
 fun ReportScreen(repo: OutreachRepository) {
     val model = remember { ReportModel(repo) }
@@ -238,5 +243,25 @@ fun ReportScreen(repo: OutreachRepository) {
             Text(stringResource(R.string.field_value, reportLabel(f.key), f.value ?: stringResource(R.string.report_no_data)),
                 modifier = tall)
         }
+        if (state.cards.isNotEmpty()) item { Heading(stringResource(R.string.report_by_practitioner)) }
+        items(state.cards, key = { "card:" + it.name }) { card ->
+            Column {
+                // Each card's title is a heading: TalkBack moves from one practitioner to the next.
+                Heading(stringResource(R.string.report_card_title, card.name, card.cases))
+                card.figures.forEach { f -> CardFigure(reportLabel(f.key), f.value) }
+            }
+        }
+    }
+}
+
+/** One figure of a practitioner's card: "—" when there is no data, read out in words. */
+@Composable
+private fun CardFigure(label: String, value: String?) {
+    if (value != null) {
+        Text(stringResource(R.string.field_value, label, value), modifier = tall)
+    } else {
+        val spoken = stringResource(R.string.field_value, label, stringResource(R.string.report_no_data))
+        Text(stringResource(R.string.field_value, label, stringResource(R.string.report_no_data_short)),
+            modifier = tall.semantics { contentDescription = spoken })
     }
 }

@@ -43,6 +43,7 @@ import kotlinx.coroutines.launch
 import outreach.shell.AutoLock
 import outreach.shell.ConflictModel
 import outreach.shell.DraftsModel
+import outreach.shell.RevisionForm
 import outreach.shell.EnrolModel
 import outreach.shell.OutreachRepository
 import outreach.shell.ReviewModel
@@ -170,7 +171,7 @@ fun CaseloadScreen(
             if (unfinished.isNotEmpty()) {
                 Heading(stringResource(R.string.drafts_title))
                 unfinished.forEach { d ->
-                    val line = stringResource(R.string.draft_line, stringResource(draftFormLabel(d.form)),
+                    val line = stringResource(R.string.draft_line, stringResource(draftFormLabel(d.form, d.revises)),
                         d.name ?: stringResource(R.string.draft_case_unknown), d.updatedAt.take(16).replace('T', ' '))
                     Column {
                         Text(line)
@@ -230,8 +231,8 @@ fun CaseloadScreen(
     }
 }
 
-/** The form's name in plain words (a contact record when [form] is null). */
-fun draftFormLabel(form: FormKind?): Int = when (form) {
+/** The form's name in plain words (a contact record when [form] is null; a revision says what it revises). */
+fun draftFormLabel(form: FormKind?, revises: String? = null): Int = when (form) {
     null -> R.string.draft_form_contact
     FormKind.REFERRAL -> R.string.draft_form_referral
     FormKind.MEETING -> R.string.draft_form_meeting
@@ -239,9 +240,16 @@ fun draftFormLabel(form: FormKind?): Int = when (form) {
     FormKind.DANGER_STATEMENT -> R.string.draft_form_danger_statement
     FormKind.CONCERN -> R.string.draft_form_concern
     FormKind.CHECK_IN -> R.string.draft_form_check_in
+    FormKind.REVISION -> when (revises) {
+        RevisionForm.DANGER_STATEMENT -> R.string.draft_form_revision_danger_statement
+        RevisionForm.SOS_ENTRY -> R.string.draft_form_revision_sos_entry
+        else -> R.string.draft_form_revision
+    }
+    FormKind.CONCERN_UPDATE -> R.string.draft_form_concern_update
+    FormKind.CLOSURE -> R.string.draft_form_closure
 }
 
-/** The screen that restores a draft: its form's screen for its case. */
+/** The screen that restores a draft: its form's screen for its case (a map entry's revision: the plan). */
 fun draftRoute(d: DraftsModel.Item): String = when (d.form) {
     null -> "contact/${d.caseId}"
     FormKind.REFERRAL -> "${CaseRoutes.REFERRALS}/${d.caseId}"
@@ -250,6 +258,9 @@ fun draftRoute(d: DraftsModel.Item): String = when (d.form) {
     FormKind.DANGER_STATEMENT -> "${CaseRoutes.DANGERS}/${d.caseId}"
     FormKind.CONCERN -> "concerns/${d.caseId}"
     FormKind.CHECK_IN -> "${CaseRoutes.CHECK_IN}/${d.caseId}"
+    FormKind.REVISION -> if (d.revises == RevisionForm.SOS_ENTRY) "plan/${d.caseId}" else "${CaseRoutes.DANGERS}/${d.caseId}"
+    FormKind.CONCERN_UPDATE -> "concerns/${d.caseId}"
+    FormKind.CLOSURE -> "${CaseRoutes.CLOSURE}/${d.caseId}"
 }
 
 /**

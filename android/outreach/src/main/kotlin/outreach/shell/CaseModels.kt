@@ -171,6 +171,9 @@ class PlanModel(private val repo: OutreachRepository, val caseId: String) {
     /** Revises an entry or danger statement; returns its full id. */
     suspend fun updateSos(entryId: String, update: SosUpdate) = attempt { it.updateSos(caseId, entryId, update) }
 
+    /** The form that revises a map entry already saved (its own draft, restored after a killed app). */
+    val revision = RevisionForm(repo, caseId, RevisionForm.SOS_ENTRY, _error) { id, update -> updateSos(id, update) }
+
     suspend fun resolveSos(entryId: String) = updateSos(entryId, SosUpdate(status = SosStatus.RESOLVED))
 
     suspend fun reopenSos(entryId: String) = updateSos(entryId, SosUpdate(status = SosStatus.OPEN))

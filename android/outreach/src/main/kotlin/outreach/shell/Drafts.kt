@@ -13,7 +13,9 @@ import uniffi.outreach_ffi.OutreachException
 
 /**
  * The draft of one form with free text (a referral, a meeting, consent, a
- * danger statement, a concern, a check-in note) on one case. Every edit is
+ * danger statement, a concern, a check-in note, a revision of a danger
+ * statement or map entry, a concern's update, closing the case) on one
+ * case. Every edit is
  * saved through the core at once (sealed, durable, never synced), so a
  * killed app or a flat battery loses at most the keystroke being typed.
  * [open] restores the newest saved draft of this form for this case; the
@@ -52,11 +54,15 @@ class FormDraftKeeper internal constructor(
     /**
      * Opens the form: the newest saved draft of this form for this case (a
      * killed app's) if there is one, otherwise an empty form. True when a
-     * draft was restored. Nothing is saved until the first edit.
+     * draft was restored. Nothing is saved until the first edit. [accept]
+     * picks among drafts of a form two screens share (a revision: of a
+     * danger statement, or of a map entry) by their fields.
      */
-    suspend fun open(): Boolean = try {
+    suspend fun open(accept: (Map<String, String>) -> Boolean = { true }): Boolean = try {
         val saved = repo.read { v ->
-            v.drafts().firstOrNull { it.caseId == caseId && it.form == form }?.let { it.draftId to v.restoreFormDraft(it.draftId) }
+            v.drafts().asSequence().filter { it.caseId == caseId && it.form == form }
+                .map { it.draftId to v.restoreFormDraft(it.draftId) }
+                .firstOrNull { (_, r) -> accept(r.draft.fields.associate { it.name to it.value }) }
         }
         if (saved == null) {
             false
@@ -72,6 +78,16 @@ class FormDraftKeeper internal constructor(
     } catch (e: OutreachException) {
         error.value = Messages.of(e)
         false
+    }
+
+    /**
+     * Fills the form with what it starts from (the record being revised or
+     * updated), shown at once but saved only with the first edit: opening a
+     * form saves nothing. A draft already saved for this form is overwritten
+     * by that edit (one form of this kind in progress at a time).
+     */
+    fun fill(values: Map<String, String>) {
+        _fields.value = values
     }
 
     /** One edit: shown at once, saved at once (the newest value is what is saved). */
@@ -130,10 +146,12 @@ class DraftsModel(private val repo: OutreachRepository) {
         /** A contact record's kind, when chosen. */
         val kind: ContactKind?,
         val updatedAt: String,
+        /** What a revision revises ([RevisionForm.DANGER_STATEMENT] or [RevisionForm.SOS_ENTRY]); null for other forms. */
+        val revises: String? = null,
     ) {
-        /** The draft in English (the shell's wording; the app's is in its strings, `draft_form_<form>`). */
+        /** The draft in English (the shell's wording; the app's is in its strings, [labelKey]). */
         val english: String
-            get() = formName(form) + (name?.let { " for $it" } ?: "") + ", saved ${updatedAt.take(16).replace('T', ' ')}"
+            get() = formName(form, revises) + (name?.let { " for $it" } ?: "") + ", saved ${updatedAt.take(16).replace('T', ' ')}"
     }
 
     private val _items = MutableStateFlow<List<Item>>(emptyList())
@@ -143,8 +161,16 @@ class DraftsModel(private val repo: OutreachRepository) {
 
     suspend fun load() {
         try {
-            val (drafts, names) = repo.read { v -> v.drafts() to v.caseload(true).associate { it.id to it.preferredName } }
-            _items.value = drafts.map { Item(it.draftId, it.caseId, names[it.caseId], it.form, it.kind, it.updatedAt) }
+            val (items, names) = repo.read { v ->
+                v.drafts().map { d ->
+                    // A revision says what it revises (its screen differs): read from the draft itself.
+                    val revises = if (d.form == FormKind.REVISION) {
+                        v.restoreFormDraft(d.draftId).draft.fields.firstOrNull { it.name == RevisionForm.REVISES }?.value
+                    } else null
+                    d to revises
+                } to v.caseload(true).associate { it.id to it.preferredName }
+            }
+            _items.value = items.map { (d, revises) -> Item(d.draftId, d.caseId, names[d.caseId], d.form, d.kind, d.updatedAt, revises) }
             _error.value = null
         } catch (e: OutreachException) {
             _error.value = Messages.of(e)
@@ -162,8 +188,8 @@ class DraftsModel(private val repo: OutreachRepository) {
     }
 
     companion object {
-        /** The form's name in plain words (the app's labels: `draft_form_<form>` in strings.xml). */
-        fun formName(form: FormKind?): String = when (form) {
+        /** The form's name in plain words (the app's labels: [labelKey] in strings.xml). */
+        fun formName(form: FormKind?, revises: String? = null): String = when (form) {
             null -> "Contact record"
             FormKind.REFERRAL -> "Referral"
             FormKind.MEETING -> "Meeting"
@@ -171,9 +197,21 @@ class DraftsModel(private val repo: OutreachRepository) {
             FormKind.DANGER_STATEMENT -> "Danger statement and safety goal"
             FormKind.CONCERN -> "Safeguarding concern"
             FormKind.CHECK_IN -> "Lone-working check-in note"
+            FormKind.REVISION -> when (revises) {
+                RevisionForm.SOS_ENTRY -> "Revised Signs of Safety entry"
+                RevisionForm.DANGER_STATEMENT -> "Revised danger statement and safety goal"
+                else -> "Revision"
+            }
+            FormKind.CONCERN_UPDATE -> "Update to a safeguarding concern"
+            FormKind.CLOSURE -> "Closing the case"
         }
 
-        /** The label key of a form's name in strings.xml. */
-        fun labelKey(form: FormKind?): String = "draft_form_" + (form?.name?.lowercase() ?: "contact")
+        /**
+         * The label key of a form's name in strings.xml: `draft_form_<form>`,
+         * and for a revision `draft_form_revision_<what it revises>`.
+         */
+        fun labelKey(form: FormKind?, revises: String? = null): String =
+            "draft_form_" + (form?.name?.lowercase() ?: "contact") +
+                (if (form == FormKind.REVISION && revises in RevisionForm.REVISES_WHAT) "_$revises" else "")
     }
 }

@@ -71,7 +71,9 @@ class NewCaseModel(private val repo: OutreachRepository) {
  * escalation) and the list — open ones first, most severe first (the
  * core's order of severities), then the newest. The form for a new concern
  * keeps a draft ([draft]: saved on every edit, restored when the form is
- * opened again for the case after a killed app, deleted once raised).
+ * opened again for the case after a killed app, deleted once raised), and
+ * so does the form that updates or escalates one ([updateDraft],
+ * [FormKind.CONCERN_UPDATE], deleted once the update is saved).
  */
 class ConcernsModel(private val repo: OutreachRepository, val caseId: String) {
     data class Item(
@@ -150,10 +152,56 @@ class ConcernsModel(private val repo: OutreachRepository, val caseId: String) {
     suspend fun update(id: String, status: ConcernStatus? = null, severity: Severity? = null, escalatedTo: String? = null) =
         attempt { it.updateConcern(caseId, id, ConcernUpdate(status = status, severity = severity, escalatedTo = escalatedTo?.ifBlank { null })) }
 
+    /**
+     * The form that updates or escalates a concern already raised:
+     * [UPDATE_CONCERN] (its id), [UPDATE_SEVERITY] and [UPDATE_STATUS] (the
+     * core's words; empty leaves them as they are) and [UPDATE_ESCALATED_TO],
+     * saved on every edit. [beginUpdate] opens it on a concern (saved only
+     * with the first edit); opening the screen again after a killed app
+     * restores it ([updateDraft]`.open()`).
+     */
+    val updateDraft = FormDraftKeeper(repo, caseId, FormKind.CONCERN_UPDATE, _error)
+
+    /** Starts updating concern [id] (another update in progress is replaced by the next edit). */
+    fun beginUpdate(id: String) = updateDraft.fill(mapOf(UPDATE_CONCERN to id))
+
+    /** The concern being updated (null: none). */
+    val updating: String? get() = updateDraft.value(UPDATE_CONCERN)
+
+    suspend fun setUpdateSeverity(s: Severity?) = updateDraft.set(UPDATE_SEVERITY, s?.let { Vocab.word(it) } ?: "")
+    suspend fun setUpdateStatus(s: ConcernStatus?) = updateDraft.set(UPDATE_STATUS, s?.let { Vocab.word(it) } ?: "")
+    suspend fun setUpdateEscalatedTo(v: String) = updateDraft.set(UPDATE_ESCALATED_TO, v)
+    fun updateSeverity(): Severity? =
+        updateDraft.value(UPDATE_SEVERITY)?.let { w -> Vocab.core.severities.firstOrNull { it.word == w }?.value }
+    fun updateStatus(): ConcernStatus? =
+        updateDraft.value(UPDATE_STATUS)?.let { w -> Vocab.core.concernStatuses.firstOrNull { it.word == w }?.value }
+
+    /** Saves the update as typed in [updateDraft]; true when saved (the draft deleted), false with [error] set. */
+    suspend fun submitUpdate(): Boolean {
+        val id = updating ?: run {
+            _error.value = Messages.of(OutreachException.InvalidInput("concern: choose the concern to update"))
+            return false
+        }
+        if (updateSeverity() == null && updateStatus() == null && updateDraft.value(UPDATE_ESCALATED_TO) == null) {
+            _error.value = Messages.of(OutreachException.InvalidInput("update: change the severity or status, or say who it was escalated to"))
+            return false
+        }
+        update(id, updateStatus(), updateSeverity(), updateDraft.value(UPDATE_ESCALATED_TO)) ?: return false
+        updateDraft.done()
+        return true
+    }
+
+    /** Stops updating: the draft is thrown away, the concern left as it was. */
+    suspend fun cancelUpdate() = updateDraft.discard()
+
     companion object {
         const val CATEGORY = "category"
         const val SEVERITY = "severity"
         const val DESCRIPTION = "description"
         const val ESCALATED_TO = "escalated_to"
+        const val UPDATE_CONCERN = "concern"
+        const val UPDATE_SEVERITY = "severity"
+        const val UPDATE_STATUS = "status"
+        const val UPDATE_ESCALATED_TO = "escalated_to"
     }
 }

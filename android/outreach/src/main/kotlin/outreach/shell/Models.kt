@@ -7,6 +7,8 @@ import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
 import kotlinx.coroutines.withContext
+import uniffi.outreach_ffi.CheckInState
+import uniffi.outreach_ffi.CheckInView
 import uniffi.outreach_ffi.ContactKind
 import uniffi.outreach_ffi.ConflictInfo
 import uniffi.outreach_ffi.Domain
@@ -21,6 +23,7 @@ import uniffi.outreach_ffi.SyncCancel
 import uniffi.outreach_ffi.SyncListener
 import uniffi.outreach_ffi.SyncPhase
 import uniffi.outreach_ffi.VisitDraft
+import uniffi.outreach_ffi.VisitInput
 
 /** Unlock screen: passphrase (and the platform key for quick unlock). */
 class UnlockModel(
@@ -129,7 +132,9 @@ class SetupModel(
  * turns it into a visit. Every contact kind and outcome the core knows is
  * offered (attempts included: an attempted contact, no answer, cancelled);
  * times come from the platform's pickers, starting at now and the next
- * contact at the case's interval (the core's default: 14 days).
+ * contact at the case's interval (the core's default: 14 days). When she
+ * has an open lone-working check-in to the case, the form also offers
+ * "record and check out" ([submitAndCheckOut]: one call of the core's).
  */
 class ContactFormModel(
     private val repo: OutreachRepository,
@@ -143,6 +148,19 @@ class ContactFormModel(
     var draftId: String? = null
         private set
 
+    /** Her open lone-working check-in to this case, as this phone holds it (null: none; no network read). */
+    private val _checkIn = MutableStateFlow<CheckInView?>(null)
+    val checkIn: StateFlow<CheckInView?> = _checkIn.asStateFlow()
+
+    /**
+     * After "record and check out": the contact is recorded but the check-out
+     * did not reach the server, so her supervisor will still be alerted
+     * unless a sync sends it first. The reason, in the core's words ("" if
+     * none given); null when it was sent or not asked for.
+     */
+    private val _checkOutNotSent = MutableStateFlow<String?>(null)
+    val checkOutNotSent: StateFlow<String?> = _checkOutNotSent.asStateFlow()
+
     /** The kinds and outcomes to offer: the core's lists, in its order. */
     val kinds: List<ContactKind> get() = Vocab.core.contactKinds.map { it.value }
     val outcomes: List<Outcome> get() = Vocab.core.outcomes.map { it.value }
@@ -155,6 +173,7 @@ class ContactFormModel(
      */
     suspend fun start() {
         try {
+            loadCheckIn()
             // The case's contact-record draft (another form's drafts are restored by their own holders).
             val saved = repo.read { v -> v.drafts().firstOrNull { it.caseId == caseId && it.form == null } }
             if (saved != null) return restore(saved.draftId)
@@ -164,6 +183,12 @@ class ContactFormModel(
         } catch (e: OutreachException) {
             _error.value = Messages.of(e)
         }
+    }
+
+    /** Reads whether she is checked in to this case (this phone's safety state, no network). */
+    suspend fun loadCheckIn() {
+        _checkIn.value = repo.read { it.safetyStatus() }.checkIns
+            .firstOrNull { it.mine && it.caseId == caseId && it.state != CheckInState.CHECK_OUT_NOT_SENT }
     }
 
     /** Restores a saved draft (offered on start after a crash). */
@@ -219,6 +244,55 @@ class ContactFormModel(
         } catch (e: OutreachException) {
             _error.value = Messages.of(e)
         }
+    }
+
+    /**
+     * "Record and check out": records the contact as typed and checks out of
+     * this case's lone-working check-in in one call (the core fills in the
+     * visit's check-in and check-out times). Returns the visit id, or null
+     * with [error] set in plain words (nothing recorded, the draft kept).
+     * Recorded but the check-out not sent: [checkOutNotSent] says so.
+     */
+    suspend fun submitAndCheckOut(): String? {
+        _checkOutNotSent.value = null
+        val d = _draft.value
+        val missing = listOfNotNull(if (d.at == null) "at" else null, if (d.kind == null) "kind" else null,
+            if (d.outcome == null) "outcome" else null)
+        if (missing.isNotEmpty()) {
+            _error.value = Messages.of(OutreachException.InvalidInput("${missing.first()}: is required to submit"))
+            return null
+        }
+        val input = VisitInput(
+            at = d.at!!, kind = d.kind!!, outcome = d.outcome!!, note = d.note ?: "", plannedAt = d.plannedAt, endedAt = d.endedAt,
+            present = d.present, domains = d.domains, herWords = d.herWords, wellbeing = d.wellbeing, actionsAgreed = d.actionsAgreed,
+            nextContactDue = d.nextContactDue, checkedInAt = d.checkedInAt, checkedOutAt = d.checkedOutAt,
+        )
+        val done = try {
+            repo.vault.addVisitAndCheckOut(caseId, input)
+        } catch (e: OutreachException) {
+            _error.value = Messages.of(e)
+            return null
+        }
+        _error.value = null
+        _checkOutNotSent.value = if (done.receipt.sent) null else done.receipt.notSentBecause ?: ""
+        // Recorded: the draft goes (a failure here is said, but the contact is saved).
+        val id = draftId
+        draftId = null
+        _draft.value = VisitDraft()
+        try {
+            if (id != null) {
+                try {
+                    repo.read { it.discardDraft(id) }
+                } catch (_: OutreachException.NotFound) {
+                    // Already gone: nothing to do.
+                }
+            }
+            repo.refresh()
+            loadCheckIn()
+        } catch (e: OutreachException) {
+            _error.value = Messages.of(e)
+        }
+        return done.visitId
     }
 
     /** Returns the visit id, or null with [error] set. */

@@ -17,6 +17,7 @@ import uniffi.outreach_ffi.ReferralInput
 import uniffi.outreach_ffi.ReferralStatus
 import uniffi.outreach_ffi.SosStatus
 import uniffi.outreach_ffi.SosUpdate
+import uniffi.outreach_ffi.WorryKind
 
 // The practice records of one case that the phone's screens add to:
 // referrals to other agencies, meetings (FGC, network, professionals,
@@ -27,7 +28,9 @@ import uniffi.outreach_ffi.SosUpdate
 // core's vocabulary, never copied here. Days come from the platform's date
 // picker (default: today), never typed. Each form with free text keeps a
 // draft ([FormDraftKeeper]: saved on every edit, restored when the form is
-// opened again for the case after a killed app, deleted on submit).
+// opened again for the case after a killed app, deleted on submit) — the
+// forms that change a record already saved too: a revision ([RevisionForm]),
+// a concern's update ([ConcernsModel]) and closing the case ([ClosureModel]).
 
 /**
  * One list of a case's records: loads it from the case record, and runs a
@@ -217,6 +220,11 @@ class DangerStatementsModel(repo: OutreachRepository, caseId: String) : CaseReco
     suspend fun revise(id: String, danger: String? = null, safetyGoal: String? = null) =
         attempt { it.updateSos(caseId, id, SosUpdate(danger = danger, safetyGoal = safetyGoal)) }
 
+    /** The form that revises a statement already saved (its own draft, [FormKind.REVISION]). */
+    val revision = RevisionForm(repo, caseId, RevisionForm.DANGER_STATEMENT, _error) { id, update ->
+        attempt { it.updateSos(caseId, id, update) }
+    }
+
     suspend fun resolve(id: String) = attempt { it.updateSos(caseId, id, SosUpdate(status = SosStatus.RESOLVED)) }
 
     suspend fun reopen(id: String) = attempt { it.updateSos(caseId, id, SosUpdate(status = SosStatus.OPEN)) }
@@ -228,8 +236,90 @@ class DangerStatementsModel(repo: OutreachRepository, caseId: String) : CaseReco
 }
 
 /**
+ * The form that revises a Signs of Safety record already saved: a danger
+ * statement with its safety goal ([DANGER_STATEMENT], on the danger
+ * statements screen) or an entry of the map, its words and a worry's kind
+ * ([SOS_ENTRY], on the plan screen). One definition for both; each holder
+ * that revises has one. It keeps a draft ([draft], [FormKind.REVISION]:
+ * saved on every edit, restored when its screen opens again for the case
+ * after a killed app, deleted once the revision is saved or cancelled).
+ * [beginDanger] / [beginEntry] fill it from the record as it is (saved only
+ * with the first edit); [submit] saves it through the core, which checks
+ * it (an emptied danger or goal is refused in plain words, the draft kept).
+ *
+ * Fields: [REVISES] (what it revises), [RECORD] (the record's id), then
+ * [DANGER] and [SAFETY_GOAL], or [TEXT] and [KIND] (the core's word).
+ */
+class RevisionForm internal constructor(
+    repo: OutreachRepository,
+    val caseId: String,
+    /** [DANGER_STATEMENT] or [SOS_ENTRY]: the records this form's screen revises. */
+    val revises: String,
+    private val error: MutableStateFlow<String?>,
+    /** The holder's write of the revision (reloads its list on success, sets its error otherwise). */
+    private val write: suspend (id: String, update: SosUpdate) -> String?,
+) {
+    init {
+        require(revises in REVISES_WHAT) { "a revision revises one of $REVISES_WHAT" }
+    }
+
+    val draft = FormDraftKeeper(repo, caseId, FormKind.REVISION, error)
+
+    /** Restores this screen's revision left by a killed app; true when one is back ([record] says which). */
+    suspend fun open(): Boolean = draft.open { it[REVISES] == revises }
+
+    /** The id of the record being revised (null: no revision in progress). */
+    val record: String? get() = draft.value(RECORD)
+
+    /** Starts revising a danger statement: the form holds both halves as they are. */
+    fun beginDanger(id: String, danger: String, safetyGoal: String) =
+        draft.fill(mapOf(REVISES to revises, RECORD to id, DANGER to danger, SAFETY_GOAL to safetyGoal))
+
+    /** Starts revising a map entry: its words and (a worry) its kind as they are. */
+    fun beginEntry(id: String, text: String, kind: WorryKind?) =
+        draft.fill(mapOf(REVISES to revises, RECORD to id, TEXT to text) + (kind?.let { mapOf(KIND to Vocab.word(it)) } ?: emptyMap()))
+
+    suspend fun setDanger(v: String) = draft.set(DANGER, v)
+    suspend fun setSafetyGoal(v: String) = draft.set(SAFETY_GOAL, v)
+    suspend fun setText(v: String) = draft.set(TEXT, v)
+    suspend fun setKind(k: WorryKind?) = draft.set(KIND, k?.let { Vocab.word(it) } ?: "")
+    fun kind(): WorryKind? = draft.value(KIND)?.let { w -> Vocab.core.worryKinds.firstOrNull { it.word == w }?.value }
+
+    /** Saves the revision as typed; the record's id, or null with the holder's error set (the draft kept). */
+    suspend fun submit(): String? {
+        val id = record ?: run {
+            error.value = Messages.of(OutreachException.InvalidInput("revision: choose what to revise"))
+            return null
+        }
+        val update = if (revises == DANGER_STATEMENT) SosUpdate(danger = draft[DANGER], safetyGoal = draft[SAFETY_GOAL])
+        else SosUpdate(text = draft[TEXT], kind = kind())
+        return write(id, update)?.also { draft.done() }
+    }
+
+    /** Stops revising: the draft is thrown away, the record left as it was. */
+    suspend fun cancel() = draft.discard()
+
+    companion object {
+        const val REVISES = "revises"
+        const val RECORD = "record"
+        const val DANGER = "danger"
+        const val SAFETY_GOAL = "safety_goal"
+        const val TEXT = "text"
+        const val KIND = "kind"
+
+        /** What a revision revises: a danger statement (with its safety goal), or a map entry. */
+        const val DANGER_STATEMENT = "danger_statement"
+        const val SOS_ENTRY = "sos_entry"
+        val REVISES_WHAT = listOf(DANGER_STATEMENT, SOS_ENTRY)
+    }
+}
+
+/**
  * Closing a case (she has left the programme: why, a note, the day) and
  * reopening it in a phase. The reasons and phases offered are the core's.
+ * The closing form keeps a draft ([draft], [FormKind.CLOSURE]: saved on
+ * every edit, restored when the screen opens again for the case after a
+ * killed app, deleted once the case is closed).
  */
 class ClosureModel(private val repo: OutreachRepository, val caseId: String) {
     data class State(
@@ -269,9 +359,37 @@ class ClosureModel(private val repo: OutreachRepository, val caseId: String) {
         false
     }
 
-    /** Closes the case on [on] (null: today); it leaves the caseload (listed with closed cases). */
+    /** Refusals of the form's draft (a note too long), in plain words; the screen shows it with [State.error]. */
+    private val _draftError = MutableStateFlow<String?>(null)
+    val draftError: StateFlow<String?> = _draftError.asStateFlow()
+
+    /** The closing form in progress: [REASON] (the core's word), [NOTE] and [DATE], saved on every edit. */
+    val draft = FormDraftKeeper(repo, caseId, FormKind.CLOSURE, _draftError)
+
+    suspend fun setReason(r: ExitReason) = draft.set(REASON, Vocab.word(r))
+    suspend fun setNote(v: String) = draft.set(NOTE, v)
+    suspend fun setDate(d: LocalDate?) = draft.set(DATE, d?.let(Dates::date) ?: "")
+    fun reason(): ExitReason? = draft.value(REASON)?.let { w -> Vocab.core.exitReasons.firstOrNull { it.word == w }?.value }
+    fun date(): LocalDate? = Dates.parseDate(draft.value(DATE))
+
+    /** Closes the case on [on] (null: today); it leaves the caseload (listed with closed cases). The form's draft is deleted. */
     suspend fun close(reason: ExitReason, note: String?, on: LocalDate? = null) =
-        attempt { it.closeCase(caseId, reason, note?.ifBlank { null }, on?.let(Dates::date)) }
+        attempt { it.closeCase(caseId, reason, note?.ifBlank { null }, on?.let(Dates::date)) }.also { if (it) draft.done() }
+
+    /** Closes the case as typed in [draft] (no day picked: today); no reason chosen is refused in plain words. */
+    suspend fun submit(): Boolean {
+        val reason = reason() ?: run {
+            _state.value = _state.value.copy(error = Messages.of(OutreachException.InvalidInput("reason: choose why she left")))
+            return false
+        }
+        return close(reason, draft.value(NOTE), date())
+    }
+
+    companion object {
+        const val REASON = "reason"
+        const val NOTE = "note"
+        const val DATE = "date"
+    }
 
     /** Back on the caseload in [phase] (null: the core's default, programme). */
     suspend fun reopen(phase: Phase? = null) = attempt { it.reopenCase(caseId, phase) }

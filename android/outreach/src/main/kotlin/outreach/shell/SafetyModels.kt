@@ -9,9 +9,12 @@ import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
 import uniffi.outreach_ffi.AlertView
+import uniffi.outreach_ffi.BetterOff
 import uniffi.outreach_ffi.CheckInState
 import uniffi.outreach_ffi.CheckInView
 import uniffi.outreach_ffi.FormKind
+import uniffi.outreach_ffi.HowMuch
+import uniffi.outreach_ffi.HowWell
 import uniffi.outreach_ffi.OutreachException
 import uniffi.outreach_ffi.Report
 import uniffi.outreach_ffi.ReportQuery
@@ -222,14 +225,22 @@ class SafetyAlertsModel(private val repo: OutreachRepository) {
  * the cases this phone holds, for a period from the pickers (null: the
  * core's default period). Counts and percentages only, as the core works
  * them out; a percentage without a denominator is shown as "no data", not 0.
+ * Below it, one card per practitioner (the core's `by_practitioner`, in its
+ * order) with the same figures; small numbers are shown as the core gives
+ * them (exact counts; only the HTML report rounds 1–4 to "< 5").
  */
 class ReportModel(private val repo: OutreachRepository) {
     /** One figure: [key] names its label (`report_<key>`); [value] null when there is nothing to divide by. */
     data class Figure(val key: String, val value: String?)
 
+    /** One practitioner's card: her name, how many cases, the team card's figures over hers. */
+    data class Card(val name: String, val cases: String, val figures: List<Figure>)
+
     data class State(
         val report: Report? = null,
         val figures: List<Figure> = emptyList(),
+        /** One per practitioner, as the core orders them. */
+        val cards: List<Card> = emptyList(),
         val error: String? = null,
     )
 
@@ -240,7 +251,7 @@ class ReportModel(private val repo: OutreachRepository) {
         val query = ReportQuery(from = from?.let(Dates::date), to = to?.let(Dates::date), team = team?.ifBlank { null })
         _state.value = try {
             val r = repo.read { it.report(query) }
-            State(report = r, figures = figures(r))
+            State(report = r, figures = figures(r), cards = cards(r))
         } catch (e: OutreachException) {
             _state.value.copy(error = Messages.of(e))
         }
@@ -250,22 +261,29 @@ class ReportModel(private val repo: OutreachRepository) {
         private fun pct(v: Double?) = v?.let { String.format(Locale.UK, "%.0f%%", it) }
         private fun days(v: Double?) = v?.let { String.format(Locale.UK, "%.1f", it) }
 
-        fun figures(r: Report): List<Figure> = listOf(
-            Figure("active_cases", r.howMuch.activeCases.toString()),
-            Figure("new_referrals", r.howMuch.newReferrals.toString()),
-            Figure("contacts_completed", r.howMuch.contactsCompleted.toString()),
-            Figure("contacts_attempted", r.howMuch.contactsAttempted.toString()),
-            Figure("meetings", r.howMuch.meetings.toString()),
-            Figure("referrals_made", r.howMuch.referralsMade.toString()),
-            Figure("closures", r.howMuch.closures.toString()),
-            Figure("contacts_on_time", pct(r.howWell.contactsOnTimePct)),
-            Figure("overdue_cases", r.howWell.overdueCases.toString()),
-            Figure("visits_signed_off", pct(r.howWell.visitsSignedOffPct)),
-            Figure("median_days_to_sign_off", days(r.howWell.medianDaysToSignOff)),
-            Figure("scaling_improved", pct(r.betterOff.scalingImprovedPct)),
-            Figure("goals_achieved", pct(r.betterOff.goalsAchievedPct)),
-            Figure("pause_agreed", pct(r.betterOff.pauseAgreedPct)),
-            Figure("completed_programme", r.betterOff.completedProgramme.toString()),
+        fun figures(r: Report): List<Figure> = figures(r.howMuch, r.howWell, r.betterOff)
+
+        /** The per-practitioner cards, each with the team card's figures. */
+        fun cards(r: Report): List<Card> =
+            r.byPractitioner.map { Card(it.name, it.cases.toString(), figures(it.howMuch, it.howWell, it.betterOff)) }
+
+        /** The figures of one card (the team's or a practitioner's): the same measures, in the same order. */
+        fun figures(howMuch: HowMuch, howWell: HowWell, betterOff: BetterOff): List<Figure> = listOf(
+            Figure("active_cases", howMuch.activeCases.toString()),
+            Figure("new_referrals", howMuch.newReferrals.toString()),
+            Figure("contacts_completed", howMuch.contactsCompleted.toString()),
+            Figure("contacts_attempted", howMuch.contactsAttempted.toString()),
+            Figure("meetings", howMuch.meetings.toString()),
+            Figure("referrals_made", howMuch.referralsMade.toString()),
+            Figure("closures", howMuch.closures.toString()),
+            Figure("contacts_on_time", pct(howWell.contactsOnTimePct)),
+            Figure("overdue_cases", howWell.overdueCases.toString()),
+            Figure("visits_signed_off", pct(howWell.visitsSignedOffPct)),
+            Figure("median_days_to_sign_off", days(howWell.medianDaysToSignOff)),
+            Figure("scaling_improved", pct(betterOff.scalingImprovedPct)),
+            Figure("goals_achieved", pct(betterOff.goalsAchievedPct)),
+            Figure("pause_agreed", pct(betterOff.pauseAgreedPct)),
+            Figure("completed_programme", betterOff.completedProgramme.toString()),
         )
     }
 }

@@ -1,6 +1,8 @@
 // Tests of the drafts of every form with free text other than the contact
 // record (referral, meeting, consent, danger statement, concern, check-in
-// note), on the JVM against the host-built core and a real outreach-server:
+// note; and the forms that change a record already saved: a revision of a
+// danger statement or of a map entry, a concern's update, closing the case),
+// on the JVM against the host-built core and a real outreach-server:
 // typed into the holders, the app killed (holders and core object dropped,
 // not closed; a new core opened on the same files), the text back when the
 // form is opened again; gone after submit or discard; a field too long
@@ -17,6 +19,8 @@ import uniffi.outreach_ffi.*
 /** One form's holder, seen through what every form has: a text field, its error, its draft. */
 private class Typed(
     val name: String,
+    /** The field typed into (its name in the draft). */
+    val field: String,
     val type: suspend (String) -> Unit,
     val error: () -> String?,
     val draft: FormDraftKeeper,
@@ -31,6 +35,12 @@ internal suspend fun draftTests(tmp: File, server: Server) {
     check("drafts: practitioner enrolled", enrol.state.value is EnrolModel.State.Enrolled)
     val case = repo.write { it.createCase(CaseEdit(preferredName = "Mia")) }
     val other = repo.write { it.createCase(CaseEdit(preferredName = "Zoe")) }
+    // Records already saved, to revise and update.
+    val savedDanger = repo.write { it.addDangerStatement(case, "He drinks before contact", "The children are safe at contact") }
+    val savedEntry = repo.write { it.addSosEntry(case, SosColumn.WORRIES, "Rent arrears", null) }
+    val savedConcern = repo.write {
+        it.addConcern(case, ConcernInput(category = "neglect", severity = Severity.MEDIUM, description = "No food in the flat"))
+    }
 
     // --- Typed into every form; each edit saved at once.
     val referrals = ReferralsModel(repo, case)
@@ -60,12 +70,30 @@ internal suspend fun draftTests(tmp: File, server: Server) {
     // The last keystroke of a word: saved too (a kill right after it loses nothing).
     checkIn.setNote("Back door; a dog in the yard!")
     ReferralsModel(repo, other).setAgency("Housing options")
+    // The forms that change a record already saved: opening one on a record saves nothing until the first edit.
+    val dangers2 = DangerStatementsModel(repo, case)
+    check("revision: nothing to restore on a first opening", !dangers2.revision.open() && dangers2.revision.record == null)
+    dangers2.revision.beginDanger(savedDanger, "He drinks before contact", "The children are safe at contact")
+    check("revision: beginning one saves nothing", repo.read { v -> v.drafts().none { it.form == FormKind.REVISION } })
+    dangers2.revision.setSafetyGoal("The children are safe at contact, and she has a plan if he has been drinking")
+    val plan = PlanModel(repo, case)
+    plan.revision.beginEntry(savedEntry, "Rent arrears", null)
+    plan.revision.setText("Rent arrears of £900; eviction notice served")
+    plan.revision.setKind(WorryKind.COMPLICATING)
+    concerns.beginUpdate(savedConcern)
+    concerns.setUpdateSeverity(Severity.HIGH)
+    concerns.setUpdateEscalatedTo("Children's social care duty team")
+    val closure = ClosureModel(repo, case)
+    check("closure: nothing to restore on a first opening", !closure.draft.open())
+    closure.setReason(ExitReason.MOVED_AWAY)
+    closure.setNote("Moved to her sister's in Leeds; handed over to the Leeds team")
+    closure.setDate(LocalDate.parse("2026-11-30"))
     val saved = repo.read { it.drafts() }
-    check("drafts: one draft per form, each saved on edit" + (saved.map { it.form }.let { " ($it)" }),
+    check("drafts: one draft per form (two revisions), each saved on edit" + (saved.map { it.form }.let { " ($it)" }),
         saved.filter { it.caseId == case }.mapNotNull { it.form }.toSet() == FormKind.entries.toSet() &&
-            saved.count { it.caseId == case } == 6 &&
+            saved.count { it.caseId == case } == 10 &&
             listOf(referrals.error.value, meetings.error.value, consents.error.value, dangers.error.value, concerns.error.value,
-                checkIn.draftError.value).all { it == null })
+                checkIn.draftError.value, dangers2.error.value, plan.error.value, closure.draftError.value).all { it == null })
 
     // --- Killed: the holders and the core object are dropped without closing; a new core opens the same files.
     val unlock = UnlockModel(dir, null, open = MainThreadGuard::open)
@@ -99,6 +127,23 @@ internal suspend fun draftTests(tmp: File, server: Server) {
         ci.draft.open() && ci.draft[CheckInModel.NOTE] == "Back door; a dog in the yard!")
     val zoe = ReferralsModel(repo2, other)
     check("drafts: each case gets its own draft back", zoe.draft.open() && zoe.draft[ReferralsModel.AGENCY] == "Housing options")
+    val dr = DangerStatementsModel(repo2, case)
+    check("danger statement revision restored after a kill (its statement, both halves)",
+        dr.revision.open() && dr.revision.record == savedDanger &&
+            dr.revision.draft[RevisionForm.DANGER] == "He drinks before contact" &&
+            dr.revision.draft[RevisionForm.SAFETY_GOAL] == "The children are safe at contact, and she has a plan if he has been drinking")
+    val pr = PlanModel(repo2, case)
+    check("map entry revision restored after a kill, on its own screen (not the danger statement's)",
+        pr.revision.open() && pr.revision.record == savedEntry &&
+            pr.revision.draft[RevisionForm.TEXT] == "Rent arrears of £900; eviction notice served" &&
+            pr.revision.kind() == WorryKind.COMPLICATING)
+    check("concern update restored after a kill",
+        k.updateDraft.open() && k.updating == savedConcern && k.updateSeverity() == Severity.HIGH && k.updateStatus() == null &&
+            k.updateDraft[ConcernsModel.UPDATE_ESCALATED_TO] == "Children's social care duty team")
+    val cl = ClosureModel(repo2, case)
+    check("closing form restored after a kill",
+        cl.draft.open() && cl.reason() == ExitReason.MOVED_AWAY && cl.date() == LocalDate.parse("2026-11-30") &&
+            cl.draft[ClosureModel.NOTE] == "Moved to her sister's in Leeds; handed over to the Leeds team")
 
     // The list offered on start: every draft, by its form in plain words, with her name.
     val list = DraftsModel(repo2)
@@ -106,9 +151,15 @@ internal suspend fun draftTests(tmp: File, server: Server) {
     val words = list.items.value.filter { it.caseId == case }.map { it.english.substringBefore(" for ") }.toSet()
     check("drafts list: each form in plain words, with her name" + " ($words)",
         list.error.value == null && words == setOf("Referral", "Meeting", "Consent", "Danger statement and safety goal",
-            "Safeguarding concern", "Lone-working check-in note") &&
+            "Safeguarding concern", "Lone-working check-in note", "Revised danger statement and safety goal",
+            "Revised Signs of Safety entry", "Update to a safeguarding concern", "Closing the case") &&
             list.items.value.all { it.name == if (it.caseId == case) "Mia" else "Zoe" } &&
             FormKind.entries.all { DraftsModel.labelKey(it).startsWith("draft_form_") })
+    check("drafts list: a revision says what it revises (its screen differs)",
+        list.items.value.filter { it.form == FormKind.REVISION }.map { it.revises }.toSet() ==
+            setOf(RevisionForm.DANGER_STATEMENT, RevisionForm.SOS_ENTRY) &&
+            list.items.value.filter { it.form == FormKind.REVISION }.map { DraftsModel.labelKey(it.form, it.revises) }.toSet() ==
+            setOf("draft_form_revision_danger_statement", "draft_form_revision_sos_entry"))
     // The contact form restores contact records only, never another form's draft.
     val contact = ContactFormModel(repo2, case)
     contact.start()
@@ -130,10 +181,29 @@ internal suspend fun draftTests(tmp: File, server: Server) {
     check("consent submitted from its draft; draft gone",
         c.submit() != null && c.draft.draftId == null && c.items.value.single().givenOn == "2026-11-03")
     check("danger statement submitted from its draft; draft gone",
-        d.submit() != null && d.draft.draftId == null && d.items.value.single().danger == "He may turn up at the school gate")
+        d.submit() != null && d.draft.draftId == null && d.items.value.any { it.danger == "He may turn up at the school gate" })
     check("concern submitted from its draft; draft gone",
         k.submit() != null && k.draft.draftId == null &&
-            k.concerns.value.single().let { it.severity == Severity.HIGH && it.escalatedTo == "MASH" })
+            k.concerns.value.any { it.category == "domestic abuse" && it.severity == Severity.HIGH && it.escalatedTo == "MASH" })
+    check("danger statement revision saved from its draft; draft gone",
+        dr.revision.submit() != null && dr.error.value == null && dr.revision.draft.draftId == null && dr.revision.record == null &&
+            dr.items.value.single { it.id == savedDanger }.safetyGoal ==
+            "The children are safe at contact, and she has a plan if he has been drinking")
+    check("map entry revision saved from its draft; draft gone",
+        pr.revision.submit() != null && pr.error.value == null && pr.revision.draft.draftId == null &&
+            repo2.read { it.caseRecord(case) }.signsOfSafety.worries[savedEntry]!!.let {
+                it.text == "Rent arrears of £900; eviction notice served" && it.kind == WorryKind.COMPLICATING
+            })
+    check("concern update saved from its draft; draft gone",
+        k.submitUpdate() && k.error.value == null && k.updateDraft.draftId == null && k.updating == null &&
+            k.concerns.value.single { it.id == savedConcern }.let {
+                it.severity == Severity.HIGH && it.escalatedTo == "Children's social care duty team" && it.status == ConcernStatus.ESCALATED
+            })
+    check("case closed from its draft; draft gone",
+        cl.submit() && cl.state.value.error == null && cl.draft.draftId == null &&
+            cl.state.value.let { it.closed && it.closedOn == "2026-11-30" && it.exitReason == Vocab.word(ExitReason.MOVED_AWAY) } &&
+            repo2.read { it.caseRecord(case) }.programme.exitNote == "Moved to her sister's in Leeds; handed over to the Leeds team")
+    check("case reopened", cl.reopen() && !cl.state.value.closed)
     ci.submit(ZonedDateTime.now().plusHours(1))
     check("checked in with the note from its draft; draft gone" + (ci.state.value.error?.let { " ($it)" } ?: ""),
         ci.state.value.checkIn != null && ci.state.value.error == null && ci.draft.draftId == null)
@@ -144,12 +214,25 @@ internal suspend fun draftTests(tmp: File, server: Server) {
     // --- A field too long (17 KiB): plain words, nothing saved; a saved draft keeps its last good text.
     val big = "x".repeat(17 * 1024)
     val forms = listOf(
-        ReferralsModel(repo2, case).let { h -> Typed("referral", { h.setReason(it) }, { h.error.value }, h.draft) },
-        MeetingsModel(repo2, case).let { h -> Typed("meeting", { h.setSummary(it) }, { h.error.value }, h.draft) },
-        ConsentsModel(repo2, case).let { h -> Typed("consent", { h.setWhat(it) }, { h.error.value }, h.draft) },
-        DangerStatementsModel(repo2, case).let { h -> Typed("danger statement", { h.setSafetyGoal(it) }, { h.error.value }, h.draft) },
-        ConcernsModel(repo2, case).let { h -> Typed("concern", { h.setDescription(it) }, { h.error.value }, h.draft) },
-        CheckInModel(repo2, case).let { h -> Typed("check-in note", { h.setNote(it) }, { h.draftError.value }, h.draft) },
+        ReferralsModel(repo2, case).let { h -> Typed("referral", ReferralsModel.REASON, { h.setReason(it) }, { h.error.value }, h.draft) },
+        MeetingsModel(repo2, case).let { h -> Typed("meeting", MeetingsModel.SUMMARY, { h.setSummary(it) }, { h.error.value }, h.draft) },
+        ConsentsModel(repo2, case).let { h -> Typed("consent", ConsentsModel.WHAT, { h.setWhat(it) }, { h.error.value }, h.draft) },
+        DangerStatementsModel(repo2, case).let { h -> Typed("danger statement", DangerStatementsModel.SAFETY_GOAL, { h.setSafetyGoal(it) }, { h.error.value }, h.draft) },
+        ConcernsModel(repo2, case).let { h -> Typed("concern", ConcernsModel.DESCRIPTION, { h.setDescription(it) }, { h.error.value }, h.draft) },
+        CheckInModel(repo2, case).let { h -> Typed("check-in note", CheckInModel.NOTE, { h.setNote(it) }, { h.draftError.value }, h.draft) },
+        DangerStatementsModel(repo2, case).let { h ->
+            h.revision.beginDanger(savedDanger, "He drinks before contact", "Safe at contact")
+            Typed("danger statement revision", RevisionForm.DANGER, { h.revision.setDanger(it) }, { h.error.value }, h.revision.draft)
+        },
+        PlanModel(repo2, case).let { h ->
+            h.revision.beginEntry(savedEntry, "Rent arrears", null)
+            Typed("map entry revision", RevisionForm.TEXT, { h.revision.setText(it) }, { h.error.value }, h.revision.draft)
+        },
+        ConcernsModel(repo2, case).let { h ->
+            h.beginUpdate(savedConcern)
+            Typed("concern update", ConcernsModel.UPDATE_ESCALATED_TO, { h.setUpdateEscalatedTo(it) }, { h.error.value }, h.updateDraft)
+        },
+        ClosureModel(repo2, case).let { h -> Typed("closing the case", ClosureModel.NOTE, { h.setNote(it) }, { h.draftError.value }, h.draft) },
     )
     for (f in forms) {
         f.draft.open()
@@ -160,7 +243,7 @@ internal suspend fun draftTests(tmp: File, server: Server) {
         val savedOk = f.error() == null && f.draft.draftId != null
         f.type(big)
         val keeper = FormDraftKeeper(repo2, case, f.draft.form, kotlinx.coroutines.flow.MutableStateFlow(null))
-        val kept = f.error() != null && keeper.open() && keeper.fields.value.values.single() == "Short enough"
+        val kept = f.error() != null && keeper.open() && keeper[f.field] == "Short enough"
         f.draft.discard()
         val discarded = f.draft.draftId == null && repo2.read { v -> v.drafts().none { it.caseId == case } }
         check("${f.name}: a 17 KiB field refused in plain words, nothing saved; the last good text kept; discarded",

@@ -94,6 +94,59 @@ private suspend fun practice(tmp: File, server: Server) {
     check("danger statement: resolved, kept for revising", dangers.resolve(danger) != null && dangers.items.value.single().resolved)
     check("danger statement: reopened", dangers.reopen(danger) != null && !dangers.items.value.single().resolved)
 
+    // --- The revision form (its own draft): bad input in plain words, the draft kept; then saved.
+    val rev = dangers.revision
+    check("revision: nothing chosen to revise refused in plain words",
+        rev.submit() == null && dangers.error.value?.startsWith("Please check") == true)
+    rev.beginDanger(danger, "He may come to the flat at night", "Leah knows who to call and the door is secured")
+    rev.setDanger(" ")
+    check("revision: an emptied danger refused in plain words, nothing written, the draft kept",
+        rev.submit() == null && dangers.error.value?.startsWith("Please check") == true && rev.draft.draftId != null &&
+            dangers.items.value.single().danger == "He may come to the flat at night")
+    rev.setDanger("He may come to the flat at night, usually after the pub shuts")
+    check("revision: saved from the form, the draft gone",
+        rev.submit() == danger && dangers.error.value == null && rev.draft.draftId == null &&
+            dangers.items.value.single().danger == "He may come to the flat at night, usually after the pub shuts")
+    val plan = PlanModel(robin, case)
+    val worry = plan.addSosEntry(SosColumn.WORKING_WELL, "Her mum helps on Sundays")!!
+    plan.revision.beginEntry(worry, "Her mum helps on Sundays", null)
+    plan.revision.setKind(WorryKind.HARM)
+    check("map entry revision: a worry's kind on another column refused in plain words, the draft kept",
+        plan.revision.submit() == null && plan.error.value?.startsWith("Please check") == true && plan.revision.draft.draftId != null)
+    plan.revision.setKind(null)
+    plan.revision.setText("Her mum helps on Sundays and Wednesdays")
+    check("map entry revision: saved, the draft gone",
+        plan.revision.submit() != null && plan.error.value == null && plan.revision.draft.draftId == null &&
+            robin.read { it.caseRecord(case) }.signsOfSafety.workingWell[worry]?.text == "Her mum helps on Sundays and Wednesdays")
+    plan.revision.beginEntry(worry, "x", null)
+    plan.revision.setText("typed, then thought better of")
+    plan.revision.cancel()
+    check("map entry revision: cancelled, the draft gone, the entry as it was",
+        plan.revision.record == null && robin.read { v -> v.drafts().none { it.caseId == case } } &&
+            robin.read { it.caseRecord(case) }.signsOfSafety.workingWell[worry]?.text == "Her mum helps on Sundays and Wednesdays")
+
+    // --- Updating and escalating a concern (its own draft).
+    val concerns = ConcernsModel(robin, case)
+    val concern = concerns.raise("neglect", Severity.MEDIUM, "No food in the flat")!!
+    check("concern update: no concern chosen refused in plain words",
+        !concerns.submitUpdate() && concerns.error.value?.startsWith("Please check") == true)
+    concerns.beginUpdate(concern)
+    check("concern update: nothing changed refused in plain words",
+        !concerns.submitUpdate() && concerns.error.value?.startsWith("Please check") == true)
+    concerns.setUpdateEscalatedTo("x".repeat(v.maxShortChars.toInt() + 1))
+    check("concern update: an over-long name refused in plain words, nothing written, the draft kept",
+        !concerns.submitUpdate() && concerns.error.value?.startsWith("Please check") == true && concerns.updateDraft.draftId != null &&
+            concerns.concerns.value.single().escalatedTo == null)
+    concerns.setUpdateEscalatedTo("MASH")
+    concerns.setUpdateSeverity(Severity.HIGH)
+    check("concern update: escalated and more severe, the draft gone",
+        concerns.submitUpdate() && concerns.error.value == null && concerns.updateDraft.draftId == null &&
+            concerns.concerns.value.single().let { it.escalatedTo == "MASH" && it.severity == Severity.HIGH && it.status == ConcernStatus.ESCALATED })
+    concerns.beginUpdate(concern)
+    concerns.setUpdateStatus(ConcernStatus.MONITORING)
+    check("concern update: status changed alone",
+        concerns.submitUpdate() && concerns.concerns.value.single().let { it.status == ConcernStatus.MONITORING && it.severity == Severity.HIGH })
+
     // --- The report card summary.
     val report = ReportModel(robin)
     report.load(LocalDate.parse("2026-12-01"), LocalDate.parse("2026-11-01"))
@@ -105,6 +158,16 @@ private suspend fun practice(tmp: File, server: Server) {
         report.state.value.error == null && figures.size == 15 && figures["active_cases"] == "1" &&
             report.state.value.report?.period?.from == "2026-11-01")
     check("report: a percentage with nothing to divide by is no data, not 0", figures["visits_signed_off"] == null)
+    val cards = report.state.value.cards
+    check("report: one card per practitioner, the core's, with the team card's measures" + " (${cards.map { it.name }})",
+        cards.map { it.name } == report.state.value.report!!.byPractitioner.map { it.name } && cards.map { it.name } == listOf("Robin Shaw") &&
+            cards.single().let { c ->
+                c.cases == "1" && c.figures.map { it.key } == report.state.value.figures.map { it.key } &&
+                    c.figures.associate { it.key to it.value }.let { it["active_cases"] == "1" && it["visits_signed_off"] == null }
+            })
+    report.load(LocalDate.parse("2026-12-01"), LocalDate.parse("2026-11-01"))
+    check("report: the cards stay as they were when a period is refused",
+        report.state.value.error != null && report.state.value.cards == cards)
 
     // --- Lone working: check in, the running timer, extend, check out.
     var now = ZonedDateTime.now()
@@ -163,6 +226,51 @@ private suspend fun practice(tmp: File, server: Server) {
         alert != null && alerts.acknowledge(alert.alertId) && alerts.state.value.open.isEmpty() && alerts.state.value.error == null)
     checkIn.checkOut()
 
+    // --- "Record and check out" from the contact form.
+    val contact = ContactFormModel(robin, case)
+    contact.start()
+    check("record and check out: not offered without a check-in", contact.checkIn.value == null)
+    contact.setKind(ContactKind.HOME)
+    contact.setOutcome(Outcome.COMPLETED)
+    check("record and check out without a check-in: the core's refusal in plain words, nothing recorded" +
+        (contact.error.value?.let { " ($it)" } ?: ""),
+        contact.submitAndCheckOut() == null && contact.error.value.let { it != null && it != Messages.UNEXPECTED } &&
+            robin.read { it.caseRecord(case) }.visits.isEmpty() && contact.draftId != null)
+    contact.discard()
+    checkIn.checkIn(ZonedDateTime.now().plusHours(1))
+    contact.start()
+    check("record and check out: offered with an open check-in", contact.checkIn.value?.caseId == case)
+    contact.setKind(ContactKind.HOME)
+    contact.setNote("Talked about the eviction notice")
+    check("record and check out: no outcome refused in plain words, still checked in, the draft kept",
+        contact.submitAndCheckOut() == null && contact.error.value?.let { it.startsWith("Please check") && it.contains("outcome") } == true &&
+            contact.draftId != null && checkIn.also { it.load() }.state.value.active)
+    contact.setOutcome(Outcome.COMPLETED)
+    val recorded = contact.submitAndCheckOut()
+    val visit = recorded?.let { robin.read { v -> v.caseRecord(case) }.visits[it] }
+    check("record and check out: recorded with the check-in's times and checked out, in one go" +
+        (contact.error.value?.let { " ($it)" } ?: ""),
+        visit != null && contact.error.value == null && contact.checkOutNotSent.value == null &&
+            visit.note == "Talked about the eviction notice" && visit.checkedInAt != null && visit.checkedOutAt != null &&
+            contact.checkIn.value == null && contact.draftId == null && robin.read { v -> v.drafts().none { it.caseId == case } } &&
+            checkIn.also { it.load() }.state.value.let { !it.active && it.checkIn == null })
+    // No signal: recorded, the check-out NOT SENT said (the alert will still be raised until a sync sends it).
+    checkIn.checkIn(ZonedDateTime.now().plusHours(1))
+    val addr2 = server.url.removePrefix("http://")
+    server.stop()
+    contact.start()
+    contact.setKind(ContactKind.PHONE)
+    contact.setOutcome(Outcome.COMPLETED)
+    contact.setNote("Rang her from the car: she is fine")
+    val offline = contact.submitAndCheckOut()
+    check("record and check out offline: recorded, the check-out NOT SENT said" + (contact.error.value?.let { " ($it)" } ?: ""),
+        offline != null && contact.error.value == null && contact.checkOutNotSent.value != null &&
+            checkIn.also { it.load() }.state.value.checkOutNotSent)
+    server.start(addr2)
+    withContext(Dispatchers.IO) { robin.vault.refreshSafety() }
+    checkIn.load()
+    check("record and check out: the check-out sent on the next refresh", checkIn.state.value.checkIn == null)
+
     // --- Closing and reopening the case.
     val closure = ClosureModel(robin, case)
     closure.load()
@@ -177,6 +285,15 @@ private suspend fun practice(tmp: File, server: Server) {
         !closure.close(reason, null) && closure.state.value.error?.startsWith("Please check") == true)
     check("closure: reopened in the picked phase",
         closure.reopen(Phase.NEXT_STEPS) && closure.state.value.phase == Phase.NEXT_STEPS && closure.state.value.error == null)
+    // The closing form (its own draft): no reason chosen is refused in plain words, the draft kept.
+    closure.setNote("She has found work and moved on")
+    check("closure form: no reason chosen refused in plain words, still open, the draft kept",
+        !closure.submit() && closure.state.value.error?.startsWith("Please check") == true && !closure.state.value.closed &&
+            closure.draft.draftId != null)
+    closure.setReason(ExitReason.COMPLETED)
+    check("closure form: closed today with the note, the draft gone",
+        closure.submit() && closure.state.value.let { it.closed && it.closedOn == LocalDate.now().toString() && it.error == null } &&
+            closure.draft.draftId == null && robin.read { it.caseRecord(case) }.programme.exitNote == "She has found work and moved on")
 
     withContext(Dispatchers.IO) {
         (robin.vault as AutoCloseable).close()
