@@ -8,6 +8,10 @@
 #
 #   scripts/build-xcframework.sh            → build/ios/OutreachFFI.xcframework
 #                                              build/ios/Sources/OutreachFFI/outreach_ffi.swift
+#
+# Both are then copied into ios/OutreachKit/Generated/ (not in git), where
+# the OutreachKit package's targets find them: SwiftPM refuses a target path
+# outside the package. (Linux, OutreachCore only: scripts/build-swift-linux.sh.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(uname)" = Darwin ] || { echo "error: building the XCFramework needs macOS with Xcode" >&2; exit 2; }
@@ -39,4 +43,9 @@ xcodebuild -create-xcframework \
   -library target/aarch64-apple-ios/release/liboutreach_ffi.a -headers "$out/headers" \
   -library "$out/sim/liboutreach_ffi.a" -headers "$out/headers" \
   -output "$out/OutreachFFI.xcframework"
-echo "built $out/OutreachFFI.xcframework and $out/Sources/OutreachFFI/outreach_ffi.swift"
+pkg=ios/OutreachKit/Generated
+rm -rf "$pkg/OutreachFFI.xcframework" "$pkg/OutreachFFI"
+mkdir -p "$pkg/OutreachFFI"
+cp -R "$out/OutreachFFI.xcframework" "$pkg/"
+cp "$out/Sources/OutreachFFI/outreach_ffi.swift" "$pkg/OutreachFFI/"
+echo "built $out/OutreachFFI.xcframework and $out/Sources/OutreachFFI/outreach_ffi.swift (copied to $pkg)"

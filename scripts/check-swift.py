@@ -15,6 +15,14 @@ the project's machines), against the generated Swift bindings and the core:
               not `async`, OutreachVault.open / create) is inside a
               `Core.run { }` or `Task.detached { }` closure, never on the
               main actor.
+  drafts      every form the generated FormKind names has its label key in
+              FormDrafts.labelKey and its words in Localizable.strings.
+  layout      the OutreachCore target (the non-UI code, built on Linux by
+              scripts/build-swift-linux.sh) imports only Foundation and the
+              bindings — no SwiftUI, UIKit, Combine, Security,
+              LocalAuthentication or other Apple-only framework — and uses
+              no ObservableObject / @Published; every path in Package.swift
+              is inside the package (SwiftPM refuses one outside).
 
     PYTHONPATH=build/bindings/python python3 scripts/check-swift.py
 
@@ -27,7 +35,9 @@ import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 BINDINGS = ROOT / "build/bindings/swift/outreach_ffi.swift"
-KIT = ROOT / "ios/OutreachKit/Sources/OutreachKit"
+PACKAGE = ROOT / "ios/OutreachKit"
+KIT = PACKAGE / "Sources/OutreachKit"
+CORE = PACKAGE / "Sources/OutreachCore"
 APP = ROOT / "ios/OutreachApp/Sources"
 STRINGS = ROOT / "ios/OutreachApp/Resources/en.lproj/Localizable.strings"
 VOCAB_ENUMS = ("Phase|Domain|GoalStatus|ActionOwner|ContactKind|Outcome|SignOffDecision|ReviewState|ExitReason|"
@@ -42,7 +52,7 @@ def check(name, ok, detail=""):
 
 
 def sources():
-    return sorted(list(KIT.rglob("*.swift")) + list(APP.rglob("*.swift")))
+    return sorted(list(KIT.rglob("*.swift")) + list(CORE.rglob("*.swift")) + list(APP.rglob("*.swift")))
 
 
 def code_only(text):
@@ -103,7 +113,7 @@ def generated_cases(swift, enum):
 
 def check_messages(swift):
     cases = generated_cases(swift, "OutreachError")
-    text = (KIT / "Messages.swift").read_text(encoding="utf-8")
+    text = (CORE / "Messages.swift").read_text(encoding="utf-8")
     code = code_only(text)
     handled = set()
     for m in re.finditer(r"^\s*case ([^:]+):", code, re.M):
@@ -126,7 +136,7 @@ def check_vocabulary(swift, keys):
     m = re.search(r"public struct Vocabulary\b[^{]*\{(.*?)\n\s*//", swift, re.S)
     fields = re.findall(r"public var (\w+): \[\w+Term\]", m.group(1)) if m else []
     snake = [re.sub(r"([A-Z])", lambda c: "_" + c.group(1).lower(), f) for f in fields]
-    vocab_swift = (KIT / "Vocab.swift").read_text(encoding="utf-8")
+    vocab_swift = (CORE / "Vocab.swift").read_text(encoding="utf-8")
     unmapped = [s for s in snake if f'("{s}",' not in vocab_swift]
     check(f"vocabulary: Vocab.swift maps every list of the generated Vocabulary ({len(fields)})",
           len(fields) == len(lists) and not unmapped, f"unmapped {unmapped}")
@@ -205,6 +215,44 @@ def check_main_actor(swift):
           f"{offenders}")
 
 
+def check_drafts(swift, keys):
+    kinds = generated_cases(swift, "FormKind")
+    text = code_only((CORE / "FormDrafts.swift").read_text(encoding="utf-8"))
+    raw = (CORE / "FormDrafts.swift").read_text(encoding="utf-8")
+    named = dict(re.findall(r'case \.(\w+)\?: return "(\w+)"', raw))
+    revises = re.findall(r'\b(?:dangerStatement|sosEntry) = "(\w+)"', raw)
+    missing = [k for k in kinds if k not in named]
+    unworded = [key for key in list(named.values()) + [f"draft_form_revision_{r}" for r in revises] if key not in keys]
+    check(f"drafts: FormDrafts.labelKey names each of the {len(kinds)} generated FormKind cases, each worded",
+          len(kinds) >= 6 and len(revises) == 2 and not missing and not unworded and not re.search(r"\bdefault\s*:", text),
+          f"missing {missing}, no words for {unworded}")
+
+
+APPLE_ONLY = {"SwiftUI", "UIKit", "AppKit", "Combine", "Security", "LocalAuthentication", "BackgroundTasks",
+              "UserNotifications", "CryptoKit", "os", "Darwin", "ObjectiveC"}
+
+
+def check_layout():
+    files = sorted(CORE.rglob("*.swift"))
+    bad = []
+    for path in files:
+        code = code_only(path.read_text(encoding="utf-8"))
+        for m in re.finditer(r"^[ \t]*(?:@_exported[ \t]+|@testable[ \t]+)?import[ \t]+(?:(?:struct|class|enum|func|typealias|protocol|var|let)[ \t]+)?(\w+)", code, re.M):
+            if m.group(1) not in ("Foundation", "OutreachFFI"):
+                bad.append(f"{path.relative_to(ROOT)} imports {m.group(1)}")
+        for word in ("ObservableObject", "@Published", "DispatchQueue.main"):
+            if word in code:
+                bad.append(f"{path.relative_to(ROOT)} uses {word}")
+    check(f"layout: OutreachCore ({len(files)} files) imports only Foundation and the bindings, no Apple-only framework",
+          len(files) >= 5 and not bad, f"{bad}")
+    manifest = (PACKAGE / "Package.swift").read_text(encoding="utf-8")
+    paths = re.findall(r'\bpath:\s*"([^"]*)"', manifest)
+    outside = [q for q in paths if q.startswith("/") or ".." in pathlib.PurePosixPath(q).parts]
+    unknown = [q for q in paths if not q.startswith("Generated/") and not (PACKAGE / q).is_dir()]
+    check(f"layout: the {len(paths)} target paths in Package.swift are inside the package and exist (or are generated)",
+          len(paths) >= 5 and not outside and not unknown, f"outside {outside}, missing {unknown}")
+
+
 def main():
     swift = BINDINGS.read_text(encoding="utf-8")
     keys = string_keys(STRINGS)
@@ -212,6 +260,8 @@ def main():
     check_vocabulary(swift, keys)
     check_strings(keys)
     check_main_actor(swift)
+    check_drafts(swift, keys)
+    check_layout()
     passed = sum(results)
     print(f"{passed} passed, {len(results) - passed} failed")
     return 0 if all(results) else 1

@@ -107,3 +107,11 @@ step "Swift sources checked against the bindings and the core (Messages, vocabul
 # core's vocabulary (through the Python bindings), and fails on a blocking
 # vault call outside Core.run / Task.detached.
 PYTHONPATH=build/bindings/python python3 scripts/check-swift.py
+
+step "OutreachKit's non-UI target (OutreachCore) with swift build and its tests, if Swift is installed"
+# Not on the project's machines (no Swift toolchain): then this says so and moves on.
+if command -v swift >/dev/null 2>&1; then
+  scripts/build-swift-linux.sh debug --no-build
+else
+  echo "skipped: swift is not installed (OutreachCore's Linux layout is checked by check-swift.py only)"
+fi

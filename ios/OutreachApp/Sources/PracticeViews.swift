@@ -12,7 +12,10 @@ import UserNotifications
 // NOT SENT said in words (red only repeats them). What is typed into a
 // form is its draft (FormDraftKeeper): saved on every keystroke, restored
 // when the screen opens again for the case after the app was killed (said
-// so), deleted when the form is saved or cleared.
+// so), deleted when the form is saved or cleared. That includes the forms
+// that change a record already saved: revising a danger statement or a
+// Signs of Safety entry (RevisionView, one form for both), updating a
+// concern (ConcernUpdateView) and closing the case (ClosureView).
 
 /// A text field of a form's draft: every keystroke saved.
 struct DraftTextField: View {
@@ -69,8 +72,8 @@ struct DraftControls: View {
     @State private var confirm = false
 
     var body: some View {
-        if restored && !draft.fields.isEmpty { Text(tr("draft_restored")) }
-        if draft.fields.values.contains(where: { !$0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }) {
+        if restored && draft.hasTyped { Text(tr("draft_restored")) }
+        if draft.hasTyped {
             RowButton(title: tr("discard_form"), role: .destructive) { confirm = true }
                 .confirmationDialog(tr("discard_form"), isPresented: $confirm) {
                     Button(tr("discard"), role: .destructive) { Task { await draft.discard() } }
@@ -90,6 +93,18 @@ struct RowButton: View {
     var body: some View {
         Button(role: role, action: action) { Text(title).frame(minHeight: 44) }
             .buttonStyle(.bordered)
+            .accessibilityLabel(accessibility ?? title)
+    }
+}
+
+/// A link to another screen, at least 44 pt tall, with its own VoiceOver label when the title alone is ambiguous.
+struct RowLink<Destination: View>: View {
+    let title: String
+    var accessibility: String?
+    @ViewBuilder let destination: () -> Destination
+
+    var body: some View {
+        NavigationLink(destination: destination()) { Text(title).frame(minHeight: 44) }
             .accessibilityLabel(accessibility ?? title)
     }
 }
@@ -131,6 +146,10 @@ struct PracticeDraftScreen: View {
         case .consent: ConsentView(store: PracticeStore(vault: vault, caseId: caseId))
         case .dangerStatement: DangerStatementsView(store: PracticeStore(vault: vault, caseId: caseId))
         case .checkIn: LoneWorkingView(store: CheckInStore(vault: vault, caseId: caseId))
+        case .closure: ClosureView(store: PracticeStore(vault: vault, caseId: caseId))
+        // The entry and the concern are the ones the newest draft was for.
+        case .revision: RevisionView(store: RevisionStore(vault: vault, caseId: caseId, entryId: nil))
+        case .concernUpdate: ConcernUpdateView(store: ConcernUpdateStore(vault: vault, caseId: caseId, concernId: nil))
         // Opened from Views.swift, where its screen is.
         case .concern: EmptyView()
         }
@@ -261,37 +280,16 @@ struct ConsentView: View {
 struct DangerStatementsView: View {
     @StateObject var store: PracticeStore
     @State private var restored = false
-    // A new statement is typed into the form's draft (restored after a killed
-    // app); a revision of an existing one is typed here and saved at once.
-    @State private var danger = ""
-    @State private var safetyGoal = ""
-    @State private var revising: String?
 
     var body: some View {
         Form {
             Section(tr("danger_statements")) {
-                if revising == nil {
-                    DraftTextField(draft: store.dangerDraft, title: tr("danger"), name: DraftField.danger, multiline: true)
-                    DraftTextField(draft: store.dangerDraft, title: tr("safety_goal"), name: DraftField.safetyGoal, multiline: true)
-                } else {
-                    TextField(tr("danger"), text: $danger, axis: .vertical)
-                    TextField(tr("safety_goal"), text: $safetyGoal, axis: .vertical)
-                }
+                // A new statement is typed into its draft (restored after a killed app).
+                DraftTextField(draft: store.dangerDraft, title: tr("danger"), name: DraftField.danger, multiline: true)
+                DraftTextField(draft: store.dangerDraft, title: tr("safety_goal"), name: DraftField.safetyGoal, multiline: true)
                 ErrorLine(message: store.error)
-                Button(tr(revising == nil ? "add_danger_statement" : "save_revision")) {
-                    Task {
-                        if let id = revising {
-                            if await store.reviseDanger(id, danger: danger, safetyGoal: safetyGoal) { danger = ""; safetyGoal = ""; revising = nil }
-                        } else {
-                            await store.submitDanger()
-                        }
-                    }
-                }
-                if revising != nil {
-                    Button(tr("cancel")) { revising = nil; danger = ""; safetyGoal = "" }
-                } else {
-                    DraftControls(draft: store.dangerDraft, restored: restored)
-                }
+                Button(tr("add_danger_statement")) { Task { await store.submitDanger() } }
+                DraftControls(draft: store.dangerDraft, restored: restored)
             }
             Section {
                 if store.dangers.isEmpty { Text(tr("none_yet")) }
@@ -303,8 +301,9 @@ struct DangerStatementsView: View {
                         // Resolved in words, not only colour.
                         if resolved { Text(vocabLabel("sos_statuses", "resolved")) }
                         HStack {
-                            RowButton(title: tr("revise"), accessibility: tr("revise_named", item.record.danger)) {
-                                revising = item.id; danger = item.record.danger; safetyGoal = item.record.safetyGoal
+                            // Revising is its own form, with its own draft (kept by the statement's id).
+                            RowLink(title: tr("revise"), accessibility: tr("revise_named", item.record.danger)) {
+                                RevisionView(store: store.revision(item.id))
                             }
                             RowButton(title: tr(resolved ? "reopen" : "resolve")) {
                                 Task { await store.setDangerResolved(item.id, !resolved) }
@@ -316,16 +315,97 @@ struct DangerStatementsView: View {
         }
         .navigationTitle(tr("danger_statements"))
         .task { await store.load(); restored = await store.dangerDraft.open() }
+        // Back from a revision: the statements as saved.
+        .onAppear { Task { await store.load() } }
+    }
+}
+
+/// Revise a danger statement (the danger, the safety goal) or a Signs of
+/// Safety entry (its text, a worry's kind): one form for both, its draft
+/// kept by the entry's id — restored after a killed app, deleted once saved
+/// or when revising is cancelled.
+struct RevisionView: View {
+    @StateObject var store: RevisionStore
+    @Environment(\.dismiss) private var dismiss
+    @State private var confirmCancel = false
+
+    var body: some View {
+        Form {
+            if let draft = store.draft, let target = store.target {
+                Section(tr("revision_title")) {
+                    switch target {
+                    case .danger(let d):
+                        Text(tr("revision_was", d.danger))
+                        DraftTextField(draft: draft, title: tr("danger"), name: DraftField.danger, multiline: true)
+                        DraftTextField(draft: draft, title: tr("safety_goal"), name: DraftField.safetyGoal, multiline: true)
+                    case .entry(let column, let entry):
+                        Text(tr("sos_entry_line", label(column), entry.text))
+                        DraftTextField(draft: draft, title: tr("sos_entry_revised"), name: DraftField.text, multiline: true)
+                        if column == .worries {
+                            DraftChoice(draft: draft, title: tr("worry_kind"), name: DraftField.kind, options: store.worryKinds,
+                                        word: Vocab.word, text: label, optional: true)
+                        }
+                    }
+                    ErrorLine(message: store.error)
+                    if store.restored && draft.hasTyped { Text(tr("draft_restored")) }
+                    RowButton(title: tr("save_revision")) { Task { if await store.submit() { dismiss() } } }
+                    RowButton(title: tr("revision_cancel"), role: .destructive) { confirmCancel = true }
+                        .confirmationDialog(tr("revision_cancel"), isPresented: $confirmCancel) {
+                            Button(tr("discard"), role: .destructive) { Task { await store.cancel(); dismiss() } }
+                            Button(tr("keep"), role: .cancel) {}
+                        } message: { Text(tr("revision_cancel_confirm")) }
+                }
+            } else {
+                ErrorLine(message: store.error)
+            }
+        }
+        .navigationTitle(tr("revision_title"))
+        .task { await store.load() }
+    }
+}
+
+/// Update one concern: severity, status, who it was escalated to. Its draft
+/// is kept by the concern's id — restored after a killed app, deleted once saved.
+struct ConcernUpdateView: View {
+    @StateObject var store: ConcernUpdateStore
+    @Environment(\.dismiss) private var dismiss
+
+    var body: some View {
+        Form {
+            if let draft = store.draft, let concern = store.concern {
+                Section(tr("concern_line", label(concern.severity), concern.category)) {
+                    Text(tr("concern_status_line", label(concern.status ?? .open), String(concern.raisedAt.prefix(10)))
+                         + (concern.escalatedTo.map { " · " + tr("escalated_to_line", $0) } ?? ""))
+                    Text(concern.description)
+                }
+                Section(tr("concern_update_title")) {
+                    // Shown as saved until another is picked (a choice left as it is changes nothing).
+                    DraftChoice(draft: draft, title: tr("severity"), name: DraftField.severity, options: store.severities,
+                                word: Vocab.word, text: label, fallback: concern.severity)
+                    DraftChoice(draft: draft, title: tr("concern_status"), name: DraftField.status, options: store.statuses,
+                                word: Vocab.word, text: label, fallback: concern.status ?? .open)
+                    DraftTextField(draft: draft, title: tr("escalate_to"), name: DraftField.escalatedTo)
+                    Text(tr("escalate_hint"))
+                    ErrorLine(message: store.error)
+                    RowButton(title: tr("concern_update_save")) { Task { if await store.submit() { dismiss() } } }
+                    DraftControls(draft: draft, restored: store.restored)
+                }
+            } else {
+                ErrorLine(message: store.error)
+            }
+        }
+        .navigationTitle(tr("concern_update_title"))
+        .task { await store.load() }
     }
 }
 
 /// Close the case (why, a note, the day she left) or reopen it in a phase.
+/// The closing form is its draft: saved on every edit, restored after a
+/// killed app, deleted once the case is closed.
 struct ClosureView: View {
     @StateObject var store: PracticeStore
     @Environment(\.dismiss) private var dismiss
-    @State private var reason: ExitReason = Vocab.core.exitReasons[0].value
-    @State private var note = ""
-    @State private var day = Date()
+    @State private var restored = false
     /// The core's default phase for a reopened case.
     @State private var phase: Phase = .programme
 
@@ -339,22 +419,30 @@ struct ClosureView: View {
                     ForEach(store.reopenPhases, id: \.self) { Text(label($0)).tag($0) }
                 }
                 ErrorLine(message: store.error)
-                Button(tr("reopen_case")) { Task { if await store.reopen(phase: phase) { dismiss() } } }
+                RowButton(title: tr("reopen_case")) { Task { if await store.reopen(phase: phase) { dismiss() } } }
             } else if store.programme != nil {
-                Picker(tr("exit_reason"), selection: $reason) {
-                    ForEach(store.exitReasons, id: \.self) { Text(label($0)).tag($0) }
-                }
-                TextField(tr("exit_note"), text: $note, axis: .vertical)
-                DatePicker(tr("closed_on"), selection: $day, displayedComponents: .date)
+                // Shown as the core's first reason until one is picked (saved with the form, not on opening).
+                DraftChoice(draft: store.closureDraft, title: tr("exit_reason"), name: DraftField.reason,
+                            options: store.exitReasons, word: Vocab.word, text: label, fallback: store.exitReasons.first)
+                DraftTextField(draft: store.closureDraft, title: tr("exit_note"), name: DraftField.note, multiline: true)
+                DraftDayPicker(draft: store.closureDraft, title: tr("closed_on"), name: DraftField.date)
                 Text(tr("close_case_hint"))
                 ErrorLine(message: store.error)
-                Button(tr("close_case"), role: .destructive) { Task { if await store.close(reason: reason, note: note, day: day) { dismiss() } } }
+                RowButton(title: tr("close_case"), role: .destructive) {
+                    Task {
+                        if store.closureDraft.value(DraftField.reason) == nil, let first = store.exitReasons.first {
+                            store.closureDraft.set(DraftField.reason, Vocab.word(first))
+                        }
+                        if await store.submitClosure() { dismiss() }
+                    }
+                }
+                DraftControls(draft: store.closureDraft, restored: restored)
             } else {
                 ErrorLine(message: store.error)
             }
         }
         .navigationTitle(tr("programme"))
-        .task { await store.load() }
+        .task { await store.load(); restored = await store.closureDraft.open() }
     }
 }
 
@@ -478,7 +566,20 @@ struct SafetyAlertsView: View {
     }
 }
 
-/// The report card summary for a period (the core's default until one is picked).
+/// One figure of a card: "label: value"; a figure with nothing to divide by
+/// shows "—" and is read out as "no data yet". Wraps at large text sizes.
+struct FigureRow: View {
+    let figure: ReportFigure
+
+    var body: some View {
+        Text(tr("field_value", reportLabel(figure.key), figure.value ?? tr("report_none")))
+            .fixedSize(horizontal: false, vertical: true)
+            .accessibilityLabel(tr("field_value", reportLabel(figure.key), figure.value ?? tr("report_no_data")))
+    }
+}
+
+/// The report card for a period (the core's default until one is picked):
+/// the team's card, then one card per practitioner with the same measures.
 struct ReportCardView: View {
     @StateObject var store: ReportStore
     // Until the core's report answers, today; then its default period.
@@ -492,15 +593,29 @@ struct ReportCardView: View {
                 DatePicker(tr("report_from"), selection: $from, displayedComponents: .date)
                 DatePicker(tr("report_to"), selection: $to, displayedComponents: .date)
                 TextField(tr("report_team"), text: $team)
-                Button(tr("report_show")) { Task { await store.load(from: from, to: to, team: team) } }
+                RowButton(title: tr("report_show")) { Task { await store.load(from: from, to: to, team: team) } }
                 ErrorLine(message: store.error)
             }
             if let r = store.report {
-                Section(tr("report_period", r.period.from, r.period.to)) {
+                Section {
                     Text(tr("report_cases", String(r.cases)))
                     if r.unreadableCases > 0 { Text(tr("report_unreadable", String(r.unreadableCases))) }
-                    ForEach(store.figures) { f in
-                        Text(tr("field_value", reportLabel(f.key), f.value ?? tr("report_no_data")))
+                    ForEach(store.figures) { FigureRow(figure: $0) }
+                } header: {
+                    Text(tr("report_period", r.period.from, r.period.to))
+                } footer: {
+                    Text(tr("report_none_hint"))
+                }
+                if !store.cards.isEmpty {
+                    Section { Text(tr("report_by_practitioner_hint")) } header: { Text(tr("report_by_practitioner")) }
+                }
+                // One card per practitioner, the same measures as the team's.
+                ForEach(store.cards) { card in
+                    Section {
+                        ForEach(card.figures) { FigureRow(figure: $0) }
+                    } header: {
+                        Text(tr("report_practitioner_card", card.name, String(card.cases)))
+                            .accessibilityAddTraits(.isHeader)
                     }
                 }
             }

@@ -209,11 +209,8 @@ struct CaseView: View {
     @State private var column: SosColumn = Vocab.core.sosColumns[0].value
     @State private var entry = ""
     @State private var worryKind: WorryKind?
-    @State private var revising: String?
     @State private var danger = ""
     @State private var safetyGoal = ""
-    @State private var exitReason: ExitReason = Vocab.core.exitReasons[0].value
-    @State private var exitNote = ""
     @State private var transferTo = ""
 
     /// One entry of the Signs of Safety map, with its column.
@@ -280,14 +277,13 @@ struct CaseView: View {
                         Text(tr("sos_entry_line", label(item.column), item.entry.text)
                              + (item.entry.status == .resolved ? " · " + vocabLabel("sos_statuses", "resolved") : ""))
                         HStack {
-                            Button(tr("revise")) {
-                                revising = item.id; column = item.column; worryKind = item.entry.kind; entry = item.entry.text
+                            // Revising is its own form, with a draft kept by the entry's id (RevisionView).
+                            RowLink(title: tr("revise"), accessibility: tr("revise_named", item.entry.text)) {
+                                RevisionView(store: RevisionStore(vault: vault, caseId: store.caseId, entryId: item.id))
                             }
-                            .buttonStyle(.bordered)
-                            Button(tr(item.entry.status == .resolved ? "reopen" : "resolve")) {
+                            RowButton(title: tr(item.entry.status == .resolved ? "reopen" : "resolve")) {
                                 Task { await store.setSosResolved(entryId: item.id, item.entry.status != .resolved) }
                             }
-                            .buttonStyle(.bordered)
                         }
                     }
                 }
@@ -300,14 +296,11 @@ struct CaseView: View {
                         ForEach(Vocab.core.worryKinds, id: \.word) { Text(label($0.value)).tag(WorryKind?.some($0.value)) }
                     }
                 }
-                TextField(tr(revising == nil ? "sos_entry" : "sos_entry_revised"), text: $entry, axis: .vertical)
-                Button(tr(revising == nil ? "add_entry" : "save_revision")) {
+                TextField(tr("sos_entry"), text: $entry, axis: .vertical)
+                Button(tr("add_entry")) {
                     Task {
                         let kind = column == .worries ? worryKind : nil
-                        let ok: Bool
-                        if let id = revising { ok = await store.reviseSos(entryId: id, text: entry, kind: kind) }
-                        else { ok = await store.addSosEntry(column: column, text: entry, kind: kind) }
-                        if ok { entry = ""; revising = nil }
+                        if await store.addSosEntry(column: column, text: entry, kind: kind) { entry = "" }
                     }
                 }
             }
@@ -330,16 +323,8 @@ struct CaseView: View {
             Section(tr("timeline")) {
                 ForEach(store.timeline, id: \.id) { Text("\(String($0.at.prefix(10)))  \($0.summary)") }
             }
+            // Closing (its form keeps a draft) and reopening: ClosureView, linked above.
             Section(tr("programme")) {
-                if store.closed {
-                    Button(tr("reopen_case")) { Task { await store.reopen() } }
-                } else {
-                    Picker(tr("exit_reason"), selection: $exitReason) {
-                        ForEach(Vocab.core.exitReasons, id: \.word) { Text(label($0.value)).tag($0.value) }
-                    }
-                    TextField(tr("exit_note"), text: $exitNote)
-                    Button(tr("close_case")) { Task { await store.close(reason: exitReason, note: exitNote.isEmpty ? nil : exitNote) } }
-                }
                 TextField(tr("transfer_to"), text: $transferTo)
                 Button(tr("transfer_action")) { Task { await store.transfer(to: transferTo); transferTo = "" } }
                 if let t = store.transferred { Text(t) }
@@ -347,6 +332,8 @@ struct CaseView: View {
         }
         .navigationTitle(store.record?.profile.preferredName ?? "")
         .task { await store.load() }
+        // Back from a revision, a closure or a concern's update: the case as saved.
+        .onAppear { Task { await store.load() } }
     }
 }
 
@@ -358,6 +345,8 @@ struct ContactView: View {
     @StateObject var store: ContactStore
     @Environment(\.dismiss) private var dismiss
     @State private var confirmDiscard = false
+    /// Recorded and checked out, but the check-out has not reached the server: said before leaving.
+    @State private var recordedNotSent = false
 
     private func text(_ path: WritableKeyPath<VisitDraft, String?>) -> Binding<String> {
         Binding(get: { store.draft[keyPath: path] ?? "" }, set: { store.draft[keyPath: path] = $0.isEmpty ? nil : $0; store.save() })
@@ -404,14 +393,34 @@ struct ContactView: View {
                 }
             }
             ErrorLine(message: store.error)
-            Button(tr("save_contact")) { Task { if await store.submit() { dismiss() } } }
-            Button(tr("discard_draft"), role: .destructive) { confirmDiscard = true }
+            RowButton(title: tr("save_contact")) { Task { if await store.submit() { dismiss() } } }
+                .disabled(store.working)
+            // Only while she is checked in to this case: one call records the visit and checks out.
+            if store.checkedIn {
+                Section {
+                    RowButton(title: tr("save_and_check_out"), accessibility: tr("save_and_check_out_label")) {
+                        Task {
+                            guard await store.submitAndCheckOut() else { return }
+                            CheckInReminder.schedule(at: nil)
+                            if store.checkOutNotSent != nil { recordedNotSent = true } else { dismiss() }
+                        }
+                    }
+                    .disabled(store.working)
+                } footer: { Text(tr("save_and_check_out_hint")) }
+            }
+            RowButton(title: tr("discard_draft"), role: .destructive) { confirmDiscard = true }
         }
         .navigationTitle(tr("record_contact"))
         .task { await store.start() }
         .confirmationDialog(tr("discard_draft_confirm"), isPresented: $confirmDiscard, titleVisibility: .visible) {
             Button(tr("discard"), role: .destructive) { Task { await store.discard(); dismiss() } }
             Button(tr("keep"), role: .cancel) {}
+        }
+        // Recorded, but the check-out has not reached the server: said in words before leaving the form.
+        .alert(tr("contact_saved"), isPresented: $recordedNotSent) {
+            Button(tr("done")) { dismiss() }
+        } message: {
+            Text(tr("check_out_not_sent") + (store.checkOutNotSent.map { $0.isEmpty ? "" : "\n" + tr("not_sent_because", $0) } ?? ""))
         }
     }
 }
@@ -420,7 +429,6 @@ struct ContactView: View {
 struct ConcernsView: View {
     @StateObject var store: ConcernsStore
     @State private var restored = false
-    @State private var escalateTo = ""
 
     var body: some View {
         List {
@@ -443,31 +451,28 @@ struct ConcernsView: View {
                 DraftControls(draft: store.concernDraft, restored: restored)
             }
             ErrorLine(message: store.error)
-            TextField(tr("escalate_to"), text: $escalateTo)
             ForEach(store.concerns) { item in
                 Section(tr("concern_line", label(item.concern.severity), item.concern.category)) {
                     Text(tr("concern_status_line", label(item.status), String(item.concern.raisedAt.prefix(10)))
                          + (item.concern.escalatedTo.map { " · " + tr("escalated_to_line", $0) } ?? ""))
                     Text(item.concern.description)
                     if item.open {
-                        Button(tr("escalate_action")) { Task { if await store.update(item.id, escalatedTo: escalateTo) { escalateTo = "" } } }
-                            .disabled(escalateTo.trimmingCharacters(in: .whitespaces).isEmpty)
-                        Picker(tr("severity"), selection: Binding(get: { item.concern.severity },
-                                                                  set: { s in Task { await store.update(item.id, severity: s) } })) {
-                            ForEach(store.severities, id: \.self) { Text(label($0)).tag($0) }
-                        }
-                        Picker(tr("concern_status"), selection: Binding(get: { item.status },
-                                                                        set: { s in Task { await store.update(item.id, status: s) } })) {
-                            ForEach(store.statuses, id: \.self) { Text(label($0)).tag($0) }
+                        // Severity, status, escalation: one form with its own draft (kept by the concern's id).
+                        RowLink(title: tr("concern_update_action"), accessibility: tr("concern_update_named", item.concern.category)) {
+                            ConcernUpdateView(store: store.updateForm(item.id))
                         }
                     } else {
-                        Button(tr("reopen_concern")) { Task { await store.update(item.id, status: .open) } }
+                        RowButton(title: tr("reopen_concern"), accessibility: tr("reopen_concern_named", item.concern.category)) {
+                            Task { await store.update(item.id, status: .open) }
+                        }
                     }
                 }
             }
         }
         .navigationTitle(tr("concerns_title"))
         .task { await store.load(); restored = await store.concernDraft.open() }
+        // Back from an update: the list as saved.
+        .onAppear { Task { await store.load() } }
     }
 }
 

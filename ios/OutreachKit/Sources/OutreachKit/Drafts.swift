@@ -1,22 +1,27 @@
 import Foundation
+import OutreachCore
 import OutreachFFI
 
 /// The draft of one form with free text (a referral, a meeting, consent, a
-/// danger statement, a concern, a check-in note) on one case. As Android's
-/// `FormDraftKeeper`: every edit is saved through the core at once (in
-/// order, off the main actor; sealed, durable, never synced), so a killed
-/// app loses at most the keystroke being typed. `open()` restores the newest
-/// saved draft of this form for this case; the store calls `done()` after
-/// the form is submitted, and `discard()` throws it away. The core checks
-/// only sizes (at most 32 fields, each value at most a note's size): a
-/// refusal is set on `error` (and passed to the store's) in plain words and
-/// nothing is saved — the text stays on screen to be shortened.
+/// danger statement, a concern, a check-in note, a revision, a concern's
+/// update, a case's closure) on one case. As Android's `FormDraftKeeper`:
+/// every edit is saved through the core at once (in order, off the main
+/// actor; sealed, durable, never synced), so a killed app loses at most the
+/// keystroke being typed. `open()` restores the newest saved draft of this
+/// form for this case (for a form that changes a saved record, for that
+/// record: `pinned`); the store calls `done()` after the form is submitted,
+/// and `discard()` throws it away. The core checks only sizes (at most 32
+/// fields, each value at most a note's size): a refusal is set on `error`
+/// (and passed to the store's) in plain words and nothing is saved — the
+/// text stays on screen to be shortened.
 ///
-/// Fields are kept as typed, by name (the same names as on Android); a
-/// choice is kept as the core's word and a day as `YYYY-MM-DD`.
+/// Fields are kept as typed, by name (`DraftField`, the same names as on
+/// Android); a choice is kept as the core's word and a day as `YYYY-MM-DD`.
+/// The calls and field helpers are OutreachCore's `FormDrafts` (one
+/// definition for every form); this class only holds them for a screen.
 @MainActor
 public final class FormDraftKeeper: ObservableObject {
-    @Published public private(set) var fields: [String: String] = [:]
+    @Published public private(set) var fields: [String: String]
     @Published public var error: String? { didSet { onError?(error) } }
     /// The saved draft's id (nil: nothing saved yet).
     public private(set) var draftId: String?
@@ -26,21 +31,28 @@ public final class FormDraftKeeper: ObservableObject {
     private let vault: OutreachVault
     public let caseId: String
     public let form: FormKind
+    /// For a form that changes a saved record, the fields that say which
+    /// (a revision: `DraftField.revises` and `.record`; a concern's update:
+    /// `.concern`): held from the start, saved with the draft, never typed;
+    /// empty for a form that adds a record.
+    public let pinned: [String: String]
 
-    public init(vault: OutreachVault, caseId: String, form: FormKind) {
+    public init(vault: OutreachVault, caseId: String, form: FormKind, pinned: [String: String] = [:]) {
         self.vault = vault
         self.caseId = caseId
         self.form = form
+        self.pinned = pinned
+        fields = pinned
     }
 
     /// One field as typed ("" when empty).
     public subscript(name: String) -> String { fields[name] ?? "" }
 
     /// A field as typed, nil when empty or blank.
-    public func value(_ name: String) -> String? {
-        guard let v = fields[name], !v.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { return nil }
-        return v
-    }
+    public func value(_ name: String) -> String? { FormDrafts.value(fields, name) }
+
+    /// Whether anything was typed or picked (shows "Clear this form").
+    public var hasTyped: Bool { FormDrafts.hasTyped(fields, pinned: Set(pinned.keys)) }
 
     /// A binding-friendly edit: shown at once, saved at once (saves run one
     /// after another; each saves the newest fields).
@@ -49,21 +61,17 @@ public final class FormDraftKeeper: ObservableObject {
         save()
     }
 
-    /// Opens the form: the newest saved draft of this form for this case (a
-    /// killed app's), otherwise an empty form. True when a draft was restored.
+    /// Opens the form: the newest saved draft of this form for this case (and
+    /// record), a killed app's, otherwise an empty form. True when a draft was restored.
     @discardableResult
     public func open() async -> Bool {
         await saving?.value
-        let vault = self.vault, id = caseId, form = self.form
         do {
-            let saved = try await Core.run { () -> (String, FormDraft)? in
-                guard let s = try vault.drafts().first(where: { $0.caseId == id && $0.form == form }) else { return nil }
-                return (s.draftId, try vault.restoreFormDraft(draftId: s.draftId).draft)
-            }
+            let saved = try await FormDrafts.newest(vault, caseId: caseId, form: form, matching: pinned)
             // Typing that began before the saved draft was read wins (it is the newer text).
-            guard let saved, draftId == nil, fields.isEmpty else { return false }
-            draftId = saved.0
-            fields = Dictionary(saved.1.fields.map { ($0.name, $0.value) }, uniquingKeysWith: { _, last in last })
+            guard let saved, draftId == nil, !hasTyped else { return false }
+            draftId = saved.draftId
+            fields = saved.fields.merging(pinned) { _, kept in kept }
             return true
         } catch {
             self.error = Messages.of(error)
@@ -71,16 +79,22 @@ public final class FormDraftKeeper: ObservableObject {
         }
     }
 
+    /// For a form that changes a saved record: its current values, shown
+    /// when no draft was restored and nothing is typed yet. Not saved until the first edit.
+    public func prefill(_ values: [String: String]) {
+        guard draftId == nil, !hasTyped else { return }
+        fields = values.merging(pinned) { _, kept in kept }
+    }
+
     private func save() {
         let previous = saving, vault = self.vault, id = caseId, form = self.form
         saving = Task {
             await previous?.value
-            let typed = fields.filter { !$0.value.isEmpty }
+            let typed = fields
             let current = draftId
-            if current == nil && typed.isEmpty { return }
-            let draft = FormDraft(form: form, fields: typed.sorted { $0.key < $1.key }.map { FormField(name: $0.key, value: $0.value) })
+            if current == nil && !hasTyped { return }
             do {
-                draftId = try await Core.run { try vault.saveFormDraft(draftId: current, caseId: id, draft: draft) }
+                draftId = try await FormDrafts.save(vault, draftId: current, caseId: id, form: form, fields: typed)
                 error = nil
             } catch { self.error = Messages.of(error) }
         }
@@ -95,15 +109,11 @@ public final class FormDraftKeeper: ObservableObject {
     /// Throws the draft away (the app asks first) and empties the form.
     public func discard() async {
         await saving?.value
-        guard let id = draftId else { fields = [:]; return }
-        let vault = self.vault
+        guard let id = draftId else { fields = pinned; return }
         do {
-            try await Core.run { try vault.discardDraft(draftId: id) }
+            try await FormDrafts.discard(vault, draftId: id)
             draftId = nil
-            fields = [:]
-        } catch OutreachError.NotFound {
-            draftId = nil
-            fields = [:]
+            fields = pinned
         } catch { self.error = Messages.of(error) }
     }
 }
@@ -122,9 +132,11 @@ public final class DraftsStore: ObservableObject {
         /// The form (nil: a contact record).
         public let form: FormKind?
         public let updatedAt: String
+        /// What a revision revises (`Revises`), read from the draft; nil for other forms.
+        public var revises: String? = nil
         public var id: String { draftId }
-        /// The key of the form's name in `Localizable.strings` (`draft_form_referral`…).
-        public var labelKey: String { DraftsStore.labelKey(form) }
+        /// The key of the form's name in `Localizable.strings` (`draft_form_referral`, `draft_form_revision_sos_entry`…).
+        public var labelKey: String { FormDrafts.labelKey(form, revises: revises) }
     }
 
     @Published public private(set) var items: [Item] = []
@@ -136,12 +148,21 @@ public final class DraftsStore: ObservableObject {
     public func load() async {
         let vault = self.vault
         do {
-            let (drafts, names) = try await Core.run { () -> ([DraftSummary], [String: String]) in
+            let (drafts, names, revises) = try await Core.run { () throws -> ([DraftSummary], [String: String], [String: String]) in
                 let names = Dictionary(try vault.caseload(includeClosed: true).map { ($0.id, $0.preferredName) },
                                        uniquingKeysWith: { first, _ in first })
-                return (try vault.drafts(), names)
+                let drafts = try vault.drafts()
+                // A revision says what it revises (its words differ): read from the draft itself.
+                var revises: [String: String] = [:]
+                for d in drafts where d.form == .revision {
+                    revises[d.draftId] = FormDrafts.fields(of: try vault.restoreFormDraft(draftId: d.draftId).draft)[DraftField.revises]
+                }
+                return (drafts, names, revises)
             }
-            items = drafts.map { Item(draftId: $0.draftId, caseId: $0.caseId, name: names[$0.caseId], form: $0.form, updatedAt: $0.updatedAt) }
+            items = drafts.map {
+                Item(draftId: $0.draftId, caseId: $0.caseId, name: names[$0.caseId], form: $0.form, updatedAt: $0.updatedAt,
+                     revises: revises[$0.draftId])
+            }
             error = nil
         } catch { self.error = Messages.of(error) }
     }
@@ -155,16 +176,6 @@ public final class DraftsStore: ObservableObject {
         } catch { self.error = Messages.of(error) }
     }
 
-    /// The key of a form's name in `Localizable.strings` (as Android's `draft_form_<form>`).
-    public nonisolated static func labelKey(_ form: FormKind?) -> String {
-        switch form {
-        case nil: return "draft_form_contact"
-        case .referral?: return "draft_form_referral"
-        case .meeting?: return "draft_form_meeting"
-        case .consent?: return "draft_form_consent"
-        case .dangerStatement?: return "draft_form_danger_statement"
-        case .concern?: return "draft_form_concern"
-        case .checkIn?: return "draft_form_check_in"
-        }
-    }
+    /// The key of a form's name in `Localizable.strings` (`FormDrafts.labelKey`).
+    public nonisolated static func labelKey(_ form: FormKind?) -> String { FormDrafts.labelKey(form) }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import OutreachCore
 import OutreachFFI
 
 /// Open a case: her preferred name, how she may be contacted safely (texts,
@@ -48,7 +49,8 @@ public final class NewCaseStore: ObservableObject {
 /// escalation), listed open first, most severe first, then newest. The form
 /// for a new concern keeps a draft (`concernDraft`: saved on every edit,
 /// restored when opened again for the case after a killed app, deleted once
-/// raised). (As Android's `ConcernsModel`.)
+/// raised). Updating one concern is its own form with its own draft
+/// (`ConcernUpdateStore`). (As Android's `ConcernsModel`.)
 @MainActor
 public final class ConcernsStore: ObservableObject {
     public struct Item: Identifiable, Sendable {
@@ -122,6 +124,11 @@ public final class ConcernsStore: ObservableObject {
                            escalatedTo: d.value(DraftField.escalatedTo))
     }
 
+    /// Updating one concern: its own form (`ConcernUpdateStore`), with a draft kept by the concern's id.
+    public func updateForm(_ concernId: String) -> ConcernUpdateStore {
+        ConcernUpdateStore(vault: vault, caseId: caseId, concernId: concernId)
+    }
+
     /// Changes what is given; naming who it was escalated to marks it escalated (the core's rule).
     @discardableResult
     public func update(_ concernId: String, status: ConcernStatus? = nil, severity: Severity? = nil, escalatedTo: String? = nil) async -> Bool {
@@ -131,6 +138,88 @@ public final class ConcernsStore: ObservableObject {
             try await Core.run { try vault.updateConcern(caseId: id, concernId: concernId, update: update) }
             error = nil
             await load()
+            return true
+        } catch {
+            self.error = Messages.of(error)
+            return false
+        }
+    }
+}
+
+/// Updating one concern already raised: a new severity, a new status, who
+/// it was escalated to (naming someone marks it escalated: the core's rule).
+/// Reached from the concerns list and the "Not finished" list. The form is
+/// its draft (`.concernUpdate`, kept by the concern's id in
+/// `DraftField.concern`; `.severity` and `.status` as the core's words,
+/// `.escalatedTo` as typed — Android's names): saved on every edit, restored
+/// when the same concern is updated again after a killed app, deleted once
+/// saved. A choice left as it is changes nothing; changing nothing at all is
+/// refused in plain words. (As Android's `ConcernsModel.updateDraft`.)
+@MainActor
+public final class ConcernUpdateStore: ObservableObject {
+    /// The concern as saved (nil until `load()` found it).
+    @Published public private(set) var concern: Concern?
+    @Published public private(set) var draft: FormDraftKeeper?
+    /// A draft left by a killed app was restored.
+    @Published public private(set) var restored = false
+    @Published public var error: String?
+    private let vault: OutreachVault
+    public let caseId: String
+    /// The concern's id; nil when opened from "Not finished" (then the newest update draft's concern).
+    public private(set) var concernId: String?
+
+    public init(vault: OutreachVault, caseId: String, concernId: String?) {
+        self.vault = vault
+        self.caseId = caseId
+        self.concernId = concernId
+    }
+
+    public var severities: [Severity] { Vocab.core.severities.map(\.value) }
+    public var statuses: [ConcernStatus] { Vocab.core.concernStatuses.map(\.value) }
+
+    /// Finds the concern and restores its update's draft (a killed app's).
+    public func load() async {
+        let vault = self.vault, id = caseId
+        do {
+            if concernId == nil {
+                concernId = try await FormDrafts.newest(vault, caseId: id, form: .concernUpdate)?.fields[DraftField.concern]
+            }
+            guard let concernId else {
+                error = Messages.of(OutreachError.NotFound(detail: "concern"))
+                return
+            }
+            let saved = try await Core.run { try vault.caseRecord(caseId: id).concerns[concernId] }
+            guard let found = saved else {
+                error = Messages.of(OutreachError.NotFound(detail: "concern"))
+                return
+            }
+            concern = found
+            let keeper = FormDraftKeeper(vault: vault, caseId: id, form: .concernUpdate, pinned: [DraftField.concern: concernId])
+            keeper.onError = { [weak self] message in if let message { self?.error = message } }
+            draft = keeper
+            restored = await keeper.open()
+        } catch { self.error = Messages.of(error) }
+    }
+
+    /// Saves the update as typed (only what differs from the concern as saved); the draft is deleted.
+    @discardableResult
+    public func submit() async -> Bool {
+        guard let draft, let concern, let concernId else { return false }
+        await draft.flush()
+        let severity = draft.value(DraftField.severity).flatMap { w in Vocab.core.severities.first { $0.word == w }?.value }
+        let status = draft.value(DraftField.status).flatMap { w in Vocab.core.concernStatuses.first { $0.word == w }?.value }
+        let update = ConcernUpdate(status: status == (concern.status ?? .open) ? nil : status,
+                                   severity: severity == concern.severity ? nil : severity,
+                                   escalatedTo: draft.value(DraftField.escalatedTo))
+        if update.status == nil && update.severity == nil && update.escalatedTo == nil {
+            error = Messages.of(OutreachError.InvalidInput(detail: "update: change the severity or status, or say who it was escalated to"))
+            return false
+        }
+        let vault = self.vault, id = caseId
+        do {
+            try await Core.run { try vault.updateConcern(caseId: id, concernId: concernId, update: update) }
+            error = nil
+            await draft.done()
             return true
         } catch {
             self.error = Messages.of(error)

@@ -1,4 +1,5 @@
 import Foundation
+import OutreachCore
 import OutreachFFI
 
 // The practice records of one case (referrals, meetings, consent given and
@@ -11,28 +12,11 @@ import OutreachFFI
 // words through `Messages`. Every form with free text keeps a draft
 // (`FormDraftKeeper`, Drafts.swift): saved on every edit, restored when the
 // form is opened again for the case after a killed app, deleted on submit.
-// Field names are Android's (`DraftField`).
-
-/// The names of the forms' fields in their drafts (the same as Android's).
-public enum DraftField {
-    public static let agency = "agency", reason = "reason", date = "date", status = "status"
-    public static let kind = "kind", attendees = "attendees", summary = "summary"
-    public static let what = "what"
-    public static let danger = "danger", safetyGoal = "safety_goal"
-    public static let category = "category", severity = "severity", description = "description", escalatedTo = "escalated_to"
-    public static let note = "note"
-}
-
-extension Dates {
-    /// A `YYYY-MM-DD` day from the core, for a date picker (nil if unreadable).
-    public static func parseDay(_ s: String) -> Date? {
-        let f = DateFormatter()
-        f.calendar = Calendar(identifier: .iso8601)
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.dateFormat = "yyyy-MM-dd"
-        return f.date(from: s)
-    }
-}
+// Field names are Android's (`DraftField`, OutreachCore). A form that
+// changes a record already saved (revising a danger statement or a Signs of
+// Safety entry: `RevisionStore`; updating a concern: `ConcernUpdateStore`,
+// Forms.swift) keeps its draft by that record's id; closing a case keeps
+// one (`closureDraft`).
 
 /// The practice records of one case, read from its record in one call.
 @MainActor
@@ -60,6 +44,8 @@ public final class PracticeStore: ObservableObject {
     public let meetingDraft: FormDraftKeeper
     public let consentDraft: FormDraftKeeper
     public let dangerDraft: FormDraftKeeper
+    /// Closing the case: `DraftField.reason` (the core's word), `.note`, `.date`.
+    public let closureDraft: FormDraftKeeper
 
     public init(vault: OutreachVault, caseId: String) {
         self.vault = vault
@@ -68,14 +54,15 @@ public final class PracticeStore: ObservableObject {
         meetingDraft = FormDraftKeeper(vault: vault, caseId: caseId, form: .meeting)
         consentDraft = FormDraftKeeper(vault: vault, caseId: caseId, form: .consent)
         dangerDraft = FormDraftKeeper(vault: vault, caseId: caseId, form: .dangerStatement)
-        for keeper in [referralDraft, meetingDraft, consentDraft, dangerDraft] {
+        closureDraft = FormDraftKeeper(vault: vault, caseId: caseId, form: .closure)
+        for keeper in [referralDraft, meetingDraft, consentDraft, dangerDraft, closureDraft] {
             keeper.onError = { [weak self] message in if let message { self?.error = message } }
         }
     }
 
     /// Restores the case's saved drafts of these forms (a killed app's).
     public func openDrafts() async {
-        for keeper in [referralDraft, meetingDraft, consentDraft, dangerDraft] { await keeper.open() }
+        for keeper in [referralDraft, meetingDraft, consentDraft, dangerDraft, closureDraft] { await keeper.open() }
     }
 
     /// The lists the forms offer: the core's, in its order.
@@ -208,12 +195,8 @@ public final class PracticeStore: ObservableObject {
         return await addDanger(danger: dangerDraft[DraftField.danger], safetyGoal: dangerDraft[DraftField.safetyGoal])
     }
 
-    /// Revises the danger, the safety goal or both (nil leaves one as it is).
-    @discardableResult
-    public func reviseDanger(_ entryId: String, danger: String?, safetyGoal: String?) async -> Bool {
-        let update = SosUpdate(danger: danger, safetyGoal: safetyGoal)
-        return await write { v, id in try await Core.run { _ = try v.updateSos(caseId: id, entryId: entryId, update: update) } }
-    }
+    /// Revising a statement: its own form (`RevisionStore`), with a draft kept by the statement's id.
+    public func revision(_ entryId: String) -> RevisionStore { RevisionStore(vault: vault, caseId: caseId, entryId: entryId) }
 
     @discardableResult
     public func setDangerResolved(_ entryId: String, _ resolved: Bool) async -> Bool {
@@ -221,11 +204,25 @@ public final class PracticeStore: ObservableObject {
         return await write { v, id in try await Core.run { _ = try v.updateSos(caseId: id, entryId: entryId, update: update) } }
     }
 
-    /// Closes the case on `day` (nil: today): it leaves the caseload.
+    /// Closes the case on `day` (nil: today): it leaves the caseload. The form's draft is deleted.
     @discardableResult
     public func close(reason: ExitReason, note: String?, day: Date?) async -> Bool {
         let note = Self.blankToNil(note), on = day.map(Dates.day)
-        return await write { v, id in try await Core.run { try v.closeCase(caseId: id, reason: reason, note: note, on: on) } }
+        let ok = await write { v, id in try await Core.run { try v.closeCase(caseId: id, reason: reason, note: note, on: on) } }
+        if ok { await closureDraft.done() }
+        return ok
+    }
+
+    /// The closure as typed in `closureDraft` (no day picked: today); no reason chosen is refused in plain words.
+    @discardableResult
+    public func submitClosure() async -> Bool {
+        await closureDraft.flush()
+        let d = closureDraft
+        guard let reason = d.value(DraftField.reason).flatMap({ w in Vocab.core.exitReasons.first { $0.word == w }?.value }) else {
+            error = Messages.of(OutreachError.InvalidInput(detail: "reason: choose why the case is closing"))
+            return false
+        }
+        return await close(reason: reason, note: d.value(DraftField.note), day: d.value(DraftField.date).flatMap(Dates.parseDay))
     }
 
     /// Back on the caseload in `phase` (nil: the core's default, programme).
@@ -233,6 +230,117 @@ public final class PracticeStore: ObservableObject {
     public func reopen(phase: Phase?) async -> Bool {
         await write { v, id in try await Core.run { try v.reopenCase(caseId: id, phase: phase) } }
     }
+}
+
+/// Revising a record already saved: a danger statement (its danger, its
+/// safety goal) or a Signs of Safety entry (its text, a worry's kind). One
+/// form for both, reached from the danger statements screen, the case's
+/// Signs of Safety map and the "Not finished" list. The form is its draft
+/// (`.revision`, kept with what it revises and the entry's id:
+/// `DraftField.revises`, `.record`, as Android's `RevisionForm`): saved on
+/// every edit, restored when the same entry is revised again after a killed
+/// app, deleted once saved or cancelled. With no draft, it starts from the
+/// entry as it is (saved only with the first edit).
+@MainActor
+public final class RevisionStore: ObservableObject {
+    /// What is being revised.
+    public enum Target {
+        case danger(DangerStatement)
+        case entry(SosColumn, SosEntry)
+    }
+
+    /// The entry (nil until `load()` found it).
+    @Published public private(set) var target: Target?
+    /// The form: `DraftField.danger` and `.safetyGoal`, or `.text` and `.kind` (a worry's kind, the core's word).
+    @Published public private(set) var draft: FormDraftKeeper?
+    /// A draft left by a killed app was restored.
+    @Published public private(set) var restored = false
+    @Published public var error: String?
+    private let vault: OutreachVault
+    public let caseId: String
+    /// The entry's id; nil when opened from "Not finished" (then the newest revision draft's entry).
+    public private(set) var entryId: String?
+
+    public init(vault: OutreachVault, caseId: String, entryId: String?) {
+        self.vault = vault
+        self.caseId = caseId
+        self.entryId = entryId
+    }
+
+    public var worryKinds: [WorryKind] { Vocab.core.worryKinds.map(\.value) }
+
+    /// Finds the entry, restores its draft or starts from the entry as it is.
+    public func load() async {
+        let vault = self.vault, id = caseId
+        do {
+            if entryId == nil {
+                entryId = try await FormDrafts.newest(vault, caseId: id, form: .revision)?.fields[DraftField.record]
+            }
+            guard let entryId else {
+                error = Messages.of(OutreachError.NotFound(detail: "revision"))
+                return
+            }
+            let map = try await Core.run { try vault.caseRecord(caseId: id).signsOfSafety }
+            var found: Target? = map.dangerStatements[entryId].map { Target.danger($0) }
+            let columns: [(SosColumn, [String: SosEntry])] = [(.worries, map.worries), (.workingWell, map.workingWell),
+                                                              (.needsToHappen, map.needsToHappen)]
+            for (column, entries) in columns where found == nil {
+                if let e = entries[entryId] { found = .entry(column, e) }
+            }
+            guard let found else {
+                error = Messages.of(OutreachError.NotFound(detail: "entry"))
+                return
+            }
+            target = found
+            let revises: String
+            switch found {
+            case .danger: revises = Revises.dangerStatement
+            case .entry: revises = Revises.sosEntry
+            }
+            let keeper = FormDraftKeeper(vault: vault, caseId: id, form: .revision,
+                                         pinned: [DraftField.revises: revises, DraftField.record: entryId])
+            keeper.onError = { [weak self] message in if let message { self?.error = message } }
+            draft = keeper
+            restored = await keeper.open()
+            if !restored {
+                switch found {
+                case .danger(let d):
+                    keeper.prefill([DraftField.danger: d.danger, DraftField.safetyGoal: d.safetyGoal])
+                case .entry(_, let e):
+                    keeper.prefill([DraftField.text: e.text, DraftField.kind: e.kind.map { Vocab.word($0) } ?? ""])
+                }
+            }
+        } catch { self.error = Messages.of(error) }
+    }
+
+    /// Saves the revision as typed; the draft is deleted. False with `error` set.
+    @discardableResult
+    public func submit() async -> Bool {
+        guard let draft, let target, let entryId else { return false }
+        await draft.flush()
+        let update: SosUpdate
+        switch target {
+        case .danger:
+            update = SosUpdate(danger: draft[DraftField.danger], safetyGoal: draft[DraftField.safetyGoal])
+        case .entry(let column, _):
+            let kind = column == .worries
+                ? draft.value(DraftField.kind).flatMap { w in Vocab.core.worryKinds.first { $0.word == w }?.value } : nil
+            update = SosUpdate(text: draft[DraftField.text], kind: kind)
+        }
+        let vault = self.vault, id = caseId
+        do {
+            _ = try await Core.run { try vault.updateSos(caseId: id, entryId: entryId, update: update) }
+            error = nil
+            await draft.done()
+            return true
+        } catch {
+            self.error = Messages.of(error)
+            return false
+        }
+    }
+
+    /// Stops revising: the draft is thrown away, the entry stays as it was.
+    public func cancel() async { await draft?.discard() }
 }
 
 /// Lone working on one case: check in before a visit (until a time from the
@@ -402,18 +510,17 @@ public final class SafetyAlertsStore: ObservableObject {
     }
 }
 
-/// The report card summary for a period (nil: the core's default period).
+/// The report card for a period (nil: the core's default period): the
+/// team's card (this phone's cases) and, for a supervisor, one card per
+/// practitioner (`Report.byPractitioner`), the same measures on each.
 @MainActor
 public final class ReportStore: ObservableObject {
-    /// One figure: `key` names its label (`report_<key>`); `value` nil when there is nothing to divide by.
-    public struct Figure: Identifiable {
-        public let key: String
-        public let value: String?
-        public var id: String { key }
-    }
+    public typealias Figure = ReportFigure
 
     @Published public private(set) var report: Report?
-    @Published public private(set) var figures: [Figure] = []
+    @Published public private(set) var figures: [ReportFigure] = []
+    /// One card per practitioner, in the core's order.
+    @Published public private(set) var cards: [PractitionerFigures] = []
     @Published public var error: String?
     private let vault: OutreachVault
 
@@ -426,30 +533,11 @@ public final class ReportStore: ObservableObject {
         do {
             let r = try await Core.run { try vault.report(query: query) }
             report = r
-            figures = Self.figuresOf(r)
+            figures = ReportFigures.of(r)
+            cards = ReportFigures.cards(r)
             error = nil
         } catch { self.error = Messages.of(error) }
     }
 
-    private static func pct(_ v: Double?) -> String? { v.map { String(format: "%.0f%%", $0) } }
-
-    public static func figuresOf(_ r: Report) -> [Figure] {
-        [
-            Figure(key: "active_cases", value: String(r.howMuch.activeCases)),
-            Figure(key: "new_referrals", value: String(r.howMuch.newReferrals)),
-            Figure(key: "contacts_completed", value: String(r.howMuch.contactsCompleted)),
-            Figure(key: "contacts_attempted", value: String(r.howMuch.contactsAttempted)),
-            Figure(key: "meetings", value: String(r.howMuch.meetings)),
-            Figure(key: "referrals_made", value: String(r.howMuch.referralsMade)),
-            Figure(key: "closures", value: String(r.howMuch.closures)),
-            Figure(key: "contacts_on_time", value: pct(r.howWell.contactsOnTimePct)),
-            Figure(key: "overdue_cases", value: String(r.howWell.overdueCases)),
-            Figure(key: "visits_signed_off", value: pct(r.howWell.visitsSignedOffPct)),
-            Figure(key: "median_days_to_sign_off", value: r.howWell.medianDaysToSignOff.map { String(format: "%.1f", $0) }),
-            Figure(key: "scaling_improved", value: pct(r.betterOff.scalingImprovedPct)),
-            Figure(key: "goals_achieved", value: pct(r.betterOff.goalsAchievedPct)),
-            Figure(key: "pause_agreed", value: pct(r.betterOff.pauseAgreedPct)),
-            Figure(key: "completed_programme", value: String(r.betterOff.completedProgramme)),
-        ]
-    }
+    public static func figuresOf(_ r: Report) -> [ReportFigure] { ReportFigures.of(r) }
 }

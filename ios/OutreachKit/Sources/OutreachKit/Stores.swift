@@ -1,5 +1,6 @@
 import BackgroundTasks
 import Foundation
+import OutreachCore
 import OutreachFFI
 
 // The stores the screens observe: `@MainActor`, so what they publish is
@@ -266,11 +267,7 @@ public final class CaseStore: ObservableObject {
         await write { v, id in try await Core.run { _ = try v.addSosEntry(caseId: id, column: column, text: text, kind: kind) } }
     }
 
-    /// Revises an entry's text (and a worry's kind).
-    @discardableResult
-    public func reviseSos(entryId: String, text: String, kind: WorryKind?) async -> Bool {
-        await write { v, id in try await Core.run { _ = try v.updateSos(caseId: id, entryId: entryId, update: SosUpdate(text: text, kind: kind)) } }
-    }
+    // Revising an entry is `RevisionStore` (Practice.swift): its form keeps a draft.
 
     /// Marks a Signs of Safety entry or danger statement resolved (or open again).
     @discardableResult
@@ -285,16 +282,7 @@ public final class CaseStore: ObservableObject {
         await write { v, id in try await Core.run { _ = try v.addDangerStatement(caseId: id, danger: danger, safetyGoal: safetyGoal) } }
     }
 
-    /// She has left the programme: the case leaves the caseload.
-    @discardableResult
-    public func close(reason: ExitReason, note: String?) async -> Bool {
-        await write { v, id in try await Core.run { try v.closeCase(caseId: id, reason: reason, note: note, on: nil) } }
-    }
-
-    @discardableResult
-    public func reopen() async -> Bool {
-        await write { v, id in try await Core.run { try v.reopenCase(caseId: id, phase: nil) } }
-    }
+    // Closing (its form keeps a draft) and reopening are `PracticeStore`'s (ClosureView): one definition each.
 
     /// Transfers the case to a practitioner by name (supervisors of the
     /// case's team; anyone else is told in plain words). Her phones get it on
@@ -366,10 +354,19 @@ public final class ReviewStore: ObservableObject {
 /// order, off the main actor), so a killed app loses nothing. Every contact
 /// kind and outcome the core knows is offered; the times start at now and
 /// the next contact at the case's interval (the core's default: 14 days).
+/// When she is checked in to the case (lone working), the form also offers
+/// "Save contact and check out": one core call records the visit (its
+/// check-in and check-out times from the check-in and now) and checks out.
 @MainActor
 public final class ContactStore: ObservableObject {
     @Published public var draft = VisitDraft()
     @Published public var error: String?
+    /// She has an open lone-working check-in to this case (read on `start()`).
+    @Published public private(set) var checkedIn = false
+    /// After "save and check out": the check-out did not reach the server,
+    /// so the alert will still be raised unless a sync sends it (the reason, or "").
+    @Published public private(set) var checkOutNotSent: String?
+    @Published public private(set) var working = false
     private var draftId: String?
     private var saving: Task<Void, Never>?
     private let vault: OutreachVault
@@ -391,13 +388,16 @@ public final class ContactStore: ObservableObject {
     public func start() async {
         let vault = self.vault, id = caseId, now = self.now()
         do {
-            let (savedId, saved, every) = try await Core.run { () -> (String?, VisitDraft?, UInt32?) in
+            let (savedId, saved, every, open) = try await Core.run { () throws -> (String?, VisitDraft?, UInt32?, Bool) in
+                // Her check-in to this case, if one is open (this phone's copy, no network).
+                let open = try vault.safetyStatus().checkIns.contains { $0.mine && $0.caseId == id && $0.state != .checkOutNotSent }
                 // The case's contact-record draft (other forms' drafts are restored by their stores).
                 if let s = try vault.drafts().first(where: { $0.caseId == id && $0.form == nil }) {
-                    return (s.draftId, try vault.restoreDraft(draftId: s.draftId).draft, nil)
+                    return (s.draftId, try vault.restoreDraft(draftId: s.draftId).draft, nil, open)
                 }
-                return (nil, nil, try vault.caseRecord(caseId: id).programme.contactEveryDays)
+                return (nil, nil, try vault.caseRecord(caseId: id).programme.contactEveryDays, open)
             }
+            checkedIn = open
             if let savedId, let saved {
                 draftId = savedId
                 draft = saved
@@ -439,6 +439,38 @@ public final class ContactStore: ObservableObject {
         }
     }
 
+    /// "Save contact and check out" (only while she is checked in to the
+    /// case): the form as it is, recorded and checked out in one core call
+    /// (`async` in the core: its own thread, awaited here), then the draft
+    /// deleted. True when the visit was recorded; a check-out that did not
+    /// reach the server sets `checkOutNotSent` (said on screen in words). A
+    /// missing kind, outcome or time is refused in plain words, nothing written.
+    public func submitAndCheckOut() async -> Bool {
+        save()
+        await saving?.value
+        working = true
+        defer { working = false }
+        let vault = self.vault, id = caseId
+        do {
+            let visit = try Visits.input(draft)
+            let result = try await vault.addVisitAndCheckOut(caseId: id, visit: visit)
+            checkedIn = false
+            checkOutNotSent = result.receipt.sent ? nil : (result.receipt.notSentBecause ?? "")
+            error = nil
+        } catch {
+            self.error = Messages.of(error)
+            return false
+        }
+        // The visit is written: the draft goes (a failure here is said, the visit stays recorded).
+        let saved = draftId
+        draftId = nil
+        draft = VisitDraft()
+        if let saved {
+            do { try await FormDrafts.discard(vault, draftId: saved) } catch { self.error = Messages.of(error) }
+        }
+        return true
+    }
+
     /// Throws the draft away (the app asks first).
     public func discard() async {
         await saving?.value
@@ -449,28 +481,6 @@ public final class ContactStore: ObservableObject {
             draftId = nil
             draft = VisitDraft()
         } catch { self.error = Messages.of(error) }
-    }
-}
-
-/// Between the pickers and the core's wire forms (RFC 3339 instants, `YYYY-MM-DD` dates).
-public enum Dates {
-    public static func instant(_ date: Date) -> String {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime]
-        return f.string(from: date)
-    }
-
-    public static func parseInstant(_ s: String?) -> Date? {
-        guard let s else { return nil }
-        return ISO8601DateFormatter().date(from: s)
-    }
-
-    public static func day(_ date: Date) -> String {
-        let f = DateFormatter()
-        f.calendar = Calendar(identifier: .iso8601)
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.dateFormat = "yyyy-MM-dd"
-        return f.string(from: date)
     }
 }
 
