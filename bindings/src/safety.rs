@@ -166,6 +166,20 @@ impl OutreachVault {
         .await
     }
 
+    /// "Record and check out" from the contact form's saved draft: the
+    /// visit keeps the draft's id (sending it again after a kill rewrites
+    /// the same visit, never a second one), then the draft is deleted.
+    pub async fn submit_draft_and_check_out(
+        self: Arc<Self>,
+        draft_id: String,
+    ) -> Result<VisitCheckOut, OutreachError> {
+        self.with_server(move |v, t| {
+            let (visit_id, receipt) = sync::submit_draft_checking_out(v, t, &draft_id)?;
+            Ok(VisitCheckOut { visit_id, receipt })
+        })
+        .await
+    }
+
     /// Acknowledges an alert (its id or a unique prefix of 4+ characters):
     /// supervisors of the worker's team and admins (`NotAllowed` otherwise).
     pub async fn acknowledge_alert(

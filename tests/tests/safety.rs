@@ -455,6 +455,63 @@ fn a_visit_records_the_check_out_in_one_step() {
     assert_eq!(t.amy.vault.read_case(&case).unwrap().visits.len(), before);
 }
 
+#[test]
+fn a_saved_draft_records_and_checks_out_once_even_when_sent_again_after_a_kill() {
+    let mut t = team(&["--safety-grace", "0s"]);
+    let case = shared_case(&mut t);
+    let draft = outreach_core::case::contact::VisitDraft {
+        at: Some("2026-11-20T10:00:00Z".into()),
+        kind: Some(outreach_core::case::model::ContactKind::Home),
+        outcome: Some(outreach_core::case::model::Outcome::Completed),
+        note: Some("Talked about the tenancy".into()),
+        ..Default::default()
+    };
+    let draft_id = t.amy.vault.save_draft(None, &case, &draft).unwrap();
+    // Not checked in: refused, nothing recorded, the draft kept.
+    let none =
+        sync::submit_draft_checking_out(&mut t.amy.vault, &transport(&t.amy.server), &draft_id);
+    assert!(matches!(none, Err(Error::NotCheckedIn)), "{none:?}");
+    assert!(t.amy.vault.read_case(&case).unwrap().visits.is_empty());
+    assert!(t.amy.vault.draft(&draft_id).is_ok());
+
+    let check_in = |t: &mut Team| {
+        sync::check_in(
+            &mut t.amy.vault,
+            &transport(&t.amy.server),
+            &case,
+            "+1h",
+            None,
+        )
+        .unwrap()
+    };
+    check_in(&mut t);
+    let (visit_id, out) =
+        sync::submit_draft_checking_out(&mut t.amy.vault, &transport(&t.amy.server), &draft_id)
+            .unwrap();
+    assert!(out.sent);
+    assert_eq!(visit_id, draft_id, "the visit keeps the draft's id");
+    assert!(t.amy.vault.draft(&draft_id).is_err(), "the draft is gone");
+    let visits = t.amy.vault.read_case(&case).unwrap().visits;
+    assert_eq!(visits.len(), 1);
+    assert!(visits[&visit_id].checked_out_at.is_some());
+    assert!(status_after_sync(&mut t.sue).check_ins.is_empty());
+
+    // The app died after recording but before the draft was deleted: the
+    // draft is still there and she sends it again (checked in again).
+    t.amy
+        .vault
+        .save_draft(Some(&draft_id), &case, &draft)
+        .unwrap();
+    check_in(&mut t);
+    sync::submit_draft_checking_out(&mut t.amy.vault, &transport(&t.amy.server), &draft_id)
+        .unwrap();
+    assert_eq!(
+        t.amy.vault.read_case(&case).unwrap().visits.len(),
+        1,
+        "sent again, the same visit is rewritten, not recorded twice"
+    );
+}
+
 /// `outreach ARGS` with a vault: (exit code, stdout, stderr).
 fn shell(vault: &Path, args: &[&str]) -> (Option<i32>, String, String) {
     let out = Command::new(bin("outreach"))

@@ -6,7 +6,7 @@ mod safety;
 
 pub use safety::{
     acknowledge_alert, add_visit_checking_out, check_in, check_out, extend_check_in,
-    refresh_safety, send_safety,
+    refresh_safety, send_safety, submit_draft_checking_out,
 };
 
 use std::collections::BTreeSet;

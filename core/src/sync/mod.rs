@@ -17,6 +17,6 @@ pub use engine::{
 /// Lone-working safety: queue, then send at once when there is a connection.
 pub use engine::{
     acknowledge_alert, add_visit_checking_out, check_in, check_out, extend_check_in,
-    refresh_safety, send_safety,
+    refresh_safety, send_safety, submit_draft_checking_out,
 };
 pub use transport::{HttpTransport, Transport, check_server_url, refusal_error};

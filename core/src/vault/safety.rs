@@ -479,6 +479,30 @@ impl Vault {
         case: &str,
         input: &VisitInput,
     ) -> Result<(String, Id)> {
+        let input = self.with_check_in_times(case, input)?;
+        let visit = self.add_visit(case, &input)?;
+        let timer = self.check_out(Some(case), Some(&visit))?;
+        Ok((visit, timer))
+    }
+
+    /// [`Vault::add_visit_checking_out`] for the contact form's saved
+    /// draft: the visit takes the draft's id, as [`Vault::submit_draft`]
+    /// does, so that if the app dies before the draft is deleted, sending
+    /// the draft again rewrites the same visit instead of recording the
+    /// contact twice. The draft goes last, once the check-out is queued.
+    pub fn submit_draft_checking_out(&mut self, draft_id: &str) -> Result<(String, Id)> {
+        let (case, draft) = self.draft(draft_id)?;
+        let input = self.with_check_in_times(&case, &draft.complete()?)?;
+        let visit = self.record_visit(&case, &input, draft_id.to_string())?;
+        let timer = self.check_out(Some(&case), Some(&visit))?;
+        self.discard_draft(draft_id)?;
+        Ok((visit, timer))
+    }
+
+    /// The visit's check-in and check-out times, unless given: her open
+    /// check-in's start, and now. Refused when she is not checked in to
+    /// the case (nothing is written).
+    fn with_check_in_times(&self, case: &str, input: &VisitInput) -> Result<VisitInput> {
         let started_at = self.pick_mine(Some(case))?.started_at;
         let mut input = input.clone();
         if input.checked_in_at.is_none() {
@@ -487,9 +511,7 @@ impl Vault {
         if input.checked_out_at.is_none() {
             input.checked_out_at = Some(instant_string(self.now()));
         }
-        let visit = self.add_visit(case, &input)?;
-        let timer = self.check_out(Some(case), Some(&visit))?;
-        Ok((visit, timer))
+        Ok(input)
     }
 
     /// Acknowledges an alert (a unique prefix of 4+ hex digits of its id, as

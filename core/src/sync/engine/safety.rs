@@ -201,6 +201,17 @@ pub fn add_visit_checking_out(
     Ok((visit, deliver(vault, transport, id)?))
 }
 
+/// [`Vault::submit_draft_checking_out`], the check-out sent at once if there
+/// is a connection.
+pub fn submit_draft_checking_out(
+    vault: &mut Vault,
+    transport: &dyn Transport,
+    draft_id: &str,
+) -> Result<(String, SafetyReceipt)> {
+    let (visit, id) = vault.submit_draft_checking_out(draft_id)?;
+    Ok((visit, deliver(vault, transport, id)?))
+}
+
 /// Acknowledges an alert (see [`Vault::acknowledge_alert`]), sent at once
 /// if there is a connection.
 pub fn acknowledge_alert(

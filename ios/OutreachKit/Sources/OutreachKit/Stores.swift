@@ -440,20 +440,23 @@ public final class ContactStore: ObservableObject {
     }
 
     /// "Save contact and check out" (only while she is checked in to the
-    /// case): the form as it is, recorded and checked out in one core call
-    /// (`async` in the core: its own thread, awaited here), then the draft
-    /// deleted. True when the visit was recorded; a check-out that did not
-    /// reach the server sets `checkOutNotSent` (said on screen in words). A
-    /// missing kind, outcome or time is refused in plain words, nothing written.
+    /// case): the saved draft recorded and checked out in one core call
+    /// (`async` in the core: its own thread, awaited here), which deletes
+    /// the draft. The visit keeps the draft's id, as `submit` does, so
+    /// sending it again after a kill rewrites the same visit instead of
+    /// recording the contact twice. True when the visit was recorded; a
+    /// check-out that did not reach the server sets `checkOutNotSent` (said
+    /// on screen in words). A missing kind, outcome or time is refused in
+    /// plain words, nothing written.
     public func submitAndCheckOut() async -> Bool {
         save()
         await saving?.value
+        guard let saved = draftId else { return false }
         working = true
         defer { working = false }
-        let vault = self.vault, id = caseId
+        let vault = self.vault
         do {
-            let visit = try Visits.input(draft)
-            let result = try await vault.addVisitAndCheckOut(caseId: id, visit: visit)
+            let result = try await vault.submitDraftAndCheckOut(draftId: saved)
             checkedIn = false
             checkOutNotSent = result.receipt.sent ? nil : (result.receipt.notSentBecause ?? "")
             error = nil
@@ -461,13 +464,8 @@ public final class ContactStore: ObservableObject {
             self.error = Messages.of(error)
             return false
         }
-        // The visit is written: the draft goes (a failure here is said, the visit stays recorded).
-        let saved = draftId
         draftId = nil
         draft = VisitDraft()
-        if let saved {
-            do { try await FormDrafts.discard(vault, draftId: saved) } catch { self.error = Messages.of(error) }
-        }
         return true
     }
 

@@ -27,15 +27,6 @@ final class OutreachCoreTests: XCTestCase {
         XCTAssertEqual(Messages.of(CocoaError(.fileNoSuchFile)), Messages.unexpected)
     }
 
-    func testAVisitNeedsItsKindOutcomeAndTime() {
-        XCTAssertThrowsError(try Visits.input(VisitDraft())) { error in
-            XCTAssertTrue(Messages.of(error).hasPrefix("Please check this: at"))
-        }
-        let kind = Vocab.core.contactKinds[0].value, outcome = Vocab.core.outcomes[0].value
-        let input = try? Visits.input(VisitDraft(at: "2026-11-27T10:00:00Z", kind: kind, outcome: outcome))
-        XCTAssertEqual(input?.note, "")
-    }
-
     func testDaysRoundTrip() {
         XCTAssertEqual(Dates.parseDay("2026-11-27").map(Dates.day), "2026-11-27")
         XCTAssertNil(Dates.parseDay("27/11/2026"))

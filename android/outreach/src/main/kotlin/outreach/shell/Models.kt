@@ -255,38 +255,22 @@ class ContactFormModel(
      */
     suspend fun submitAndCheckOut(): String? {
         _checkOutNotSent.value = null
-        val d = _draft.value
-        val missing = listOfNotNull(if (d.at == null) "at" else null, if (d.kind == null) "kind" else null,
-            if (d.outcome == null) "outcome" else null)
-        if (missing.isNotEmpty()) {
-            _error.value = Messages.of(OutreachException.InvalidInput("${missing.first()}: is required to submit"))
-            return null
-        }
-        val input = VisitInput(
-            at = d.at!!, kind = d.kind!!, outcome = d.outcome!!, note = d.note ?: "", plannedAt = d.plannedAt, endedAt = d.endedAt,
-            present = d.present, domains = d.domains, herWords = d.herWords, wellbeing = d.wellbeing, actionsAgreed = d.actionsAgreed,
-            nextContactDue = d.nextContactDue, checkedInAt = d.checkedInAt, checkedOutAt = d.checkedOutAt,
-        )
+        // Through the saved draft, as [submit]: the visit keeps the draft's
+        // id, so sending it again after a kill rewrites the same visit
+        // instead of recording the contact twice.
+        val id = draftId ?: run { edit { it }; draftId } ?: return null
         val done = try {
-            repo.vault.addVisitAndCheckOut(caseId, input)
+            repo.vault.submitDraftAndCheckOut(id)
         } catch (e: OutreachException) {
             _error.value = Messages.of(e)
             return null
         }
         _error.value = null
         _checkOutNotSent.value = if (done.receipt.sent) null else done.receipt.notSentBecause ?: ""
-        // Recorded: the draft goes (a failure here is said, but the contact is saved).
-        val id = draftId
+        // Recorded and the draft deleted by the core.
         draftId = null
         _draft.value = VisitDraft()
         try {
-            if (id != null) {
-                try {
-                    repo.read { it.discardDraft(id) }
-                } catch (_: OutreachException.NotFound) {
-                    // Already gone: nothing to do.
-                }
-            }
             repo.refresh()
             loadCheckIn()
         } catch (e: OutreachException) {

@@ -246,7 +246,10 @@ private suspend fun practice(tmp: File, server: Server) {
         contact.submitAndCheckOut() == null && contact.error.value?.let { it.startsWith("Please check") && it.contains("outcome") } == true &&
             contact.draftId != null && checkIn.also { it.load() }.state.value.active)
     contact.setOutcome(Outcome.COMPLETED)
+    val draftBefore = contact.draftId
     val recorded = contact.submitAndCheckOut()
+    check("record and check out: the visit keeps the draft's id (sent again after a kill, the same visit, never a second)",
+        recorded != null && recorded == draftBefore)
     val visit = recorded?.let { robin.read { v -> v.caseRecord(case) }.visits[it] }
     check("record and check out: recorded with the check-in's times and checked out, in one go" +
         (contact.error.value?.let { " ($it)" } ?: ""),
