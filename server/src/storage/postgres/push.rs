@@ -1,15 +1,22 @@
 //! Pushes and rotations, each in the caller's transaction: the facts are
 //! looked up here, the decisions are `storage::rules` (as in the SQLite
-//! backend's `push.rs`, statement for statement).
+//! backend's `push.rs`). One difference: every statement here is a round
+//! trip made by the instance's one writer thread while it holds the log
+//! lock, so a push looks up each case's facts (row and assignment, in one
+//! statement) and whether the pusher holds a case key once per push, not
+//! once per item — a new case's first push carries its change and three or
+//! four envelopes, and envelopes were half of the writer's statements.
 
 use outreach_protocol::{
     self as proto, Ack, Change, Envelope, ErrorCode, Id, PushResponse, RECOVERY_RECIPIENT,
     RotateRequest, RotateResponse,
 };
 
+use std::collections::HashMap;
+
 use super::rules::{self, ChangeEpoch};
 use super::{
-    CASE_REFUSED, CaseRow, Tx, add_need, assigned, authorised_devices, case_row, case_row_locked,
+    CASE_REFUSED, CaseRow, Tx, add_need, authorised_devices, case_from, case_row_locked,
     check_live, device_may_read, epoch_starter, erasure, may_access, refused, removal_pending,
     share_cases,
 };
@@ -36,10 +43,10 @@ pub(super) fn push_in(
     let mut acks = Vec::with_capacity(changes.len());
     let mut stale = Vec::new();
     let mut added = 0u64;
+    let mut facts = CaseFacts::default();
     for change in changes {
-        let case = match case_row(tx, &change.case_id)? {
-            Some(case) => {
-                let is_assigned = assigned(tx, &change.case_id, &device.user.user_id)?;
+        let case = match facts.get(tx, &change.case_id, &device.user.user_id)? {
+            Some((case, is_assigned)) => {
                 let may = may_access(&device.user, case.team.as_deref(), is_assigned);
                 rules::may_push_to(
                     may,
@@ -60,7 +67,10 @@ pub(super) fn push_in(
                     None => {}
                 }
                 rules::may_register_case(device, &change.case_id, envelopes)?;
-                register_case(tx, device, &change.case_id, now)?
+                let case = register_case(tx, device, &change.case_id, now)?;
+                // Hers from now on (`register_case` assigned it to her).
+                facts.cases.insert(change.case_id, (case.clone(), true));
+                case
             }
         };
         let verdict = rules::change_epoch(
@@ -115,8 +125,11 @@ pub(super) fn push_in(
         });
     }
     let mut stored = 0u32;
+    // Whether this device holds a case key (case, epoch): nothing below
+    // changes it (a registration, which does, happened above).
+    let mut holds: HashMap<(Id, u32), bool> = HashMap::new();
     for env in envelopes {
-        let Some(case) = case_row(tx, &env.case_id)? else {
+        let Some((case, is_assigned)) = facts.get(tx, &env.case_id, &device.user.user_id)? else {
             if erasure::erased_notice(tx, &env.case_id, &device.device_id)?
                 .flatten()
                 .is_some()
@@ -125,7 +138,6 @@ pub(super) fn push_in(
             }
             return Err(refused(ErrorCode::Forbidden, CASE_REFUSED));
         };
-        let is_assigned = assigned(tx, &env.case_id, &device.user.user_id)?;
         let removed = !may_access(&device.user, case.team.as_deref(), is_assigned);
         rules::may_push_to(
             !removed,
@@ -173,7 +185,15 @@ pub(super) fn push_in(
         if inserted > 0 {
             added += body.len() as u64;
         }
-        if holds_key(tx, &env.case_id, env.epoch, &device.device_id)? {
+        let holds_this = match holds.get(&(env.case_id, env.epoch)) {
+            Some(known) => *known,
+            None => {
+                let known = holds_key(tx, &env.case_id, env.epoch, &device.device_id)?;
+                holds.insert((env.case_id, env.epoch), known);
+                known
+            }
+        };
+        if holds_this {
             tx.exec(
                 "DELETE FROM envelope_needs WHERE case_id = $1 AND epoch = $2 AND recipient = $3",
                 &[
@@ -190,6 +210,35 @@ pub(super) fn push_in(
         envelopes_stored: stored,
         stale,
     })
+}
+
+/// Each case's row and whether the pusher's user is assigned to it, looked
+/// up once per push (one statement) and kept for its other items.
+#[derive(Default)]
+struct CaseFacts {
+    cases: HashMap<Id, (CaseRow, bool)>,
+}
+
+impl CaseFacts {
+    fn get(&mut self, tx: &Tx, case_id: &Id, user_id: &Id) -> Result<Option<(CaseRow, bool)>> {
+        if let Some(known) = self.cases.get(case_id) {
+            return Ok(Some(known.clone()));
+        }
+        let found = tx
+            .opt(
+                "SELECT team, epoch, rotate_due, EXISTS (
+                    SELECT 1 FROM assignments WHERE case_id = $1 AND user_id = $2)
+                 FROM cases WHERE case_id = $1",
+                &[&&case_id[..], &&user_id[..]],
+            )?
+            .map(|r| Ok::<_, crate::storage::StorageError>((case_from(&r)?, r.try_get(3)?)))
+            .transpose()?;
+        // An unknown case is not remembered: the push may register it.
+        if let Some(found) = &found {
+            self.cases.insert(*case_id, found.clone());
+        }
+        Ok(found)
+    }
 }
 
 fn add_stored_bytes(tx: &Tx, device: &Device, added: u64, quota: u64) -> Result<()> {
