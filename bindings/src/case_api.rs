@@ -332,7 +332,8 @@ impl OutreachVault {
 
     /// Saves another form in progress (referral, meeting, consent, danger
     /// statement, concern, check-in note, a revision of a danger statement
-    /// or map entry, a concern's update, closing the case) — call on every
+    /// or map entry, a concern's update, closing the case, the plan's goal,
+    /// action or scaling, a new Signs of Safety map entry) — call on every
     /// edit; pass the id returned by the first save to overwrite. Submit the
     /// form with its own call, then `discard_draft`.
     pub fn save_form_draft(

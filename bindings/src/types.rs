@@ -535,6 +535,10 @@ pub enum FormKind {
     Revision,
     ConcernUpdate,
     Closure,
+    Goal,
+    Action,
+    Scaling,
+    MapEntry,
 }
 
 #[uniffi::remote(Record)]

@@ -153,6 +153,10 @@ fn a_form_draft_of_every_kind_survives_a_killed_app_sealed() {
         FormKind::Revision,
         FormKind::ConcernUpdate,
         FormKind::Closure,
+        FormKind::Goal,
+        FormKind::Action,
+        FormKind::Scaling,
+        FormKind::MapEntry,
     ];
     let form = |kind: FormKind, text: &str| FormDraft {
         form: kind,
@@ -211,7 +215,8 @@ fn a_form_draft_of_every_kind_survives_a_killed_app_sealed() {
 fn form_kinds_keep_their_stored_words_and_the_new_ones_read_back() {
     use outreach_core::vault::FormKind;
     // Drafts already on phones hold these words: they never change, and the
-    // kinds added for revisions, concern updates and closures add words.
+    // kinds added for revisions, concern updates, closures and the plan's
+    // forms (goal, action, scaling, map entry) add words.
     let words = [
         (FormKind::Referral, "referral"),
         (FormKind::Meeting, "meeting"),
@@ -222,6 +227,10 @@ fn form_kinds_keep_their_stored_words_and_the_new_ones_read_back() {
         (FormKind::Revision, "revision"),
         (FormKind::ConcernUpdate, "concern_update"),
         (FormKind::Closure, "closure"),
+        (FormKind::Goal, "goal"),
+        (FormKind::Action, "action"),
+        (FormKind::Scaling, "scaling"),
+        (FormKind::MapEntry, "map_entry"),
     ];
     for (kind, word) in words {
         let json = format!("\"{word}\"");

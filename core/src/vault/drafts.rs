@@ -1,7 +1,7 @@
 //! Drafts: a contact record — or any other form with free text (a referral,
 //! a meeting, consent, a danger statement, a concern, a check-in note, a
 //! revision of a record already saved, a concern's update, a case's
-//! closure) —
+//! closure, a plan's goal, action or scaling, a Signs of Safety map entry) —
 //! being written, saved (sealed, durable) on every edit so that a killed
 //! app or a flat battery loses nothing. A draft is local to the device —
 //! never synced. A contact draft becomes a visit only when submitted; it
@@ -53,6 +53,14 @@ pub enum FormKind {
     ConcernUpdate,
     /// Closing a case: the reason and the closure note.
     Closure,
+    /// A new support-plan goal (its domain and what she wants).
+    Goal,
+    /// A new action under a goal.
+    Action,
+    /// A scaling: its question, the score and what was said.
+    Scaling,
+    /// A new Signs of Safety map entry.
+    MapEntry,
 }
 
 /// One field of a form in progress, by the name the app gives it.

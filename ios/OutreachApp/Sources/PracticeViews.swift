@@ -65,16 +65,49 @@ struct DraftChoice<Value: Hashable>: View {
     }
 }
 
-/// "Restored what you had typed" after a killed app; a clear-form button that asks first.
+/// A 0–10 score of a form's draft from a slider (`fallback` until one is picked), read out as its number.
+struct DraftScore: View {
+    @ObservedObject var draft: FormDraftKeeper
+    let name: String
+    var fallback = 5
+
+    var body: some View {
+        let score = draft.value(name).flatMap { Int($0) } ?? fallback
+        Slider(value: Binding(get: { Double(score) }, set: { v in
+            let picked = Int(v.rounded())
+            if picked != score || draft.value(name) == nil { draft.set(name, String(picked)) }
+        }), in: 0...10, step: 1) { Text(tr("scale_value", String(score))) }
+            .accessibilityValue(String(score))
+        Text(tr("scale_value", String(score)))
+    }
+}
+
+/// A new map entry's worry kind, offered only while the worries column is picked (the first column until one is).
+struct DraftWorryKind: View {
+    @ObservedObject var draft: FormDraftKeeper
+
+    var body: some View {
+        let column = draft.value(DraftField.column) ?? Vocab.core.sosColumns.first?.word
+        if column == Vocab.word(SosColumn.worries) {
+            DraftChoice(draft: draft, title: tr("worry_kind"), name: DraftField.kind, options: Vocab.core.worryKinds.map(\.value),
+                        word: Vocab.word, text: label, optional: true)
+        }
+    }
+}
+
+/// "Restored what you had typed" after a killed app; a clear-form button that
+/// asks first. `name` (the form's name) is read out with the button where a
+/// screen has more than one form.
 struct DraftControls: View {
     @ObservedObject var draft: FormDraftKeeper
     let restored: Bool
+    var name: String?
     @State private var confirm = false
 
     var body: some View {
         if restored && draft.hasTyped { Text(tr("draft_restored")) }
         if draft.hasTyped {
-            RowButton(title: tr("discard_form"), role: .destructive) { confirm = true }
+            RowButton(title: tr("discard_form"), accessibility: name.map { tr("discard_form_named", $0) }, role: .destructive) { confirm = true }
                 .confirmationDialog(tr("discard_form"), isPresented: $confirm) {
                     Button(tr("discard"), role: .destructive) { Task { await draft.discard() } }
                     Button(tr("keep"), role: .cancel) {}
@@ -150,8 +183,8 @@ struct PracticeDraftScreen: View {
         // The entry and the concern are the ones the newest draft was for.
         case .revision: RevisionView(store: RevisionStore(vault: vault, caseId: caseId, entryId: nil))
         case .concernUpdate: ConcernUpdateView(store: ConcernUpdateStore(vault: vault, caseId: caseId, concernId: nil))
-        // Opened from Views.swift, where its screen is.
-        case .concern: EmptyView()
+        // Opened from Views.swift, where their screens are (the plan's forms: the case screen).
+        case .concern, .goal, .action, .scaling, .mapEntry: EmptyView()
         }
     }
 }

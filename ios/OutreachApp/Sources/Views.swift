@@ -129,6 +129,8 @@ struct CaseloadView: View {
         switch d.form {
         case nil: ContactView(store: ContactStore(vault: vault, caseId: d.caseId))
         case .concern?: ConcernsView(store: ConcernsStore(vault: vault, caseId: d.caseId))
+        // The plan's forms (a goal, an action, a scaling, a new map entry) are on the case screen.
+        case .goal?, .action?, .scaling?, .mapEntry?: CaseView(store: CaseStore(vault: vault, caseId: d.caseId), vault: vault)
         // The practice screens are built in PracticeViews.swift (their memberwise initialisers are file-private).
         case .some(let form): PracticeDraftScreen(vault: vault, caseId: d.caseId, form: form)
         }
@@ -197,20 +199,18 @@ struct YesNoPicker: View {
     }
 }
 
+/// One case: safe-contact rules first, the practice links, the plan. The
+/// plan's forms (a new goal, an action, a scaling with its question, a new
+/// map entry) are their drafts (`FormDraftKeeper`, held by `CaseStore`):
+/// saved on every keystroke, restored when the case opens again after a
+/// killed app (said so), deleted once added or cleared. A default shown but
+/// never touched (the first domain, a score of 5, whose view, the first
+/// column) is saved only with the form.
 struct CaseView: View {
     @StateObject var store: CaseStore
     let vault: OutreachVault
-    @State private var goal = ""
-    @State private var domain: Domain = Vocab.core.domains[0].value
-    @State private var action = ""
-    @State private var score = 5.0
-    @State private var scaleView: ScaleView = Vocab.core.scaleViews[0].value
-    @State private var question = ""
-    @State private var column: SosColumn = Vocab.core.sosColumns[0].value
-    @State private var entry = ""
-    @State private var worryKind: WorryKind?
-    @State private var danger = ""
-    @State private var safetyGoal = ""
+    /// The plan's forms whose draft a killed app left, restored on opening.
+    @State private var restored: Set<FormKind> = []
     @State private var transferTo = ""
 
     /// One entry of the Signs of Safety map, with its column.
@@ -218,6 +218,11 @@ struct CaseView: View {
         let id: String
         let column: SosColumn
         let entry: SosEntry
+    }
+
+    /// The plan's goals, in a steady order (for the list and an action's goal).
+    private var goals: [(key: String, value: Goal)] {
+        (store.record?.goals ?? [:]).sorted { $0.key < $1.key }
     }
 
     private var sosEntries: [SosItem] {
@@ -245,31 +250,46 @@ struct CaseView: View {
             PracticeLinks(vault: vault, caseId: store.caseId, closed: store.closed)
             ErrorLine(message: store.error)
             Section(tr("plan_title")) {
-                ForEach(Array(store.record?.goals ?? [:]).sorted(by: { $0.key < $1.key }), id: \.key) { id, g in
-                    Button(tr("add_action_to", label(g.domain), g.text)) {
-                        Task { if await store.addAction(goalId: id, text: action) { action = "" } }
+                ForEach(goals, id: \.key) { _, g in Text(tr("goal_choice", label(g.domain), g.text)) }
+                // All twelve domains, from the core.
+                DraftChoice(draft: store.goalDraft, title: tr("domain"), name: DraftField.domain, options: Vocab.core.domains.map(\.value),
+                            word: Vocab.word, text: label, fallback: Vocab.core.domains.first?.value)
+                DraftTextField(draft: store.goalDraft, title: tr("goal"), name: DraftField.text, multiline: true)
+                RowButton(title: tr("add_goal")) {
+                    Task {
+                        if store.goalDraft.value(DraftField.domain) == nil, let first = Vocab.core.domains.first {
+                            store.goalDraft.set(DraftField.domain, first.word)
+                        }
+                        if await store.submitGoal() { restored.remove(.goal) }
                     }
                 }
-                TextField(tr("action_then_goal"), text: $action)
-                // All twelve domains, from the core.
-                Picker(tr("domain"), selection: $domain) {
-                    ForEach(Vocab.core.domains, id: \.word) { Text(label($0.value)).tag($0.value) }
+                DraftControls(draft: store.goalDraft, restored: restored.contains(.goal), name: tr("draft_form_goal"))
+            }
+            // An action: the goal it is for, then what will be done.
+            if !goals.isEmpty {
+                Section(tr("action_section")) {
+                    DraftChoice(draft: store.actionDraft, title: tr("action_goal"), name: DraftField.goal, options: goals.map { $0.key },
+                                word: { $0 }, text: { id in goals.first { $0.key == id }.map { tr("goal_choice", label($0.value.domain), $0.value.text) } ?? "" },
+                                optional: true)
+                    DraftTextField(draft: store.actionDraft, title: tr("action_text"), name: DraftField.text, multiline: true)
+                    RowButton(title: tr("add_action")) { Task { if await store.submitAction() { restored.remove(.action) } } }
+                    DraftControls(draft: store.actionDraft, restored: restored.contains(.action), name: tr("draft_form_action"))
                 }
-                TextField(tr("goal"), text: $goal)
-                Button(tr("add_goal")) { Task { if await store.addGoal(domain: domain, text: goal) { goal = "" } } }
             }
             Section(tr("scaling")) {
-                Slider(value: $score, in: 0...10, step: 1) { Text(tr("scale_value", String(Int(score)))) }
-                    .accessibilityValue(String(Int(score)))
-                Picker(tr("whose_view"), selection: $scaleView) {
-                    ForEach(Vocab.core.scaleViews, id: \.word) { Text(label($0.value)).tag($0.value) }
-                }
-                TextField(tr("scaling_question"), text: $question)
-                Button(tr("add_reading_value", String(Int(score)))) {
+                DraftScore(draft: store.scalingDraft, name: DraftField.score)
+                DraftChoice(draft: store.scalingDraft, title: tr("whose_view"), name: DraftField.view, options: Vocab.core.scaleViews.map(\.value),
+                            word: Vocab.word, text: label, fallback: Vocab.core.scaleViews.first?.value)
+                DraftTextField(draft: store.scalingDraft, title: tr("scaling_question"), name: DraftField.question, multiline: true)
+                RowButton(title: tr("add_reading")) {
                     Task {
-                        if await store.addScale(score: Int64(score), view: scaleView, question: question.isEmpty ? nil : question) { question = "" }
+                        let d = store.scalingDraft
+                        if d.value(DraftField.score) == nil { d.set(DraftField.score, "5") }
+                        if d.value(DraftField.view) == nil, let first = Vocab.core.scaleViews.first { d.set(DraftField.view, first.word) }
+                        if await store.submitScale() { restored.remove(.scaling) }
                     }
                 }
+                DraftControls(draft: store.scalingDraft, restored: restored.contains(.scaling), name: tr("draft_form_scaling"))
             }
             Section(tr("sos_title")) {
                 ForEach(sosEntries) { item in
@@ -287,31 +307,25 @@ struct CaseView: View {
                         }
                     }
                 }
-                Picker(tr("sos_column"), selection: $column) {
-                    ForEach(Vocab.core.sosColumns, id: \.word) { Text(label($0.value)).tag($0.value) }
-                }
-                if column == .worries {
-                    Picker(tr("worry_kind"), selection: $worryKind) {
-                        Text(tr("not_set")).tag(WorryKind?.none)
-                        ForEach(Vocab.core.worryKinds, id: \.word) { Text(label($0.value)).tag(WorryKind?.some($0.value)) }
-                    }
-                }
-                TextField(tr("sos_entry"), text: $entry, axis: .vertical)
-                Button(tr("add_entry")) {
+                // A new entry: its draft (the column and a worry's kind as the core's words).
+                DraftChoice(draft: store.entryDraft, title: tr("sos_column"), name: DraftField.column, options: Vocab.core.sosColumns.map(\.value),
+                            word: Vocab.word, text: label, fallback: Vocab.core.sosColumns.first?.value)
+                DraftWorryKind(draft: store.entryDraft)
+                DraftTextField(draft: store.entryDraft, title: tr("sos_entry"), name: DraftField.text, multiline: true)
+                RowButton(title: tr("add_entry")) {
                     Task {
-                        let kind = column == .worries ? worryKind : nil
-                        if await store.addSosEntry(column: column, text: entry, kind: kind) { entry = "" }
+                        if store.entryDraft.value(DraftField.column) == nil, let first = Vocab.core.sosColumns.first {
+                            store.entryDraft.set(DraftField.column, first.word)
+                        }
+                        if await store.submitEntry() { restored.remove(.mapEntry) }
                     }
                 }
+                DraftControls(draft: store.entryDraft, restored: restored.contains(.mapEntry), name: tr("draft_form_map_entry"))
             }
+            // Adding one is the danger statements screen (linked above), whose form keeps a draft.
             Section(tr("danger_statements")) {
                 ForEach(Array(store.record?.signsOfSafety.dangerStatements ?? [:]).sorted(by: { $0.key < $1.key }), id: \.key) { _, d in
                     Text(tr("danger_line", "\(d.danger) → \(d.safetyGoal)"))
-                }
-                TextField(tr("danger"), text: $danger)
-                TextField(tr("safety_goal"), text: $safetyGoal)
-                Button(tr("add_danger_statement")) {
-                    Task { if await store.addDangerStatement(danger: danger, safetyGoal: safetyGoal) { danger = ""; safetyGoal = "" } }
                 }
             }
             Section(tr("open_concerns_title")) {
@@ -331,7 +345,7 @@ struct CaseView: View {
             }
         }
         .navigationTitle(store.record?.profile.preferredName ?? "")
-        .task { await store.load() }
+        .task { await store.load(); restored = await store.openDrafts() }
         // Back from a revision, a closure or a concern's update: the case as saved.
         .onAppear { Task { await store.load() } }
     }

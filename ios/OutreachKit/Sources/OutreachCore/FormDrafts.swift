@@ -17,6 +17,12 @@ public enum DraftField {
     public static let revises = "revises", record = "record"
     /// A concern's update: the id of the concern. Kept with the draft; not typed.
     public static let concern = "concern"
+    /// The plan's forms: a goal's domain; an action's goal (its id); a
+    /// scaling's score (0–10), whose view and the question asked; a new map
+    /// entry's column (with `kind` and `text`).
+    public static let domain = "domain", goal = "goal"
+    public static let score = "score", view = "view", question = "question"
+    public static let column = "column"
 }
 
 /// What a revision revises (`DraftField.revises`; Android's `RevisionForm`).
@@ -111,6 +117,10 @@ public enum FormDrafts {
         case .revision?: return "draft_form_revision"
         case .concernUpdate?: return "draft_form_concern_update"
         case .closure?: return "draft_form_closure"
+        case .goal?: return "draft_form_goal"
+        case .action?: return "draft_form_action"
+        case .scaling?: return "draft_form_scaling"
+        case .mapEntry?: return "draft_form_map_entry"
         }
     }
 }

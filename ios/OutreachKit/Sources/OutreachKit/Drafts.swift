@@ -4,7 +4,8 @@ import OutreachFFI
 
 /// The draft of one form with free text (a referral, a meeting, consent, a
 /// danger statement, a concern, a check-in note, a revision, a concern's
-/// update, a case's closure) on one case. As Android's `FormDraftKeeper`:
+/// update, a case's closure, the plan's goal, action and scaling, a new Signs
+/// of Safety map entry) on one case. As Android's `FormDraftKeeper`:
 /// every edit is saved through the core at once (in order, off the main
 /// actor; sealed, durable, never synced), so a killed app loses at most the
 /// keystroke being typed. `open()` restores the newest saved draft of this

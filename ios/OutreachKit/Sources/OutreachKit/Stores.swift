@@ -203,6 +203,16 @@ public enum SafeRule: Hashable, Sendable {
     case notes(String)
 }
 
+/// One case: safe-contact rules first, the plan (goals and actions by
+/// domain, scaling with its question, the Signs of Safety map), timeline,
+/// transfer. The plan's forms with free text each keep a draft
+/// (`FormDraftKeeper`: saved on every edit, restored when the case is opened
+/// again after a killed app, deleted once added): a new goal (`goalDraft`,
+/// `.goal`), an action (`actionDraft`, `.action`), a scaling (`scalingDraft`,
+/// `.scaling`) and a new map entry (`entryDraft`, `.mapEntry`) — Android's
+/// field names (`PlanModel`). A default the screen shows but that was never
+/// touched (the first domain, a score of 5, whose view, the first column) is
+/// saved only with the form.
 @MainActor
 public final class CaseStore: ObservableObject {
     @Published public private(set) var record: Case?
@@ -213,8 +223,41 @@ public final class CaseStore: ObservableObject {
     @Published public var error: String?
     private let vault: OutreachVault
     public let caseId: String
+    /// A new goal: `DraftField.domain` (the core's word) and `.text`.
+    public let goalDraft: FormDraftKeeper
+    /// An action: `DraftField.goal` (the goal's id) and `.text`.
+    public let actionDraft: FormDraftKeeper
+    /// A scaling: `DraftField.score` (0–10), `.view` (the core's word) and `.question`.
+    public let scalingDraft: FormDraftKeeper
+    /// A new map entry: `DraftField.column` and `.kind` (the core's words) and `.text`.
+    public let entryDraft: FormDraftKeeper
 
-    public init(vault: OutreachVault, caseId: String) { self.vault = vault; self.caseId = caseId }
+    public init(vault: OutreachVault, caseId: String) {
+        self.vault = vault
+        self.caseId = caseId
+        goalDraft = FormDraftKeeper(vault: vault, caseId: caseId, form: .goal)
+        actionDraft = FormDraftKeeper(vault: vault, caseId: caseId, form: .action)
+        scalingDraft = FormDraftKeeper(vault: vault, caseId: caseId, form: .scaling)
+        entryDraft = FormDraftKeeper(vault: vault, caseId: caseId, form: .mapEntry)
+        for keeper in [goalDraft, actionDraft, scalingDraft, entryDraft] {
+            keeper.onError = { [weak self] message in if let message { self?.error = message } }
+        }
+    }
+
+    /// Restores the plan's forms left by a killed app; the forms restored.
+    public func openDrafts() async -> Set<FormKind> {
+        var restored: Set<FormKind> = []
+        for keeper in [goalDraft, actionDraft, scalingDraft, entryDraft] {
+            if await keeper.open() { restored.insert(keeper.form) }
+        }
+        return restored
+    }
+
+    /// A choice not made, refused in plain words (nothing written, the draft kept).
+    private func refuse(_ detail: String) -> Bool {
+        error = Messages.of(OutreachError.InvalidInput(detail: detail))
+        return false
+    }
 
     public func load() async {
         let vault = self.vault, id = caseId
@@ -246,25 +289,80 @@ public final class CaseStore: ObservableObject {
         }
     }
 
+    /// A goal. The goal form's draft is deleted.
     @discardableResult
     public func addGoal(domain: Domain, text: String) async -> Bool {
-        await write { v, id in try await Core.run { _ = try v.addGoal(caseId: id, goal: GoalInput(domain: domain, text: text)) } }
+        let ok = await write { v, id in try await Core.run { _ = try v.addGoal(caseId: id, goal: GoalInput(domain: domain, text: text)) } }
+        if ok { await goalDraft.done() }
+        return ok
     }
 
+    /// The goal as typed in `goalDraft`; no domain chosen is refused in plain words.
+    @discardableResult
+    public func submitGoal() async -> Bool {
+        await goalDraft.flush()
+        guard let domain = goalDraft.value(DraftField.domain).flatMap({ w in Vocab.core.domains.first { $0.word == w }?.value }) else {
+            return refuse("domain: choose the part of her life this goal is about")
+        }
+        return await addGoal(domain: domain, text: goalDraft[DraftField.text])
+    }
+
+    /// An action on a goal. The action form's draft is deleted.
     @discardableResult
     public func addAction(goalId: String, text: String) async -> Bool {
-        await write { v, id in try await Core.run { _ = try v.addAction(caseId: id, goalId: goalId, action: ActionInput(text: text)) } }
+        let ok = await write { v, id in try await Core.run { _ = try v.addAction(caseId: id, goalId: goalId, action: ActionInput(text: text)) } }
+        if ok { await actionDraft.done() }
+        return ok
     }
 
+    /// The action as typed in `actionDraft`, on its goal; no goal chosen is refused in plain words.
+    @discardableResult
+    public func submitAction() async -> Bool {
+        await actionDraft.flush()
+        guard let goal = actionDraft.value(DraftField.goal) else { return refuse("goal: choose the goal this action is for") }
+        return await addAction(goalId: goal, text: actionDraft[DraftField.text])
+    }
+
+    /// A scaling reading with the question asked, if any. The scaling form's draft is deleted.
     @discardableResult
     public func addScale(score: Int64, view: ScaleView, question: String?) async -> Bool {
-        await write { v, id in try await Core.run { _ = try v.addScale(caseId: id, reading: ScaleInput(score: score, view: view, question: question)) } }
+        let ok = await write { v, id in try await Core.run { _ = try v.addScale(caseId: id, reading: ScaleInput(score: score, view: view, question: question)) } }
+        if ok { await scalingDraft.done() }
+        return ok
     }
 
-    /// A Signs of Safety entry; `kind` (harm, danger, complicating) only for worries.
+    /// The reading as typed in `scalingDraft`; no score or view chosen is refused in plain words.
+    @discardableResult
+    public func submitScale() async -> Bool {
+        await scalingDraft.flush()
+        let d = scalingDraft
+        guard let score = d.value(DraftField.score).flatMap({ Int64($0.trimmingCharacters(in: .whitespaces)) }) else {
+            return refuse("score: choose a score from 0 to 10")
+        }
+        guard let view = d.value(DraftField.view).flatMap({ w in Vocab.core.scaleViews.first { $0.word == w }?.value }) else {
+            return refuse("view: choose whose view the score is")
+        }
+        return await addScale(score: score, view: view, question: d.value(DraftField.question))
+    }
+
+    /// A Signs of Safety entry; `kind` (harm, danger, complicating) only for worries. The new entry form's draft is deleted.
     @discardableResult
     public func addSosEntry(column: SosColumn, text: String, kind: WorryKind? = nil) async -> Bool {
-        await write { v, id in try await Core.run { _ = try v.addSosEntry(caseId: id, column: column, text: text, kind: kind) } }
+        let ok = await write { v, id in try await Core.run { _ = try v.addSosEntry(caseId: id, column: column, text: text, kind: kind) } }
+        if ok { await entryDraft.done() }
+        return ok
+    }
+
+    /// The entry as typed in `entryDraft` (a worry's kind only on the worries column); no column chosen is refused in plain words.
+    @discardableResult
+    public func submitEntry() async -> Bool {
+        await entryDraft.flush()
+        let d = entryDraft
+        guard let column = d.value(DraftField.column).flatMap({ w in Vocab.core.sosColumns.first { $0.word == w }?.value }) else {
+            return refuse("column: choose the column of the map")
+        }
+        let kind = column == .worries ? d.value(DraftField.kind).flatMap({ w in Vocab.core.worryKinds.first { $0.word == w }?.value }) : nil
+        return await addSosEntry(column: column, text: d[DraftField.text], kind: kind)
     }
 
     // Revising an entry is `RevisionStore` (Practice.swift): its form keeps a draft.
@@ -277,10 +375,7 @@ public final class CaseStore: ObservableObject {
         }
     }
 
-    @discardableResult
-    public func addDangerStatement(danger: String, safetyGoal: String) async -> Bool {
-        await write { v, id in try await Core.run { _ = try v.addDangerStatement(caseId: id, danger: danger, safetyGoal: safetyGoal) } }
-    }
+    // Adding a danger statement is `PracticeStore.submitDanger` (DangerStatementsView): its form keeps a draft.
 
     // Closing (its form keeps a draft) and reopening are `PracticeStore`'s (ClosureView): one definition each.
 

@@ -54,6 +54,23 @@ final class OutreachCoreTests: XCTestCase {
         XCTAssertEqual(FormDrafts.labelKey(.revision, revises: Revises.sosEntry), "draft_form_revision_sos_entry")
     }
 
+    func testThePlansFormsKeepTheirDrafts() async throws {
+        let (vault, caseId) = try vaultWithCase()
+        let fields = [DraftField.score: "4", DraftField.view: Vocab.word(ScaleView.woman),
+                      DraftField.question: "How safe do you feel at home, from 0 to 10?"]
+        let id = try await FormDrafts.save(vault, draftId: nil, caseId: caseId, form: .scaling, fields: fields)
+        let back = try await FormDrafts.newest(vault, caseId: caseId, form: .scaling)
+        XCTAssertEqual(back?.draftId, id)
+        XCTAssertEqual(back?.fields, fields)
+        let entry = try await FormDrafts.newest(vault, caseId: caseId, form: .mapEntry)
+        XCTAssertNil(entry, "another form's draft is not this one's")
+        try await FormDrafts.discard(vault, draftId: id)
+        XCTAssertEqual(FormDrafts.labelKey(.goal), "draft_form_goal")
+        XCTAssertEqual(FormDrafts.labelKey(.action), "draft_form_action")
+        XCTAssertEqual(FormDrafts.labelKey(.scaling), "draft_form_scaling")
+        XCTAssertEqual(FormDrafts.labelKey(.mapEntry), "draft_form_map_entry")
+    }
+
     func testReportCardsHaveTheTeamsMeasures() async throws {
         let (vault, _) = try vaultWithCase()
         let report = try await Core.run { try vault.report(query: ReportQuery()) }

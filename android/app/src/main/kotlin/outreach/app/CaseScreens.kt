@@ -21,7 +21,6 @@ import androidx.compose.runtime.Composable
 import androidx.compose.runtime.LaunchedEffect
 import androidx.compose.runtime.collectAsState
 import androidx.compose.runtime.getValue
-import androidx.compose.runtime.mutableFloatStateOf
 import androidx.compose.runtime.mutableStateOf
 import androidx.compose.runtime.remember
 import androidx.compose.runtime.rememberCoroutineScope
@@ -45,8 +44,8 @@ import outreach.shell.RevisionForm
 import outreach.shell.TransferModel
 import outreach.shell.Vocab
 import uniffi.outreach_ffi.ConcernStatus
+import uniffi.outreach_ffi.FormKind
 import uniffi.outreach_ffi.SosColumn
-import uniffi.outreach_ffi.WorryKind
 
 /** A safe-contact rule in the phone's language (shown first, in bold: the words carry it, not the colour). */
 @Composable
@@ -258,11 +257,15 @@ fun ConcernsScreen(repo: OutreachRepository, caseId: String) {
 }
 
 /**
- * The plan: goals by domain (all twelve), actions, scaling, the Signs of
- * Safety map. Revising a map entry is a form with its draft (RevisionForm:
- * saved on every keystroke, restored after a killed app). Danger statements
- * and closing the case have their own screens (with their drafts), opened
- * from here by [go] with their route ([CaseRoutes]).
+ * The plan: goals by domain (all twelve), actions, scaling with its
+ * question, the Signs of Safety map. Each form is its draft (FormDraftKeeper:
+ * a new goal, an action, a scaling, a new map entry, and RevisionForm for
+ * revising an entry): saved on every keystroke, restored after a killed app
+ * (said so), deleted once added or cleared. A default shown but never
+ * touched (the first domain, a score of 5, whose view, the first column) is
+ * saved only with the form. Danger statements and closing the case have
+ * their own screens (with their drafts), opened from here by [go] with
+ * their route ([CaseRoutes]).
  */
 @OptIn(ExperimentalLayoutApi::class)
 @Composable
@@ -272,85 +275,122 @@ fun PlanScreen(repo: OutreachRepository, caseId: String, go: (String) -> Unit = 
     val caseState by case.state.collectAsState()
     val error by model.error.collectAsState()
     val scope = rememberCoroutineScope()
+    val goalForm by model.goalDraft.fields.collectAsState()
+    val actionForm by model.actionDraft.fields.collectAsState()
+    val scaling by model.scalingDraft.fields.collectAsState()
+    val entryForm by model.entryDraft.fields.collectAsState()
     val revised by model.revision.draft.fields.collectAsState()
-    var revisionRestored by remember { mutableStateOf(false) }
-    LaunchedEffect(caseId) { case.load(); revisionRestored = model.revision.open() }
+    // The forms whose draft a killed app left, restored on opening.
+    var restored by remember { mutableStateOf(emptySet<FormKind>()) }
+    LaunchedEffect(caseId) { case.load(); restored = model.openDrafts() }
     val vocab = Vocab.core
-    var action by remember { mutableStateOf("") }
-    var text by remember { mutableStateOf("") }
-    var domain by remember { mutableStateOf(vocab.domains.first().value) }
-    var score by remember { mutableFloatStateOf(5f) }
-    var view by remember { mutableStateOf(vocab.scaleViews.first().value) }
-    var question by remember { mutableStateOf("") }
-    var column by remember { mutableStateOf(vocab.sosColumns.first().value) }
-    var entry by remember { mutableStateOf("") }
-    var worryKind by remember { mutableStateOf<WorryKind?>(null) }
+    // Shown as picked until another is chosen (saved with the form, not on opening).
+    val domain = goalForm[PlanModel.DOMAIN]?.let { model.goalDomain() } ?: vocab.domains.first().value
+    val actionGoal = actionForm[PlanModel.GOAL]
+    val score = scaling[PlanModel.SCORE]?.let { model.score() } ?: 5L
+    val view = scaling[PlanModel.VIEW]?.let { model.scaleView() } ?: vocab.scaleViews.first().value
+    val column = entryForm[PlanModel.COLUMN]?.let { model.entryColumn() } ?: vocab.sosColumns.first().value
+    val worryKind = entryForm[PlanModel.KIND]?.let { model.entryKind() }
     // The map entry being revised (its draft's record), and what it is.
     val revising = revised[RevisionForm.RECORD]
     val revisingEntry = revising?.let { id -> caseState.sosEntries.firstOrNull { it.id == id } }
     LazyColumn(pad.fillMaxSize(), verticalArrangement = Arrangement.spacedBy(8.dp)) {
         item { Heading(stringResource(R.string.plan_title), large = true) }
         item { ErrorText(error) }
-        item { Choices(stringResource(R.string.domain), vocab.domains.map { it.value }, { it == domain }, { label(it) }) { domain = it } }
-        item { OutlinedTextField(text, { text = it }, label = { Text(stringResource(R.string.goal)) }, modifier = Modifier.fillMaxWidth()) }
         item {
-            Button(onClick = { scope.launch { if (model.addGoal(domain, text, null) != null) text = ""; case.load() } }, modifier = tall) {
-                Text(stringResource(R.string.add_goal))
+            Choices(stringResource(R.string.domain), vocab.domains.map { it.value }, { it == domain }, { label(it) }) { d ->
+                scope.launch { model.setGoalDomain(d) }
             }
         }
         item {
-            OutlinedTextField(action, { action = it }, label = { Text(stringResource(R.string.action_then_goal)) },
-                modifier = Modifier.fillMaxWidth())
+            OutlinedTextField(goalForm[PlanModel.TEXT] ?: "", { v -> scope.now { model.setGoalText(v) } },
+                label = { Text(stringResource(R.string.goal)) }, modifier = Modifier.fillMaxWidth())
         }
-        items(caseState.goals) { g ->
-            OutlinedButton(onClick = { scope.launch { if (model.addAction(g.id, action) != null) action = ""; case.load() } },
-                modifier = tall.fillMaxWidth()) { Text(stringResource(R.string.add_action_to, label(g.domain), g.text)) }
+        item {
+            Button(onClick = {
+                scope.launch {
+                    if (model.goalDomain() == null) model.setGoalDomain(domain)
+                    if (model.submitGoal() != null) { restored = restored - FormKind.GOAL; case.load() }
+                }
+            }, modifier = tall) { Text(stringResource(R.string.add_goal)) }
+        }
+        item { FormDraftControls(model.goalDraft, FormKind.GOAL in restored, stringResource(R.string.draft_form_goal)) }
+        // An action: the goal it is for, then what will be done.
+        if (caseState.goals.isNotEmpty() || actionForm.isNotEmpty()) {
+            item {
+                Choices(stringResource(R.string.action_goal), caseState.goals, { it.id == actionGoal },
+                    { stringResource(R.string.goal_choice, label(it.domain), it.text) }) { g -> scope.launch { model.setActionGoal(g.id) } }
+            }
+            item {
+                OutlinedTextField(actionForm[PlanModel.TEXT] ?: "", { v -> scope.now { model.setActionText(v) } },
+                    label = { Text(stringResource(R.string.action_text)) }, modifier = Modifier.fillMaxWidth())
+            }
+            item {
+                Button(onClick = {
+                    scope.launch { if (model.submitAction() != null) { restored = restored - FormKind.ACTION; case.load() } }
+                }, modifier = tall) { Text(stringResource(R.string.add_action)) }
+            }
+            item { FormDraftControls(model.actionDraft, FormKind.ACTION in restored, stringResource(R.string.draft_form_action)) }
         }
         item { Heading(stringResource(R.string.scaling)) }
         item {
             Column {
-                Text(stringResource(R.string.scale_value, score.roundToLong().toString()))
-                Slider(score, { score = it }, valueRange = 0f..10f, steps = 9,
-                    modifier = tall.fillMaxWidth().semantics { stateDescription = score.roundToLong().toString() })
+                Text(stringResource(R.string.scale_value, score.toString()))
+                Slider(score.toFloat(), { v -> v.roundToLong().let { s -> if (s != score) scope.now { model.setScore(s) } } },
+                    valueRange = 0f..10f, steps = 9,
+                    modifier = tall.fillMaxWidth().semantics { stateDescription = score.toString() })
             }
         }
-        item { Choices(stringResource(R.string.whose_view), vocab.scaleViews.map { it.value }, { it == view }, { label(it) }) { view = it } }
         item {
-            OutlinedTextField(question, { question = it }, label = { Text(stringResource(R.string.scaling_question)) },
-                modifier = Modifier.fillMaxWidth())
+            Choices(stringResource(R.string.whose_view), vocab.scaleViews.map { it.value }, { it == view }, { label(it) }) { v ->
+                scope.launch { model.setScaleView(v) }
+            }
         }
         item {
-            Button(onClick = { scope.launch { if (model.addScale(score.roundToLong(), view, question) != null) question = ""; case.load() } },
-                modifier = tall) { Text(stringResource(R.string.add_reading)) }
+            OutlinedTextField(scaling[PlanModel.QUESTION] ?: "", { v -> scope.now { model.setQuestion(v) } },
+                label = { Text(stringResource(R.string.scaling_question)) }, modifier = Modifier.fillMaxWidth())
         }
+        item {
+            Button(onClick = {
+                scope.launch {
+                    if (model.score() == null) model.setScore(score)
+                    if (model.scaleView() == null) model.setScaleView(view)
+                    if (model.submitScale() != null) { restored = restored - FormKind.SCALING; case.load() }
+                }
+            }, modifier = tall) { Text(stringResource(R.string.add_reading)) }
+        }
+        item { FormDraftControls(model.scalingDraft, FormKind.SCALING in restored, stringResource(R.string.draft_form_scaling)) }
         item { Heading(stringResource(R.string.sos_title)) }
         if (revising == null) {
             item {
-                Choices(stringResource(R.string.sos_column), vocab.sosColumns.map { it.value }, { it == column }, { label(it) }) {
-                    column = it
-                    if (it != SosColumn.WORRIES) worryKind = null
+                Choices(stringResource(R.string.sos_column), vocab.sosColumns.map { it.value }, { it == column }, { label(it) }) { c ->
+                    scope.launch { model.setEntryColumn(c) }
                 }
             }
             if (column == SosColumn.WORRIES) {
                 item {
-                    Choices(stringResource(R.string.worry_kind), vocab.worryKinds.map { it.value }, { it == worryKind }, { label(it) }) {
-                        worryKind = if (worryKind == it) null else it
+                    Choices(stringResource(R.string.worry_kind), vocab.worryKinds.map { it.value }, { it == worryKind }, { label(it) }) { k ->
+                        scope.launch { model.setEntryKind(if (worryKind == k) null else k) }
                     }
                 }
             }
             item {
-                OutlinedTextField(entry, { entry = it }, label = { Text(stringResource(R.string.sos_entry)) },
-                    modifier = Modifier.fillMaxWidth(), minLines = 2)
+                OutlinedTextField(entryForm[PlanModel.TEXT] ?: "", { v -> scope.now { model.setEntryText(v) } },
+                    label = { Text(stringResource(R.string.sos_entry)) }, modifier = Modifier.fillMaxWidth(), minLines = 2)
             }
             item {
                 Button(onClick = {
-                    scope.launch { if (model.addSosEntry(column, entry, worryKind) != null) entry = ""; case.load() }
+                    scope.launch {
+                        if (model.entryColumn() == null) model.setEntryColumn(column)
+                        if (model.submitEntry() != null) { restored = restored - FormKind.MAP_ENTRY; case.load() }
+                    }
                 }, modifier = tall.fillMaxWidth()) { Text(stringResource(R.string.add_entry)) }
             }
+            item { FormDraftControls(model.entryDraft, FormKind.MAP_ENTRY in restored, stringResource(R.string.draft_form_map_entry)) }
         } else {
             // Revising an entry already on the map: its draft, saved on every keystroke.
             item { Text(stringResource(R.string.revising, revisingEntry?.text ?: ""), fontWeight = FontWeight.Bold) }
-            if (revisionRestored) item { Text(stringResource(R.string.draft_restored)) }
+            if (FormKind.REVISION in restored) item { Text(stringResource(R.string.draft_restored)) }
             if (revisingEntry?.column == SosColumn.WORRIES) {
                 item {
                     val kind = revised[RevisionForm.KIND]?.let { model.revision.kind() }
@@ -365,10 +405,11 @@ fun PlanScreen(repo: OutreachRepository, caseId: String, go: (String) -> Unit = 
             }
             item {
                 FlowRow(horizontalArrangement = Arrangement.spacedBy(8.dp)) {
-                    Button(onClick = { scope.launch { if (model.revision.submit() != null) revisionRestored = false; case.load() } },
-                        modifier = tall) { Text(stringResource(R.string.save_revision)) }
+                    Button(onClick = {
+                        scope.launch { if (model.revision.submit() != null) restored = restored - FormKind.REVISION; case.load() }
+                    }, modifier = tall) { Text(stringResource(R.string.save_revision)) }
                     val cancel = stringResource(R.string.cancel_revision_named, revisingEntry?.text ?: "")
-                    OutlinedButton(onClick = { scope.launch { model.revision.cancel(); revisionRestored = false } },
+                    OutlinedButton(onClick = { scope.launch { model.revision.cancel(); restored = restored - FormKind.REVISION } },
                         modifier = tall.semantics { contentDescription = cancel }) { Text(stringResource(R.string.cancel_revision)) }
                 }
             }
@@ -379,7 +420,7 @@ fun PlanScreen(repo: OutreachRepository, caseId: String, go: (String) -> Unit = 
                     (if (e.resolved) " · " + vocabLabel("sos_statuses", "resolved") else ""))
                 FlowRow(horizontalArrangement = Arrangement.spacedBy(8.dp)) {
                     val revise = stringResource(R.string.revise_named, e.text)
-                    OutlinedButton(onClick = { model.revision.beginEntry(e.id, e.text, e.kind); revisionRestored = false },
+                    OutlinedButton(onClick = { model.revision.beginEntry(e.id, e.text, e.kind); restored = restored - FormKind.REVISION },
                         modifier = tall.semantics { contentDescription = revise }) { Text(stringResource(R.string.revise)) }
                     OutlinedButton(onClick = { scope.launch { if (e.resolved) model.reopenSos(e.id) else model.resolveSos(e.id); case.load() } },
                         modifier = tall) { Text(stringResource(if (e.resolved) R.string.reopen else R.string.resolve)) }

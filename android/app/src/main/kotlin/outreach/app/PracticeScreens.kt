@@ -51,16 +51,24 @@ import outreach.shell.RevisionForm
 // app was killed (said so), deleted when the form is saved or cleared — a
 // revision of a danger statement and closing the case included.
 
-/** "Restored what you typed" once a killed app's draft is back; a clear-form button that asks first. */
+/**
+ * "Restored what you typed" once a killed app's draft is back; a clear-form
+ * button that asks first. [name] (the form's name) is read out with the
+ * button where a screen has more than one form.
+ */
 @Composable
-fun FormDraftControls(draft: FormDraftKeeper, restored: Boolean) {
+fun FormDraftControls(draft: FormDraftKeeper, restored: Boolean, name: String? = null) {
     val scope = rememberCoroutineScope()
     var confirm by remember { mutableStateOf(false) }
     val fields by draft.fields.collectAsState()
     Column {
         if (restored && fields.isNotEmpty()) Text(stringResource(R.string.draft_restored))
         if (fields.values.any { it.isNotBlank() }) {
-            OutlinedButton(onClick = { confirm = true }, modifier = tall.fillMaxWidth()) { Text(stringResource(R.string.discard_form)) }
+            val named = name?.let { stringResource(R.string.discard_form_named, it) }
+            OutlinedButton(onClick = { confirm = true },
+                modifier = tall.fillMaxWidth().semantics { if (named != null) contentDescription = named }) {
+                Text(stringResource(R.string.discard_form))
+            }
         }
     }
     if (confirm) {

@@ -247,9 +247,13 @@ fun draftFormLabel(form: FormKind?, revises: String? = null): Int = when (form) 
     }
     FormKind.CONCERN_UPDATE -> R.string.draft_form_concern_update
     FormKind.CLOSURE -> R.string.draft_form_closure
+    FormKind.GOAL -> R.string.draft_form_goal
+    FormKind.ACTION -> R.string.draft_form_action
+    FormKind.SCALING -> R.string.draft_form_scaling
+    FormKind.MAP_ENTRY -> R.string.draft_form_map_entry
 }
 
-/** The screen that restores a draft: its form's screen for its case (a map entry's revision: the plan). */
+/** The screen that restores a draft: its form's screen for its case (the plan's forms and a map entry's revision: the plan). */
 fun draftRoute(d: DraftsModel.Item): String = when (d.form) {
     null -> "contact/${d.caseId}"
     FormKind.REFERRAL -> "${CaseRoutes.REFERRALS}/${d.caseId}"
@@ -261,6 +265,8 @@ fun draftRoute(d: DraftsModel.Item): String = when (d.form) {
     FormKind.REVISION -> if (d.revises == RevisionForm.SOS_ENTRY) "plan/${d.caseId}" else "${CaseRoutes.DANGERS}/${d.caseId}"
     FormKind.CONCERN_UPDATE -> "concerns/${d.caseId}"
     FormKind.CLOSURE -> "${CaseRoutes.CLOSURE}/${d.caseId}"
+    // The plan's own forms: a goal, an action, a scaling, a new map entry.
+    FormKind.GOAL, FormKind.ACTION, FormKind.SCALING, FormKind.MAP_ENTRY -> "plan/${d.caseId}"
 }
 
 /**

@@ -8,6 +8,7 @@ import uniffi.outreach_ffi.Case
 import uniffi.outreach_ffi.CaseEdit
 import uniffi.outreach_ffi.Domain
 import uniffi.outreach_ffi.ExitReason
+import uniffi.outreach_ffi.FormKind
 import uniffi.outreach_ffi.GoalInput
 import uniffi.outreach_ffi.GoalStatus
 import uniffi.outreach_ffi.OutreachException
@@ -139,7 +140,18 @@ class CaseModel(private val repo: OutreachRepository, val caseId: String) {
 
 }
 
-/** Plan editing: goals and actions by domain, scale readings. */
+/**
+ * Plan editing: goals and actions by domain, scale readings, the Signs of
+ * Safety map. Each form with free text keeps a draft ([FormDraftKeeper]:
+ * saved on every edit, restored when the plan opens again for the case
+ * after a killed app, deleted once added): a new goal ([goalDraft],
+ * [FormKind.GOAL]), an action ([actionDraft], [FormKind.ACTION]), a scaling
+ * with its question ([scalingDraft], [FormKind.SCALING]) and a new map entry
+ * ([entryDraft], [FormKind.MAP_ENTRY]); revising an entry is [revision].
+ * Opening a form saves nothing; a default the screen shows but that was
+ * never touched (the first domain, a score of 5, whose view, the first
+ * column) is saved only with the form.
+ */
 class PlanModel(private val repo: OutreachRepository, val caseId: String) {
     private val _error = MutableStateFlow<String?>(null)
     val error: StateFlow<String?> = _error.asStateFlow()
@@ -151,22 +163,100 @@ class PlanModel(private val repo: OutreachRepository, val caseId: String) {
         null
     }
 
+    /** A choice not made, refused in plain words (nothing written, the draft kept). */
+    private fun <T> refuse(detail: String): T? {
+        _error.value = Messages.of(OutreachException.InvalidInput(detail))
+        return null
+    }
+
+    private fun keeper(form: FormKind) = FormDraftKeeper(repo, caseId, form, _error)
+
+    /** The new goal in progress: [DOMAIN] (the core's word) and [TEXT], saved on every edit. */
+    val goalDraft = keeper(FormKind.GOAL)
+
+    /** The action in progress: [GOAL] (the goal's id) and [TEXT], saved on every edit. */
+    val actionDraft = keeper(FormKind.ACTION)
+
+    /** The scaling in progress: [SCORE] (0–10), [VIEW] (the core's word) and [QUESTION], saved on every edit. */
+    val scalingDraft = keeper(FormKind.SCALING)
+
+    /** The new map entry in progress: [COLUMN] and [KIND] (the core's words) and [TEXT], saved on every edit. */
+    val entryDraft = keeper(FormKind.MAP_ENTRY)
+
+    /** Restores every form of the plan left by a killed app; the drafts restored (empty: none). */
+    suspend fun openDrafts(): Set<FormKind> = buildSet {
+        for (d in listOf(goalDraft, actionDraft, scalingDraft, entryDraft)) if (d.open()) add(d.form)
+        if (revision.open()) add(FormKind.REVISION)
+    }
+
+    suspend fun setGoalDomain(d: Domain) = goalDraft.set(DOMAIN, Vocab.word(d))
+    suspend fun setGoalText(v: String) = goalDraft.set(TEXT, v)
+    fun goalDomain(): Domain? = goalDraft.value(DOMAIN)?.let { w -> Vocab.core.domains.firstOrNull { it.word == w }?.value }
+
+    /** Adds a goal; its id, or null with [error] set. The goal form's draft is deleted. */
     suspend fun addGoal(domain: Domain, text: String, target: String?) =
-        attempt { it.addGoal(caseId, GoalInput(domain = domain, text = text, targetDate = target)) }
+        attempt { it.addGoal(caseId, GoalInput(domain = domain, text = text, targetDate = target)) }?.also { goalDraft.done() }
+
+    /** Adds the goal as typed in [goalDraft]; no domain chosen is refused in plain words. */
+    suspend fun submitGoal(): String? {
+        val domain = goalDomain() ?: return refuse("domain: choose the part of her life this goal is about")
+        return addGoal(domain, goalDraft[TEXT], null)
+    }
 
     suspend fun setStatus(goal: String, status: GoalStatus) = attempt { it.setGoalStatus(caseId, goal, status) }
 
-    suspend fun addAction(goal: String, text: String) = attempt { it.addAction(caseId, goal, ActionInput(text = text)) }
+    suspend fun setActionGoal(goal: String) = actionDraft.set(GOAL, goal)
+    suspend fun setActionText(v: String) = actionDraft.set(TEXT, v)
+
+    /** Adds an action to a goal; its id, or null with [error] set. The action form's draft is deleted. */
+    suspend fun addAction(goal: String, text: String) =
+        attempt { it.addAction(caseId, goal, ActionInput(text = text)) }?.also { actionDraft.done() }
+
+    /** Adds the action as typed in [actionDraft] to its goal; no goal chosen is refused in plain words. */
+    suspend fun submitAction(): String? {
+        val goal = actionDraft.value(GOAL) ?: return refuse("goal: choose the goal this action is for")
+        return addAction(goal, actionDraft[TEXT])
+    }
 
     suspend fun completeAction(goal: String, action: String) = attempt { it.completeAction(caseId, goal, action, null) }
 
-    /** A scaling reading; [question] is the scaling question asked, if any. */
+    suspend fun setScore(score: Long) = scalingDraft.set(SCORE, score.toString())
+    suspend fun setScaleView(v: ScaleView) = scalingDraft.set(VIEW, Vocab.word(v))
+    suspend fun setQuestion(v: String) = scalingDraft.set(QUESTION, v)
+    fun score(): Long? = scalingDraft.value(SCORE)?.trim()?.toLongOrNull()
+    fun scaleView(): ScaleView? = scalingDraft.value(VIEW)?.let { w -> Vocab.core.scaleViews.firstOrNull { it.word == w }?.value }
+
+    /** A scaling reading; [question] is the scaling question asked, if any. The scaling form's draft is deleted. */
     suspend fun addScale(score: Long, view: ScaleView, question: String? = null) =
         attempt { it.addScale(caseId, ScaleInput(score = score, view = view, question = question?.ifBlank { null })) }
+            ?.also { scalingDraft.done() }
+
+    /** Adds the reading as typed in [scalingDraft]; no score or view chosen is refused in plain words. */
+    suspend fun submitScale(): String? {
+        val score = score() ?: return refuse("score: choose a score from 0 to 10")
+        val view = scaleView() ?: return refuse("view: choose whose view the score is")
+        return addScale(score, view, scalingDraft.value(QUESTION))
+    }
+
+    suspend fun setEntryColumn(c: SosColumn) {
+        // A worry's kind belongs to the worries column only: another column drops it.
+        if (c != SosColumn.WORRIES && entryDraft.value(KIND) != null) entryDraft.set(KIND, "")
+        entryDraft.set(COLUMN, Vocab.word(c))
+    }
+    suspend fun setEntryKind(k: WorryKind?) = entryDraft.set(KIND, k?.let { Vocab.word(it) } ?: "")
+    suspend fun setEntryText(v: String) = entryDraft.set(TEXT, v)
+    fun entryColumn(): SosColumn? = entryDraft.value(COLUMN)?.let { w -> Vocab.core.sosColumns.firstOrNull { it.word == w }?.value }
+    fun entryKind(): WorryKind? = entryDraft.value(KIND)?.let { w -> Vocab.core.worryKinds.firstOrNull { it.word == w }?.value }
+
+    /** Adds the entry as typed in [entryDraft]; no column chosen is refused in plain words. */
+    suspend fun submitEntry(): String? {
+        val column = entryColumn() ?: return refuse("column: choose the column of the map")
+        return addSosEntry(column, entryDraft[TEXT], entryKind())
+    }
 
     /** [kind] (harm, danger, complicating factor) only for the worries column. */
     suspend fun addSosEntry(column: SosColumn, text: String, kind: WorryKind? = null) =
-        attempt { it.addSosEntry(caseId, column, text, kind) }
+        attempt { it.addSosEntry(caseId, column, text, kind) }?.also { entryDraft.done() }
 
     /** Revises an entry or danger statement; returns its full id. */
     suspend fun updateSos(entryId: String, update: SosUpdate) = attempt { it.updateSos(caseId, entryId, update) }
@@ -190,6 +280,17 @@ class PlanModel(private val repo: OutreachRepository, val caseId: String) {
 
     /** Back on the caseload, in [phase] (the core's default: programme). */
     suspend fun reopenCase(phase: Phase? = null) = attempt { it.reopenCase(caseId, phase) }
+
+    companion object {
+        const val DOMAIN = "domain"
+        const val GOAL = "goal"
+        const val TEXT = "text"
+        const val SCORE = "score"
+        const val VIEW = "view"
+        const val QUESTION = "question"
+        const val COLUMN = "column"
+        const val KIND = "kind"
+    }
 }
 
 /** Enrol device: server address and the one-time code from the admin. */

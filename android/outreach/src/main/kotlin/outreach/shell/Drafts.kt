@@ -14,7 +14,8 @@ import uniffi.outreach_ffi.OutreachException
 /**
  * The draft of one form with free text (a referral, a meeting, consent, a
  * danger statement, a concern, a check-in note, a revision of a danger
- * statement or map entry, a concern's update, closing the case) on one
+ * statement or map entry, a concern's update, closing the case, the plan's
+ * goal, action and scaling, a new Signs of Safety map entry) on one
  * case. Every edit is
  * saved through the core at once (sealed, durable, never synced), so a
  * killed app or a flat battery loses at most the keystroke being typed.
@@ -204,6 +205,10 @@ class DraftsModel(private val repo: OutreachRepository) {
             }
             FormKind.CONCERN_UPDATE -> "Update to a safeguarding concern"
             FormKind.CLOSURE -> "Closing the case"
+            FormKind.GOAL -> "Support plan goal"
+            FormKind.ACTION -> "Action on the support plan"
+            FormKind.SCALING -> "Scaling question and score"
+            FormKind.MAP_ENTRY -> "Signs of Safety entry"
         }
 
         /**

@@ -1,12 +1,14 @@
 // Tests of the drafts of every form with free text other than the contact
 // record (referral, meeting, consent, danger statement, concern, check-in
-// note; and the forms that change a record already saved: a revision of a
+// note; the plan's goal, action, scaling with its question and new map
+// entry; and the forms that change a record already saved: a revision of a
 // danger statement or of a map entry, a concern's update, closing the case),
 // on the JVM against the host-built core and a real outreach-server:
 // typed into the holders, the app killed (holders and core object dropped,
 // not closed; a new core opened on the same files), the text back when the
 // form is opened again; gone after submit or discard; a field too long
-// refused in plain words with nothing saved. Called from ShellTests' main.
+// refused in plain words with nothing saved; a choice or field the core
+// refuses said in plain words with the draft kept. Called from ShellTests' main.
 package outreach.shell
 
 import java.io.File
@@ -38,6 +40,7 @@ internal suspend fun draftTests(tmp: File, server: Server) {
     // Records already saved, to revise and update.
     val savedDanger = repo.write { it.addDangerStatement(case, "He drinks before contact", "The children are safe at contact") }
     val savedEntry = repo.write { it.addSosEntry(case, SosColumn.WORRIES, "Rent arrears", null) }
+    val savedGoal = repo.write { it.addGoal(case, GoalInput(domain = Domain.HOUSING, text = "Keep the tenancy")) }
     val savedConcern = repo.write {
         it.addConcern(case, ConcernInput(category = "neglect", severity = Severity.MEDIUM, description = "No food in the flat"))
     }
@@ -83,6 +86,10 @@ internal suspend fun draftTests(tmp: File, server: Server) {
     concerns.beginUpdate(savedConcern)
     concerns.setUpdateSeverity(Severity.HIGH)
     concerns.setUpdateEscalatedTo("Children's social care duty team")
+    // The plan's own forms: a new goal, an action on a goal, a scaling with its question, a new map entry.
+    val planForms = setOf(FormKind.GOAL, FormKind.ACTION, FormKind.SCALING, FormKind.MAP_ENTRY)
+    check("plan: nothing to restore on a first opening", PlanModel(repo, case).openDrafts().none { it in planForms })
+    typePlanForms(plan, savedGoal)
     val closure = ClosureModel(repo, case)
     check("closure: nothing to restore on a first opening", !closure.draft.open())
     closure.setReason(ExitReason.MOVED_AWAY)
@@ -91,7 +98,7 @@ internal suspend fun draftTests(tmp: File, server: Server) {
     val saved = repo.read { it.drafts() }
     check("drafts: one draft per form (two revisions), each saved on edit" + (saved.map { it.form }.let { " ($it)" }),
         saved.filter { it.caseId == case }.mapNotNull { it.form }.toSet() == FormKind.entries.toSet() &&
-            saved.count { it.caseId == case } == 10 &&
+            saved.count { it.caseId == case } == 14 &&
             listOf(referrals.error.value, meetings.error.value, consents.error.value, dangers.error.value, concerns.error.value,
                 checkIn.draftError.value, dangers2.error.value, plan.error.value, closure.draftError.value).all { it == null })
 
@@ -133,8 +140,11 @@ internal suspend fun draftTests(tmp: File, server: Server) {
             dr.revision.draft[RevisionForm.DANGER] == "He drinks before contact" &&
             dr.revision.draft[RevisionForm.SAFETY_GOAL] == "The children are safe at contact, and she has a plan if he has been drinking")
     val pr = PlanModel(repo2, case)
+    val planBack = pr.openDrafts()
+    check("plan: every form's draft restored after a kill ($planBack)", planBack == planForms + FormKind.REVISION)
+    planFormsRestored(pr, savedGoal)
     check("map entry revision restored after a kill, on its own screen (not the danger statement's)",
-        pr.revision.open() && pr.revision.record == savedEntry &&
+        pr.revision.record == savedEntry &&
             pr.revision.draft[RevisionForm.TEXT] == "Rent arrears of £900; eviction notice served" &&
             pr.revision.kind() == WorryKind.COMPLICATING)
     check("concern update restored after a kill",
@@ -152,7 +162,8 @@ internal suspend fun draftTests(tmp: File, server: Server) {
     check("drafts list: each form in plain words, with her name" + " ($words)",
         list.error.value == null && words == setOf("Referral", "Meeting", "Consent", "Danger statement and safety goal",
             "Safeguarding concern", "Lone-working check-in note", "Revised danger statement and safety goal",
-            "Revised Signs of Safety entry", "Update to a safeguarding concern", "Closing the case") &&
+            "Revised Signs of Safety entry", "Update to a safeguarding concern", "Closing the case",
+            "Support plan goal", "Action on the support plan", "Scaling question and score", "Signs of Safety entry") &&
             list.items.value.all { it.name == if (it.caseId == case) "Mia" else "Zoe" } &&
             FormKind.entries.all { DraftsModel.labelKey(it).startsWith("draft_form_") })
     check("drafts list: a revision says what it revises (its screen differs)",
@@ -170,6 +181,7 @@ internal suspend fun draftTests(tmp: File, server: Server) {
     check("meeting: no kind chosen refused in plain words, draft kept",
         m.submit() == null && m.error.value?.startsWith("Please check") == true && m.draft.draftId != null)
     m.setKind(MeetingKind.FGC)
+    planFormsRefused(pr, repo2, case, savedGoal)
 
     // --- Submitted from the draft: recorded as typed, the draft gone.
     check("referral submitted from its draft; draft gone",
@@ -204,6 +216,7 @@ internal suspend fun draftTests(tmp: File, server: Server) {
             cl.state.value.let { it.closed && it.closedOn == "2026-11-30" && it.exitReason == Vocab.word(ExitReason.MOVED_AWAY) } &&
             repo2.read { it.caseRecord(case) }.programme.exitNote == "Moved to her sister's in Leeds; handed over to the Leeds team")
     check("case reopened", cl.reopen() && !cl.state.value.closed)
+    planFormsSubmitted(pr, repo2, case, savedGoal)
     ci.submit(ZonedDateTime.now().plusHours(1))
     check("checked in with the note from its draft; draft gone" + (ci.state.value.error?.let { " ($it)" } ?: ""),
         ci.state.value.checkIn != null && ci.state.value.error == null && ci.draft.draftId == null)
@@ -233,6 +246,10 @@ internal suspend fun draftTests(tmp: File, server: Server) {
             Typed("concern update", ConcernsModel.UPDATE_ESCALATED_TO, { h.setUpdateEscalatedTo(it) }, { h.error.value }, h.updateDraft)
         },
         ClosureModel(repo2, case).let { h -> Typed("closing the case", ClosureModel.NOTE, { h.setNote(it) }, { h.draftError.value }, h.draft) },
+        PlanModel(repo2, case).let { h -> Typed("goal", PlanModel.TEXT, { h.setGoalText(it) }, { h.error.value }, h.goalDraft) },
+        PlanModel(repo2, case).let { h -> Typed("action", PlanModel.TEXT, { h.setActionText(it) }, { h.error.value }, h.actionDraft) },
+        PlanModel(repo2, case).let { h -> Typed("scaling question", PlanModel.QUESTION, { h.setQuestion(it) }, { h.error.value }, h.scalingDraft) },
+        PlanModel(repo2, case).let { h -> Typed("new map entry", PlanModel.TEXT, { h.setEntryText(it) }, { h.error.value }, h.entryDraft) },
     )
     for (f in forms) {
         f.draft.open()
@@ -259,4 +276,82 @@ internal suspend fun draftTests(tmp: File, server: Server) {
         (first as AutoCloseable).close()
         (repo2.vault as AutoCloseable).close()
     }
+}
+
+// The plan's own forms (a new goal, an action, a scaling with its question, a
+// new map entry), in functions of their own: one method would be too large.
+
+/** Typed into each of the plan's forms, each edit saved at once. */
+private suspend fun typePlanForms(plan: PlanModel, savedGoal: String) {
+    plan.setGoalDomain(Domain.FINANCE)
+    plan.setGoalText("Clear the rent arrears by the spring")
+    plan.setActionGoal(savedGoal)
+    plan.setActionText("Call the housing officer about a payment plan")
+    plan.setScore(4)
+    plan.setScaleView(ScaleView.WOMAN)
+    plan.setQuestion("How safe do you feel at home, from 0 to 10?")
+    plan.setEntryColumn(SosColumn.WORRIES)
+    plan.setEntryKind(WorryKind.DANGER)
+    plan.setEntryText("He has her new address")
+}
+
+/** After the kill: each form's draft back as typed. */
+private fun planFormsRestored(pr: PlanModel, savedGoal: String) {
+    check("goal draft restored after a kill",
+        pr.goalDomain() == Domain.FINANCE && pr.goalDraft[PlanModel.TEXT] == "Clear the rent arrears by the spring")
+    check("action draft restored after a kill, with its goal",
+        pr.actionDraft[PlanModel.GOAL] == savedGoal && pr.actionDraft[PlanModel.TEXT] == "Call the housing officer about a payment plan")
+    check("scaling draft restored after a kill, with its question",
+        pr.score() == 4L && pr.scaleView() == ScaleView.WOMAN &&
+            pr.scalingDraft[PlanModel.QUESTION] == "How safe do you feel at home, from 0 to 10?")
+    check("new map entry draft restored after a kill",
+        pr.entryColumn() == SosColumn.WORRIES && pr.entryKind() == WorryKind.DANGER && pr.entryDraft[PlanModel.TEXT] == "He has her new address")
+}
+
+/** Refused in plain words, nothing written, the draft kept with what was typed. */
+private suspend fun planFormsRefused(pr: PlanModel, repo2: OutreachRepository, case: String, savedGoal: String) {
+    suspend fun planRecord() = repo2.read { it.caseRecord(case) }
+    val goalsBefore = planRecord().goals.size
+    pr.setGoalDomain(Domain.CONTRACEPTION)
+    check("goal: details on a contraception goal refused in plain words, nothing written, the draft kept",
+        pr.submitGoal() == null && pr.error.value?.startsWith("Please check") == true && pr.goalDraft.draftId != null &&
+            planRecord().goals.size == goalsBefore && pr.goalDraft[PlanModel.TEXT] == "Clear the rent arrears by the spring")
+    pr.goalDraft.set(PlanModel.DOMAIN, "")
+    check("goal: no domain chosen refused in plain words, the draft kept",
+        pr.submitGoal() == null && pr.error.value?.startsWith("Please check") == true && pr.goalDraft.draftId != null)
+    pr.setGoalDomain(Domain.FINANCE)
+    pr.actionDraft.set(PlanModel.GOAL, "")
+    check("action: no goal chosen refused in plain words, the draft kept",
+        pr.submitAction() == null && pr.error.value?.startsWith("Please check") == true && pr.actionDraft.draftId != null &&
+            pr.actionDraft[PlanModel.TEXT] == "Call the housing officer about a payment plan")
+    pr.setActionGoal(savedGoal)
+    pr.scalingDraft.set(PlanModel.SCORE, "11")
+    check("scaling: a score over 10 refused in plain words, nothing written, the draft kept",
+        pr.submitScale() == null && pr.error.value?.startsWith("Please check") == true && pr.scalingDraft.draftId != null &&
+            planRecord().scales.isEmpty() && pr.scalingDraft[PlanModel.QUESTION] == "How safe do you feel at home, from 0 to 10?")
+    pr.setScore(4)
+    pr.setEntryText(" ")
+    check("new map entry: empty words refused in plain words, nothing written, the draft kept",
+        pr.submitEntry() == null && pr.error.value?.startsWith("Please check") == true && pr.entryDraft.draftId != null &&
+            planRecord().signsOfSafety.worries.size == 1 && pr.entryKind() == WorryKind.DANGER)
+    pr.setEntryText("He has her new address")
+}
+
+/** Added from their drafts, as typed; each draft gone. */
+private suspend fun planFormsSubmitted(pr: PlanModel, repo2: OutreachRepository, case: String, savedGoal: String) {
+    suspend fun planRecord() = repo2.read { it.caseRecord(case) }
+    check("goal added from its draft; draft gone",
+        pr.submitGoal() != null && pr.error.value == null && pr.goalDraft.draftId == null && pr.goalDraft.fields.value.isEmpty() &&
+            planRecord().goals.values.any { it.domain == Domain.FINANCE && it.text == "Clear the rent arrears by the spring" })
+    check("action added to its goal from its draft; draft gone",
+        pr.submitAction() != null && pr.error.value == null && pr.actionDraft.draftId == null &&
+            planRecord().goals[savedGoal]!!.actions.values.any { it.text == "Call the housing officer about a payment plan" })
+    check("scaling added from its draft, with its question; draft gone",
+        pr.submitScale() != null && pr.error.value == null && pr.scalingDraft.draftId == null &&
+            planRecord().scales.values.single().let {
+                it.score.toInt() == 4 && it.view == ScaleView.WOMAN && it.question == "How safe do you feel at home, from 0 to 10?"
+            })
+    check("new map entry added from its draft; draft gone",
+        pr.submitEntry() != null && pr.error.value == null && pr.entryDraft.draftId == null &&
+            planRecord().signsOfSafety.worries.values.any { it.text == "He has her new address" && it.kind == WorryKind.DANGER })
 }
