@@ -774,16 +774,23 @@ fn add_needs_all_epochs(tx: &Tx, case_id: &Id, recipient: &Id) -> Result<()> {
 }
 
 pub(super) fn add_need(tx: &Tx, case_id: &Id, epoch: u32, recipient: &Id) -> Result<()> {
+    add_needs(tx, case_id, epoch, &[*recipient])
+}
+
+/// [`add_need`] for several recipients in one statement (one round trip of
+/// the writer's: a new case needs its key sealed to four or five).
+pub(super) fn add_needs(tx: &Tx, case_id: &Id, epoch: u32, recipients: &[Id]) -> Result<()> {
+    let recipients: Vec<&[u8]> = recipients.iter().map(|r| &r[..]).collect();
     tx.exec(
         // Met only by an envelope from a key holder (see `holds_key`).
         "INSERT INTO envelope_needs (case_id, epoch, recipient)
-         SELECT $1::bytea, $2::bigint, $3::bytea WHERE NOT EXISTS (
-            SELECT 1 FROM log e WHERE e.kind = 1 AND e.case_id = $1 AND e.epoch = $2 AND e.target = $3
+         SELECT $1::bytea, $2::bigint, r.id FROM unnest($3::bytea[]) AS r(id) WHERE NOT EXISTS (
+            SELECT 1 FROM log e WHERE e.kind = 1 AND e.case_id = $1 AND e.epoch = $2 AND e.target = r.id
               AND (e.device_id = (SELECT device_id FROM case_epochs WHERE case_id = $1 AND epoch = $2)
                    OR EXISTS (SELECT 1 FROM log k WHERE k.kind = 1 AND k.case_id = $1 AND k.epoch = $2
                                 AND k.target = e.device_id AND k.device_id <> e.device_id)))
          ON CONFLICT DO NOTHING",
-        &[&&case_id[..], &i64::from(epoch), &&recipient[..]],
+        &[&&case_id[..], &i64::from(epoch), &recipients],
     )?;
     Ok(())
 }

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 
 use super::rules::{self, ChangeEpoch};
 use super::{
-    CASE_REFUSED, CaseRow, Tx, add_need, authorised_devices, case_from, case_row_locked,
+    CASE_REFUSED, CaseRow, Tx, add_needs, authorised_devices, case_from, case_row_locked,
     check_live, device_may_read, epoch_starter, erasure, may_access, refused, removal_pending,
     share_cases,
 };
@@ -319,10 +319,9 @@ pub(super) fn rotate_in(
             added += body.len() as u64;
         }
     }
-    for d in authorised_devices(tx, &case_id, case.team.as_deref())? {
-        add_need(tx, &case_id, request.epoch, &d)?;
-    }
-    add_need(tx, &case_id, request.epoch, &RECOVERY_RECIPIENT)?;
+    let mut recipients = authorised_devices(tx, &case_id, case.team.as_deref())?;
+    recipients.push(RECOVERY_RECIPIENT);
+    add_needs(tx, &case_id, request.epoch, &recipients)?;
     add_stored_bytes(tx, device, added, quota)?;
     Ok(RotateResponse {
         epoch: request.epoch,
@@ -373,10 +372,9 @@ fn register_case(tx: &Tx, device: &Device, case_id: &Id, now: i64) -> Result<Cas
         "INSERT INTO case_epochs (case_id, epoch, device_id, started_at) VALUES ($1, 0, $2, $3)",
         &[&&case_id[..], &&device.device_id[..], &now],
     )?;
-    for d in authorised_devices(tx, case_id, device.user.team.as_deref())? {
-        add_need(tx, case_id, 0, &d)?;
-    }
-    add_need(tx, case_id, 0, &RECOVERY_RECIPIENT)?;
+    let mut recipients = authorised_devices(tx, case_id, device.user.team.as_deref())?;
+    recipients.push(RECOVERY_RECIPIENT);
+    add_needs(tx, case_id, 0, &recipients)?;
     Ok(CaseRow {
         team: device.user.team.clone(),
         epoch: 0,
