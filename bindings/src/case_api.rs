@@ -333,9 +333,14 @@ impl OutreachVault {
     /// Saves another form in progress (referral, meeting, consent, danger
     /// statement, concern, check-in note, a revision of a danger statement
     /// or map entry, a concern's update, closing the case, the plan's goal,
-    /// action or scaling, a new Signs of Safety map entry) — call on every
-    /// edit; pass the id returned by the first save to overwrite. Submit the
-    /// form with its own call, then `discard_draft`.
+    /// action or scaling, a new Signs of Safety map entry, opening a case,
+    /// a supervisor's return comment, a returned visit's amendment) — call
+    /// on every edit; pass the id returned by the first save to overwrite.
+    /// Submit the form with its own call, then `discard_draft`. Opening a
+    /// case (`FormKind::OpenCase`) has no case yet: pass `case_id` empty
+    /// (its draft lists and restores with an empty `case_id`); an empty
+    /// `case_id` with any other form, or a case id with this one, is
+    /// `InvalidInput` naming `case_id`.
     pub fn save_form_draft(
         &self,
         draft_id: Option<String>,

@@ -539,6 +539,9 @@ pub enum FormKind {
     Action,
     Scaling,
     MapEntry,
+    OpenCase,
+    ReturnComment,
+    Amendment,
 }
 
 #[uniffi::remote(Record)]

@@ -157,6 +157,8 @@ fn a_form_draft_of_every_kind_survives_a_killed_app_sealed() {
         FormKind::Action,
         FormKind::Scaling,
         FormKind::MapEntry,
+        FormKind::ReturnComment,
+        FormKind::Amendment,
     ];
     let form = |kind: FormKind, text: &str| FormDraft {
         form: kind,
@@ -215,8 +217,9 @@ fn a_form_draft_of_every_kind_survives_a_killed_app_sealed() {
 fn form_kinds_keep_their_stored_words_and_the_new_ones_read_back() {
     use outreach_core::vault::FormKind;
     // Drafts already on phones hold these words: they never change, and the
-    // kinds added for revisions, concern updates, closures and the plan's
-    // forms (goal, action, scaling, map entry) add words.
+    // kinds added for revisions, concern updates, closures, the plan's
+    // forms (goal, action, scaling, map entry), opening a case and the
+    // sign-off screen's comment and amendment add words.
     let words = [
         (FormKind::Referral, "referral"),
         (FormKind::Meeting, "meeting"),
@@ -231,6 +234,9 @@ fn form_kinds_keep_their_stored_words_and_the_new_ones_read_back() {
         (FormKind::Action, "action"),
         (FormKind::Scaling, "scaling"),
         (FormKind::MapEntry, "map_entry"),
+        (FormKind::OpenCase, "open_case"),
+        (FormKind::ReturnComment, "return_comment"),
+        (FormKind::Amendment, "amendment"),
     ];
     for (kind, word) in words {
         let json = format!("\"{word}\"");
@@ -312,4 +318,83 @@ fn bad_form_drafts_are_refused_and_nothing_is_written() {
     ));
     assert_eq!(v.form_draft(&form_id).unwrap().1, ok_form);
     assert_eq!(v.draft(&visit).unwrap().1.note.as_deref(), Some("typing"));
+}
+
+#[test]
+fn the_form_that_opens_a_case_keeps_a_draft_with_no_case() {
+    use outreach_core::vault::{FormDraft, FormField, FormKind};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("v");
+    let mut v = vault_in(&dir);
+    let form = |name: &str| FormDraft {
+        form: FormKind::OpenCase,
+        fields: vec![
+            FormField {
+                name: "preferred_name".into(),
+                value: name.into(),
+            },
+            FormField {
+                name: "code_word".into(),
+                value: "OPENSECRET".into(),
+            },
+        ],
+    };
+    let id = v.save_form_draft(None, "", &form("Le")).unwrap();
+    assert_eq!(v.save_form_draft(Some(&id), "", &form("Leah")).unwrap(), id);
+    drop(v); // the app is killed
+    let raw = std::fs::read(dir.join(vault::DB_FILE)).unwrap();
+    assert!(
+        !raw.windows(10).any(|w| w == b"OPENSECRET"),
+        "sealed like any draft"
+    );
+    let mut v = Vault::open(&dir).unwrap();
+    v.unlock(PASS, None).unwrap();
+    let list = v.drafts().unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(
+        (list[0].draft_id.as_str(), list[0].case_id.as_str()),
+        (id.as_str(), ""),
+        "no case: an empty case id"
+    );
+    assert_eq!(list[0].form, Some(FormKind::OpenCase));
+    assert_eq!(v.form_draft(&id).unwrap(), (String::new(), form("Leah")));
+    assert!(matches!(v.draft(&id), Err(Error::UnknownRecord(_))));
+    assert!(matches!(v.submit_draft(&id), Err(Error::UnknownRecord(_))));
+    // Submitted: the case is opened with its own call, then the draft goes.
+    let case = v
+        .create_case(&CaseEdit {
+            preferred_name: Some("Leah".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    v.discard_draft(&id).unwrap();
+    assert!(v.drafts().unwrap().is_empty());
+    assert_eq!(v.case_ids().unwrap(), std::slice::from_ref(&case));
+
+    // Any other form needs its case: refused naming case_id, nothing written.
+    let referral = FormDraft {
+        form: FormKind::Referral,
+        fields: vec![FormField {
+            name: "agency".into(),
+            value: "Women's Aid".into(),
+        }],
+    };
+    for no_case in ["", "  "] {
+        match v.save_form_draft(None, no_case, &referral) {
+            Err(Error::Invalid(e)) => assert_eq!(e.field, "case_id", "{e}"),
+            other => panic!("expected case_id refused, got {other:?}"),
+        }
+    }
+    // And the form that opens a case takes no case id.
+    match v.save_form_draft(None, &case, &form("Leah")) {
+        Err(Error::Invalid(e)) => assert_eq!(e.field, "case_id", "{e}"),
+        other => panic!("expected case_id refused, got {other:?}"),
+    }
+    assert!(v.drafts().unwrap().is_empty(), "nothing written");
+    // Locked: refused like any draft.
+    v.lock();
+    assert!(matches!(
+        v.save_form_draft(None, "", &form("Leah")),
+        Err(Error::Locked)
+    ));
 }

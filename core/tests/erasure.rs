@@ -307,3 +307,62 @@ fn an_erased_case_is_not_imported_again_and_a_forgotten_one_comes_back() {
     assert_eq!(v.import_case(&copy).unwrap(), other);
     assert_eq!(v.read_case(&other).unwrap().profile.preferred_name, "Mo");
 }
+
+#[test]
+fn erasing_or_forgetting_a_case_never_deletes_the_draft_of_a_case_being_opened() {
+    use outreach_core::vault::{FormDraft, FormField, FormKind};
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut v, _) = enrolled(&tmp.path().join("v"));
+    let opening = v
+        .save_form_draft(
+            None,
+            "",
+            &FormDraft {
+                form: FormKind::OpenCase,
+                fields: vec![FormField {
+                    name: "preferred_name".into(),
+                    value: "Leah".into(),
+                }],
+            },
+        )
+        .unwrap();
+    // Erased: a case with a draft of its own, and (a server's mistake) the
+    // all-zero id the draft is kept under.
+    let erased = new_case(&mut v, "Jasmine");
+    v.save_draft(None, &erased, &VisitDraft::default()).unwrap();
+    v.apply_page(&page(
+        &[],
+        vec![
+            Item::Erased {
+                case_id: id(&erased),
+            },
+            Item::Erased { case_id: [0; 16] },
+        ],
+        5,
+    ))
+    .unwrap();
+    // Forgotten: a closed case, everything on the server.
+    let other = new_case(&mut v, "Mo");
+    v.close_case(&other, ExitReason::Completed, None, None)
+        .unwrap();
+    v.prepare_uploads().unwrap();
+    let rows: Vec<i64> = v
+        .outbox_batch(usize::MAX)
+        .unwrap()
+        .into_iter()
+        .map(|(r, _)| r)
+        .collect();
+    v.acknowledge(&rows).unwrap();
+    v.forget_case(&other).unwrap();
+    let left = v.drafts().unwrap();
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(
+        (left[0].draft_id.as_str(), left[0].case_id.as_str()),
+        (opening.as_str(), "")
+    );
+    assert_eq!(
+        v.form_draft(&opening).unwrap().1.fields[0].value,
+        "Leah",
+        "still opens"
+    );
+}

@@ -19,7 +19,9 @@ const CASE_TABLES: &[&str] = &[
     "DELETE FROM case_snapshot WHERE case_id = ?1",
     "DELETE FROM case_key WHERE case_id = ?1",
     "DELETE FROM case_key_candidate WHERE case_id = ?1",
-    "DELETE FROM draft WHERE case_id = ?1",
+    // Never the drafts kept under the all-zero id (a case being opened:
+    // no case yet), even if an erasure names that id.
+    "DELETE FROM draft WHERE case_id = ?1 AND case_id <> zeroblob(16)",
     "DELETE FROM sync_inbox WHERE case_id = ?1",
     "DELETE FROM pending_removal WHERE case_id = ?1",
     "DELETE FROM case_summary WHERE case_id = ?1",

@@ -758,7 +758,8 @@ impl Store {
             "DELETE FROM case_chunk WHERE case_id = ?1",
             "DELETE FROM case_snapshot WHERE case_id = ?1",
             "DELETE FROM case_key WHERE case_id = ?1",
-            "DELETE FROM draft WHERE case_id = ?1",
+            // Not the drafts of a case being opened (the all-zero id).
+            "DELETE FROM draft WHERE case_id = ?1 AND case_id <> zeroblob(16)",
             "DELETE FROM sync_inbox WHERE case_id = ?1",
             "DELETE FROM pending_removal WHERE case_id = ?1",
             "DELETE FROM case_key_candidate WHERE case_id = ?1",

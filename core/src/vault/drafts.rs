@@ -1,14 +1,16 @@
 //! Drafts: a contact record — or any other form with free text (a referral,
 //! a meeting, consent, a danger statement, a concern, a check-in note, a
 //! revision of a record already saved, a concern's update, a case's
-//! closure, a plan's goal, action or scaling, a Signs of Safety map entry) —
-//! being written, saved (sealed, durable) on every edit so that a killed
-//! app or a flat battery loses nothing. A draft is local to the device —
-//! never synced. A contact draft becomes a visit only when submitted; it
-//! keeps its id as the visit's id, so submitting twice (say after a crash
-//! between the two steps) records one visit, not two. Another form's draft
-//! holds its fields as typed; the app submits the form through its own call
-//! and then discards the draft.
+//! closure, a plan's goal, action or scaling, a Signs of Safety map entry,
+//! a supervisor's comment on a visit, a returned visit's amendment, and the
+//! form that opens a case, which has no case yet) — being written, saved
+//! (sealed, durable) on every edit so that a killed app or a flat battery
+//! loses nothing. A draft is local to the device — never synced. A contact
+//! draft becomes a visit only when submitted; it keeps its id as the
+//! visit's id, so submitting twice (say after a crash between the two
+//! steps) records one visit, not two. Another form's draft holds its fields
+//! as typed; the app submits the form through its own call and then
+//! discards the draft.
 
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
@@ -24,6 +26,7 @@ use crate::error::{Error, Result, ValidationError};
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DraftSummary {
     pub draft_id: String,
+    /// The case's id; empty for a draft with no case (opening a case).
     pub case_id: String,
     /// When it was last saved (RFC 3339).
     pub updated_at: String,
@@ -61,6 +64,36 @@ pub enum FormKind {
     Scaling,
     /// A new Signs of Safety map entry.
     MapEntry,
+    /// Opening a case: there is no case yet, so its draft is saved with an
+    /// empty case id (kept under the all-zero id, which no case has).
+    OpenCase,
+    /// A supervisor's comment on a visit in the sign-off queue (to return
+    /// it, or with a sign-off): the visit's id and the comment.
+    ReturnComment,
+    /// A returned visit amended by its author: the visit's id and the
+    /// fields amended.
+    Amendment,
+}
+
+impl FormKind {
+    /// Whether a draft of this form belongs to no case (it opens one).
+    pub fn needs_no_case(self) -> bool {
+        self == FormKind::OpenCase
+    }
+}
+
+/// The case id a draft with no case (opening a case) is kept under: no
+/// case has it (case ids are random), so erasing or forgetting a case
+/// never reaches it.
+const NO_CASE: [u8; 16] = [0; 16];
+
+/// A draft's case id as the app sees it: empty for a draft with no case.
+fn case_word(case: [u8; 16]) -> String {
+    if case == NO_CASE {
+        String::new()
+    } else {
+        uuid::Uuid::from_bytes(case).to_string()
+    }
 }
 
 /// One field of a form in progress, by the name the app gives it.
@@ -84,6 +117,7 @@ const MAX_FIELD_NAME_CHARS: usize = 64;
 
 #[derive(Serialize, Deserialize)]
 struct Sealed {
+    /// The case's id; empty for a draft with no case (opening a case).
     case_id: String,
     /// A contact record's fields (empty for another form).
     #[serde(default)]
@@ -151,14 +185,38 @@ impl Vault {
 
     /// Saves (creates or overwrites) a draft of another form for a case;
     /// returns its id. Sizes only are checked: at most 32 fields, names of
-    /// at most 64 characters, each value at most a note's size.
+    /// at most 64 characters, each value at most a note's size. The form
+    /// that opens a case ([`FormKind::OpenCase`]) has no case: `case` is
+    /// empty for it, and only for it (an empty `case` for any other form
+    /// is refused naming `case_id`; a case id given with it, too).
     pub fn save_form_draft(
         &mut self,
         draft_id: Option<&str>,
         case: &str,
         form: &FormDraft,
     ) -> Result<String> {
-        let case = self.resolve_case(case)?;
+        let no_case = case.trim().is_empty();
+        let case = match (form.form.needs_no_case(), no_case) {
+            (true, true) => {
+                self.unlocked()?;
+                NO_CASE
+            }
+            (false, false) => self.resolve_case(case)?,
+            (true, false) => {
+                return Err(ValidationError::new(
+                    "case_id",
+                    "must be empty for the form that opens a case (there is no case yet)",
+                )
+                .into());
+            }
+            (false, true) => {
+                return Err(ValidationError::new(
+                    "case_id",
+                    "is needed: only the form that opens a case has none",
+                )
+                .into());
+            }
+        };
         if form.fields.len() > MAX_FORM_FIELDS {
             return Err(ValidationError::new("fields", "are too many (at most 32)").into());
         }
@@ -205,7 +263,7 @@ impl Vault {
             Some(d) => parse_id("draft_id", d)?,
             None => crypto::random_id()?,
         };
-        let case_id = uuid::Uuid::from_bytes(case).to_string();
+        let case_id = case_word(case);
         let body = Zeroizing::new(
             serde_json::to_vec(&Sealed {
                 case_id,

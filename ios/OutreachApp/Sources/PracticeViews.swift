@@ -184,7 +184,7 @@ struct PracticeDraftScreen: View {
         case .revision: RevisionView(store: RevisionStore(vault: vault, caseId: caseId, entryId: nil))
         case .concernUpdate: ConcernUpdateView(store: ConcernUpdateStore(vault: vault, caseId: caseId, concernId: nil))
         // Opened from Views.swift, where their screens are (the plan's forms: the case screen).
-        case .concern, .goal, .action, .scaling, .mapEntry: EmptyView()
+        case .concern, .goal, .action, .scaling, .mapEntry, .openCase, .returnComment, .amendment: EmptyView()
         }
     }
 }

@@ -86,7 +86,8 @@ struct CaseloadView: View {
                 Section(tr("drafts_title")) {
                     ForEach(drafts.items) { d in
                         NavigationLink(destination: draftScreen(d)) {
-                            Text(tr("draft_line", tr(d.labelKey), d.name ?? tr("draft_case_unknown"),
+                            // A new case: her name as typed in the draft, or "not named yet" (there is no case yet).
+                            Text(tr("draft_line", tr(d.labelKey), d.name ?? tr(d.form == .openCase ? "draft_case_new" : "draft_case_unknown"),
                                     String(d.updatedAt.prefix(16)).replacingOccurrences(of: "T", with: " ")))
                         }
                         .swipeActions { Button(tr("discard"), role: .destructive) { Task { await drafts.discard(d.draftId) } } }
@@ -131,6 +132,10 @@ struct CaseloadView: View {
         case .concern?: ConcernsView(store: ConcernsStore(vault: vault, caseId: d.caseId))
         // The plan's forms (a goal, an action, a scaling, a new map entry) are on the case screen.
         case .goal?, .action?, .scaling?, .mapEntry?: CaseView(store: CaseStore(vault: vault, caseId: d.caseId), vault: vault)
+        // No case yet: the form that opens one.
+        case .openCase?: NewCaseView(store: NewCaseStore(vault: vault), vault: vault)
+        // The sign-off screen, that draft's form open on its visit.
+        case .returnComment?, .amendment?: ReviewView(store: ReviewStore(vault: vault, draftId: d.draftId))
         // The practice screens are built in PracticeViews.swift (their memberwise initialisers are file-private).
         case .some(let form): PracticeDraftScreen(vault: vault, caseId: d.caseId, form: form)
         }
@@ -176,8 +181,12 @@ struct NewCaseView: View {
             }
             ErrorLine(message: store.error)
             Button(tr("open_case_save")) { Task { opened = await store.create() } }
+            DraftControls(draft: store.draft, restored: store.restored, name: tr("draft_form_open_case"))
         }
         .navigationTitle(tr("new_case"))
+        // What a killed app had typed comes back; clearing the draft clears the form.
+        .task { await store.load() }
+        .onReceive(store.draft.$fields) { store.followDraft($0) }
         // iOS 16: the opened case replaces this form in the stack.
         .navigationDestination(isPresented: Binding(get: { opened != nil }, set: { if !$0 { opened = nil } })) {
             if let id = opened { CaseView(store: CaseStore(vault: vault, caseId: id), vault: vault) }
@@ -494,35 +503,32 @@ struct ConcernsView: View {
 /// a practitioner amends a returned visit.
 struct ReviewView: View {
     @StateObject var store: ReviewStore
-    @State private var comment = ""
-    @State private var actionsAgreed = ""
 
     var body: some View {
         List {
             if store.pending.isEmpty { Text(tr("sign_off_empty")) }
-            if store.isSupervisor {
-                TextField(tr("sign_off_comment"), text: $comment)
-            } else {
-                TextField(tr("amend_actions"), text: $actionsAgreed)
-            }
             ForEach(store.pending, id: \.visitId) { visit in
                 Section(tr("visit_line", visit.preferredName, String(visit.at.prefix(16)), label(visit.kind))) {
                     // The state in words; returned is also red.
                     Text(label(visit.review) + (visit.comment.map { " — \($0)" } ?? ""))
                         .foregroundStyle(visit.review == .returned || visit.review == .notValid ? .red : .primary)
                     if let by = visit.recordedBy { Text(tr("recorded_by", by)).font(.caption) }
-                    if store.isSupervisor {
-                        Button(tr("sign_off_action")) {
-                            Task { if await store.signOff(visit, comment: comment.isEmpty ? nil : comment) { comment = "" } }
+                    // The comment or amendment is typed on its visit, kept as a draft.
+                    if let form = store.form, form.caseId == visit.caseId, store.visitId == visit.visitId {
+                        if store.isSupervisor {
+                            DraftTextField(draft: form, title: tr("sign_off_comment"), name: DraftField.comment, multiline: true)
+                            RowButton(title: tr("sign_off_action")) { Task { await store.submitSignOff() } }
+                            RowButton(title: tr("return_action")) { Task { await store.submitReturn() } }
+                        } else {
+                            DraftTextField(draft: form, title: tr("amend_actions"), name: DraftField.actionsAgreed, multiline: true)
+                            RowButton(title: tr("amend_action")) { Task { await store.submitAmendment() } }
                         }
-                        Button(tr("return_action")) { Task { if await store.returnForAmendment(visit, comment: comment) { comment = "" } } }
-                    } else if visit.review == .returned {
-                        Button(tr("amend_action")) {
-                            Task {
-                                if await store.amend(visit, changes: VisitDraft(actionsAgreed: actionsAgreed.isEmpty ? nil : actionsAgreed)) {
-                                    actionsAgreed = ""
-                                }
-                            }
+                        DraftControls(draft: form, restored: store.restored,
+                                      name: tr(store.isSupervisor ? "draft_form_return_comment" : "draft_form_amendment"))
+                    } else if store.isSupervisor || visit.review == .returned {
+                        RowButton(title: tr(store.isSupervisor ? "review_begin" : "amend_action"),
+                                  accessibility: tr(store.isSupervisor ? "review_begin_named" : "amend_named", visit.preferredName)) {
+                            Task { await store.begin(visit) }
                         }
                     }
                 }
@@ -530,7 +536,7 @@ struct ReviewView: View {
             ErrorLine(message: store.error)
         }
         .navigationTitle(tr("sign_off_title"))
-        .task { await store.load() }
+        .task { await store.start() }
     }
 }
 

@@ -23,6 +23,14 @@ public enum DraftField {
     public static let domain = "domain", goal = "goal"
     public static let score = "score", view = "view", question = "question"
     public static let column = "column"
+    /// Opening a case (no case yet: saved with an empty case id). Yes/no
+    /// answers as `yes` / `no`, the referral day as `YYYY-MM-DD`.
+    public static let preferredName = "preferred_name", phone = "phone", textOk = "text_ok", voicemailOk = "voicemail_ok"
+    public static let codeWord = "code_word", safeContactNotes = "safe_contact_notes"
+    public static let referralDate = "referral_date", referralSource = "referral_source"
+    /// The sign-off screen: the visit a comment or amendment is on (kept with
+    /// the draft; not typed), the supervisor's comment, the amended actions.
+    public static let visit = "visit", comment = "comment", actionsAgreed = "actions_agreed"
 }
 
 /// What a revision revises (`DraftField.revises`; Android's `RevisionForm`).
@@ -41,6 +49,9 @@ public struct SavedForm: Sendable {
 /// holds one form's fields for its screen and calls these; every core call
 /// here runs in `Core.run`, off the caller's actor.
 public enum FormDrafts {
+    /// The case id a draft with no case is saved under (opening a case): none.
+    public static let noCase = ""
+
     /// A form's fields by name (the last value of a name repeated).
     public static func fields(of draft: FormDraft) -> [String: String] {
         Dictionary(draft.fields.map { ($0.name, $0.value) }, uniquingKeysWith: { _, last in last })
@@ -121,6 +132,9 @@ public enum FormDrafts {
         case .action?: return "draft_form_action"
         case .scaling?: return "draft_form_scaling"
         case .mapEntry?: return "draft_form_map_entry"
+        case .openCase?: return "draft_form_open_case"
+        case .returnComment?: return "draft_form_return_comment"
+        case .amendment?: return "draft_form_amendment"
         }
     }
 }

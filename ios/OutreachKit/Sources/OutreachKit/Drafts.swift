@@ -5,7 +5,9 @@ import OutreachFFI
 /// The draft of one form with free text (a referral, a meeting, consent, a
 /// danger statement, a concern, a check-in note, a revision, a concern's
 /// update, a case's closure, the plan's goal, action and scaling, a new Signs
-/// of Safety map entry) on one case. As Android's `FormDraftKeeper`:
+/// of Safety map entry, a supervisor's comment on a visit, a returned visit's
+/// amendment) on one case — or on none: opening a case (`.openCase`,
+/// `caseId` empty, `FormDrafts.noCase`). As Android's `FormDraftKeeper`:
 /// every edit is saved through the core at once (in order, off the main
 /// actor; sealed, durable, never synced), so a killed app loses at most the
 /// keystroke being typed. `open()` restores the newest saved draft of this
@@ -128,7 +130,8 @@ public final class DraftsStore: ObservableObject {
     public struct Item: Identifiable, Sendable {
         public let draftId: String
         public let caseId: String
-        /// Her preferred name (nil: the case is not on this phone's caseload).
+        /// Her preferred name (nil: the case is not on this phone's caseload;
+        /// a new case: the name typed in its draft, nil if none yet).
         public let name: String?
         /// The form (nil: a contact record).
         public let form: FormKind?
@@ -149,20 +152,25 @@ public final class DraftsStore: ObservableObject {
     public func load() async {
         let vault = self.vault
         do {
-            let (drafts, names, revises) = try await Core.run { () throws -> ([DraftSummary], [String: String], [String: String]) in
+            let (drafts, names, revises, typedNames) = try await Core.run {
+                () throws -> ([DraftSummary], [String: String], [String: String], [String: String]) in
                 let names = Dictionary(try vault.caseload(includeClosed: true).map { ($0.id, $0.preferredName) },
                                        uniquingKeysWith: { first, _ in first })
                 let drafts = try vault.drafts()
-                // A revision says what it revises (its words differ): read from the draft itself.
+                // A revision says what it revises (its words differ), and a new case has no case to
+                // take her name from: both read from the draft itself.
                 var revises: [String: String] = [:]
-                for d in drafts where d.form == .revision {
-                    revises[d.draftId] = FormDrafts.fields(of: try vault.restoreFormDraft(draftId: d.draftId).draft)[DraftField.revises]
+                var typedNames: [String: String] = [:]
+                for d in drafts where d.form == .revision || d.form == .openCase {
+                    let fields = FormDrafts.fields(of: try vault.restoreFormDraft(draftId: d.draftId).draft)
+                    if d.form == .revision { revises[d.draftId] = fields[DraftField.revises] }
+                    if d.form == .openCase { typedNames[d.draftId] = FormDrafts.value(fields, DraftField.preferredName) }
                 }
-                return (drafts, names, revises)
+                return (drafts, names, revises, typedNames)
             }
             items = drafts.map {
-                Item(draftId: $0.draftId, caseId: $0.caseId, name: names[$0.caseId], form: $0.form, updatedAt: $0.updatedAt,
-                     revises: revises[$0.draftId])
+                Item(draftId: $0.draftId, caseId: $0.caseId, name: $0.form == .openCase ? typedNames[$0.draftId] : names[$0.caseId],
+                     form: $0.form, updatedAt: $0.updatedAt, revises: revises[$0.draftId])
             }
             error = nil
         } catch { self.error = Messages.of(error) }

@@ -5,30 +5,87 @@ import OutreachFFI
 /// Open a case: her preferred name, how she may be contacted safely (texts,
 /// voicemail, a code word, notes — asked before anything else), and the
 /// referral. The core checks every field; a refusal comes back in plain
-/// words and nothing is written. (As Android's `NewCaseModel`.)
+/// words and nothing is written. The form keeps a draft (`draft`,
+/// `.openCase`): there is no case yet, so it is saved with an empty case id
+/// (`FormDrafts.noCase`); every edit saved, restored by `load()` after a killed app,
+/// deleted once the case is opened. Android's field names (`DraftField`).
+/// (As Android's `NewCaseModel`.)
 @MainActor
 public final class NewCaseStore: ObservableObject {
-    @Published public var preferredName = ""
-    @Published public var phone = ""
+    @Published public var preferredName = "" { didSet { keep(DraftField.preferredName, preferredName) } }
+    @Published public var phone = "" { didSet { keep(DraftField.phone, phone) } }
     /// nil: not asked yet.
-    @Published public var textOk: Bool?
-    @Published public var voicemailOk: Bool?
-    @Published public var codeWord = ""
-    @Published public var safeContactNotes = ""
-    @Published public var referralDate: Date?
-    @Published public var referralSource = ""
+    @Published public var textOk: Bool? { didSet { keep(DraftField.textOk, Self.yesNo(textOk)) } }
+    @Published public var voicemailOk: Bool? { didSet { keep(DraftField.voicemailOk, Self.yesNo(voicemailOk)) } }
+    @Published public var codeWord = "" { didSet { keep(DraftField.codeWord, codeWord) } }
+    @Published public var safeContactNotes = "" { didSet { keep(DraftField.safeContactNotes, safeContactNotes) } }
+    @Published public var referralDate: Date? { didSet { keep(DraftField.referralDate, referralDate.map(Dates.day) ?? "") } }
+    @Published public var referralSource = "" { didSet { keep(DraftField.referralSource, referralSource) } }
     @Published public var error: String?
+    /// A draft left by a killed app was restored.
+    @Published public private(set) var restored = false
+    /// The form's draft (no case: `FormDrafts.noCase`).
+    public let draft: FormDraftKeeper
     private let vault: OutreachVault
+    /// Set while the fields are filled from the draft (nothing to save then).
+    private var filling = false
 
-    public init(vault: OutreachVault) { self.vault = vault }
+    public init(vault: OutreachVault) {
+        self.vault = vault
+        draft = FormDraftKeeper(vault: vault, caseId: FormDrafts.noCase, form: .openCase)
+        draft.onError = { [weak self] message in if let message { self?.error = message } }
+    }
+
+    private static func yesNo(_ b: Bool?) -> String { b.map { $0 ? "yes" : "no" } ?? "" }
+    private static func yesNo(_ s: String) -> Bool? { s == "yes" ? true : s == "no" ? false : nil }
+
+    /// One edit: saved at once (in order, off the main actor).
+    private func keep(_ name: String, _ value: String) {
+        guard !filling, draft[name] != value else { return }
+        draft.set(name, value)
+    }
+
+    /// The fields from the draft (restored, or emptied).
+    private func fill() {
+        filling = true
+        defer { filling = false }
+        preferredName = draft[DraftField.preferredName]
+        phone = draft[DraftField.phone]
+        textOk = Self.yesNo(draft[DraftField.textOk])
+        voicemailOk = Self.yesNo(draft[DraftField.voicemailOk])
+        codeWord = draft[DraftField.codeWord]
+        safeContactNotes = draft[DraftField.safeContactNotes]
+        referralDate = Dates.parseDay(draft[DraftField.referralDate])
+        referralSource = draft[DraftField.referralSource]
+    }
+
+    /// Opens the form: what a killed app had typed, if anything.
+    public func load() async {
+        if await draft.open() {
+            fill()
+            restored = true
+        }
+    }
+
+    /// The draft's fields changed (`draft.$fields`, sent before they are
+    /// set): thrown away ("Clear this form"), the form empties too.
+    public func followDraft(_ fields: [String: String]) {
+        guard fields.isEmpty, draft.draftId == nil else { return }
+        filling = true
+        defer { filling = false }
+        (preferredName, phone, textOk, voicemailOk) = ("", "", nil, nil)
+        (codeWord, safeContactNotes, referralDate, referralSource) = ("", "", nil, "")
+        restored = false
+    }
 
     private func blankToNil(_ s: String) -> String? {
         let t = s.trimmingCharacters(in: .whitespacesAndNewlines)
         return t.isEmpty ? nil : t
     }
 
-    /// Opens the case; its id, or nil with `error` set.
+    /// Opens the case; its id, or nil with `error` set (nothing written, the draft kept).
     public func create() async -> String? {
+        await draft.flush()
         let fields = CaseEdit(
             preferredName: preferredName, phone: blankToNil(phone), textOk: textOk, voicemailOk: voicemailOk,
             codeWord: blankToNil(codeWord), safeContactNotes: blankToNil(safeContactNotes),
@@ -37,6 +94,9 @@ public final class NewCaseStore: ObservableObject {
         do {
             let id = try await Core.run { try vault.createCase(fields: fields) }
             error = nil
+            await draft.done()
+            fill()
+            restored = false
             return id
         } catch {
             self.error = Messages.of(error)

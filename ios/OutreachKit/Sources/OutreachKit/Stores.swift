@@ -396,15 +396,93 @@ public final class CaseStore: ObservableObject {
 
 /// The sign-off queue: a supervisor signs off or returns her team's visits
 /// (a return needs a comment: the core says so in plain words); a
-/// practitioner amends her returned ones. Who may is the core's rule.
+/// practitioner amends her returned ones. Who may is the core's rule. The
+/// comment or amendment is typed on its visit (`begin`) and kept as a draft
+/// (`form`: `.returnComment` — `DraftField.visit`, `.comment` — or
+/// `.amendment` — `.visit`, `.actionsAgreed`; Android's names), saved under
+/// the visit's case on every edit, restored after a killed app (`start`,
+/// or `begin` on the same visit), deleted once the visit is signed off,
+/// returned or amended. (As Android's `ReviewModel`.)
 @MainActor
 public final class ReviewStore: ObservableObject {
     @Published public private(set) var pending: [PendingVisit] = []
     @Published public private(set) var isSupervisor = false
     @Published public var error: String?
+    /// The form open on a visit (nil: none); its visit is `form.pinned[DraftField.visit]`.
+    @Published public private(set) var form: FormDraftKeeper?
+    /// The open form's draft was left by a killed app.
+    @Published public private(set) var restored = false
     private let vault: OutreachVault
+    /// The draft to reopen ("Not finished"); nil: the newest of this role's form.
+    private let draftId: String?
 
-    public init(vault: OutreachVault) { self.vault = vault }
+    public init(vault: OutreachVault, draftId: String? = nil) {
+        self.vault = vault
+        self.draftId = draftId
+    }
+
+    private var formKind: FormKind { isSupervisor ? .returnComment : .amendment }
+
+    /// The visit the open form is on.
+    public var visitId: String? { form?.pinned[DraftField.visit] }
+
+    /// Loads the queue, then reopens the form a killed app left — the draft
+    /// given ("Not finished"), or the newest of this role's form whose visit
+    /// is still in the queue.
+    public func start() async {
+        await load()
+        let vault = self.vault, kind = formKind, wanted = draftId
+        do {
+            let saved = try await Core.run { () throws -> [(String, String?)] in
+                try vault.drafts().filter { $0.form == kind && (wanted == nil || $0.draftId == wanted) }.map {
+                    ($0.caseId, FormDrafts.fields(of: try vault.restoreFormDraft(draftId: $0.draftId).draft)[DraftField.visit])
+                }
+            }
+            let found = saved.lazy.compactMap { s in self.pending.first { $0.caseId == s.0 && $0.visitId == s.1 } }.first
+            if let found { await begin(found) }
+        } catch { self.error = Messages.of(error) }
+    }
+
+    /// Opens the form on `visit`: its saved draft if a killed app left one,
+    /// otherwise empty (nothing saved until the first edit).
+    public func begin(_ visit: PendingVisit) async {
+        if let form, form.caseId == visit.caseId, visitId == visit.visitId { return }
+        let keeper = FormDraftKeeper(vault: vault, caseId: visit.caseId, form: formKind, pinned: [DraftField.visit: visit.visitId])
+        keeper.onError = { [weak self] message in if let message { self?.error = message } }
+        form = keeper
+        restored = await keeper.open()
+    }
+
+    /// Closes the form; the draft stays ("Not finished" offers it).
+    public func close() { form = nil; restored = false }
+
+    /// Runs a decision on the open form's visit; on success its draft is deleted and the form closed.
+    private func submitForm(_ decide: (PendingVisit, FormDraftKeeper) async -> Bool) async -> Bool {
+        guard let keeper = form, let visit = pending.first(where: { $0.caseId == keeper.caseId && $0.visitId == visitId }) else { return false }
+        await keeper.flush()
+        guard await decide(visit, keeper) else { return false }
+        await keeper.done()
+        close()
+        return true
+    }
+
+    /// Signs the open form's visit off, with the comment typed if any.
+    @discardableResult
+    public func submitSignOff() async -> Bool {
+        await submitForm { v, k in await signOff(v, comment: k.value(DraftField.comment)) }
+    }
+
+    /// Returns the open form's visit with the comment typed (none: refused in plain words, the draft kept).
+    @discardableResult
+    public func submitReturn() async -> Bool {
+        await submitForm { v, k in await returnForAmendment(v, comment: k[DraftField.comment]) }
+    }
+
+    /// Amends the open form's returned visit (nothing changed: refused in plain words, the draft kept).
+    @discardableResult
+    public func submitAmendment() async -> Bool {
+        await submitForm { v, k in await amend(v, changes: VisitDraft(actionsAgreed: k.value(DraftField.actionsAgreed))) }
+    }
 
     public func load() async {
         let vault = self.vault

@@ -71,6 +71,28 @@ final class OutreachCoreTests: XCTestCase {
         XCTAssertEqual(FormDrafts.labelKey(.mapEntry), "draft_form_map_entry")
     }
 
+    func testOpeningACaseKeepsADraftWithNoCase() async throws {
+        let (vault, caseId) = try vaultWithCase()
+        let fields = [DraftField.preferredName: "Leah", DraftField.codeWord: "bluebell", DraftField.textOk: "no"]
+        let id = try await FormDrafts.save(vault, draftId: nil, caseId: FormDrafts.noCase, form: .openCase, fields: fields)
+        let back = try await FormDrafts.newest(vault, caseId: FormDrafts.noCase, form: .openCase)
+        XCTAssertEqual(back?.draftId, id)
+        XCTAssertEqual(back?.fields, fields)
+        do {
+            _ = try await FormDrafts.save(vault, draftId: nil, caseId: FormDrafts.noCase, form: .referral, fields: [DraftField.agency: "x"])
+            XCTFail("another form needs its case")
+        } catch OutreachError.InvalidInput {}
+        let comment = [DraftField.visit: "v1", DraftField.comment: "Please add the actions"]
+        let c = try await FormDrafts.save(vault, draftId: nil, caseId: caseId, form: .returnComment, fields: comment)
+        let found = try await FormDrafts.newest(vault, caseId: caseId, form: .returnComment, matching: [DraftField.visit: "v1"])
+        XCTAssertEqual(found?.draftId, c)
+        try await FormDrafts.discard(vault, draftId: id)
+        try await FormDrafts.discard(vault, draftId: c)
+        XCTAssertEqual(FormDrafts.labelKey(.openCase), "draft_form_open_case")
+        XCTAssertEqual(FormDrafts.labelKey(.returnComment), "draft_form_return_comment")
+        XCTAssertEqual(FormDrafts.labelKey(.amendment), "draft_form_amendment")
+    }
+
     func testReportCardsHaveTheTeamsMeasures() async throws {
         let (vault, _) = try vaultWithCase()
         let report = try await Core.run { try vault.report(query: ReportQuery()) }

@@ -138,35 +138,45 @@ fun CaseScreen(
     }
 }
 
-/** Open a case: her name, then the safe-contact questions, then the referral. */
+/**
+ * Open a case: her name, then the safe-contact questions, then the referral.
+ * What is typed is kept as a draft (no case yet), restored after a killed
+ * app, deleted once the case is opened.
+ */
 @Composable
 fun NewCaseScreen(repo: OutreachRepository, opened: (String) -> Unit) {
     val model = remember { NewCaseModel(repo) }
     val form by model.form.collectAsState()
     val error by model.error.collectAsState()
     val scope = rememberCoroutineScope()
+    var restored by remember { mutableStateOf(false) }
+    LaunchedEffect(Unit) { restored = model.open() }
+    val kept by model.draft.fields.collectAsState()
+    LaunchedEffect(kept.isEmpty()) { model.followDraft() }
+    fun edit(change: (NewCaseModel.Form) -> NewCaseModel.Form) = scope.now { model.edit(change) }
     Column(pad.fillMaxSize().verticalScroll(rememberScrollState()), verticalArrangement = Arrangement.spacedBy(12.dp)) {
         Heading(stringResource(R.string.new_case), large = true)
-        OutlinedTextField(form.preferredName, { v -> model.edit { it.copy(preferredName = v) } },
+        OutlinedTextField(form.preferredName, { v -> edit { it.copy(preferredName = v) } },
             label = { Text(stringResource(R.string.preferred_name)) }, modifier = Modifier.fillMaxWidth())
-        OutlinedTextField(form.phone, { v -> model.edit { it.copy(phone = v) } }, label = { Text(stringResource(R.string.phone)) },
+        OutlinedTextField(form.phone, { v -> edit { it.copy(phone = v) } }, label = { Text(stringResource(R.string.phone)) },
             keyboardOptions = KeyboardOptions(keyboardType = KeyboardType.Phone), modifier = Modifier.fillMaxWidth())
         Heading(stringResource(R.string.safe_contact))
-        YesNo(stringResource(R.string.ask_texts), form.textOk) { v -> model.edit { it.copy(textOk = v) } }
-        YesNo(stringResource(R.string.ask_voicemail), form.voicemailOk) { v -> model.edit { it.copy(voicemailOk = v) } }
-        OutlinedTextField(form.codeWord, { v -> model.edit { it.copy(codeWord = v) } }, label = { Text(stringResource(R.string.code_word)) },
+        YesNo(stringResource(R.string.ask_texts), form.textOk) { v -> edit { it.copy(textOk = v) } }
+        YesNo(stringResource(R.string.ask_voicemail), form.voicemailOk) { v -> edit { it.copy(voicemailOk = v) } }
+        OutlinedTextField(form.codeWord, { v -> edit { it.copy(codeWord = v) } }, label = { Text(stringResource(R.string.code_word)) },
             modifier = Modifier.fillMaxWidth())
-        OutlinedTextField(form.safeContactNotes, { v -> model.edit { it.copy(safeContactNotes = v) } },
+        OutlinedTextField(form.safeContactNotes, { v -> edit { it.copy(safeContactNotes = v) } },
             label = { Text(stringResource(R.string.safe_contact_notes)) }, modifier = Modifier.fillMaxWidth(), minLines = 2)
         Heading(stringResource(R.string.referral))
-        DateField(stringResource(R.string.referral_date), form.referralDate, { d -> model.edit { it.copy(referralDate = d) } },
-            clear = { model.edit { it.copy(referralDate = null) } })
-        OutlinedTextField(form.referralSource, { v -> model.edit { it.copy(referralSource = v) } },
+        DateField(stringResource(R.string.referral_date), form.referralDate, { d -> edit { it.copy(referralDate = d) } },
+            clear = { edit { it.copy(referralDate = null) } })
+        OutlinedTextField(form.referralSource, { v -> edit { it.copy(referralSource = v) } },
             label = { Text(stringResource(R.string.referral_source)) }, modifier = Modifier.fillMaxWidth())
         ErrorText(error)
         Button(onClick = { scope.launch { model.create()?.let(opened) } }, modifier = tall.fillMaxWidth()) {
             Text(stringResource(R.string.open_case_save))
         }
+        FormDraftControls(model.draft, restored, stringResource(R.string.draft_form_open_case))
     }
 }
 

@@ -48,6 +48,8 @@ class MainActivity : FragmentActivity() {
                             NewCaseScreen(current) { id -> nav.popBackStack(); nav.navigate("case/$id") }
                         }
                         composable("review") { ReviewScreen(current) }
+                        // From "Not finished": the sign-off screen with that draft's form open on its visit.
+                        composable("review/{draft}") { entry -> ReviewScreen(current, entry.arguments?.getString("draft")) }
                         composable("case/{id}") { entry ->
                             val id = entry.arguments?.getString("id").orEmpty()
                             CaseScreen(current, id,

@@ -55,7 +55,6 @@ import uniffi.outreach_ffi.CaseSyncState
 import uniffi.outreach_ffi.FormKind
 import uniffi.outreach_ffi.PlatformKeyStore
 import uniffi.outreach_ffi.ReviewState
-import uniffi.outreach_ffi.VisitDraft
 
 // Screens are thin: every rule lives in the core, every state in the
 // `outreach` module's state holders (which run every core call off the main
@@ -171,8 +170,10 @@ fun CaseloadScreen(
             if (unfinished.isNotEmpty()) {
                 Heading(stringResource(R.string.drafts_title))
                 unfinished.forEach { d ->
+                    // A new case: her name as typed in the draft, or "not named yet" (there is no case yet).
                     val line = stringResource(R.string.draft_line, stringResource(draftFormLabel(d.form, d.revises)),
-                        d.name ?: stringResource(R.string.draft_case_unknown), d.updatedAt.take(16).replace('T', ' '))
+                        d.name ?: stringResource(if (d.form == FormKind.OPEN_CASE) R.string.draft_case_new else R.string.draft_case_unknown),
+                        d.updatedAt.take(16).replace('T', ' '))
                     Column {
                         Text(line)
                         FlowRow(horizontalArrangement = Arrangement.spacedBy(8.dp)) {
@@ -251,6 +252,9 @@ fun draftFormLabel(form: FormKind?, revises: String? = null): Int = when (form) 
     FormKind.ACTION -> R.string.draft_form_action
     FormKind.SCALING -> R.string.draft_form_scaling
     FormKind.MAP_ENTRY -> R.string.draft_form_map_entry
+    FormKind.OPEN_CASE -> R.string.draft_form_open_case
+    FormKind.RETURN_COMMENT -> R.string.draft_form_return_comment
+    FormKind.AMENDMENT -> R.string.draft_form_amendment
 }
 
 /** The screen that restores a draft: its form's screen for its case (the plan's forms and a map entry's revision: the plan). */
@@ -267,34 +271,31 @@ fun draftRoute(d: DraftsModel.Item): String = when (d.form) {
     FormKind.CLOSURE -> "${CaseRoutes.CLOSURE}/${d.caseId}"
     // The plan's own forms: a goal, an action, a scaling, a new map entry.
     FormKind.GOAL, FormKind.ACTION, FormKind.SCALING, FormKind.MAP_ENTRY -> "plan/${d.caseId}"
+    // No case yet: the form that opens one.
+    FormKind.OPEN_CASE -> "new-case"
+    // The sign-off screen, that draft's form open on its visit.
+    FormKind.RETURN_COMMENT, FormKind.AMENDMENT -> "review/${d.draftId}"
 }
 
 /**
  * The sign-off queue. A supervisor signs her team's visits off or returns
  * them with a comment; a practitioner sees hers (returned first, with the
- * comment) and amends a returned one.
+ * comment) and amends a returned one. The comment or amendment is typed on
+ * its visit and kept as a draft (saved on every keystroke, restored after a
+ * killed app — [draftId] from "Not finished" — deleted once done).
  */
 @Composable
-fun ReviewScreen(repo: OutreachRepository) {
+fun ReviewScreen(repo: OutreachRepository, draftId: String? = null) {
     val model = remember { ReviewModel(repo) }
     val pending by model.pending.collectAsState()
     val error by model.error.collectAsState()
     val supervisor by model.supervisor.collectAsState()
+    val form by model.form.collectAsState()
     val scope = rememberCoroutineScope()
-    var comment by remember { mutableStateOf("") }
-    var actions by remember { mutableStateOf("") }
-    LaunchedEffect(Unit) { model.load() }
+    var restored by remember { mutableStateOf(false) }
+    LaunchedEffect(Unit) { model.load(); restored = model.openDraft(draftId) }
     LazyColumn(pad.fillMaxSize(), verticalArrangement = Arrangement.spacedBy(12.dp)) {
         item { Heading(stringResource(if (pending.isEmpty()) R.string.sign_off_empty else R.string.sign_off_title), large = true) }
-        item {
-            if (supervisor) {
-                OutlinedTextField(comment, { comment = it }, label = { Text(stringResource(R.string.sign_off_comment)) },
-                    modifier = Modifier.fillMaxWidth())
-            } else {
-                OutlinedTextField(actions, { actions = it }, label = { Text(stringResource(R.string.amend_actions)) },
-                    modifier = Modifier.fillMaxWidth())
-            }
-        }
         items(pending, key = { it.visitId }) { v ->
             Column(verticalArrangement = Arrangement.spacedBy(4.dp)) {
                 Text(stringResource(R.string.visit_line, v.preferredName, v.at.take(16).replace('T', ' '), label(v.kind)),
@@ -307,21 +308,38 @@ fun ReviewScreen(repo: OutreachRepository) {
                     } else MaterialTheme.colorScheme.onSurface,
                 )
                 v.recordedBy?.let { Text(stringResource(R.string.recorded_by, it), style = MaterialTheme.typography.labelMedium) }
-                if (supervisor) {
-                    Button(onClick = { scope.launch { if (model.signOff(v.caseId, v.visitId, comment)) comment = "" } },
-                        modifier = tall.fillMaxWidth()) { Text(stringResource(R.string.sign_off_action)) }
-                    OutlinedButton(onClick = { scope.launch { if (model.returnForAmendment(v.caseId, v.visitId, comment)) comment = "" } },
-                        modifier = tall.fillMaxWidth()) { Text(stringResource(R.string.return_action)) }
-                } else if (v.review == ReviewState.RETURNED) {
-                    Button(onClick = {
-                        scope.launch {
-                            if (model.amend(v.caseId, v.visitId, VisitDraft(actionsAgreed = actions.ifBlank { null }))) actions = ""
+                val keeper = form?.takeIf { it.caseId == v.caseId && it.value(ReviewModel.VISIT) == v.visitId }
+                if (keeper != null) {
+                    val fields by keeper.fields.collectAsState()
+                    if (supervisor) {
+                        OutlinedTextField(fields[ReviewModel.COMMENT] ?: "", { t -> scope.now { model.setComment(t) } },
+                            label = { Text(stringResource(R.string.sign_off_comment)) }, modifier = Modifier.fillMaxWidth(), minLines = 2)
+                        Button(onClick = { scope.launch { model.submitSignOff() } }, modifier = tall.fillMaxWidth()) {
+                            Text(stringResource(R.string.sign_off_action))
                         }
-                    }, modifier = tall.fillMaxWidth()) { Text(stringResource(R.string.amend_action)) }
+                        OutlinedButton(onClick = { scope.launch { model.submitReturn() } }, modifier = tall.fillMaxWidth()) {
+                            Text(stringResource(R.string.return_action))
+                        }
+                    } else {
+                        OutlinedTextField(fields[ReviewModel.ACTIONS_AGREED] ?: "", { t -> scope.now { model.setActionsAgreed(t) } },
+                            label = { Text(stringResource(R.string.amend_actions)) }, modifier = Modifier.fillMaxWidth(), minLines = 2)
+                        Button(onClick = { scope.launch { model.submitAmendment() } }, modifier = tall.fillMaxWidth()) {
+                            Text(stringResource(R.string.amend_action))
+                        }
+                    }
+                    FormDraftControls(keeper, restored, stringResource(
+                        if (supervisor) R.string.draft_form_return_comment else R.string.draft_form_amendment))
+                    ErrorText(error)
+                } else if (supervisor || v.review == ReviewState.RETURNED) {
+                    val named = stringResource(if (supervisor) R.string.review_begin_named else R.string.amend_named, v.preferredName)
+                    OutlinedButton(onClick = { scope.launch { restored = model.begin(v) } },
+                        modifier = tall.fillMaxWidth().semantics { contentDescription = named }) {
+                        Text(stringResource(if (supervisor) R.string.review_begin else R.string.amend_action))
+                    }
                 }
             }
         }
-        item { ErrorText(error) }
+        if (form?.value(ReviewModel.VISIT) == null) item { ErrorText(error) }
     }
 }
 

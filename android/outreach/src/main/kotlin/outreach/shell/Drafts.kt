@@ -15,8 +15,10 @@ import uniffi.outreach_ffi.OutreachException
  * The draft of one form with free text (a referral, a meeting, consent, a
  * danger statement, a concern, a check-in note, a revision of a danger
  * statement or map entry, a concern's update, closing the case, the plan's
- * goal, action and scaling, a new Signs of Safety map entry) on one
- * case. Every edit is
+ * goal, action and scaling, a new Signs of Safety map entry, a supervisor's
+ * comment on a visit, a returned visit's amendment) on one case — or on
+ * none: the form that opens a case ([FormKind.OPEN_CASE], [caseId] empty).
+ * Every edit is
  * saved through the core at once (sealed, durable, never synced), so a
  * killed app or a flat battery loses at most the keystroke being typed.
  * [open] restores the newest saved draft of this form for this case; the
@@ -97,6 +99,12 @@ class FormDraftKeeper internal constructor(
         save()
     }
 
+    /** Several fields changed by one edit (a form kept as a whole): shown at once, saved once. */
+    suspend fun setAll(values: Map<String, String>) {
+        _fields.value = _fields.value + values
+        save()
+    }
+
     private suspend fun save() = saving.withLock {
         val fields = _fields.value.filterValues { it.isNotEmpty() }
         val id = draftId
@@ -140,7 +148,7 @@ class DraftsModel(private val repo: OutreachRepository) {
     data class Item(
         val draftId: String,
         val caseId: String,
-        /** Her preferred name (null: the case is no longer on this phone's caseload). */
+        /** Her preferred name (null: the case is no longer on this phone's caseload, or there is none yet: a new case). */
         val name: String?,
         /** The form (null: a contact record). */
         val form: FormKind?,
@@ -164,14 +172,17 @@ class DraftsModel(private val repo: OutreachRepository) {
         try {
             val (items, names) = repo.read { v ->
                 v.drafts().map { d ->
-                    // A revision says what it revises (its screen differs): read from the draft itself.
-                    val revises = if (d.form == FormKind.REVISION) {
-                        v.restoreFormDraft(d.draftId).draft.fields.firstOrNull { it.name == RevisionForm.REVISES }?.value
-                    } else null
-                    d to revises
+                    // A revision says what it revises (its screen differs), and a new case has no case
+                    // to take her name from: both read from the draft itself.
+                    fun field(name: String) = v.restoreFormDraft(d.draftId).draft.fields.firstOrNull { it.name == name }?.value
+                    val revises = if (d.form == FormKind.REVISION) field(RevisionForm.REVISES) else null
+                    val named = if (d.form == FormKind.OPEN_CASE) field(NewCaseModel.PREFERRED_NAME)?.trim()?.ifEmpty { null } else null
+                    Triple(d, revises, named)
                 } to v.caseload(true).associate { it.id to it.preferredName }
             }
-            _items.value = items.map { (d, revises) -> Item(d.draftId, d.caseId, names[d.caseId], d.form, d.kind, d.updatedAt, revises) }
+            _items.value = items.map { (d, revises, named) ->
+                Item(d.draftId, d.caseId, named ?: names[d.caseId], d.form, d.kind, d.updatedAt, revises)
+            }
             _error.value = null
         } catch (e: OutreachException) {
             _error.value = Messages.of(e)
@@ -209,6 +220,9 @@ class DraftsModel(private val repo: OutreachRepository) {
             FormKind.ACTION -> "Action on the support plan"
             FormKind.SCALING -> "Scaling question and score"
             FormKind.MAP_ENTRY -> "Signs of Safety entry"
+            FormKind.OPEN_CASE -> "New case"
+            FormKind.RETURN_COMMENT -> "Comment on a visit for sign-off"
+            FormKind.AMENDMENT -> "Amendment to a returned visit"
         }
 
         /**

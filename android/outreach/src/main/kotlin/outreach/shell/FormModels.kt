@@ -17,7 +17,10 @@ import uniffi.outreach_ffi.Severity
  * Open a case: her preferred name, how she may be contacted safely (asked
  * before anything else is recorded: texts, voicemail, a code word, notes)
  * and the referral. The core checks every field; a refusal comes back in
- * plain words and nothing is written.
+ * plain words and nothing is written. The form keeps a draft ([draft],
+ * [FormKind.OPEN_CASE]): there is no case yet, so it is kept with an empty
+ * case id; saved on every edit, restored by [open] after a killed app,
+ * deleted once the case is opened.
  */
 class NewCaseModel(private val repo: OutreachRepository) {
     /** The form. `null` for a yes/no means "not asked yet". */
@@ -37,11 +40,21 @@ class NewCaseModel(private val repo: OutreachRepository) {
     private val _error = MutableStateFlow<String?>(null)
     val error: StateFlow<String?> = _error.asStateFlow()
 
-    fun edit(change: (Form) -> Form) {
-        _form.value = change(_form.value)
+    /** The form's draft, by the field names below (a yes/no as `yes` / `no`, a day as `YYYY-MM-DD`). */
+    val draft = FormDraftKeeper(repo, NO_CASE, FormKind.OPEN_CASE, _error)
+
+    /** Opens the form: what a killed app had typed, if anything (true when restored). */
+    suspend fun open(): Boolean = draft.open().also { if (it) _form.value = formOf(draft.fields.value) }
+
+    /** One edit: shown at once, saved at once. */
+    suspend fun edit(change: (Form) -> Form) {
+        val next = change(_form.value)
+        _form.value = next
+        val fields = fieldsOf(next)
+        if (fields.any { (k, v) -> draft[k] != v }) draft.setAll(fields)
     }
 
-    /** Opens the case; returns its id, or null with [error] set. */
+    /** Opens the case; returns its id, or null with [error] set (nothing written, the draft kept). */
     suspend fun create(): String? {
         val f = _form.value
         val fields = CaseEdit(
@@ -56,6 +69,7 @@ class NewCaseModel(private val repo: OutreachRepository) {
         )
         return try {
             repo.write { it.createCase(fields) }.also {
+                draft.done()
                 _error.value = null
                 _form.value = Form()
             }
@@ -63,6 +77,55 @@ class NewCaseModel(private val repo: OutreachRepository) {
             _error.value = Messages.of(e)
             null
         }
+    }
+
+    /** Clears the form (the app asks first): the draft is thrown away. */
+    suspend fun clear() {
+        draft.discard()
+        _form.value = Form()
+    }
+
+    /** The draft was thrown away from its own controls ("Clear this form"): the form empties too. */
+    fun followDraft() {
+        if (draft.fields.value.isEmpty()) _form.value = Form()
+    }
+
+    companion object {
+        /** The case id a draft with no case is saved under: none. */
+        const val NO_CASE = ""
+        const val PREFERRED_NAME = "preferred_name"
+        const val PHONE = "phone"
+        const val TEXT_OK = "text_ok"
+        const val VOICEMAIL_OK = "voicemail_ok"
+        const val CODE_WORD = "code_word"
+        const val SAFE_CONTACT_NOTES = "safe_contact_notes"
+        const val REFERRAL_DATE = "referral_date"
+        const val REFERRAL_SOURCE = "referral_source"
+
+        private fun yesNo(b: Boolean?) = when (b) { true -> "yes"; false -> "no"; null -> "" }
+        private fun yesNo(s: String?) = when (s) { "yes" -> true; "no" -> false; else -> null }
+
+        fun fieldsOf(f: Form): Map<String, String> = mapOf(
+            PREFERRED_NAME to f.preferredName,
+            PHONE to f.phone,
+            TEXT_OK to yesNo(f.textOk),
+            VOICEMAIL_OK to yesNo(f.voicemailOk),
+            CODE_WORD to f.codeWord,
+            SAFE_CONTACT_NOTES to f.safeContactNotes,
+            REFERRAL_DATE to (f.referralDate?.let(Dates::date) ?: ""),
+            REFERRAL_SOURCE to f.referralSource,
+        )
+
+        fun formOf(m: Map<String, String>): Form = Form(
+            preferredName = m[PREFERRED_NAME] ?: "",
+            phone = m[PHONE] ?: "",
+            textOk = yesNo(m[TEXT_OK]),
+            voicemailOk = yesNo(m[VOICEMAIL_OK]),
+            codeWord = m[CODE_WORD] ?: "",
+            safeContactNotes = m[SAFE_CONTACT_NOTES] ?: "",
+            referralDate = Dates.parseDate(m[REFERRAL_DATE]),
+            referralSource = m[REFERRAL_SOURCE] ?: "",
+        )
     }
 }
 

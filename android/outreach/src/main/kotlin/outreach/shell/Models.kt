@@ -12,6 +12,7 @@ import uniffi.outreach_ffi.CheckInView
 import uniffi.outreach_ffi.ContactKind
 import uniffi.outreach_ffi.ConflictInfo
 import uniffi.outreach_ffi.Domain
+import uniffi.outreach_ffi.FormKind
 import uniffi.outreach_ffi.Outcome
 import uniffi.outreach_ffi.OutreachException
 import uniffi.outreach_ffi.OutreachVault
@@ -389,6 +390,94 @@ class ReviewModel(private val repo: OutreachRepository) {
     /** The author amends a returned visit: the fields set in [changes] replace their values. */
     suspend fun amend(caseId: String, visitId: String, changes: VisitDraft) =
         attempt { it.amendVisit(caseId, visitId, changes) }
+
+    // The form on one visit, with its draft: the supervisor's comment
+    // ([FormKind.RETURN_COMMENT]: [VISIT], [COMMENT]) or the author's
+    // amendment of a returned visit ([FormKind.AMENDMENT]: [VISIT],
+    // [ACTIONS_AGREED]). Saved on every edit under the visit's case,
+    // restored after a killed app ([openDraft], or [begin] on the same
+    // visit), deleted once the visit is signed off, returned or amended.
+    private val _form = MutableStateFlow<FormDraftKeeper?>(null)
+
+    /** The form open on a visit (null: none); its visit is `form[VISIT]`. */
+    val form: StateFlow<FormDraftKeeper?> = _form.asStateFlow()
+
+    /** The visit the form is on. */
+    val visit: String? get() = _form.value?.value(VISIT)
+
+    private fun kind() = if (_supervisor.value) FormKind.RETURN_COMMENT else FormKind.AMENDMENT
+
+    /**
+     * Opens the form on [v]: its saved draft if a killed app left one,
+     * otherwise an empty form for it (nothing saved until the first edit).
+     * True when a draft was restored.
+     */
+    suspend fun begin(v: PendingVisit): Boolean {
+        _form.value?.let { if (it.caseId == v.caseId && it.value(VISIT) == v.visitId) return false }
+        val keeper = FormDraftKeeper(repo, v.caseId, kind(), _error)
+        val restored = keeper.open { it[VISIT] == v.visitId }
+        if (!restored) keeper.fill(mapOf(VISIT to v.visitId))
+        _form.value = keeper
+        return restored
+    }
+
+    /**
+     * After [load]: reopens the form a killed app left — the draft [draftId]
+     * ("Not finished"), or else the newest of this role's form whose visit is
+     * still in the queue. True when one was restored.
+     */
+    suspend fun openDraft(draftId: String? = null): Boolean {
+        val wanted = kind()
+        val found = try {
+            repo.read { v ->
+                v.drafts().asSequence()
+                    .filter { it.form == wanted && (draftId == null || it.draftId == draftId) }
+                    .mapNotNull { d ->
+                        val visit = v.restoreFormDraft(d.draftId).draft.fields.firstOrNull { it.name == VISIT }?.value
+                        _pending.value.firstOrNull { it.caseId == d.caseId && it.visitId == visit }
+                    }
+                    .firstOrNull()
+            }
+        } catch (e: OutreachException) {
+            _error.value = Messages.of(e)
+            null
+        } ?: return false
+        return begin(found)
+    }
+
+    suspend fun setComment(text: String) { _form.value?.set(COMMENT, text) }
+    suspend fun setActionsAgreed(text: String) { _form.value?.set(ACTIONS_AGREED, text) }
+
+    /** Closes the form; the draft is kept ("Not finished" offers it). */
+    fun close() { _form.value = null }
+
+    /** Throws the form's draft away (the app asks first) and closes it. */
+    suspend fun discard() { _form.value?.discard(); _form.value = null }
+
+    /** Runs [submit] on the open form's visit; on success the draft is deleted and the form closed. */
+    private suspend fun submitForm(submit: suspend (caseId: String, visitId: String, keeper: FormDraftKeeper) -> Boolean): Boolean {
+        val keeper = _form.value ?: return false
+        val visitId = keeper.value(VISIT) ?: return false
+        if (!submit(keeper.caseId, visitId, keeper)) return false
+        keeper.done()
+        _form.value = null
+        return true
+    }
+
+    /** Signs the form's visit off with the comment typed, if any. */
+    suspend fun submitSignOff() = submitForm { c, v, k -> signOff(c, v, k.value(COMMENT)) }
+
+    /** Returns the form's visit with the comment typed (refused in plain words without one, the draft kept). */
+    suspend fun submitReturn() = submitForm { c, v, k -> returnForAmendment(c, v, k[COMMENT]) }
+
+    /** Amends the form's returned visit with what was typed (refused in plain words if nothing changes, the draft kept). */
+    suspend fun submitAmendment() = submitForm { c, v, k -> amend(c, v, VisitDraft(actionsAgreed = k.value(ACTIONS_AGREED))) }
+
+    companion object {
+        const val VISIT = "visit"
+        const val COMMENT = "comment"
+        const val ACTIONS_AGREED = "actions_agreed"
+    }
 }
 
 /** Transfer a case to another practitioner (supervisors of the case's team). */

@@ -97,7 +97,8 @@ internal suspend fun draftTests(tmp: File, server: Server) {
     closure.setDate(LocalDate.parse("2026-11-30"))
     val saved = repo.read { it.drafts() }
     check("drafts: one draft per form (two revisions), each saved on edit" + (saved.map { it.form }.let { " ($it)" }),
-        saved.filter { it.caseId == case }.mapNotNull { it.form }.toSet() == FormKind.entries.toSet() &&
+        saved.filter { it.caseId == case }.mapNotNull { it.form }.toSet() ==
+            FormKind.entries.toSet() - setOf(FormKind.OPEN_CASE, FormKind.RETURN_COMMENT, FormKind.AMENDMENT) &&
             saved.count { it.caseId == case } == 14 &&
             listOf(referrals.error.value, meetings.error.value, consents.error.value, dangers.error.value, concerns.error.value,
                 checkIn.draftError.value, dangers2.error.value, plan.error.value, closure.draftError.value).all { it == null })
@@ -354,4 +355,144 @@ private suspend fun planFormsSubmitted(pr: PlanModel, repo2: OutreachRepository,
     check("new map entry added from its draft; draft gone",
         pr.submitEntry() != null && pr.error.value == null && pr.entryDraft.draftId == null &&
             planRecord().signsOfSafety.worries.values.any { it.text == "He has her new address" && it.kind == WorryKind.DANGER })
+}
+
+// The last three forms to keep a draft: opening a case (no case yet: kept
+// with an empty case id), the supervisor's comment on a visit in the sign-off
+// queue, and the author's amendment of a returned visit. For each: typed,
+// the app killed (holders and core dropped, a new core on the same files),
+// the text back; bad input in plain words with the draft kept; gone once
+// submitted; "Not finished" says it in plain words and opens the right form.
+
+/** The app killed: a new core opened on [dir]'s files. */
+private suspend fun reopened(dir: String, pass: String): OutreachRepository? {
+    val unlock = UnlockModel(dir, null, open = MainThreadGuard::open)
+    unlock.unlock(pass)
+    return (unlock.state.value as? UnlockModel.State.Unlocked)?.repository
+}
+
+internal suspend fun newFormDraftTests(tmp: File, server: Server) {
+    suspend fun enrolled(name: String, role: String): Pair<String, OutreachRepository> {
+        val dir = File(tmp, "drafts-" + name.lowercase().replace(' ', '-')).path
+        val vault = withContext(Dispatchers.IO) { MainThreadGuard.create(dir, "$name's passphrase", name, "South", null) }
+        val repo = OutreachRepository(vault)
+        val enrol = EnrolModel(repo)
+        enrol.enrol(server.url, code(admin(server.data, "invite", "--name", name, "--role", role, "--team", "South")))
+        check("new form drafts: $role enrolled", enrol.state.value is EnrolModel.State.Enrolled)
+        return dir to repo
+    }
+    val (patDir, pat) = enrolled("Pat Lowe", "practitioner")
+    val (sueDir, sue) = enrolled("Sue Amos", "supervisor")
+
+    // --- Opening a case: there is no case yet.
+    val opening = NewCaseModel(pat)
+    check("new case: nothing to restore on a first opening", !opening.open() && opening.draft.draftId == null)
+    opening.edit { it.copy(preferredName = "Leah") }
+    opening.edit { it.copy(textOk = false, codeWord = "bluebell", safeContactNotes = "Never before 6pm: he is home") }
+    opening.edit { it.copy(referralDate = LocalDate.parse("2026-11-24"), referralSource = "Health visitor") }
+    check("new case: saved on every edit, with no case",
+        opening.error.value == null && pat.read { v -> v.drafts() }.single().let { it.form == FormKind.OPEN_CASE && it.caseId == "" })
+    val list = DraftsModel(pat)
+    list.load()
+    check("new case: \"Not finished\" in plain words, with the name typed (${list.items.value.map { it.english }})",
+        list.items.value.single().let { it.english.startsWith("New case for Leah, saved ") && it.caseId == "" } &&
+            DraftsModel.labelKey(FormKind.OPEN_CASE) == "draft_form_open_case")
+    val pat2 = reopened(patDir, "Pat Lowe's passphrase")
+    check("new case: a new core opens the killed app's files", pat2 != null)
+    if (pat2 == null) return
+    val back = NewCaseModel(pat2)
+    check("new case: restored after a kill, every answer",
+        back.open() && back.form.value == NewCaseModel.Form(preferredName = "Leah", textOk = false, codeWord = "bluebell",
+            safeContactNotes = "Never before 6pm: he is home", referralDate = LocalDate.parse("2026-11-24"), referralSource = "Health visitor"))
+    back.edit { it.copy(preferredName = "  ") }
+    check("new case: no name refused in plain words, nothing written, the draft kept",
+        back.create() == null && back.error.value?.startsWith("Please check") == true && pat2.read { it.caseload(true) }.isEmpty() &&
+            back.draft.draftId != null && NewCaseModel(pat2).let { it.open() && it.form.value.codeWord == "bluebell" })
+    back.edit { it.copy(preferredName = "x".repeat(17 * 1024)) }
+    check("new case: a 17 KiB field refused in plain words; the last good text kept",
+        back.error.value?.startsWith("Please check") == true && NewCaseModel(pat2).let { it.open() && it.form.value.preferredName == "  " })
+    back.edit { it.copy(preferredName = "Leah") }
+    val leah = back.create()
+    check("new case: opened from the draft; draft gone",
+        leah != null && back.error.value == null && back.draft.draftId == null && back.form.value == NewCaseModel.Form() &&
+            pat2.read { it.drafts() }.isEmpty() && pat2.read { it.caseRecord(leah) }.profile.let { it.preferredName == "Leah" })
+    leah!!
+
+    // --- The sign-off screen: a visit recorded, sent to the supervisor.
+    val visit = pat2.write {
+        it.addVisit(leah, VisitInput(at = "2026-11-29T10:00:00Z", kind = ContactKind.HOME, outcome = Outcome.COMPLETED, note = "First visit"))
+    }
+    SyncModel(pat2) { "2026-11-29T12:00:00Z" }.sync()
+    sue.sync(null, null)
+    val review = ReviewModel(sue)
+    review.load()
+    val pending = review.pending.value.firstOrNull { it.visitId == visit }
+    check("sign-off: the supervisor sees the visit", review.supervisor.value && pending != null)
+    pending!!
+    check("sign-off: beginning a comment restores nothing and saves nothing",
+        !review.begin(pending) && review.visit == visit && sue.read { it.drafts() }.isEmpty())
+    review.setComment("Please add what she agreed")
+    review.setComment("Please add what she agreed to do about the rent")
+    check("sign-off: the comment saved on every edit, under the visit's case",
+        review.error.value == null && sue.read { it.drafts() }.single().let { it.form == FormKind.RETURN_COMMENT && it.caseId == leah })
+    val sue2 = reopened(sueDir, "Sue Amos's passphrase")
+    check("sign-off: a new core opens the killed app's files", sue2 != null)
+    if (sue2 == null) return
+    val sueList = DraftsModel(sue2)
+    sueList.load()
+    val commentItem = sueList.items.value.single()
+    check("sign-off: \"Not finished\" names the comment in plain words (${commentItem.english})",
+        commentItem.english.startsWith("Comment on a visit for sign-off for Leah"))
+    val review2 = ReviewModel(sue2)
+    review2.load()
+    check("sign-off: the comment restored after a kill, on its visit (from \"Not finished\")",
+        review2.openDraft(commentItem.draftId) && review2.visit == visit &&
+            review2.form.value!![ReviewModel.COMMENT] == "Please add what she agreed to do about the rent")
+    review2.setComment(" ")
+    check("sign-off: a return with no comment refused in plain words, the draft kept",
+        !review2.submitReturn() && review2.error.value?.startsWith("Please check") == true &&
+            review2.form.value?.draftId != null && sue2.read { it.drafts() }.size == 1)
+    review2.setComment("Please add what she agreed to do about the rent")
+    check("sign-off: returned with the comment from its draft; draft gone",
+        review2.submitReturn() && review2.error.value == null && review2.form.value == null && sue2.read { it.drafts() }.isEmpty() &&
+            sue2.read { it.caseRecord(leah) }.visits[visit]!!.review == ReviewState.RETURNED)
+
+    // --- The author amends the returned visit.
+    sue2.sync(null, null)
+    SyncModel(pat2) { "2026-11-29T13:00:00Z" }.sync()
+    val amending = ReviewModel(pat2)
+    amending.load()
+    val returned = amending.pending.value.firstOrNull { it.visitId == visit && it.review == ReviewState.RETURNED }
+    check("amend: the returned visit back with the comment",
+        !amending.supervisor.value && returned?.comment == "Please add what she agreed to do about the rent")
+    returned!!
+    amending.begin(returned)
+    amending.setActionsAgreed("She calls the landlord on Monday")
+    check("amend: saved on every edit",
+        amending.error.value == null && pat2.read { it.drafts() }.single().let { it.form == FormKind.AMENDMENT && it.caseId == leah })
+    val pat3 = reopened(patDir, "Pat Lowe's passphrase")
+    check("amend: a new core opens the killed app's files", pat3 != null)
+    if (pat3 == null) return
+    val amending2 = ReviewModel(pat3)
+    amending2.load()
+    check("amend: restored after a kill, on its visit (the sign-off screen opened)",
+        amending2.openDraft() && amending2.visit == visit &&
+            amending2.form.value!![ReviewModel.ACTIONS_AGREED] == "She calls the landlord on Monday")
+    val patList = DraftsModel(pat3)
+    patList.load()
+    check("amend: \"Not finished\" names it in plain words",
+        patList.items.value.single().english.startsWith("Amendment to a returned visit for Leah"))
+    amending2.setActionsAgreed("")
+    check("amend: nothing amended refused in plain words, the draft kept",
+        !amending2.submitAmendment() && amending2.error.value?.startsWith("Please check") == true &&
+            amending2.form.value?.draftId != null && pat3.read { it.drafts() }.size == 1)
+    amending2.setActionsAgreed("She calls the landlord on Monday")
+    check("amend: amended from its draft; draft gone",
+        amending2.submitAmendment() && amending2.error.value == null && amending2.form.value == null &&
+            pat3.read { it.drafts() }.isEmpty() &&
+            pat3.read { it.caseRecord(leah) }.visits[visit]!!.let { it.actionsAgreed == "She calls the landlord on Monday" && it.amendments.size == 1 })
+
+    withContext(Dispatchers.IO) {
+        for (r in listOf(pat, sue, pat2, sue2, pat3)) (r.vault as AutoCloseable).close()
+    }
 }

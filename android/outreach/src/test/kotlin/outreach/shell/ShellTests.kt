@@ -55,6 +55,7 @@ fun main() = runBlocking {
         appTests(tmp)
         practiceTests(tmp)
         draftTests(tmp, server)
+        newFormDraftTests(tmp, server)
         check("no blocking core call ran on the UI thread" +
             (if (MainThreadGuard.violations.isEmpty()) "" else ": ${MainThreadGuard.violations.distinct()}"),
             MainThreadGuard.violations.isEmpty())
