@@ -22,6 +22,7 @@ import androidx.compose.runtime.remember
 import androidx.compose.runtime.rememberCoroutineScope
 import androidx.compose.runtime.setValue
 import androidx.compose.ui.Modifier
+import androidx.compose.ui.platform.LocalContext
 import androidx.compose.ui.res.stringResource
 import androidx.compose.ui.semantics.LiveRegionMode
 import androidx.compose.ui.semantics.liveRegion
@@ -52,6 +53,7 @@ fun ContactScreen(repo: OutreachRepository, caseId: String, done: () -> Unit) {
     val checkIn by model.checkIn.collectAsState()
     val checkOutNotSent by model.checkOutNotSent.collectAsState()
     val scope = rememberCoroutineScope()
+    val context = LocalContext.current
     var confirmDiscard by remember { mutableStateOf(false) }
     var present by remember { mutableStateOf<String?>(null) }
     // A draft left by a killed app is restored, not lost; otherwise the defaults.
@@ -128,7 +130,14 @@ fun ContactScreen(repo: OutreachRepository, caseId: String, done: () -> Unit) {
                 // Lone working: record the contact and check out in one step.
                 Column {
                     Text(stringResource(R.string.record_and_check_out_hint, shortTime(active.until)))
-                    Button(onClick = { scope.launch { if (model.submitAndCheckOut() != null && model.checkOutNotSent.value == null) done() } },
+                    Button(onClick = {
+                        scope.launch {
+                            if (model.submitAndCheckOut() == null) return@launch
+                            // Checked out: the lone-working timer's notification goes too.
+                            CheckInNotification.cancel(context)
+                            if (model.checkOutNotSent.value == null) done()
+                        }
+                    },
                         modifier = tall.fillMaxWidth()) { Text(stringResource(R.string.record_and_check_out)) }
                 }
             }
