@@ -167,8 +167,9 @@ impl OutreachVault {
     }
 
     /// "Record and check out" from the contact form's saved draft: the
-    /// visit keeps the draft's id (sending it again after a kill rewrites
-    /// the same visit, never a second one), then the draft is deleted.
+    /// visit keeps the draft's id and the draft is deleted in the same
+    /// transaction (never a second contact); a check-out the server refuses
+    /// comes back in the receipt (`sent: false`), the visit recorded.
     pub async fn submit_draft_and_check_out(
         self: Arc<Self>,
         draft_id: String,

@@ -88,6 +88,20 @@ fn a_draft_survives_a_killed_app_and_becomes_one_visit_on_submit() {
         v.submit_draft(&id),
         Err(Error::UnknownRecord("draft"))
     ));
+    // A draft may not be made again under the recorded visit's id (its
+    // words would be stranded: a draft never writes over a visit).
+    let mut over = done.clone();
+    over.note = Some("Written over the recorded visit".into());
+    match v.save_draft(Some(&id), &case, &over) {
+        Err(Error::Invalid(e)) => assert_eq!(e.field, "draft_id"),
+        other => panic!("{other:?}"),
+    }
+    assert!(v.drafts().unwrap().is_empty(), "nothing saved");
+    assert!(
+        v.read_case(&case).unwrap().visits[&id]
+            .note
+            .contains("DRAFTSECRET")
+    );
 }
 
 #[test]
@@ -397,4 +411,44 @@ fn the_form_that_opens_a_case_keeps_a_draft_with_no_case() {
         v.save_form_draft(None, "", &form("Leah")),
         Err(Error::Locked)
     ));
+}
+
+#[test]
+fn a_case_file_claiming_the_all_zero_id_is_refused_and_nothing_is_written() {
+    // The all-zero id is no case's: the draft of a case being opened is kept
+    // under it, out of reach of erasure, removal and transfer of a case.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut v = vault_in(&tmp.path().join("v"));
+    let case = v
+        .create_case(&CaseEdit {
+            preferred_name: Some("Jess".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    let bytes = v.export_automerge(&case).unwrap();
+    let mut doc = outreach_core::case::doc::CaseDoc::load(
+        b"crafted-actor-00",
+        Some(&bytes),
+        std::iter::empty(),
+    )
+    .unwrap();
+    let author = outreach_core::case::doc::Author {
+        by: "X".into(),
+        role: None,
+        device: "00".into(),
+    };
+    doc.apply(
+        &author,
+        "id",
+        chrono::Utc::now(),
+        &[outreach_core::case::doc::Patch::replace(
+            ["id"],
+            serde_json::json!("00000000-0000-0000-0000-000000000000"),
+        )],
+    )
+    .unwrap();
+    let before = v.case_ids().unwrap();
+    let imported = v.import_case(&doc.save());
+    assert!(matches!(imported, Err(Error::Document(_))), "{imported:?}");
+    assert_eq!(v.case_ids().unwrap(), before);
 }

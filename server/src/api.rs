@@ -501,21 +501,22 @@ async fn housekeeping(storage: Arc<dyn Storage>) {
         let storage = storage.clone();
         let flush = n % LAST_SEEN_FLUSH_SECS == 0;
         let purge = n % PURGE_SUPERSEDED_SECS == 0;
-        let done = tokio::task::spawn_blocking(move || {
-            storage.checkpoint()?;
+        // Each step on its own: one that fails (and is retried at its next
+        // turn) never skips another — above all the hourly purge, whose
+        // turn would otherwise not come again for an hour.
+        let _ = tokio::task::spawn_blocking(move || {
+            if let Err(e) = storage.checkpoint() {
+                tracing::warn!(error = %e, "housekeeping: checkpoint failed; will retry");
+            }
             crate::memory::release_free();
-            if purge {
-                storage.purge_superseded(crate::now())?;
+            if purge && let Err(e) = storage.purge_superseded(crate::now()) {
+                tracing::warn!(error = %e, "housekeeping: purge of superseded changes failed; will retry in an hour");
             }
-            if flush {
-                storage.flush_pending()?;
+            if flush && let Err(e) = storage.flush_pending() {
+                tracing::warn!(error = %e, "housekeeping: writing devices' last contact failed; will retry");
             }
-            Ok::<_, crate::StorageError>(())
         })
         .await;
-        if let Ok(Err(e)) = done {
-            tracing::warn!(error = %e, "housekeeping (checkpoint, last contact) failed; will retry");
-        }
     }
 }
 

@@ -456,7 +456,7 @@ fn a_visit_records_the_check_out_in_one_step() {
 }
 
 #[test]
-fn a_saved_draft_records_and_checks_out_once_even_when_sent_again_after_a_kill() {
+fn a_saved_draft_records_and_checks_out_once_and_never_over_a_recorded_visit() {
     let mut t = team(&["--safety-grace", "0s"]);
     let case = shared_case(&mut t);
     let draft = outreach_core::case::contact::VisitDraft {
@@ -474,17 +474,14 @@ fn a_saved_draft_records_and_checks_out_once_even_when_sent_again_after_a_kill()
     assert!(t.amy.vault.read_case(&case).unwrap().visits.is_empty());
     assert!(t.amy.vault.draft(&draft_id).is_ok());
 
-    let check_in = |t: &mut Team| {
-        sync::check_in(
-            &mut t.amy.vault,
-            &transport(&t.amy.server),
-            &case,
-            "+1h",
-            None,
-        )
-        .unwrap()
-    };
-    check_in(&mut t);
+    sync::check_in(
+        &mut t.amy.vault,
+        &transport(&t.amy.server),
+        &case,
+        "+1h",
+        None,
+    )
+    .unwrap();
     let (visit_id, out) =
         sync::submit_draft_checking_out(&mut t.amy.vault, &transport(&t.amy.server), &draft_id)
             .unwrap();
@@ -493,22 +490,46 @@ fn a_saved_draft_records_and_checks_out_once_even_when_sent_again_after_a_kill()
     assert!(t.amy.vault.draft(&draft_id).is_err(), "the draft is gone");
     let visits = t.amy.vault.read_case(&case).unwrap().visits;
     assert_eq!(visits.len(), 1);
-    assert!(visits[&visit_id].checked_out_at.is_some());
+    let recorded = visits[&visit_id].clone();
+    assert!(recorded.checked_out_at.is_some());
     assert!(status_after_sync(&mut t.sue).check_ins.is_empty());
 
-    // The app died after recording but before the draft was deleted: the
-    // draft is still there and she sends it again (checked in again).
-    t.amy
+    // Sent again: the draft is gone, nothing is written.
+    let again =
+        sync::submit_draft_checking_out(&mut t.amy.vault, &transport(&t.amy.server), &draft_id);
+    assert!(matches!(again, Err(Error::UnknownRecord(_))), "{again:?}");
+    // A draft may not be made again under a recorded visit's id — by her
+    // app, or by a supervisor's device under a practitioner's visit.
+    let mut other = draft.clone();
+    other.note = Some("Written over the recorded visit".into());
+    // Sue's device, before it has the visit, keeps a draft under its id
+    // (a modified app): once the visit arrives, submitting it is refused.
+    t.sue
         .vault
-        .save_draft(Some(&draft_id), &case, &draft)
+        .save_draft(Some(&visit_id), &case, &other)
         .unwrap();
-    check_in(&mut t);
-    sync::submit_draft_checking_out(&mut t.amy.vault, &transport(&t.amy.server), &draft_id)
-        .unwrap();
+    t.amy.sync().unwrap();
+    t.sue.sync().unwrap();
+    let over = t.sue.vault.submit_draft(&visit_id);
+    assert!(
+        matches!(&over, Err(Error::Invalid(v)) if v.field == "draft_id"),
+        "{over:?}"
+    );
+    t.sue.vault.discard_draft(&visit_id).unwrap();
+    for vault in [&mut t.amy.vault, &mut t.sue.vault] {
+        let refused = vault.save_draft(Some(&visit_id), &case, &other);
+        assert!(
+            matches!(&refused, Err(Error::Invalid(v)) if v.field == "draft_id"),
+            "{refused:?}"
+        );
+        assert!(vault.draft(&visit_id).is_err(), "nothing saved");
+    }
+    t.sue.sync().unwrap();
+    t.amy.sync().unwrap();
     assert_eq!(
-        t.amy.vault.read_case(&case).unwrap().visits.len(),
-        1,
-        "sent again, the same visit is rewritten, not recorded twice"
+        t.amy.vault.read_case(&case).unwrap().visits[&visit_id],
+        recorded,
+        "the recorded visit is untouched"
     );
 }
 

@@ -183,7 +183,25 @@ impl Store {
 
     /// Appends one sealed chunk; returns the case's accumulated chunk bytes.
     pub fn append_chunk(&mut self, case: &[u8; 16], seq: u64, body: &[u8]) -> Result<u64> {
+        self.append_chunk_finishing(case, seq, body, None)
+    }
+
+    /// [`Store::append_chunk`], deleting the draft `finishing` in the same
+    /// transaction: a contact record submitted from its draft is written
+    /// and its draft gone, or neither — a crash between the two can no
+    /// longer leave the draft to be sent again over the recorded visit.
+    pub fn append_chunk_finishing(
+        &mut self,
+        case: &[u8; 16],
+        seq: u64,
+        body: &[u8],
+        finishing: Option<&[u8; 16]>,
+    ) -> Result<u64> {
         let tx = self.conn.transaction()?;
+        if let Some(draft) = finishing {
+            tx.prepare_cached("DELETE FROM draft WHERE draft_id = ?1")?
+                .execute([&draft[..]])?;
+        }
         {
             let mut ins = tx
                 .prepare_cached("INSERT INTO case_chunk(case_id, seq, body) VALUES (?1, ?2, ?3)")?;

@@ -434,16 +434,21 @@ impl Vault {
 
     /// Records a contact. Returns the visit id.
     pub fn add_visit(&mut self, case: &str, input: &VisitInput) -> Result<String> {
-        self.record_visit(case, input, new_id())
+        self.record_visit(case, input, new_id(), None)
     }
 
     /// Records a visit under a given id (a submitted draft keeps its id, so
     /// submitting it twice after a crash writes the same record, not two).
+    /// Writes a new visit under `id`; with `from_draft`, the draft of that
+    /// id is deleted in the same transaction. A visit already recorded
+    /// under the id is never written over (a draft is not an amendment:
+    /// that is `amend_visit`, with its rules).
     pub(crate) fn record_visit(
         &mut self,
         case: &str,
         input: &VisitInput,
         id: String,
+        from_draft: Option<[u8; 16]>,
     ) -> Result<String> {
         let case = self.resolve_case(case)?;
         let mut visit = self.checked_visit(input)?;
@@ -452,10 +457,23 @@ impl Vault {
         visit.recorded_by_user = me.user_id;
         visit.recorded_at = Some(v::instant_string(self.now()));
         let patch = Patch::new(["visits", id.as_str()], visit_json(&visit));
-        self.write_case(case, |doc, author, now| {
+        self.write_case_finishing(case, from_draft, |doc, author, now| {
+            if doc.exists(&["visits", id.as_str()]) {
+                return Err(ValidationError::new(
+                    "draft_id",
+                    "is a visit already recorded: amend that visit instead",
+                )
+                .into());
+            }
             doc.apply(author, "visit recorded", now, &[patch])
         })?;
         Ok(id)
+    }
+
+    /// Whether the case holds a visit of this id (a draft may not be
+    /// created under it: see `save_draft`).
+    pub(crate) fn visit_exists(&mut self, case: [u8; 16], id: &str) -> Result<bool> {
+        Ok(self.loaded(case)?.doc.exists(&["visits", id]))
     }
 
     /// Validates a contact form into a visit record (not yet attributed).
@@ -1187,7 +1205,11 @@ impl Vault {
             ));
         };
         let uuid = uuid::Uuid::parse_str(&id)
-            .map_err(|_| Error::Document("the received case has no valid id".into()))?;
+            .ok()
+            // The all-zero id is no case's (drafts of a case being opened
+            // are kept under it).
+            .filter(|u| !u.is_nil())
+            .ok_or_else(|| Error::Document("the received case has no valid id".into()))?;
         if self.store()?.case_exists(uuid.as_bytes())? {
             self.merge_case_bytes(&id, bytes)?;
         } else {

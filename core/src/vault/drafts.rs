@@ -7,8 +7,9 @@
 //! (sealed, durable) on every edit so that a killed app or a flat battery
 //! loses nothing. A draft is local to the device — never synced. A contact
 //! draft becomes a visit only when submitted; it keeps its id as the
-//! visit's id, so submitting twice (say after a crash between the two
-//! steps) records one visit, not two. Another form's draft holds its fields
+//! visit's id, and the visit is written and the draft deleted in one
+//! transaction, so a contact is never recorded twice; a visit already
+//! recorded under an id is never written over by a draft. Another form's draft holds its fields
 //! as typed; the app submits the form through its own call and then
 //! discards the draft.
 
@@ -131,7 +132,12 @@ fn draft_aad(vault: [u8; 16], case: [u8; 16], draft: &[u8; 16]) -> Aad<'_> {
     Aad::new(vault, case, RecordKind::Draft, draft, 0)
 }
 
-fn parse_id(field: &str, id: &str) -> Result<[u8; 16]> {
+/// A draft's id as the visit submitted from it is keyed.
+pub(super) fn canonical(id: [u8; 16]) -> String {
+    uuid::Uuid::from_bytes(id).to_string()
+}
+
+pub(super) fn parse_id(field: &str, id: &str) -> Result<[u8; 16]> {
     uuid::Uuid::parse_str(id)
         .map(|u| *u.as_bytes())
         .map_err(|_| ValidationError::new(field, "is not a draft id").into())
@@ -163,8 +169,24 @@ impl Vault {
             return Err(ValidationError::new("present", "too many or too long names").into());
         }
         // Another form's draft is not overwritten by a contact record.
-        if self.stored_is_form(draft_id)? == Some(true) {
-            return Err(Error::UnknownRecord("draft"));
+        match self.stored_is_form(draft_id)? {
+            Some(true) => return Err(Error::UnknownRecord("draft")),
+            Some(false) => {}
+            // A new draft under a given id: never the id of a visit already
+            // recorded (submitting it would not write over that visit, but
+            // its words would then be stranded in the draft).
+            None => {
+                if let Some(d) = draft_id {
+                    let id = canonical(parse_id("draft_id", d)?);
+                    if self.visit_exists(case, &id)? {
+                        return Err(ValidationError::new(
+                            "draft_id",
+                            "is a visit already recorded: amend that visit instead",
+                        )
+                        .into());
+                    }
+                }
+            }
         }
         self.put_draft(draft_id, case, draft.clone(), None)
     }
@@ -334,10 +356,9 @@ impl Vault {
     pub fn submit_draft(&mut self, draft_id: &str) -> Result<String> {
         let (case, d) = self.draft(draft_id)?;
         let input = d.complete()?;
-        let id = self.record_visit(&case, &input, draft_id.to_string())?;
-        self.store_mut()?
-            .delete_draft(&parse_id("draft_id", draft_id)?)?;
-        Ok(id)
+        let id = parse_id("draft_id", draft_id)?;
+        // The visit written and the draft deleted in one transaction.
+        self.record_visit(&case, &input, canonical(id), Some(id))
     }
 
     fn open_draft(

@@ -582,6 +582,12 @@ impl Vault {
 
     /// Creates a case document and stores it durably.
     fn store_new_case(&mut self, case: [u8; 16], doc: CaseDoc) -> Result<()> {
+        // No case has the all-zero id: a case being opened keeps its draft
+        // under it, which no erasure or removal of a case may reach. (The
+        // server refuses to register it; an item naming it is quarantined.)
+        if case == [0u8; 16] {
+            return Err(Error::Document("the case has no valid id".into()));
+        }
         let mut doc = doc;
         let bytes = doc.save_after(&[]);
         let vault_id = self.vault_id()?;
@@ -610,6 +616,17 @@ impl Vault {
         case: [u8; 16],
         change: impl FnOnce(&mut CaseDoc, &Author, DateTime<Utc>) -> Result<bool>,
     ) -> Result<()> {
+        self.write_case_finishing(case, None, change)
+    }
+
+    /// [`Vault::write_case`], deleting the draft `finishing` in the same
+    /// store transaction as the change (see [`Store::append_chunk_finishing`]).
+    fn write_case_finishing(
+        &mut self,
+        case: [u8; 16],
+        finishing: Option<[u8; 16]>,
+        change: impl FnOnce(&mut CaseDoc, &Author, DateTime<Utc>) -> Result<bool>,
+    ) -> Result<()> {
         let author = self.author()?;
         let now = self.now();
         let vault_id = self.vault_id()?;
@@ -623,7 +640,8 @@ impl Vault {
         let result = (|| -> Result<u64> {
             let unlocked = self.unlocked()?;
             let sealed = crypto::seal(&unlocked.drk, &chunk_aad(vault_id, case, seq), &bytes)?;
-            self.store_mut()?.append_chunk(&case, seq, &sealed)
+            self.store_mut()?
+                .append_chunk_finishing(&case, seq, &sealed, finishing.as_ref())
         })();
         let chunk_bytes = match result {
             Ok(n) => n,

@@ -487,15 +487,17 @@ impl Vault {
 
     /// [`Vault::add_visit_checking_out`] for the contact form's saved
     /// draft: the visit takes the draft's id, as [`Vault::submit_draft`]
-    /// does, so that if the app dies before the draft is deleted, sending
-    /// the draft again rewrites the same visit instead of recording the
-    /// contact twice. The draft goes last, once the check-out is queued.
+    /// does: the visit is written and the draft deleted in one transaction,
+    /// so the contact can never be recorded twice, and a visit already
+    /// recorded under that id is never written over.
     pub fn submit_draft_checking_out(&mut self, draft_id: &str) -> Result<(String, Id)> {
         let (case, draft) = self.draft(draft_id)?;
         let input = self.with_check_in_times(&case, &draft.complete()?)?;
-        let visit = self.record_visit(&case, &input, draft_id.to_string())?;
+        let id = super::drafts::parse_id("draft_id", draft_id)?;
+        // The visit written and the draft deleted in one transaction, then
+        // the check-out queued.
+        let visit = self.record_visit(&case, &input, super::drafts::canonical(id), Some(id))?;
         let timer = self.check_out(Some(&case), Some(&visit))?;
-        self.discard_draft(draft_id)?;
         Ok((visit, timer))
     }
 

@@ -272,6 +272,16 @@ pub fn push_is_idempotent(s: &dyn Storage) {
         s.push(&t.amy, vec![change(1, CASE, 0, &t.amy, 10)], vec![], NOW),
         ErrorCode::Malformed,
     );
+    // No case has the all-zero id (devices keep a case-less draft under it).
+    refused_with(
+        s.push(
+            &t.amy,
+            vec![change(1, [0; 16], 0, &t.amy, 10)],
+            vec![envelope([0; 16], 0, RECOVERY_RECIPIENT, &t.amy, false)],
+            NOW,
+        ),
+        ErrorCode::Malformed,
+    );
     // Admins hold no records.
     refused_with(
         s.push(

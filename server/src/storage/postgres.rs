@@ -1079,7 +1079,16 @@ impl Storage for PostgresStorage {
                 &[&crate::now()],
             )
         })?;
-        self.vacuum_needs()
+        // Care of a queue table, not correctness: a failure (a role that
+        // may not vacuum, a statement timeout) is logged and left.
+        // Said once per process, not every second.
+        static WARNED: AtomicBool = AtomicBool::new(false);
+        if let Err(e) = self.vacuum_needs()
+            && !WARNED.swap(true, Ordering::Relaxed)
+        {
+            tracing::warn!(error = %e, "housekeeping: vacuum of envelope_needs failed (said once)");
+        }
+        Ok(())
     }
 
     fn shares_nonces(&self) -> bool {

@@ -184,6 +184,14 @@ pub fn redeem(
 /// sealed by the registering device for epoch 0: every case key is sealed to
 /// the recovery key from the start.
 pub fn may_register_case(device: &Device, case_id: &Id, envelopes: &[Envelope]) -> Result<()> {
+    // The all-zero id is no case's: devices keep the draft of a case being
+    // opened under it, out of reach of any erasure or removal of a case.
+    if *case_id == [0u8; 16] {
+        return Err(refused(
+            ErrorCode::Malformed,
+            "a case id must not be all zeros",
+        ));
+    }
     let with_recovery = envelopes.iter().any(|e| {
         e.case_id == *case_id
             && e.recipient == RECOVERY_RECIPIENT

@@ -198,7 +198,27 @@ pub fn add_visit_checking_out(
     input: &VisitInput,
 ) -> Result<(String, SafetyReceipt)> {
     let (visit, id) = vault.add_visit_checking_out(case, input)?;
-    Ok((visit, deliver(vault, transport, id)?))
+    Ok((visit, deliver_after_visit(vault, transport, id)?))
+}
+
+/// [`deliver`] once a visit is already recorded: whatever the server says
+/// of the check-out, the visit stays recorded, so a refusal is reported in
+/// the receipt (`sent: false` and why) rather than as an error, which the
+/// apps would read as "nothing recorded, the draft kept".
+fn deliver_after_visit(
+    vault: &mut Vault,
+    transport: &dyn Transport,
+    id: Id,
+) -> Result<SafetyReceipt> {
+    match deliver(vault, transport, id) {
+        Ok(receipt) => Ok(receipt),
+        Err(e) => {
+            let mut receipt = vault.safety_receipt(&id, None)?;
+            receipt.sent = false;
+            receipt.not_sent_because = Some(e.to_string());
+            Ok(receipt)
+        }
+    }
 }
 
 /// [`Vault::submit_draft_checking_out`], the check-out sent at once if there
@@ -209,7 +229,7 @@ pub fn submit_draft_checking_out(
     draft_id: &str,
 ) -> Result<(String, SafetyReceipt)> {
     let (visit, id) = vault.submit_draft_checking_out(draft_id)?;
-    Ok((visit, deliver(vault, transport, id)?))
+    Ok((visit, deliver_after_visit(vault, transport, id)?))
 }
 
 /// Acknowledges an alert (see [`Vault::acknowledge_alert`]), sent at once
