@@ -23,17 +23,23 @@ fn vault_in(dir: &std::path::Path) -> Vault {
     .unwrap()
 }
 
-#[test]
-fn a_draft_survives_a_killed_app_and_becomes_one_visit_on_submit() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("v");
-    let mut v = vault_in(&dir);
+/// A vault in `dir` with one case ("Jess").
+fn vault_with_case(dir: &std::path::Path) -> (Vault, String) {
+    let mut v = vault_in(dir);
     let case = v
         .create_case(&CaseEdit {
             preferred_name: Some("Jess".into()),
             ..Default::default()
         })
         .unwrap();
+    (v, case)
+}
+
+#[test]
+fn a_draft_survives_a_killed_app_and_becomes_one_visit_on_submit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("v");
+    let (mut v, case) = vault_with_case(&dir);
     let mut d = VisitDraft {
         kind: Some(ContactKind::Home),
         note: Some("Started typing: she mentioned the DRAFTSECRET letter".into()),
@@ -107,13 +113,7 @@ fn a_draft_survives_a_killed_app_and_becomes_one_visit_on_submit() {
 #[test]
 fn drafts_are_checked_and_discarded() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut v = vault_in(&tmp.path().join("v"));
-    let case = v
-        .create_case(&CaseEdit {
-            preferred_name: Some("Jess".into()),
-            ..Default::default()
-        })
-        .unwrap();
+    let (mut v, case) = vault_with_case(&tmp.path().join("v"));
     let too_long = VisitDraft {
         note: Some("x".repeat(17 * 1024)),
         ..Default::default()
@@ -150,13 +150,7 @@ fn a_form_draft_of_every_kind_survives_a_killed_app_sealed() {
     use outreach_core::vault::{FormDraft, FormField, FormKind};
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("v");
-    let mut v = vault_in(&dir);
-    let case = v
-        .create_case(&CaseEdit {
-            preferred_name: Some("Jess".into()),
-            ..Default::default()
-        })
-        .unwrap();
+    let (mut v, case) = vault_with_case(&dir);
     let kinds = [
         FormKind::Referral,
         FormKind::Meeting,
@@ -263,13 +257,7 @@ fn form_kinds_keep_their_stored_words_and_the_new_ones_read_back() {
 fn bad_form_drafts_are_refused_and_nothing_is_written() {
     use outreach_core::vault::{FormDraft, FormField, FormKind};
     let tmp = tempfile::tempdir().unwrap();
-    let mut v = vault_in(&tmp.path().join("v"));
-    let case = v
-        .create_case(&CaseEdit {
-            preferred_name: Some("Jess".into()),
-            ..Default::default()
-        })
-        .unwrap();
+    let (mut v, case) = vault_with_case(&tmp.path().join("v"));
     let field = |name: &str, value: String| FormField {
         name: name.into(),
         value,
@@ -418,13 +406,7 @@ fn a_case_file_claiming_the_all_zero_id_is_refused_and_nothing_is_written() {
     // The all-zero id is no case's: the draft of a case being opened is kept
     // under it, out of reach of erasure, removal and transfer of a case.
     let tmp = tempfile::tempdir().unwrap();
-    let mut v = vault_in(&tmp.path().join("v"));
-    let case = v
-        .create_case(&CaseEdit {
-            preferred_name: Some("Jess".into()),
-            ..Default::default()
-        })
-        .unwrap();
+    let (mut v, case) = vault_with_case(&tmp.path().join("v"));
     let bytes = v.export_automerge(&case).unwrap();
     let mut doc = outreach_core::case::doc::CaseDoc::load(
         b"crafted-actor-00",

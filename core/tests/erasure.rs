@@ -45,6 +45,23 @@ fn new_case(v: &mut Vault, name: &str) -> String {
     .unwrap()
 }
 
+/// A new case, closed, with every change acknowledged by the server (what
+/// `forget` asks for).
+fn closed_and_uploaded(v: &mut Vault, name: &str) -> String {
+    let case = new_case(v, name);
+    v.close_case(&case, ExitReason::Completed, None, None)
+        .unwrap();
+    v.prepare_uploads().unwrap();
+    let rows: Vec<i64> = v
+        .outbox_batch(usize::MAX)
+        .unwrap()
+        .into_iter()
+        .map(|(r, _)| r)
+        .collect();
+    v.acknowledge(&rows).unwrap();
+    case
+}
+
 fn id(case: &str) -> [u8; 16] {
     *uuid::Uuid::parse_str(case).unwrap().as_bytes()
 }
@@ -285,17 +302,7 @@ fn an_erased_case_is_not_imported_again_and_a_forgotten_one_comes_back() {
         Err(outreach_core::Error::CaseErased)
     ));
 
-    let other = new_case(&mut v, "Mo");
-    v.close_case(&other, ExitReason::Completed, None, None)
-        .unwrap();
-    v.prepare_uploads().unwrap();
-    let rows: Vec<i64> = v
-        .outbox_batch(usize::MAX)
-        .unwrap()
-        .into_iter()
-        .map(|(r, _)| r)
-        .collect();
-    v.acknowledge(&rows).unwrap();
+    let other = closed_and_uploaded(&mut v, "Mo");
     let copy = v.export_automerge(&other).unwrap();
     v.forget_case(&other).unwrap();
     assert!(
@@ -342,17 +349,7 @@ fn erasing_or_forgetting_a_case_never_deletes_the_draft_of_a_case_being_opened()
     ))
     .unwrap();
     // Forgotten: a closed case, everything on the server.
-    let other = new_case(&mut v, "Mo");
-    v.close_case(&other, ExitReason::Completed, None, None)
-        .unwrap();
-    v.prepare_uploads().unwrap();
-    let rows: Vec<i64> = v
-        .outbox_batch(usize::MAX)
-        .unwrap()
-        .into_iter()
-        .map(|(r, _)| r)
-        .collect();
-    v.acknowledge(&rows).unwrap();
+    let other = closed_and_uploaded(&mut v, "Mo");
     v.forget_case(&other).unwrap();
     let left = v.drafts().unwrap();
     assert_eq!(left.len(), 1, "{left:?}");

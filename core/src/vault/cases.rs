@@ -93,6 +93,16 @@ pub struct EventInput {
     pub note: Option<String>,
 }
 
+/// A draft given the id of a visit already recorded: a draft never writes
+/// over a visit (amending is `amend_visit`, with its rules).
+pub(super) fn already_recorded() -> Error {
+    ValidationError::new(
+        "draft_id",
+        "is a visit already recorded: amend that visit instead",
+    )
+    .into()
+}
+
 fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
@@ -459,11 +469,7 @@ impl Vault {
         let patch = Patch::new(["visits", id.as_str()], visit_json(&visit));
         self.write_case_finishing(case, from_draft, |doc, author, now| {
             if doc.exists(&["visits", id.as_str()]) {
-                return Err(ValidationError::new(
-                    "draft_id",
-                    "is a visit already recorded: amend that visit instead",
-                )
-                .into());
+                return Err(already_recorded());
             }
             doc.apply(author, "visit recorded", now, &[patch])
         })?;

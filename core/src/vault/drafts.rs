@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use super::Vault;
-use crate::case::contact::VisitDraft;
+use crate::case::contact::{VisitDraft, VisitInput};
 use crate::case::model::ContactKind;
 use crate::case::validate as v;
 use crate::crypto::{self, Aad, RecordKind};
@@ -133,11 +133,11 @@ fn draft_aad(vault: [u8; 16], case: [u8; 16], draft: &[u8; 16]) -> Aad<'_> {
 }
 
 /// A draft's id as the visit submitted from it is keyed.
-pub(super) fn canonical(id: [u8; 16]) -> String {
+fn canonical(id: [u8; 16]) -> String {
     uuid::Uuid::from_bytes(id).to_string()
 }
 
-pub(super) fn parse_id(field: &str, id: &str) -> Result<[u8; 16]> {
+fn parse_id(field: &str, id: &str) -> Result<[u8; 16]> {
     uuid::Uuid::parse_str(id)
         .map(|u| *u.as_bytes())
         .map_err(|_| ValidationError::new(field, "is not a draft id").into())
@@ -179,11 +179,7 @@ impl Vault {
                 if let Some(d) = draft_id {
                     let id = canonical(parse_id("draft_id", d)?);
                     if self.visit_exists(case, &id)? {
-                        return Err(ValidationError::new(
-                            "draft_id",
-                            "is a visit already recorded: amend that visit instead",
-                        )
-                        .into());
+                        return Err(super::cases::already_recorded());
                     }
                 }
             }
@@ -354,11 +350,24 @@ impl Vault {
     /// Turns a draft into a visit (full validation, as `add_visit`), then
     /// deletes the draft. Returns the visit id (the draft's id).
     pub fn submit_draft(&mut self, draft_id: &str) -> Result<String> {
+        self.submit_draft_with(draft_id, |_, _, input| Ok(input))
+            .map(|(_, visit)| visit)
+    }
+
+    /// Submits a contact draft, `prepare` completing the visit first (it
+    /// may refuse: nothing is written then). The visit is written under the
+    /// draft's id and the draft deleted in one transaction. Returns (case
+    /// id, visit id).
+    pub(super) fn submit_draft_with(
+        &mut self,
+        draft_id: &str,
+        prepare: impl FnOnce(&Self, &str, VisitInput) -> Result<VisitInput>,
+    ) -> Result<(String, String)> {
         let (case, d) = self.draft(draft_id)?;
-        let input = d.complete()?;
+        let input = prepare(self, &case, d.complete()?)?;
         let id = parse_id("draft_id", draft_id)?;
-        // The visit written and the draft deleted in one transaction.
-        self.record_visit(&case, &input, canonical(id), Some(id))
+        let visit = self.record_visit(&case, &input, canonical(id), Some(id))?;
+        Ok((case, visit))
     }
 
     fn open_draft(

@@ -491,12 +491,9 @@ impl Vault {
     /// so the contact can never be recorded twice, and a visit already
     /// recorded under that id is never written over.
     pub fn submit_draft_checking_out(&mut self, draft_id: &str) -> Result<(String, Id)> {
-        let (case, draft) = self.draft(draft_id)?;
-        let input = self.with_check_in_times(&case, &draft.complete()?)?;
-        let id = super::drafts::parse_id("draft_id", draft_id)?;
-        // The visit written and the draft deleted in one transaction, then
-        // the check-out queued.
-        let visit = self.record_visit(&case, &input, super::drafts::canonical(id), Some(id))?;
+        let (case, visit) = self.submit_draft_with(draft_id, |vault, case, input| {
+            vault.with_check_in_times(case, &input)
+        })?;
         let timer = self.check_out(Some(&case), Some(&visit))?;
         Ok((visit, timer))
     }
