@@ -467,6 +467,29 @@ fn a_saved_draft_records_and_checks_out_once_and_never_over_a_recorded_visit() {
         ..Default::default()
     };
     let draft_id = t.amy.vault.save_draft(None, &case, &draft).unwrap();
+    // Not a draft id, or another form's draft: refused, nothing recorded.
+    let form = t
+        .amy
+        .vault
+        .save_form_draft(
+            None,
+            &case,
+            &outreach_core::vault::FormDraft {
+                form: outreach_core::vault::FormKind::Referral,
+                fields: vec![],
+            },
+        )
+        .unwrap();
+    for (bad, field) in [("not-a-draft", Some("draft_id")), (form.as_str(), None)] {
+        let refused =
+            sync::submit_draft_checking_out(&mut t.amy.vault, &transport(&t.amy.server), bad);
+        match (&refused, field) {
+            (Err(Error::Invalid(v)), Some(f)) => assert_eq!(v.field, f),
+            (Err(Error::UnknownRecord(_)), None) => {}
+            _ => panic!("{bad}: {refused:?}"),
+        }
+    }
+    assert!(t.amy.vault.read_case(&case).unwrap().visits.is_empty());
     // Not checked in: refused, nothing recorded, the draft kept.
     let none =
         sync::submit_draft_checking_out(&mut t.amy.vault, &transport(&t.amy.server), &draft_id);
