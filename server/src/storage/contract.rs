@@ -34,7 +34,8 @@ macro_rules! storage_contract_tests {
             enrolment, push_is_idempotent, pull_pages_follow_the_cursor,
             envelope_needs, assign_transfer_and_removal, rotation,
             revocation_makes_rotation_due, erasure, safety_timers,
-            access_is_refused_alike, compaction);
+            access_is_refused_alike, compaction,
+            a_grant_comes_whole_in_small_pages);
     };
     (@tests $make:expr; $($name:ident),*) => {
         $(
@@ -433,6 +434,64 @@ pub fn pull_pages_follow_the_cursor(s: &dyn Storage) {
             .iter()
             .any(|x| x.device_id == t.amy.device_id && x.user_name == "Amy")
     );
+}
+
+/// A newly assigned worker gets the case's history in pages too small for
+/// it: every change once, in the order a single large page gives, each
+/// page's signers with it, and the cursor resumes mid-grant.
+pub fn a_grant_comes_whole_in_small_pages(s: &dyn Storage) {
+    let t = team(s);
+    amy_opens_case(s, &t);
+    for i in 0..12u8 {
+        s.push(
+            &t.amy,
+            vec![change(40 + i, CASE, 0, &t.amy, 300)],
+            vec![],
+            NOW,
+        )
+        .unwrap();
+    }
+    s.assign(&t.sue, &CASE, "Pat", NOW).unwrap();
+    let changes = |entries: &[proto::Entry]| -> Vec<Id> {
+        entries
+            .iter()
+            .filter_map(|e| match &e.item {
+                Item::Change(c) => Some(c.client_id),
+                _ => None,
+            })
+            .collect()
+    };
+    // (From cursor 0 each change comes twice: read as hers, and in the
+    // grant; devices apply changes idempotently.)
+    let (whole, end) = pull_all(s, &t.pat, Cursor::default(), 1 << 20);
+    let distinct: std::collections::BTreeSet<Id> = changes(&whole).into_iter().collect();
+    assert_eq!(distinct.len(), 13);
+    let mut cursor = Cursor::default();
+    let mut paged = Vec::new();
+    let mut pages = 0;
+    let mut resumed_mid_grant = false;
+    loop {
+        let page = pull(s, &t.pat, cursor, 1024);
+        pages += 1;
+        resumed_mid_grant |= page.next.sub > 0;
+        for e in &page.entries {
+            if let Item::Change(c) = &e.item {
+                assert!(
+                    page.signers.iter().any(|x| x.device_id == c.author),
+                    "a page came without its signer"
+                );
+            }
+        }
+        paged.extend(page.entries);
+        cursor = page.next;
+        if !page.more {
+            break;
+        }
+        assert!(pages < 100, "the small pages never ended");
+    }
+    assert!(pages >= 4 && resumed_mid_grant, "{pages} pages");
+    assert_eq!(changes(&paged), changes(&whole));
+    assert_eq!((cursor.seq, cursor.sub), (end.seq, end.sub));
 }
 
 pub fn envelope_needs(s: &dyn Storage) {

@@ -214,7 +214,18 @@ pub(super) const SCHEMA_V5: &str = "
 CREATE INDEX log_case_change ON log(case_id, seq) WHERE kind = 0;
 ";
 
-pub(super) const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5];
+/// v6: a pull's envelope-needs query starts from the (case, epoch) keys the
+/// device holds: those whose epoch it started are found by this index. Without
+/// it the planner scanned the whole queue and `case_epochs` on every pull while
+/// new cases waited for envelopes: 1.18 ms a call over 6,024 calls, 41 % of
+/// PostgreSQL's statement time in a herd run (`pg_stat_statements`).
+pub(super) const SCHEMA_V6: &str = "
+CREATE INDEX case_epochs_device ON case_epochs(device_id);
+";
+
+pub(super) const MIGRATIONS: &[&str] = &[
+    SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6,
+];
 
 /// The schema version this server writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
