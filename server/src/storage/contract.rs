@@ -438,7 +438,8 @@ pub fn pull_pages_follow_the_cursor(s: &dyn Storage) {
 
 /// A newly assigned worker gets the case's history in pages too small for
 /// it: every change once, in the order a single large page gives, each
-/// page's signers with it, and the cursor resumes mid-grant.
+/// page's signers with it (two authors), an item larger than the page alone
+/// on its page, and the cursor resuming mid-grant.
 pub fn a_grant_comes_whole_in_small_pages(s: &dyn Storage) {
     let t = team(s);
     amy_opens_case(s, &t);
@@ -451,6 +452,19 @@ pub fn a_grant_comes_whole_in_small_pages(s: &dyn Storage) {
         )
         .unwrap();
     }
+    // Her supervisor writes to the case too, and one item is larger than a
+    // whole small page.
+    for i in 0..3u8 {
+        s.push(
+            &t.sue,
+            vec![change(70 + i, CASE, 0, &t.sue, 200)],
+            vec![],
+            NOW,
+        )
+        .unwrap();
+    }
+    s.push(&t.amy, vec![change(60, CASE, 0, &t.amy, 3000)], vec![], NOW)
+        .unwrap();
     s.assign(&t.sue, &CASE, "Pat", NOW).unwrap();
     let changes = |entries: &[proto::Entry]| -> Vec<Id> {
         entries
@@ -465,23 +479,38 @@ pub fn a_grant_comes_whole_in_small_pages(s: &dyn Storage) {
     // grant; devices apply changes idempotently.)
     let (whole, end) = pull_all(s, &t.pat, Cursor::default(), 1 << 20);
     let distinct: std::collections::BTreeSet<Id> = changes(&whole).into_iter().collect();
-    assert_eq!(distinct.len(), 13);
+    assert_eq!(distinct.len(), 17);
     let mut cursor = Cursor::default();
     let mut paged = Vec::new();
     let mut pages = 0;
     let mut resumed_mid_grant = false;
+    let mut big_alone = false;
     loop {
         let page = pull(s, &t.pat, cursor, 1024);
         pages += 1;
         resumed_mid_grant |= page.next.sub > 0;
+        let mut bytes = 0;
         for e in &page.entries {
             if let Item::Change(c) = &e.item {
+                bytes += c.ciphertext.len();
+                big_alone |= c.ciphertext.len() == 3000 && page.entries.len() == 1;
                 assert!(
                     page.signers.iter().any(|x| x.device_id == c.author),
                     "a page came without its signer"
                 );
             }
         }
+        assert!(
+            page.entries.len() == 1 || bytes <= 1024,
+            "a page of {} entries held {bytes} bytes of changes",
+            page.entries.len()
+        );
+        assert!(
+            page.signers
+                .windows(2)
+                .all(|w| w[0].device_id < w[1].device_id),
+            "signers out of order or repeated"
+        );
         paged.extend(page.entries);
         cursor = page.next;
         if !page.more {
@@ -489,9 +518,30 @@ pub fn a_grant_comes_whole_in_small_pages(s: &dyn Storage) {
         }
         assert!(pages < 100, "the small pages never ended");
     }
-    assert!(pages >= 4 && resumed_mid_grant, "{pages} pages");
+    assert!(
+        pages >= 4 && resumed_mid_grant && big_alone,
+        "{pages} pages"
+    );
     assert_eq!(changes(&paged), changes(&whole));
     assert_eq!((cursor.seq, cursor.sub), (end.seq, end.sub));
+
+    // A large page of many items, more than one read's worth of bodies.
+    let many: Vec<Change> = (0..300u16)
+        .map(|i| {
+            let mut c = change(0, CASE, 0, &t.amy, 40);
+            c.client_id = [0xc0; 16];
+            c.client_id[..2].copy_from_slice(&i.to_be_bytes());
+            c
+        })
+        .collect();
+    for batch in many.chunks(100) {
+        s.push(&t.amy, batch.to_vec(), vec![], NOW).unwrap();
+    }
+    let page = pull(s, &t.pat, end, 1 << 20);
+    assert!(!page.more);
+    let got = changes(&page.entries);
+    let sent: Vec<Id> = many.iter().map(|c| c.client_id).collect();
+    assert_eq!(got, sent, "a large page lost or reordered items");
 }
 
 pub fn envelope_needs(s: &dyn Storage) {

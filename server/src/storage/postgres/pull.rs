@@ -13,7 +13,7 @@ use super::{
     KIND_GRANT, PULL_BATCH, Tx, authorised_devices, check_live, id, key32, may_read,
     readable_cases, role, safety,
 };
-use crate::storage::{Device, Result};
+use crate::storage::{Device, Result, StorageError};
 
 /// One page of a pull.
 pub(super) fn pull_page(
@@ -252,8 +252,12 @@ fn expand_grant(
     }
 }
 
-/// Bodies fetched in one statement, at most.
+/// Bodies fetched in one statement, at most: so many items, or so many
+/// bytes (an item larger than that comes alone). The rows of one statement
+/// are held beside the page being written, so this bounds what a pull holds
+/// above its budget.
 const FETCH_CHUNK: usize = 256;
+const FETCH_CHUNK_BYTES: usize = 256 * 1024;
 
 /// A pull page under construction (see the SQLite backend's `Page`).
 ///
@@ -265,8 +269,9 @@ struct Page {
     budget: usize,
     writer: PageWriter,
     signers: Vec<Id>,
-    /// Items known to fit, in page order, not read yet.
-    pending: Vec<u64>,
+    /// Items known to fit (sequence number, body bytes), in page order, not
+    /// read yet.
+    pending: Vec<(u64, usize)>,
     /// Their bodies' bytes.
     pending_bytes: usize,
 }
@@ -294,7 +299,7 @@ impl Page {
 
     /// Adds the item at `seq`, of `len` bytes, to the page.
     fn push(&mut self, seq: u64, len: usize) {
-        self.pending.push(seq);
+        self.pending.push((seq, len));
         self.pending_bytes = self.pending_bytes.saturating_add(len);
     }
 
@@ -302,32 +307,52 @@ impl Page {
     fn flush(&mut self, tx: &Tx) -> Result<()> {
         let pending = std::mem::take(&mut self.pending);
         self.pending_bytes = 0;
-        for chunk in pending.chunks(FETCH_CHUNK) {
-            let seqs: Vec<i64> = chunk.iter().map(|&s| s as i64).collect();
-            let rows = tx.rows(
-                "SELECT seq, kind, device_id, body FROM log WHERE seq = ANY($1)",
-                &[&seqs],
-            )?;
-            let mut by_seq = std::collections::HashMap::with_capacity(rows.len());
-            for r in &rows {
-                by_seq.insert(r.try_get::<_, i64>(0)? as u64, r);
+        let mut rest = &pending[..];
+        while !rest.is_empty() {
+            let mut n = 0;
+            let mut bytes = 0usize;
+            while n < rest.len()
+                && n < FETCH_CHUNK
+                && (n == 0 || bytes.saturating_add(rest[n].1) <= FETCH_CHUNK_BYTES)
+            {
+                bytes = bytes.saturating_add(rest[n].1);
+                n += 1;
             }
-            for &seq in chunk {
-                let Some(r) = by_seq.get(&seq) else {
-                    tracing::error!(seq, "a log item vanished from its snapshot: left out");
-                    continue;
-                };
-                let kind: i64 = r.try_get(1)?;
-                let body: &[u8] = r.try_get(3)?;
-                if !proto::item_is_well_formed(body) {
-                    tracing::error!(seq, "a stored log item is damaged: left out of the page");
-                    continue;
-                }
-                self.writer.push(seq, body);
-                if kind == 0 || kind == 1 {
-                    let signer: Vec<u8> = r.try_get(2)?;
-                    self.signers.push(signer.try_into().unwrap_or_default());
-                }
+            let (chunk, tail) = rest.split_at(n);
+            rest = tail;
+            self.write_chunk(tx, chunk)?;
+        }
+        Ok(())
+    }
+
+    fn write_chunk(&mut self, tx: &Tx, chunk: &[(u64, usize)]) -> Result<()> {
+        let seqs: Vec<i64> = chunk.iter().map(|&(s, _)| s as i64).collect();
+        let rows = tx.rows(
+            "SELECT seq, kind, device_id, body FROM log WHERE seq = ANY($1)",
+            &[&seqs],
+        )?;
+        let mut by_seq = std::collections::HashMap::with_capacity(rows.len());
+        for r in &rows {
+            by_seq.insert(r.try_get::<_, i64>(0)? as u64, r);
+        }
+        for &(seq, _) in chunk {
+            // Read on the snapshot its size came from: a row missing now is
+            // a damaged database, and skipping it would move the device's
+            // cursor past an item it never got.
+            let Some(r) = by_seq.get(&seq) else {
+                tracing::error!(seq, "a log item listed in this pull's snapshot is missing");
+                return Err(StorageError::Corrupt);
+            };
+            let kind: i64 = r.try_get(1)?;
+            let body: &[u8] = r.try_get(3)?;
+            if !proto::item_is_well_formed(body) {
+                tracing::error!(seq, "a stored log item is damaged: left out of the page");
+                continue;
+            }
+            self.writer.push(seq, body);
+            if kind == 0 || kind == 1 {
+                let signer: Vec<u8> = r.try_get(2)?;
+                self.signers.push(signer.try_into().unwrap_or_default());
             }
         }
         Ok(())
