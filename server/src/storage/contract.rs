@@ -443,28 +443,16 @@ pub fn pull_pages_follow_the_cursor(s: &dyn Storage) {
 pub fn a_grant_comes_whole_in_small_pages(s: &dyn Storage) {
     let t = team(s);
     amy_opens_case(s, &t);
-    for i in 0..12u8 {
-        s.push(
-            &t.amy,
-            vec![change(40 + i, CASE, 0, &t.amy, 300)],
-            vec![],
-            NOW,
-        )
-        .unwrap();
+    // Amy writes, her supervisor writes to the case too, and one item is
+    // larger than a whole small page.
+    let writes = (40..52u8)
+        .map(|c| (&t.amy, c, 300))
+        .chain((70..73u8).map(|c| (&t.sue, c, 200)))
+        .chain([(&t.amy, 60, 3000)]);
+    for (by, client, len) in writes {
+        s.push(by, vec![change(client, CASE, 0, by, len)], vec![], NOW)
+            .unwrap();
     }
-    // Her supervisor writes to the case too, and one item is larger than a
-    // whole small page.
-    for i in 0..3u8 {
-        s.push(
-            &t.sue,
-            vec![change(70 + i, CASE, 0, &t.sue, 200)],
-            vec![],
-            NOW,
-        )
-        .unwrap();
-    }
-    s.push(&t.amy, vec![change(60, CASE, 0, &t.amy, 3000)], vec![], NOW)
-        .unwrap();
     s.assign(&t.sue, &CASE, "Pat", NOW).unwrap();
     let changes = |entries: &[proto::Entry]| -> Vec<Id> {
         entries

@@ -34,7 +34,7 @@ use outreach_protocol::{
     RotateRequest, RotateResponse, TransferResponse,
 };
 use postgres::types::ToSql;
-use postgres::{IsolationLevel, Row};
+use postgres::{GenericClient, IsolationLevel, Row};
 use r2d2_postgres::PostgresConnectionManager;
 
 use super::group::{PushJob, PushQueue};
@@ -206,19 +206,27 @@ impl PgConn {
     /// trip, where [`PostgresStorage::write`] costs three (begin, statement,
     /// commit). For a single statement the outcome is the same.
     fn execute_alone(&mut self, sql: &str, p: &[Param]) -> Result<u64> {
-        let statement = match self.statements.get(sql) {
-            Some(s) => s.clone(),
-            None => {
-                let prepared = self.client.prepare(sql)?;
-                if self.statements.len() >= STATEMENT_CACHE {
-                    self.statements.clear();
-                }
-                self.statements.insert(sql.to_string(), prepared.clone());
-                prepared
-            }
-        };
+        let statement = prepared(&mut self.statements, &mut self.client, sql)?;
         Ok(self.client.execute(&statement, p)?)
     }
+}
+
+/// `sql` prepared on `client`'s connection, once: kept in `cache` (which
+/// starts over past [`STATEMENT_CACHE`]).
+fn prepared(
+    cache: &mut HashMap<String, postgres::Statement>,
+    client: &mut impl GenericClient,
+    sql: &str,
+) -> Result<postgres::Statement> {
+    if let Some(s) = cache.get(sql) {
+        return Ok(s.clone());
+    }
+    let statement = client.prepare(sql)?;
+    if cache.len() >= STATEMENT_CACHE {
+        cache.clear();
+    }
+    cache.insert(sql.to_string(), statement.clone());
+    Ok(statement)
 }
 
 /// r2d2's manager for [`PgConn`]: `r2d2_postgres`'s, with the cache.
@@ -377,16 +385,11 @@ impl<'c> Tx<'c> {
 
     /// `sql` prepared on this connection, once.
     fn statement(&self, sql: &str) -> Result<postgres::Statement> {
-        if let Some(s) = self.statements.borrow().get(sql) {
-            return Ok(s.clone());
-        }
-        let prepared = self.tx.borrow_mut().prepare(sql)?;
-        let mut cache = self.statements.borrow_mut();
-        if cache.len() >= STATEMENT_CACHE {
-            cache.clear();
-        }
-        cache.insert(sql.to_string(), prepared.clone());
-        Ok(prepared)
+        prepared(
+            &mut self.statements.borrow_mut(),
+            &mut *self.tx.borrow_mut(),
+            sql,
+        )
     }
 
     pub(super) fn rows(&self, sql: &str, p: &[Param]) -> Result<Vec<Row>> {
