@@ -528,3 +528,40 @@ fn tls_when_asked_with_the_certificate_checked() {
     );
     assert!(!line.contains("pw-not-shown"), "{line}");
 }
+
+/// A stored item damaged into something that no longer decodes (a failing
+/// disk, a tampering operator) is left out of the page that reads its body
+/// in a batch with others: every other item arrives, in order, the cursor
+/// moves past it, and the next pull is quiet.
+#[test]
+fn a_damaged_body_is_left_out_and_the_rest_of_its_batch_arrives() {
+    let Some(s) = storage() else {
+        return;
+    };
+    let (amy, _pat, sue) = north(&s);
+    open_case(&s, &amy, [0x21; 16]);
+    open_case(&s, &amy, [0x22; 16]);
+    for i in 0..4u8 {
+        for case in [[0x21; 16], [0x22; 16]] {
+            let mut client = case;
+            client[0] = 0x30 + i;
+            s.push(&amy, vec![change(client, case, &amy)], vec![], NOW)
+                .unwrap();
+        }
+    }
+    let (before, _) = pull_all(&s, &sue, Cursor::default());
+    let damaged = before[before.len() / 2];
+    s.write(|tx| {
+        tx.exec(
+            "UPDATE log SET body = $1 WHERE seq = $2",
+            &[&vec![0xffu8; 3], &(damaged as i64)],
+        )
+    })
+    .unwrap();
+    let (after, end) = pull_all(&s, &sue, Cursor::default());
+    let expected: Vec<u64> = before.iter().copied().filter(|&q| q != damaged).collect();
+    assert_eq!(after, expected);
+    assert!(end.seq >= *before.last().unwrap());
+    let (again, _) = pull_all(&s, &sue, end);
+    assert!(again.is_empty(), "{again:?}");
+}
