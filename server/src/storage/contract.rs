@@ -610,12 +610,22 @@ pub fn envelope_needs(s: &dyn Storage) {
         s.enroll([42; 32], new_device(42), NOW).unwrap();
         s.device(&[42; 16]).unwrap().unwrap()
     };
-    assert!(
-        pull(s, &t.amy, Cursor::default(), 1 << 20)
+    let asks_for = |d: &Device, recipient: &Id| {
+        pull(s, d, Cursor::default(), 1 << 20)
             .needs
             .iter()
-            .any(|n| n.recipient == sue2.device_id)
-    );
+            .any(|n| n.case_id == CASE && n.recipient == *recipient)
+    };
+    assert!(asks_for(&t.amy, &sue2.device_id));
+    // Sue holds the key by Amy's envelope: she is asked too. Pat, of the
+    // same team, may not read the case; Kim is of another team.
+    assert!(asks_for(&t.sue, &sue2.device_id));
+    assert!(!asks_for(&t.pat, &sue2.device_id));
+    assert!(!asks_for(&t.kim, &sue2.device_id));
+    // A revoked device is nobody's to seal for.
+    s.revoke_device(&sue2.device_id, NOW).unwrap();
+    assert!(!asks_for(&t.amy, &sue2.device_id));
+    assert!(!asks_for(&t.sue, &sue2.device_id));
     // Sue's device received both envelopes addressed to it.
     let (entries, _) = pull_all(s, &t.sue, Cursor::default(), 1 << 20);
     let to_sue = entries

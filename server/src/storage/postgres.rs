@@ -1224,10 +1224,10 @@ impl Storage for PostgresStorage {
 
     fn pull(&self, device: &Device, cursor: Cursor, max_bytes: u32) -> Result<Vec<u8>> {
         let (page, passes_removal) = self.read(|tx| {
-            let passes_removal = pull::live_and_passes_removal(tx, device, cursor)?;
+            let head = pull::head(tx, device, cursor, crate::now())?;
             Ok((
-                pull::pull_page(tx, device, cursor, max_bytes)?,
-                passes_removal,
+                pull::pull_page(tx, device, cursor, max_bytes, &head)?,
+                head.passes_removal,
             ))
         })?;
         if passes_removal {

@@ -314,44 +314,112 @@ fn alert_from(r: &Row) -> Result<SafetyAlert> {
     })
 }
 
+/// The open timers a user sees: her own, and her team's for a supervisor
+/// (user id, role and team at parameters `$u`, `$r`, `$t`; timers as `t`).
+fn timers_seen(u: u8, r: u8, t: u8) -> String {
+    format!(
+        "t.closed_at IS NULL
+         AND (t.user_id = ${u} OR (${r}::text = 'supervisor' AND t.team IS NOT NULL AND t.team = ${t}::text))"
+    )
+}
+
+/// The alerts a user sees: unacknowledged, or acknowledged after `$since`;
+/// every one for an admin, her own, and her team's for a supervisor
+/// (alerts as `a`, their timers as `t`).
+fn alerts_seen(u: u8, r: u8, t: u8, since: u8) -> String {
+    format!(
+        "(a.acked_at IS NULL OR a.acked_at > ${since})
+         AND (${r}::text = 'admin' OR t.user_id = ${u}
+              OR (${r}::text = 'supervisor' AND t.team IS NOT NULL AND t.team = ${t}::text))"
+    )
+}
+
+/// Which of a pull's two safety lists may have anything in them.
+#[derive(Clone, Copy)]
+pub(super) struct Listed {
+    pub(super) timers: bool,
+    pub(super) alerts: bool,
+}
+
+impl Listed {
+    const BOTH: Listed = Listed {
+        timers: true,
+        alerts: true,
+    };
+}
+
+/// Two SQL columns, whether [`timers_seen`] and [`alerts_seen`] find
+/// anything, for a statement that answers several questions at once (a
+/// pull's first): nearly always both are false, and then a pull reads
+/// neither list.
+pub(super) fn listed_columns(u: u8, r: u8, t: u8, since: u8) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM safety_timers t WHERE {}),
+         EXISTS (SELECT 1 FROM safety_alerts a JOIN safety_timers t ON t.timer_id = a.timer_id
+                 WHERE {})",
+        timers_seen(u, r, t),
+        alerts_seen(u, r, t, since)
+    )
+}
+
+/// When alerts acknowledged earlier than this are no longer listed.
+pub(super) fn acked_listed_since(now: i64) -> i64 {
+    now - proto::ACKED_ALERT_LISTED_SECS
+}
+
 /// The safety state `device` may see.
 pub(super) fn state(tx: &Tx, device: &Device, now: i64) -> Result<SafetyState> {
+    state_listing(tx, device, now, Listed::BOTH)
+}
+
+/// [`state`], reading only the lists `listed` says may have anything.
+pub(super) fn state_listing(
+    tx: &Tx,
+    device: &Device,
+    now: i64,
+    listed: Listed,
+) -> Result<SafetyState> {
     let user = &device.user;
     let limit = proto::MAX_SAFETY_LISTED as i64;
     let mut timers = Vec::new();
-    if user.role != Role::Admin {
+    if user.role != Role::Admin && listed.timers {
         for r in tx.rows(
-            "SELECT t.timer_id, t.case_ref, t.user_id, u.name, t.team, t.device_id,
-                    t.started_at, t.until, t.alert_at, n.epoch, n.body
-             FROM safety_timers t JOIN users u ON u.user_id = t.user_id
-             LEFT JOIN safety_notes n ON n.timer_id = t.timer_id
-             WHERE t.closed_at IS NULL
-               AND (t.user_id = $1 OR ($2::text = 'supervisor' AND t.team IS NOT NULL AND t.team = $3::text))
-             ORDER BY t.alert_at, t.timer_id LIMIT $4",
+            &format!(
+                "SELECT t.timer_id, t.case_ref, t.user_id, u.name, t.team, t.device_id,
+                        t.started_at, t.until, t.alert_at, n.epoch, n.body
+                 FROM safety_timers t JOIN users u ON u.user_id = t.user_id
+                 LEFT JOIN safety_notes n ON n.timer_id = t.timer_id
+                 WHERE {}
+                 ORDER BY t.alert_at, t.timer_id LIMIT $4",
+                timers_seen(1, 2, 3)
+            ),
             &[&&user.user_id[..], &user.role.as_str(), &user.team, &limit],
         )? {
             timers.push(timer_from(&r)?);
         }
     }
     let mut alerts = Vec::new();
-    for r in tx.rows(
-        "SELECT a.alert_id, a.timer_id, t.case_ref, t.user_id, u.name, t.team, a.due,
-                a.raised_at, t.closed_at, a.acked_at, a.acked_by
-         FROM safety_alerts a JOIN safety_timers t ON t.timer_id = a.timer_id
-         JOIN users u ON u.user_id = t.user_id
-         WHERE (a.acked_at IS NULL OR a.acked_at > $4)
-           AND ($2::text = 'admin' OR t.user_id = $1
-                OR ($2::text = 'supervisor' AND t.team IS NOT NULL AND t.team = $3::text))
-         ORDER BY a.acked_at IS NOT NULL, a.raised_at, a.alert_id LIMIT $5",
-        &[
-            &&user.user_id[..],
-            &user.role.as_str(),
-            &user.team,
-            &(now - proto::ACKED_ALERT_LISTED_SECS),
-            &limit,
-        ],
-    )? {
-        alerts.push(alert_from(&r)?);
+    if listed.alerts {
+        for r in tx.rows(
+            &format!(
+                "SELECT a.alert_id, a.timer_id, t.case_ref, t.user_id, u.name, t.team, a.due,
+                        a.raised_at, t.closed_at, a.acked_at, a.acked_by
+                 FROM safety_alerts a JOIN safety_timers t ON t.timer_id = a.timer_id
+                 JOIN users u ON u.user_id = t.user_id
+                 WHERE {}
+                 ORDER BY a.acked_at IS NOT NULL, a.raised_at, a.alert_id LIMIT $5",
+                alerts_seen(1, 2, 3, 4)
+            ),
+            &[
+                &&user.user_id[..],
+                &user.role.as_str(),
+                &user.team,
+                &acked_listed_since(now),
+                &limit,
+            ],
+        )? {
+            alerts.push(alert_from(&r)?);
+        }
     }
     Ok(SafetyState { alerts, timers })
 }
