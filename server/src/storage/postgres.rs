@@ -359,6 +359,8 @@ pub(super) struct Tx<'c> {
     statements: RefCell<&'c mut HashMap<String, postgres::Statement>>,
     log_locked: Cell<bool>,
     savepoints: Cell<u32>,
+    /// A savepoint that succeeded and is not released yet.
+    unreleased: Cell<Option<u32>>,
 }
 
 impl<'c> Tx<'c> {
@@ -380,6 +382,7 @@ impl<'c> Tx<'c> {
             statements: RefCell::new(statements),
             log_locked: Cell::new(false),
             savepoints: Cell::new(0),
+            unreleased: Cell::new(None),
         })
     }
 
@@ -435,14 +438,29 @@ impl<'c> Tx<'c> {
     }
 
     /// Runs `f` in a savepoint: rolled back alone if it fails.
+    ///
+    /// A savepoint that succeeded is released together with the next one's
+    /// start, in one round trip (a push group opens one per push), or by
+    /// the commit; until then later statements run inside it, which changes
+    /// nothing, since only a failing savepoint is ever rolled back to.
     pub(super) fn savepoint<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
         let n = self.savepoints.get() + 1;
         self.savepoints.set(n);
-        self.batch(&format!("SAVEPOINT sp{n}"))?;
+        match self.unreleased.take() {
+            Some(m) => self.batch(&format!("RELEASE SAVEPOINT sp{m}; SAVEPOINT sp{n}"))?,
+            None => self.batch(&format!("SAVEPOINT sp{n}"))?,
+        }
         let out = f();
         match &out {
-            Ok(_) => self.batch(&format!("RELEASE SAVEPOINT sp{n}"))?,
-            Err(_) => self.batch(&format!("ROLLBACK TO SAVEPOINT sp{n}"))?,
+            // Releasing it releases any left inside it by `f`.
+            Ok(_) => self.unreleased.set(Some(n)),
+            Err(_) => {
+                // Rolling back to it destroys any left inside it by `f`.
+                self.unreleased.set(None);
+                self.batch(&format!(
+                    "ROLLBACK TO SAVEPOINT sp{n}; RELEASE SAVEPOINT sp{n}"
+                ))?
+            }
         }
         out
     }
@@ -775,10 +793,14 @@ pub(super) fn device_may_read(
     team: Option<&str>,
 ) -> Result<bool> {
     tx.exists(
-        "SELECT 1 FROM devices d JOIN users u ON u.user_id = d.user_id
+        // The user through EXISTS, not a join: the generic plan of the join
+        // read every user of the organisation.
+        "SELECT 1 FROM devices d
          WHERE d.device_id = $1 AND d.revoked_at IS NULL
            AND (EXISTS (SELECT 1 FROM assignments a WHERE a.case_id = $2 AND a.user_id = d.user_id)
-                OR ($3::text IS NOT NULL AND u.team = $3::text AND u.role = 'supervisor'))",
+                OR ($3::text IS NOT NULL AND EXISTS (
+                    SELECT 1 FROM users u WHERE u.user_id = d.user_id
+                      AND u.team = $3::text AND u.role = 'supervisor')))",
         &[&&device[..], &&case_id[..], &team],
     )
 }

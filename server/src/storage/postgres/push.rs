@@ -17,8 +17,7 @@ use std::collections::HashMap;
 use super::rules::{self, ChangeEpoch};
 use super::{
     CASE_REFUSED, CaseRow, Tx, add_needs, authorised_devices, case_from, case_row_locked,
-    check_live, device_may_read, epoch_starter, erasure, may_access, refused, removal_pending,
-    share_cases,
+    check_live, device_may_read, epoch_starter, erasure, id, may_access, refused, removal_pending,
 };
 use crate::storage::{Device, Result};
 
@@ -31,21 +30,28 @@ pub(super) fn push_in(
     now: i64,
     quota: u64,
 ) -> Result<PushResponse> {
-    check_live(tx, &device.device_id)?;
-    // The cases' rows first, in id order, before the log lock.
-    share_cases(
+    // The cases' rows first, share-locked in id order before the log lock,
+    // read with the facts the push decides on and whether the device is
+    // live: one statement.
+    let mut facts = CaseFacts::default();
+    let live = facts.lock_and_load(
         tx,
+        device,
         changes
             .iter()
             .map(|c| c.case_id)
             .chain(envelopes.iter().map(|e| e.case_id)),
     )?;
+    match live {
+        Some(live) => rules::check_live(live)?,
+        // No case of the push is known yet (a first push registering them).
+        None => check_live(tx, &device.device_id)?,
+    }
     let mut acks = Vec::with_capacity(changes.len());
     let mut stale = Vec::new();
     let mut added = 0u64;
-    let mut facts = CaseFacts::default();
     for change in changes {
-        let case = match facts.get(tx, &change.case_id, &device.user.user_id)? {
+        let case = match facts.get(&change.case_id) {
             Some((case, is_assigned)) => {
                 let may = may_access(&device.user, case.team.as_deref(), is_assigned);
                 rules::may_push_to(
@@ -124,12 +130,17 @@ pub(super) fn push_in(
             seq,
         });
     }
-    let mut stored = 0u32;
-    // Whether this device holds a case key (case, epoch): nothing below
-    // changes it (a registration, which does, happened above).
-    let mut holds: HashMap<(Id, u32), bool> = HashMap::new();
+    // Whether this device holds a case key (case, epoch), and who started
+    // the epoch: nothing below changes either (a registration, which does,
+    // happened above).
+    let mut keys = KeyFacts::default();
+    // The envelopes to store, and the needs they meet, written together
+    // after every envelope is checked (nothing checked below depends on the
+    // pusher's own envelopes: a key it holds or a starter's recovery
+    // envelope is another device's).
+    let mut sealed = Sealed::default();
     for env in envelopes {
-        let Some((case, is_assigned)) = facts.get(tx, &env.case_id, &device.user.user_id)? else {
+        let Some((case, is_assigned)) = facts.get(&env.case_id) else {
             if erasure::erased_notice(tx, &env.case_id, &device.device_id)?
                 .flatten()
                 .is_some()
@@ -144,8 +155,9 @@ pub(super) fn push_in(
             removed && removal_pending(tx, &env.case_id, &device.device_id)?,
         )?;
         rules::push_envelope(env, case.epoch)?;
+        let key = (env.case_id, env.epoch);
         if env.recipient == RECOVERY_RECIPIENT {
-            let starter = epoch_starter(tx, &env.case_id, env.epoch)?;
+            let starter = keys.starter(tx, key)?;
             let keep = rules::recovery_sealer(starter, &device.device_id, || {
                 tx.exists(
                     "SELECT 1 FROM log WHERE kind = 1 AND case_id = $1 AND epoch = $2
@@ -167,43 +179,11 @@ pub(super) fn push_in(
             }
             return Err(rules::recipient_refused());
         }
-        let body = proto::encode(&proto::ItemOf::Envelope(env));
-        tx.lock_log()?;
-        let inserted = tx.exec(
-            "INSERT INTO log (kind, case_id, epoch, device_id, target, body, created_at)
-             VALUES (1, $1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-            &[
-                &&env.case_id[..],
-                &i64::from(env.epoch),
-                &&device.device_id[..],
-                &&env.recipient[..],
-                &body,
-                &now,
-            ],
-        )?;
-        stored += inserted as u32;
-        if inserted > 0 {
-            added += body.len() as u64;
-        }
-        let holds_this = match holds.get(&(env.case_id, env.epoch)) {
-            Some(known) => *known,
-            None => {
-                let known = holds_key(tx, &env.case_id, env.epoch, &device.device_id)?;
-                holds.insert((env.case_id, env.epoch), known);
-                known
-            }
-        };
-        if holds_this {
-            tx.exec(
-                "DELETE FROM envelope_needs WHERE case_id = $1 AND epoch = $2 AND recipient = $3",
-                &[
-                    &&env.case_id[..],
-                    &i64::from(env.epoch),
-                    &&env.recipient[..],
-                ],
-            )?;
-        }
+        let holds_key = keys.held_by(tx, key, &device.device_id)?;
+        sealed.add(env, holds_key);
     }
+    let (stored, bytes) = sealed.write(tx, &device.device_id, now)?;
+    added += bytes;
     add_stored_bytes(tx, device, added, quota)?;
     Ok(PushResponse {
         acks,
@@ -212,32 +192,148 @@ pub(super) fn push_in(
     })
 }
 
-/// Each case's row and whether the pusher's user is assigned to it, looked
-/// up once per push (one statement) and kept for its other items.
+/// Who started each case key epoch a push seals, and whether the pusher
+/// holds it: looked up once per key, not once per envelope.
+#[derive(Default)]
+struct KeyFacts {
+    starters: HashMap<(Id, u32), Option<Id>>,
+    held: HashMap<(Id, u32), bool>,
+}
+
+impl KeyFacts {
+    fn starter(&mut self, tx: &Tx, key: (Id, u32)) -> Result<Option<Id>> {
+        if let Some(known) = self.starters.get(&key) {
+            return Ok(*known);
+        }
+        let known = epoch_starter(tx, &key.0, key.1)?;
+        self.starters.insert(key, known);
+        Ok(known)
+    }
+
+    /// [`holds_key`], remembered.
+    fn held_by(&mut self, tx: &Tx, key: (Id, u32), sealer: &Id) -> Result<bool> {
+        if let Some(known) = self.held.get(&key) {
+            return Ok(*known);
+        }
+        let known =
+            self.starter(tx, key)? == Some(*sealer) || received_key(tx, &key.0, key.1, sealer)?;
+        self.held.insert(key, known);
+        Ok(known)
+    }
+}
+
+/// A push's envelopes, stored in one statement, and the needs they meet,
+/// deleted in another (a new case's first push seals three or four).
+#[derive(Default)]
+struct Sealed {
+    cases: Vec<Vec<u8>>,
+    epochs: Vec<i64>,
+    recipients: Vec<Vec<u8>>,
+    bodies: Vec<Vec<u8>>,
+    /// Whether the pusher holds the key, envelope by envelope: only a key
+    /// holder's envelope meets a need.
+    meets: Vec<bool>,
+}
+
+impl Sealed {
+    fn add(&mut self, env: &Envelope, holds_key: bool) {
+        self.cases.push(env.case_id.to_vec());
+        self.epochs.push(i64::from(env.epoch));
+        self.recipients.push(env.recipient.to_vec());
+        self.bodies
+            .push(proto::encode(&proto::ItemOf::Envelope(env)));
+        self.meets.push(holds_key);
+    }
+
+    /// Stores the envelopes (one already stored is left as it is) and
+    /// deletes the needs they meet: how many were new, and their bytes.
+    fn write(self, tx: &Tx, device_id: &Id, now: i64) -> Result<(u32, u64)> {
+        if self.bodies.is_empty() {
+            return Ok((0, 0));
+        }
+        tx.lock_log()?;
+        let rows = tx.rows(
+            "INSERT INTO log (kind, case_id, epoch, device_id, target, body, created_at)
+             SELECT 1, e.case_id, e.epoch, $5, e.target, e.body, $6
+             FROM unnest($1::bytea[], $2::bigint[], $3::bytea[], $4::bytea[])
+                  AS e(case_id, epoch, target, body)
+             ON CONFLICT DO NOTHING RETURNING octet_length(body)::bigint",
+            &[
+                &self.cases,
+                &self.epochs,
+                &self.recipients,
+                &self.bodies,
+                &&device_id[..],
+                &now,
+            ],
+        )?;
+        let mut bytes = 0u64;
+        for r in &rows {
+            bytes += r.try_get::<_, i64>(0)?.max(0) as u64;
+        }
+        let met: Vec<usize> = (0..self.meets.len()).filter(|&i| self.meets[i]).collect();
+        if !met.is_empty() {
+            let pick = |v: &Vec<Vec<u8>>| met.iter().map(|&i| v[i].clone()).collect::<Vec<_>>();
+            let epochs: Vec<i64> = met.iter().map(|&i| self.epochs[i]).collect();
+            tx.exec(
+                "DELETE FROM envelope_needs n
+                 USING unnest($1::bytea[], $2::bigint[], $3::bytea[]) AS m(case_id, epoch, recipient)
+                 WHERE n.case_id = m.case_id AND n.epoch = m.epoch AND n.recipient = m.recipient",
+                &[&pick(&self.cases), &epochs, &pick(&self.recipients)],
+            )?;
+        }
+        Ok((rows.len() as u32, bytes))
+    }
+}
+
+/// Each case's row and whether the pusher's user is assigned to it, read
+/// once per push (with the rows' share locks) for every case the push
+/// names, and kept for its items.
 #[derive(Default)]
 struct CaseFacts {
     cases: HashMap<Id, (CaseRow, bool)>,
 }
 
 impl CaseFacts {
-    fn get(&mut self, tx: &Tx, case_id: &Id, user_id: &Id) -> Result<Option<(CaseRow, bool)>> {
-        if let Some(known) = self.cases.get(case_id) {
-            return Ok(Some(known.clone()));
+    /// Share-locks the rows of these cases in id order (so that two
+    /// requests never wait for each other in a cycle) and reads them: no
+    /// rotation, transfer or erasure of them commits under this
+    /// transaction. With the rows, whether `device` is live (`None` when
+    /// none of the cases exists: then not asked).
+    fn lock_and_load(
+        &mut self,
+        tx: &Tx,
+        device: &Device,
+        cases: impl IntoIterator<Item = Id>,
+    ) -> Result<Option<Option<bool>>> {
+        let mut ids: Vec<Id> = cases.into_iter().collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.is_empty() {
+            return Ok(None);
         }
-        let found = tx
-            .opt(
-                "SELECT team, epoch, rotate_due, EXISTS (
-                    SELECT 1 FROM assignments WHERE case_id = $1 AND user_id = $2)
-                 FROM cases WHERE case_id = $1",
-                &[&&case_id[..], &&user_id[..]],
-            )?
-            .map(|r| Ok::<_, crate::storage::StorageError>((case_from(&r)?, r.try_get(3)?)))
-            .transpose()?;
-        // An unknown case is not remembered: the push may register it.
-        if let Some(found) = &found {
-            self.cases.insert(*case_id, found.clone());
+        let wanted: Vec<&[u8]> = ids.iter().map(|c| &c[..]).collect();
+        let rows = tx.rows(
+            "SELECT c.team, c.epoch, c.rotate_due,
+                    EXISTS (SELECT 1 FROM assignments a WHERE a.case_id = c.case_id AND a.user_id = $2),
+                    c.case_id,
+                    (SELECT d.revoked_at IS NULL FROM devices d WHERE d.device_id = $3)
+             FROM cases c WHERE c.case_id = ANY($1) ORDER BY c.case_id FOR SHARE OF c",
+            &[&wanted, &&device.user.user_id[..], &&device.device_id[..]],
+        )?;
+        let mut live = None;
+        for r in &rows {
+            self.cases
+                .insert(id(r.try_get(4)?)?, (case_from(r)?, r.try_get(3)?));
+            live = Some(r.try_get(5)?);
         }
-        Ok(found)
+        Ok(live)
+    }
+
+    /// A case of the push: `None` if it did not exist when the push began
+    /// and the push has not registered it.
+    fn get(&self, case_id: &Id) -> Option<(CaseRow, bool)> {
+        self.cases.get(case_id).cloned()
     }
 }
 
@@ -340,9 +436,12 @@ fn already_stored(tx: &Tx, device: &Device, change: &Change) -> Result<bool> {
 /// Whether `sealer` holds the case key of `epoch` as far as the server can
 /// tell: it started the epoch, or another device sealed the key to it.
 pub(super) fn holds_key(tx: &Tx, case_id: &Id, epoch: u32, sealer: &Id) -> Result<bool> {
-    if epoch_starter(tx, case_id, epoch)? == Some(*sealer) {
-        return Ok(true);
-    }
+    Ok(epoch_starter(tx, case_id, epoch)? == Some(*sealer)
+        || received_key(tx, case_id, epoch, sealer)?)
+}
+
+/// Whether another device sealed the key of (`case_id`, `epoch`) to `sealer`.
+fn received_key(tx: &Tx, case_id: &Id, epoch: u32, sealer: &Id) -> Result<bool> {
     tx.exists(
         "SELECT 1 FROM log WHERE kind = 1 AND case_id = $1 AND epoch = $2 AND target = $3
            AND device_id <> $3 LIMIT 1",
