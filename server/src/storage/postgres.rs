@@ -50,6 +50,8 @@ pub use super::rules::CASE_REFUSED;
 mod compact;
 mod erasure;
 pub(crate) mod export;
+/// Request nonces, a batch at a time.
+mod nonces;
 /// Pulls: pages, grants, envelope needs, rotations due.
 mod pull;
 /// Pushes and rotations.
@@ -209,6 +211,12 @@ impl PgConn {
         let statement = prepared(&mut self.statements, &mut self.client, sql)?;
         Ok(self.client.execute(&statement, p)?)
     }
+
+    /// [`Self::execute_alone`], for a statement that returns rows.
+    fn query_alone(&mut self, sql: &str, p: &[Param]) -> Result<Vec<Row>> {
+        let statement = prepared(&mut self.statements, &mut self.client, sql)?;
+        Ok(self.client.query(&statement, p)?)
+    }
 }
 
 /// `sql` prepared on `client`'s connection, once: kept in `cache` (which
@@ -275,13 +283,17 @@ pub struct PostgresStorage {
     device_quota: Arc<AtomicU64>,
     /// Pushes for the writer thread's group commits (see `storage::group`).
     pushes: Arc<PushQueue>,
+    /// Request nonces for the nonce thread's batches.
+    nonces: Arc<nonces::NonceQueue>,
     writer_started: Once,
     writer_running: AtomicBool,
+    nonces_running: AtomicBool,
 }
 
 impl Drop for PostgresStorage {
     fn drop(&mut self) {
         self.pushes.close();
+        self.nonces.close();
     }
 }
 
@@ -520,8 +532,10 @@ impl PostgresStorage {
             touched: Mutex::new(Touched::default()),
             device_quota: Arc::new(AtomicU64::new(crate::DEFAULT_DEVICE_QUOTA)),
             pushes: Arc::new(PushQueue::default()),
+            nonces: Arc::new(nonces::NonceQueue::default()),
             writer_started: Once::new(),
             writer_running: AtomicBool::new(false),
+            nonces_running: AtomicBool::new(false),
         })
     }
 
@@ -1159,7 +1173,11 @@ impl Storage for PostgresStorage {
         nonce: &[u8; proto::NONCE_LEN],
         expires_at: i64,
     ) -> Result<bool> {
-        // Every signed request pays for this: one round trip, not three.
+        self.start_threads();
+        if self.nonces_running.load(Ordering::Acquire) {
+            return self.nonces.admit(device, nonce, expires_at);
+        }
+        // Without the thread: one round trip, not three.
         let n = self.conn()?.execute_alone(
             "INSERT INTO request_nonces (device_id, nonce, expires_at) VALUES ($1, $2, $3)
              ON CONFLICT DO NOTHING",
@@ -1208,6 +1226,14 @@ impl Storage for PostgresStorage {
             match started {
                 Ok(_) => self.writer_running.store(true, Ordering::Release),
                 Err(e) => tracing::error!(error = %e, "could not start the writer thread"),
+            }
+            let (pool, queue) = (self.pool.clone(), self.nonces.clone());
+            let started = std::thread::Builder::new()
+                .name("outreach-nonces".into())
+                .spawn(move || nonces::run(pool, queue));
+            match started {
+                Ok(_) => self.nonces_running.store(true, Ordering::Release),
+                Err(e) => tracing::error!(error = %e, "could not start the nonce thread"),
             }
         });
     }

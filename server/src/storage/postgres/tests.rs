@@ -478,6 +478,44 @@ fn a_nonce_is_admitted_once_across_instances() {
     );
 }
 
+/// Nonces are recorded a batch at a time: a replay racing its original
+/// (in the same batch, or another instance's) is still admitted once, and
+/// the other requests of the batch are unaffected.
+#[test]
+fn a_nonce_racing_its_replays_is_admitted_once() {
+    let Some(cluster) = testdb::cluster() else {
+        return;
+    };
+    let url = cluster.new_schema();
+    let a = PostgresStorage::open_with(&url, 4, true).expect("open a");
+    let b = PostgresStorage::open_with(&url, 4, true).expect("open b");
+    let now = crate::now();
+    for round in 0..5u8 {
+        let replayed = [round; proto::NONCE_LEN];
+        let admitted: Vec<(bool, bool)> = std::thread::scope(|scope| {
+            let tasks: Vec<_> = (0..16u8)
+                .map(|i| {
+                    let s = if i % 2 == 0 { &a } else { &b };
+                    scope.spawn(move || {
+                        // Every other request replays one nonce; the rest
+                        // carry nonces of their own.
+                        let own = [100 + round * 16 + i; proto::NONCE_LEN];
+                        let nonce = if i % 4 < 2 { replayed } else { own };
+                        (
+                            i % 4 < 2,
+                            s.admit_nonce(&[1u8; 16], &nonce, now + 600).unwrap(),
+                        )
+                    })
+                })
+                .collect();
+            tasks.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        let replays = admitted.iter().filter(|(r, _)| *r);
+        assert_eq!(replays.filter(|(_, ok)| *ok).count(), 1, "round {round}");
+        assert!(admitted.iter().filter(|(r, _)| !*r).all(|(_, ok)| *ok));
+    }
+}
+
 /// `sslmode=require`: the connection is encrypted and the database's
 /// certificate checked — against `sslrootcert` (here the cluster's own);
 /// without it (public roots only) the connection is refused with a reason,
