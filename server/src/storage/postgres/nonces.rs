@@ -17,9 +17,19 @@ use crate::storage::{Result, StorageError};
 /// A batch takes at most this many nonces (the rest wait for the next).
 const MAX_BATCH: usize = 1024;
 
+/// Rows go in key order: two instances inserting the same keys (a device
+/// replaying requests to both, in opposite orders) then wait for each
+/// other in one direction only, never in a cycle.
 const INSERT: &str = "INSERT INTO request_nonces (device_id, nonce, expires_at)
-     SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::bigint[])
+     SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::bigint[]) ORDER BY 1, 2
      ON CONFLICT DO NOTHING RETURNING device_id, nonce";
+
+/// A batch refused as retryable (a conflict with another instance) is
+/// tried again this many times before its requests are answered so.
+const RETRIES: usize = 2;
+
+/// How long a request waits for its batch at most.
+const WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 struct Job {
     device: Id,
@@ -62,8 +72,10 @@ impl NonceQueue {
             });
         self.queued.notify_one();
         // The thread answers every job it takes, or drops its sender if it
-        // stops; either way this returns.
-        answer.recv().map_err(|_| StorageError::CommitFailed)?
+        // stops; bounded all the same.
+        answer
+            .recv_timeout(WAIT)
+            .map_err(|_| StorageError::CommitFailed)?
     }
 
     fn next_batch(&self) -> Option<Vec<Job>> {
@@ -95,6 +107,21 @@ pub(super) fn run(pool: Pool, queue: std::sync::Arc<NonceQueue>) {
     }
 }
 
+/// Inserts the rows in one statement (one attempt): the keys that were new.
+fn insert(
+    pool: &Pool,
+    rows: &[(&Id, &[u8; NONCE_LEN], i64)],
+) -> Result<HashSet<(Vec<u8>, Vec<u8>)>> {
+    let devices: Vec<&[u8]> = rows.iter().map(|r| &r.0[..]).collect();
+    let nonces: Vec<&[u8]> = rows.iter().map(|r| &r.1[..]).collect();
+    let expiries: Vec<i64> = rows.iter().map(|r| r.2).collect();
+    let mut conn = pool.get()?;
+    conn.query_alone(INSERT, &[&devices, &nonces, &expiries])?
+        .iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect()
+}
+
 /// Records a batch in one statement; one answer per job, in order. A nonce
 /// twice in one batch (a replay racing the original) is new only the
 /// first time.
@@ -104,19 +131,20 @@ fn record(pool: &Pool, jobs: &[Job]) -> Vec<Result<bool>> {
         .iter()
         .map(|j| seen.insert((j.device, j.nonce)))
         .collect();
-    let (mut devices, mut nonces, mut expiries) = (Vec::new(), Vec::new(), Vec::new());
-    for (j, _) in jobs.iter().zip(&first).filter(|(_, f)| **f) {
-        devices.push(&j.device[..]);
-        nonces.push(&j.nonce[..]);
-        expiries.push(j.expires_at);
+    let rows: Vec<(&Id, &[u8; NONCE_LEN], i64)> = jobs
+        .iter()
+        .zip(&first)
+        .filter(|(_, f)| **f)
+        .map(|(j, _)| (&j.device, &j.nonce, j.expires_at))
+        .collect();
+    let attempt = || insert(pool, &rows);
+    let mut inserted = attempt();
+    for _ in 0..RETRIES {
+        if !matches!(inserted, Err(StorageError::Retryable)) {
+            break;
+        }
+        inserted = attempt();
     }
-    let inserted = (|| -> Result<HashSet<(Vec<u8>, Vec<u8>)>> {
-        let mut conn = pool.get()?;
-        let rows = conn.query_alone(INSERT, &[&devices, &nonces, &expiries])?;
-        rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-            .collect()
-    })();
     match inserted {
         Ok(new) => jobs
             .iter()
@@ -136,5 +164,61 @@ fn record(pool: &Pool, jobs: &[Job]) -> Vec<Result<bool>> {
                 })
                 .collect()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::postgres::{PostgresStorage, testdb};
+
+    /// Another instance's batch holds one of this batch's keys, and goes on
+    /// to insert a second one: since both insert in key order, this batch
+    /// waits for the other and then finds both taken, where inserting in
+    /// arrival order would have taken the second key first and deadlocked
+    /// (a device replaying two requests to two instances in opposite
+    /// orders).
+    #[test]
+    fn batches_insert_in_key_order_and_never_deadlock() {
+        let Some(cluster) = testdb::cluster() else {
+            return;
+        };
+        let url = cluster.new_schema();
+        let s = PostgresStorage::open_with(&url, 4, true).expect("open");
+        let device: Id = [3; 16];
+        let (n1, n2) = ([1u8; NONCE_LEN], [2u8; NONCE_LEN]);
+        let exp = crate::now() + 600;
+        let mut other = s.pool.get().unwrap();
+        let insert_one = |c: &mut crate::storage::postgres::PgConn, n: &[u8; NONCE_LEN]| {
+            c.client.execute(
+                "INSERT INTO request_nonces (device_id, nonce, expires_at) VALUES ($1, $2, $3)",
+                &[&&device[..], &&n[..], &exp],
+            )
+        };
+        other.client.batch_execute("BEGIN").unwrap();
+        insert_one(&mut other, &n1).unwrap();
+        std::thread::scope(|scope| {
+            // Arrival order: the second key first.
+            let batch =
+                scope.spawn(|| insert(&s.pool, &[(&device, &n2, exp), (&device, &n1, exp)]));
+            // Until the batch waits for the other's first key.
+            let mut watch = s.pool.get().unwrap();
+            while watch
+                .client
+                .query_one(
+                    "SELECT count(*) FROM pg_locks WHERE NOT granted AND locktype = 'transactionid'",
+                    &[],
+                )
+                .unwrap()
+                .get::<_, i64>(0)
+                == 0
+            {
+                std::thread::yield_now();
+            }
+            insert_one(&mut other, &n2).expect("the other instance is not made to wait");
+            other.client.batch_execute("COMMIT").unwrap();
+            let new = batch.join().unwrap().expect("no deadlock");
+            assert!(new.is_empty(), "both keys were the other instance's");
+        });
     }
 }

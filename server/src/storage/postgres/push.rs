@@ -31,8 +31,8 @@ pub(super) fn push_in(
     quota: u64,
 ) -> Result<PushResponse> {
     // The cases' rows first, share-locked in id order before the log lock,
-    // read with the facts the push decides on and whether the device is
-    // live: one statement.
+    // then read with the facts the push decides on and whether the device
+    // is live.
     let mut facts = CaseFacts::default();
     let live = facts.lock_and_load(
         tx,
@@ -296,10 +296,15 @@ struct CaseFacts {
 
 impl CaseFacts {
     /// Share-locks the rows of these cases in id order (so that two
-    /// requests never wait for each other in a cycle) and reads them: no
+    /// requests never wait for each other in a cycle), then reads them: no
     /// rotation, transfer or erasure of them commits under this
     /// transaction. With the rows, whether `device` is live (`None` when
     /// none of the cases exists: then not asked).
+    ///
+    /// Two statements, not one: read committed gives each statement the
+    /// snapshot of its start, so facts read by the locking statement would
+    /// predate an assignment or transfer it waited for; the second
+    /// statement sees it.
     fn lock_and_load(
         &mut self,
         tx: &Tx,
@@ -313,12 +318,16 @@ impl CaseFacts {
             return Ok(None);
         }
         let wanted: Vec<&[u8]> = ids.iter().map(|c| &c[..]).collect();
+        tx.rows(
+            "SELECT 1 FROM cases WHERE case_id = ANY($1) ORDER BY case_id FOR SHARE",
+            &[&wanted],
+        )?;
         let rows = tx.rows(
             "SELECT c.team, c.epoch, c.rotate_due,
                     EXISTS (SELECT 1 FROM assignments a WHERE a.case_id = c.case_id AND a.user_id = $2),
                     c.case_id,
                     (SELECT d.revoked_at IS NULL FROM devices d WHERE d.device_id = $3)
-             FROM cases c WHERE c.case_id = ANY($1) ORDER BY c.case_id FOR SHARE OF c",
+             FROM cases c WHERE c.case_id = ANY($1)",
             &[&wanted, &&device.user.user_id[..], &&device.device_id[..]],
         )?;
         let mut live = None;

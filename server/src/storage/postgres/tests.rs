@@ -388,6 +388,55 @@ fn concurrent_assigns_grant_once() {
     assert_eq!(assigns, 1);
 }
 
+/// A push that waits for a case's row (an assignment holding it) decides
+/// on the assignment once committed: Pat, assigned while her push waited,
+/// is not refused. Read on the locking statement's own snapshot, the
+/// facts would predate the assignment.
+#[test]
+fn a_push_waiting_for_an_assignment_decides_on_it() {
+    let Some(s) = storage() else { return };
+    let s = Arc::new(s);
+    let (amy, pat, _) = north(&*s);
+    let case = [0xc1; 16];
+    open_case(&*s, &amy, case);
+    let mut assign = s.pool.get().unwrap();
+    assign.client.batch_execute("BEGIN").unwrap();
+    assign
+        .client
+        .execute(
+            "SELECT 1 FROM cases WHERE case_id = $1 FOR UPDATE",
+            &[&&case[..]],
+        )
+        .unwrap();
+    assign
+        .client
+        .execute(
+            "INSERT INTO assignments (case_id, user_id) VALUES ($1, $2)",
+            &[&&case[..], &&pat.user.user_id[..]],
+        )
+        .unwrap();
+    let (s2, pat2) = (s.clone(), pat.clone());
+    let push = std::thread::spawn(move || {
+        s2.push(&pat2, vec![change([0x51; 16], case, &pat2)], vec![], NOW)
+    });
+    let mut watch = s.pool.get().unwrap();
+    while watch
+        .client
+        .query_one("SELECT count(*) FROM pg_locks WHERE NOT granted", &[])
+        .unwrap()
+        .get::<_, i64>(0)
+        == 0
+    {
+        std::thread::yield_now();
+    }
+    assign.client.batch_execute("COMMIT").unwrap();
+    let r = push
+        .join()
+        .unwrap()
+        .expect("Pat was assigned before her push read the case");
+    assert_eq!(r.acks.len(), 1);
+}
+
 #[test]
 fn newer_schema_is_refused_and_admin_commands_never_create_one() {
     let Some(cluster) = testdb::cluster() else {
