@@ -35,7 +35,7 @@ macro_rules! storage_contract_tests {
             envelope_needs, assign_transfer_and_removal, rotation,
             revocation_makes_rotation_due, erasure, safety_timers,
             access_is_refused_alike, compaction,
-            a_grant_comes_whole_in_small_pages);
+            a_grant_comes_whole_in_small_pages, the_quota_refuses_a_push_whole);
     };
     (@tests $make:expr; $($name:ident),*) => {
         $(
@@ -1125,4 +1125,57 @@ pub fn compaction(s: &dyn Storage) {
     let day = 86_400;
     assert_eq!(s.purge_superseded(NOW + 29 * day).unwrap(), 0);
     assert_eq!(s.purge_superseded(NOW + 31 * day).unwrap(), 11);
+}
+
+/// A device's storage quota: the push that would pass it is refused whole
+/// (its change and its envelopes), nothing of it is stored, and other
+/// devices are not held to it.
+pub fn the_quota_refuses_a_push_whole(s: &dyn Storage) {
+    let t = team(s);
+    amy_opens_case(s, &t);
+    s.set_device_quota(20_000);
+    let (before, _) = pull_all(s, &t.sue, Cursor::default(), 1 << 20);
+    let mut refused_at = None;
+    for n in 10..40u8 {
+        let r = s.push(
+            &t.amy,
+            vec![change(n, CASE, 0, &t.amy, 1_000)],
+            vec![envelope(CASE, 0, t.sue.device_id, &t.amy, false)],
+            NOW,
+        );
+        match r {
+            Ok(_) => {}
+            Err(StorageError::Refused(ErrorCode::QuotaExceeded, _)) => {
+                refused_at = Some(n);
+                break;
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    let n = refused_at.expect("refused once past 20,000 bytes");
+    assert!(n > 12, "refused only near the quota ({n})");
+    let (after, _) = pull_all(s, &t.sue, Cursor::default(), 1 << 20);
+    let changes = |entries: &[proto::Entry]| {
+        entries
+            .iter()
+            .filter(|e| matches!(e.item, Item::Change(_)))
+            .count()
+    };
+    assert_eq!(
+        changes(&after) - changes(&before),
+        usize::from(n - 10),
+        "the refused push stored nothing"
+    );
+    refused_with(
+        s.push(&t.amy, vec![change(n, CASE, 0, &t.amy, 1_000)], vec![], NOW),
+        ErrorCode::QuotaExceeded,
+    );
+    // Sue's device has used nothing.
+    s.push(
+        &t.sue,
+        vec![change(99, CASE, 0, &t.sue, 1_000)],
+        vec![],
+        NOW,
+    )
+    .unwrap();
 }
