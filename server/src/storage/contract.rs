@@ -332,6 +332,42 @@ pub fn push_is_idempotent(s: &dyn Storage) {
         ),
         ErrorCode::Malformed,
     );
+    // The same new id twice in one push: for one case, stored once and
+    // acknowledged twice with one number; for two cases, refused whole.
+    let r = s
+        .push(
+            &t.amy,
+            vec![
+                change(4, CASE, 0, &t.amy, 10),
+                change(4, CASE, 0, &t.amy, 10),
+            ],
+            vec![],
+            NOW,
+        )
+        .unwrap();
+    assert_eq!(r.acks.len(), 2);
+    assert_eq!(r.acks[0].seq, r.acks[1].seq);
+    let stored = |s: &dyn Storage| {
+        pull_all(s, &t.sue, Cursor::default(), 1 << 20)
+            .0
+            .iter()
+            .filter(|e| matches!(e.item, Item::Change(_)))
+            .count()
+    };
+    let before = stored(s);
+    refused_with(
+        s.push(
+            &t.amy,
+            vec![
+                change(5, CASE, 0, &t.amy, 10),
+                change(5, other, 0, &t.amy, 10),
+            ],
+            vec![envelope(other, 0, RECOVERY_RECIPIENT, &t.amy, false)],
+            NOW,
+        ),
+        ErrorCode::Malformed,
+    );
+    assert_eq!(stored(s), before, "nothing of the refused push stored");
     // All or nothing: the refused push registered nothing, so Kim (south)
     // may register that id as her own case now.
     s.push(

@@ -49,7 +49,12 @@ pub(super) fn push_in(
     }
     let mut acks = Vec::with_capacity(changes.len());
     let mut stale = Vec::new();
-    let mut added = 0u64;
+    // The push's log items, the needs they meet and the bytes they add,
+    // written in one statement once every item is checked: nothing checked
+    // here depends on the pusher's own items (a key it holds, a starter's
+    // recovery envelope, an upload already stored are another device's or
+    // an earlier push's).
+    let mut writes = Writes::default();
     for change in changes {
         let case = match facts.get(&change.case_id) {
             Some((case, is_assigned)) => {
@@ -89,56 +94,17 @@ pub(super) fn push_in(
             stale.push(change.client_id);
             continue;
         }
-        let body = proto::encode(&proto::ItemOf::Change(change));
-        tx.lock_log()?;
-        let inserted = tx.opt(
-            "INSERT INTO log (kind, case_id, epoch, device_id, client_id, body, created_at)
-             VALUES (0, $1, $2, $3, $4, $5, $6)
-             ON CONFLICT DO NOTHING RETURNING seq",
-            &[
-                &&change.case_id[..],
-                &i64::from(change.epoch),
-                &&device.device_id[..],
-                &&change.client_id[..],
-                &body,
-                &now,
-            ],
-        )?;
-        let seq: u64 = match inserted {
-            Some(r) => {
-                added += body.len() as u64;
-                r.try_get::<_, i64>(0)? as u64
-            }
-            None => {
-                // A retried upload: the sequence number it got the first time.
-                let r = tx.one(
-                    "SELECT seq, case_id FROM log WHERE kind = 0 AND device_id = $1 AND client_id = $2",
-                    &[&&device.device_id[..], &&change.client_id[..]],
-                )?;
-                let case: Vec<u8> = r.try_get(1)?;
-                if case != change.case_id[..] {
-                    return Err(refused(
-                        ErrorCode::Malformed,
-                        "a change id was reused for a different case",
-                    ));
-                }
-                r.try_get::<_, i64>(0)? as u64
-            }
-        };
+        // Its sequence number once written (below, with the rest).
+        writes.add_change(change, acks.len());
         acks.push(Ack {
             client_id: change.client_id,
-            seq,
+            seq: 0,
         });
     }
     // Whether this device holds a case key (case, epoch), and who started
     // the epoch: nothing below changes either (a registration, which does,
     // happened above).
     let mut keys = KeyFacts::default();
-    // The envelopes to store, and the needs they meet, written together
-    // after every envelope is checked (nothing checked below depends on the
-    // pusher's own envelopes: a key it holds or a starter's recovery
-    // envelope is another device's).
-    let mut sealed = Sealed::default();
     for env in envelopes {
         let Some((case, is_assigned)) = facts.get(&env.case_id) else {
             if erasure::erased_notice(tx, &env.case_id, &device.device_id)?
@@ -180,14 +146,12 @@ pub(super) fn push_in(
             return Err(rules::recipient_refused());
         }
         let holds_key = keys.held_by(tx, key, &device.device_id)?;
-        sealed.add(env, holds_key);
+        writes.add_envelope(env, holds_key);
     }
-    let (stored, bytes) = sealed.write(tx, &device.device_id, now)?;
-    added += bytes;
-    add_stored_bytes(tx, device, added, quota)?;
+    let envelopes_stored = writes.write(tx, device, now, quota, &mut acks)?;
     Ok(PushResponse {
         acks,
-        envelopes_stored: stored,
+        envelopes_stored,
         stale,
     })
 }
@@ -222,67 +186,158 @@ impl KeyFacts {
     }
 }
 
-/// A push's envelopes, stored in one statement, and the needs they meet,
-/// deleted in another (a new case's first push seals three or four).
+/// A push's writes, made in one statement: its changes and envelopes
+/// appended to the log (one already there left as it is), the envelope
+/// needs they meet deleted, the bytes they add counted against the device's
+/// quota. Each was a statement of its own, and each statement is a round
+/// trip made by the one writer thread.
 #[derive(Default)]
-struct Sealed {
-    cases: Vec<Vec<u8>>,
-    epochs: Vec<i64>,
-    recipients: Vec<Vec<u8>>,
-    bodies: Vec<Vec<u8>>,
-    /// Whether the pusher holds the key, envelope by envelope: only a key
-    /// holder's envelope meets a need.
-    meets: Vec<bool>,
+struct Writes {
+    /// Changes: case, epoch, client id, body, and the index of its ack.
+    change_cases: Vec<Vec<u8>>,
+    change_epochs: Vec<i64>,
+    change_ids: Vec<Vec<u8>>,
+    change_bodies: Vec<Vec<u8>>,
+    change_acks: Vec<usize>,
+    /// Envelopes: case, epoch, recipient, body.
+    env_cases: Vec<Vec<u8>>,
+    env_epochs: Vec<i64>,
+    env_recipients: Vec<Vec<u8>>,
+    env_bodies: Vec<Vec<u8>>,
+    /// The needs met (case, epoch, recipient): only a key holder's
+    /// envelope meets one.
+    met_cases: Vec<Vec<u8>>,
+    met_epochs: Vec<i64>,
+    met_recipients: Vec<Vec<u8>>,
 }
 
-impl Sealed {
-    fn add(&mut self, env: &Envelope, holds_key: bool) {
-        self.cases.push(env.case_id.to_vec());
-        self.epochs.push(i64::from(env.epoch));
-        self.recipients.push(env.recipient.to_vec());
-        self.bodies
-            .push(proto::encode(&proto::ItemOf::Envelope(env)));
-        self.meets.push(holds_key);
+/// See [`Writes`]. Data-modifying `WITH` clauses all run, to completion,
+/// on the statement's snapshot; the device's row is updated only when
+/// something was appended.
+const WRITE_PUSH: &str = "
+    WITH ch AS (
+        INSERT INTO log (kind, case_id, epoch, device_id, client_id, body, created_at)
+        SELECT 0, c.case_id, c.epoch, $1, c.client_id, c.body, $2
+        FROM unnest($3::bytea[], $4::bigint[], $5::bytea[], $6::bytea[])
+             AS c(case_id, epoch, client_id, body)
+        ON CONFLICT DO NOTHING RETURNING client_id, seq, case_id, octet_length(body)::bigint AS len),
+    env AS (
+        INSERT INTO log (kind, case_id, epoch, device_id, target, body, created_at)
+        SELECT 1, e.case_id, e.epoch, $1, e.target, e.body, $2
+        FROM unnest($7::bytea[], $8::bigint[], $9::bytea[], $10::bytea[])
+             AS e(case_id, epoch, target, body)
+        ON CONFLICT DO NOTHING RETURNING octet_length(body)::bigint AS len),
+    met AS (
+        DELETE FROM envelope_needs n
+        USING unnest($11::bytea[], $12::bigint[], $13::bytea[]) AS m(case_id, epoch, recipient)
+        WHERE n.case_id = m.case_id AND n.epoch = m.epoch AND n.recipient = m.recipient),
+    added AS (
+        SELECT (SELECT coalesce(sum(len), 0) FROM ch) + (SELECT coalesce(sum(len), 0) FROM env)
+               AS bytes),
+    used AS (
+        UPDATE devices SET stored_bytes = stored_bytes + (SELECT bytes FROM added)
+        WHERE device_id = $1 AND (SELECT bytes FROM added) > 0
+        RETURNING stored_bytes)
+    SELECT ch.client_id, ch.seq, ch.case_id, NULL::bigint, NULL::bigint FROM ch
+    UNION ALL
+    SELECT NULL, NULL, NULL, (SELECT count(*) FROM env), (SELECT stored_bytes FROM used)";
+
+impl Writes {
+    fn add_change(&mut self, change: &Change, ack: usize) {
+        self.change_cases.push(change.case_id.to_vec());
+        self.change_epochs.push(i64::from(change.epoch));
+        self.change_ids.push(change.client_id.to_vec());
+        self.change_bodies
+            .push(proto::encode(&proto::ItemOf::Change(change)));
+        self.change_acks.push(ack);
     }
 
-    /// Stores the envelopes (one already stored is left as it is) and
-    /// deletes the needs they meet: how many were new, and their bytes.
-    fn write(self, tx: &Tx, device_id: &Id, now: i64) -> Result<(u32, u64)> {
-        if self.bodies.is_empty() {
-            return Ok((0, 0));
+    fn add_envelope(&mut self, env: &Envelope, holds_key: bool) {
+        self.env_cases.push(env.case_id.to_vec());
+        self.env_epochs.push(i64::from(env.epoch));
+        self.env_recipients.push(env.recipient.to_vec());
+        self.env_bodies
+            .push(proto::encode(&proto::ItemOf::Envelope(env)));
+        if holds_key {
+            self.met_cases.push(env.case_id.to_vec());
+            self.met_epochs.push(i64::from(env.epoch));
+            self.met_recipients.push(env.recipient.to_vec());
+        }
+    }
+
+    /// Writes everything; fills in the changes' acks and returns how many
+    /// envelopes were new. A change already in the log (a retried upload)
+    /// is acknowledged with the number it got the first time.
+    fn write(
+        self,
+        tx: &Tx,
+        device: &Device,
+        now: i64,
+        quota: u64,
+        acks: &mut [Ack],
+    ) -> Result<u32> {
+        if self.change_bodies.is_empty() && self.env_bodies.is_empty() {
+            return Ok(0);
         }
         tx.lock_log()?;
         let rows = tx.rows(
-            "INSERT INTO log (kind, case_id, epoch, device_id, target, body, created_at)
-             SELECT 1, e.case_id, e.epoch, $5, e.target, e.body, $6
-             FROM unnest($1::bytea[], $2::bigint[], $3::bytea[], $4::bytea[])
-                  AS e(case_id, epoch, target, body)
-             ON CONFLICT DO NOTHING RETURNING octet_length(body)::bigint",
+            WRITE_PUSH,
             &[
-                &self.cases,
-                &self.epochs,
-                &self.recipients,
-                &self.bodies,
-                &&device_id[..],
+                &&device.device_id[..],
                 &now,
+                &self.change_cases,
+                &self.change_epochs,
+                &self.change_ids,
+                &self.change_bodies,
+                &self.env_cases,
+                &self.env_epochs,
+                &self.env_recipients,
+                &self.env_bodies,
+                &self.met_cases,
+                &self.met_epochs,
+                &self.met_recipients,
             ],
         )?;
-        let mut bytes = 0u64;
+        // Client id → (sequence number, case) of each change appended now.
+        let mut appended: HashMap<Vec<u8>, (u64, Vec<u8>)> = HashMap::new();
+        let mut envelopes_stored = 0u32;
         for r in &rows {
-            bytes += r.try_get::<_, i64>(0)?.max(0) as u64;
+            match r.try_get::<_, Option<Vec<u8>>>(0)? {
+                Some(client_id) => {
+                    appended.insert(client_id, (r.try_get::<_, i64>(1)? as u64, r.try_get(2)?));
+                }
+                None => {
+                    envelopes_stored = r.try_get::<_, i64>(3)?.max(0) as u32;
+                    if let Some(total) = r.try_get::<_, Option<i64>>(4)? {
+                        rules::within_quota(total.max(0) as u64, quota)?;
+                    }
+                }
+            }
         }
-        let met: Vec<usize> = (0..self.meets.len()).filter(|&i| self.meets[i]).collect();
-        if !met.is_empty() {
-            let pick = |v: &Vec<Vec<u8>>| met.iter().map(|&i| v[i].clone()).collect::<Vec<_>>();
-            let epochs: Vec<i64> = met.iter().map(|&i| self.epochs[i]).collect();
-            tx.exec(
-                "DELETE FROM envelope_needs n
-                 USING unnest($1::bytea[], $2::bigint[], $3::bytea[]) AS m(case_id, epoch, recipient)
-                 WHERE n.case_id = m.case_id AND n.epoch = m.epoch AND n.recipient = m.recipient",
-                &[&pick(&self.cases), &epochs, &pick(&self.recipients)],
-            )?;
+        for (i, client_id) in self.change_ids.iter().enumerate() {
+            // Appended now, or already there (a retried upload, or the same
+            // id twice in this push): the number it got the first time.
+            let (seq, case) = match appended.get(client_id) {
+                Some(known) => known.clone(),
+                None => {
+                    let r = tx.one(
+                        "SELECT seq, case_id FROM log WHERE kind = 0 AND device_id = $1 AND client_id = $2",
+                        &[&&device.device_id[..], client_id],
+                    )?;
+                    (r.try_get::<_, i64>(0)? as u64, r.try_get(1)?)
+                }
+            };
+            if case != self.change_cases[i] {
+                return Err(refused(
+                    ErrorCode::Malformed,
+                    "a change id was reused for a different case",
+                ));
+            }
+            if let Some(ack) = acks.get_mut(self.change_acks[i]) {
+                ack.seq = seq;
+            }
         }
-        Ok((rows.len() as u32, bytes))
+        Ok(envelopes_stored)
     }
 }
 
