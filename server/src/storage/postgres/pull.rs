@@ -1,7 +1,10 @@
 //! Pulls, read on one snapshot (a repeatable-read, read-only transaction):
 //! a page of the log after a device's cursor, grants expanded, envelopes
 //! addressed to it; the envelope needs and rotations due on the last page.
-//! The same queries as the SQLite backend's `pull.rs`.
+//! The same queries as the SQLite backend's `pull.rs`, but for round trips:
+//! a first statement ([`head`]) says which of the last page's lists can
+//! have anything, and a page's bodies are read with their signers, a chunk
+//! at a time.
 
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;

@@ -2,10 +2,11 @@
 //! looked up here, the decisions are `storage::rules` (as in the SQLite
 //! backend's `push.rs`). One difference: every statement here is a round
 //! trip made by the instance's one writer thread while it holds the log
-//! lock, so a push looks up each case's facts (row and assignment, in one
-//! statement) and whether the pusher holds a case key once per push, not
-//! once per item — a new case's first push carries its change and three or
-//! four envelopes, and envelopes were half of the writer's statements.
+//! lock, so a push reads its cases' facts once (all of them, after their
+//! share locks), looks up each key's starter and holder once, and makes
+//! all its writes in one statement ([`Writes`]) — a new case's first push
+//! carries its change and three or four envelopes, and those were once
+//! one statement each.
 
 use outreach_protocol::{
     self as proto, Ack, Change, Envelope, ErrorCode, Id, PushResponse, RECOVERY_RECIPIENT,
