@@ -4,7 +4,9 @@
 //! lock — for many devices, each push in its own savepoint so that a refused
 //! one rolls back alone. Without it every push pays a commit of its own
 //! while holding the log lock, and under a herd the pushes queue on that
-//! lock (PostgreSQL: 128 ms of lock wait per push, measured).
+//! lock (PostgreSQL: 128 ms of lock wait per push, measured). The queue is
+//! generic: PostgreSQL's request nonces are recorded a batch at a time the
+//! same way (`postgres/nonces.rs`).
 
 use std::sync::{Condvar, Mutex};
 
@@ -25,21 +27,36 @@ pub(super) struct PushJob {
 }
 
 /// Pushes waiting for the writer.
-#[derive(Default)]
-pub(super) struct PushQueue {
-    state: Mutex<State>,
+pub(super) type PushQueue = Queue<PushJob>;
+
+/// Jobs waiting for the thread that does them a group at a time (pushes
+/// here; request nonces on PostgreSQL): it waits for the first, then takes
+/// every job queued meanwhile.
+pub(super) struct Queue<T> {
+    state: Mutex<State<T>>,
     queued: Condvar,
 }
 
-#[derive(Default)]
-struct State {
-    jobs: Vec<PushJob>,
-    /// The storage was dropped: the writer finishes the queue and stops.
+struct State<T> {
+    jobs: Vec<T>,
+    /// The storage was dropped: the thread finishes the queue and stops.
     closed: bool,
 }
 
-impl PushQueue {
-    pub(super) fn enqueue(&self, job: PushJob) {
+impl<T> Default for Queue<T> {
+    fn default() -> Self {
+        Self {
+            state: Mutex::new(State {
+                jobs: Vec::new(),
+                closed: false,
+            }),
+            queued: Condvar::new(),
+        }
+    }
+}
+
+impl<T> Queue<T> {
+    pub(super) fn enqueue(&self, job: T) {
         self.state
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -48,8 +65,9 @@ impl PushQueue {
         self.queued.notify_one();
     }
 
-    /// Waits for pushes; `None` once the queue is closed and empty.
-    pub(super) fn next_group(&self) -> Option<Vec<PushJob>> {
+    /// Waits for jobs; `None` once the queue is closed and empty. At most
+    /// `max` at a time (the rest wait for the next group).
+    pub(super) fn next_group_of(&self, max: usize) -> Option<Vec<T>> {
         let mut q = self.state.lock().unwrap_or_else(|p| p.into_inner());
         while q.jobs.is_empty() {
             if q.closed {
@@ -57,18 +75,25 @@ impl PushQueue {
             }
             q = self.queued.wait(q).unwrap_or_else(|p| p.into_inner());
         }
-        let n = q.jobs.len().min(MAX_GROUP);
+        let n = q.jobs.len().min(max.max(1));
         Some(q.jobs.drain(..n).collect())
     }
 
-    /// Everything queued, at once (when no writer thread runs).
-    pub(super) fn take_all(&self) -> Vec<PushJob> {
+    /// Everything queued, at once (when no thread runs).
+    pub(super) fn take_all(&self) -> Vec<T> {
         std::mem::take(&mut self.state.lock().unwrap_or_else(|p| p.into_inner()).jobs)
     }
 
-    /// No more pushes: the writer commits what is queued and stops.
+    /// No more jobs: the thread does what is queued and stops.
     pub(super) fn close(&self) {
         self.state.lock().unwrap_or_else(|p| p.into_inner()).closed = true;
         self.queued.notify_all();
+    }
+}
+
+impl PushQueue {
+    /// The next group of pushes for one commit.
+    pub(super) fn next_group(&self) -> Option<Vec<PushJob>> {
+        self.next_group_of(MAX_GROUP)
     }
 }

@@ -1175,7 +1175,7 @@ impl Storage for PostgresStorage {
     ) -> Result<bool> {
         self.start_threads();
         if self.nonces_running.load(Ordering::Acquire) {
-            return self.nonces.admit(device, nonce, expires_at);
+            return nonces::admit(&self.nonces, device, nonce, expires_at);
         }
         // Without the thread: one round trip, not three.
         let n = self.conn()?.execute_alone(

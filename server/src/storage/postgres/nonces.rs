@@ -7,11 +7,11 @@
 
 use std::collections::HashSet;
 use std::sync::mpsc::{SyncSender, sync_channel};
-use std::sync::{Condvar, Mutex};
 
 use outreach_protocol::{Id, NONCE_LEN};
 
 use super::Pool;
+use crate::storage::group::Queue;
 use crate::storage::{Result, StorageError};
 
 /// A batch takes at most this many nonces (the rest wait for the next).
@@ -31,7 +31,7 @@ const RETRIES: usize = 2;
 /// How long a request waits for its batch at most.
 const WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
-struct Job {
+pub(super) struct Job {
     device: Id,
     nonce: [u8; NONCE_LEN],
     expires_at: i64,
@@ -39,67 +39,32 @@ struct Job {
 }
 
 /// Nonces waiting for the thread.
-#[derive(Default)]
-pub(super) struct NonceQueue {
-    state: Mutex<State>,
-    queued: Condvar,
-}
+pub(super) type NonceQueue = Queue<Job>;
 
-#[derive(Default)]
-struct State {
-    jobs: Vec<Job>,
-    closed: bool,
-}
-
-impl NonceQueue {
-    /// Queues the nonce and waits for its batch: whether it was new.
-    pub(super) fn admit(
-        &self,
-        device: &Id,
-        nonce: &[u8; NONCE_LEN],
-        expires_at: i64,
-    ) -> Result<bool> {
-        let (reply, answer) = sync_channel(1);
-        self.state
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .jobs
-            .push(Job {
-                device: *device,
-                nonce: *nonce,
-                expires_at,
-                reply,
-            });
-        self.queued.notify_one();
-        // The thread answers every job it takes, or drops its sender if it
-        // stops; bounded all the same.
-        answer
-            .recv_timeout(WAIT)
-            .map_err(|_| StorageError::CommitFailed)?
-    }
-
-    fn next_batch(&self) -> Option<Vec<Job>> {
-        let mut q = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        while q.jobs.is_empty() {
-            if q.closed {
-                return None;
-            }
-            q = self.queued.wait(q).unwrap_or_else(|p| p.into_inner());
-        }
-        let n = q.jobs.len().min(MAX_BATCH);
-        Some(q.jobs.drain(..n).collect())
-    }
-
-    /// No more nonces: the thread answers what is queued and stops.
-    pub(super) fn close(&self) {
-        self.state.lock().unwrap_or_else(|p| p.into_inner()).closed = true;
-        self.queued.notify_all();
-    }
+/// Queues the nonce and waits for its batch: whether it was new.
+pub(super) fn admit(
+    queue: &NonceQueue,
+    device: &Id,
+    nonce: &[u8; NONCE_LEN],
+    expires_at: i64,
+) -> Result<bool> {
+    let (reply, answer) = sync_channel(1);
+    queue.enqueue(Job {
+        device: *device,
+        nonce: *nonce,
+        expires_at,
+        reply,
+    });
+    // The thread answers every job it takes, or drops its sender if it
+    // stops; bounded all the same.
+    answer
+        .recv_timeout(WAIT)
+        .map_err(|_| StorageError::CommitFailed)?
 }
 
 /// The thread: records queued nonces a batch at a time.
 pub(super) fn run(pool: Pool, queue: std::sync::Arc<NonceQueue>) {
-    while let Some(jobs) = queue.next_batch() {
+    while let Some(jobs) = queue.next_group_of(MAX_BATCH) {
         let answers = record(&pool, &jobs);
         for (job, answer) in jobs.into_iter().zip(answers) {
             let _ = job.reply.send(answer);
