@@ -852,6 +852,21 @@ pub fn rotation(s: &dyn Storage) {
         s.push(&t.pat, vec![change(62, CASE, 2, &t.pat, 10)], vec![], NOW),
         ErrorCode::StaleEpoch,
     );
+    // One new id twice in one push, under the new key then the old: the
+    // second is the first one again (stored once, one number), not stale.
+    let r = s
+        .push(
+            &t.pat,
+            vec![
+                change(63, CASE, 1, &t.pat, 10),
+                change(63, CASE, 0, &t.pat, 10),
+            ],
+            vec![],
+            NOW,
+        )
+        .unwrap();
+    assert_eq!((r.acks.len(), r.stale.len()), (2, 0));
+    assert_eq!(r.acks[0].seq, r.acks[1].seq);
     // The recovery envelope of epoch 1 is the rotator's alone: another
     // device's is dropped, not stored beside it.
     recovery_envelope_dropped(s, &t.pat, 1);
@@ -1164,22 +1179,35 @@ pub fn compaction(s: &dyn Storage) {
 }
 
 /// A device's storage quota: the push that would pass it is refused whole
-/// (its change and its envelopes), nothing of it is stored, and other
+/// (its change and its envelope), nothing of it is stored, a retry of an
+/// upload already stored still goes through (it adds nothing), and other
 /// devices are not held to it.
 pub fn the_quota_refuses_a_push_whole(s: &dyn Storage) {
     let t = team(s);
     amy_opens_case(s, &t);
     s.set_device_quota(20_000);
-    let (before, _) = pull_all(s, &t.sue, Cursor::default(), 1 << 20);
+    // Each push registers a case of its own: a change and a new recovery
+    // envelope, both counted.
+    let push = |n: u8| {
+        let case: Id = [n; 16];
+        s.push(
+            &t.amy,
+            vec![change(n, case, 0, &t.amy, 1_000)],
+            vec![envelope(case, 0, RECOVERY_RECIPIENT, &t.amy, false)],
+            NOW,
+        )
+    };
+    let stored = |s: &dyn Storage| {
+        let (entries, _) = pull_all(s, &t.sue, Cursor::default(), 1 << 20);
+        let count = |f: fn(&Item) -> bool| entries.iter().filter(|e| f(&e.item)).count();
+        (
+            count(|i| matches!(i, Item::Change(_))),
+            count(|i| matches!(i, Item::Envelope(_))),
+        )
+    };
     let mut refused_at = None;
     for n in 10..40u8 {
-        let r = s.push(
-            &t.amy,
-            vec![change(n, CASE, 0, &t.amy, 1_000)],
-            vec![envelope(CASE, 0, t.sue.device_id, &t.amy, false)],
-            NOW,
-        );
-        match r {
+        match push(n) {
             Ok(_) => {}
             Err(StorageError::Refused(ErrorCode::QuotaExceeded, _)) => {
                 refused_at = Some(n);
@@ -1188,24 +1216,40 @@ pub fn the_quota_refuses_a_push_whole(s: &dyn Storage) {
             Err(e) => panic!("{e}"),
         }
     }
-    let n = refused_at.expect("refused once past 20,000 bytes");
-    assert!(n > 12, "refused only near the quota ({n})");
-    let (after, _) = pull_all(s, &t.sue, Cursor::default(), 1 << 20);
-    let changes = |entries: &[proto::Entry]| {
-        entries
-            .iter()
-            .filter(|e| matches!(e.item, Item::Change(_)))
-            .count()
+    // Where it falls: the bodies of every item stored, counted exactly.
+    let bytes = |n: u8, case: Id, len: usize, to: Vec<Id>| {
+        let c = change(n, case, 0, &t.amy, len);
+        proto::encode(&proto::ItemOf::Change(&c)).len()
+            + to.iter()
+                .map(|r| {
+                    proto::encode(&proto::ItemOf::Envelope(&envelope(
+                        case, 0, *r, &t.amy, false,
+                    )))
+                    .len()
+                })
+                .sum::<usize>()
     };
-    assert_eq!(
-        changes(&after) - changes(&before),
-        usize::from(n - 10),
-        "the refused push stored nothing"
-    );
-    refused_with(
-        s.push(&t.amy, vec![change(n, CASE, 0, &t.amy, 1_000)], vec![], NOW),
-        ErrorCode::QuotaExceeded,
-    );
+    let mut used = bytes(1, CASE, 100, vec![RECOVERY_RECIPIENT, t.sue.device_id]);
+    let mut expected = 10u8;
+    loop {
+        used += bytes(expected, [expected; 16], 1_000, vec![RECOVERY_RECIPIENT]);
+        if used > 20_000 {
+            break;
+        }
+        expected += 1;
+    }
+    let n = refused_at.expect("refused once past 20,000 bytes");
+    assert_eq!(n, expected, "changes and envelopes both counted, once");
+    let before = stored(s);
+    refused_with(push(n), ErrorCode::QuotaExceeded);
+    refused_with(push(n + 1), ErrorCode::QuotaExceeded);
+    assert_eq!(stored(s), before, "the refused pushes stored nothing");
+    // Her device's first push again (a retry): already stored, so it adds
+    // nothing and is answered as before — even with the quota lowered
+    // below what she has stored.
+    s.set_device_quota(10_000);
+    push(10).unwrap();
+    assert_eq!(stored(s), before);
     // Sue's device has used nothing.
     s.push(
         &t.sue,

@@ -462,16 +462,20 @@ impl<'c> Tx<'c> {
             Some(m) => self.batch(&format!("RELEASE SAVEPOINT sp{m}; SAVEPOINT sp{n}"))?,
             None => self.batch(&format!("SAVEPOINT sp{n}"))?,
         }
+        let log_locked = self.log_locked.get();
         let out = f();
         match &out {
             // Releasing it releases any left inside it by `f`.
             Ok(_) => self.unreleased.set(Some(n)),
             Err(_) => {
-                // Rolling back to it destroys any left inside it by `f`.
+                // Rolling back to it destroys any left inside it by `f`,
+                // and releases the locks taken since — the log lock too, if
+                // `f` took it: the next append must take it again.
                 self.unreleased.set(None);
                 self.batch(&format!(
                     "ROLLBACK TO SAVEPOINT sp{n}; RELEASE SAVEPOINT sp{n}"
-                ))?
+                ))?;
+                self.log_locked.set(log_locked);
             }
         }
         out

@@ -13,7 +13,7 @@ use outreach_protocol::{
     RotateRequest, RotateResponse,
 };
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::rules::{self, ChangeEpoch};
 use super::{
@@ -51,10 +51,10 @@ pub(super) fn push_in(
     let mut acks = Vec::with_capacity(changes.len());
     let mut stale = Vec::new();
     // The push's log items, the needs they meet and the bytes they add,
-    // written in one statement once every item is checked: nothing checked
-    // here depends on the pusher's own items (a key it holds, a starter's
-    // recovery envelope, an upload already stored are another device's or
-    // an earlier push's).
+    // written in one statement once every item is checked. Nothing checked
+    // here depends on the pusher's own items — a key it holds and a
+    // starter's recovery envelope are another device's — but whether an
+    // upload is already stored, which also asks `Writes`.
     let mut writes = Writes::default();
     for change in changes {
         let case = match facts.get(&change.case_id) {
@@ -89,7 +89,8 @@ pub(super) fn push_in(
             change.epoch,
             case.epoch,
             || removal_pending(tx, &change.case_id, &device.device_id),
-            || already_stored(tx, device, change),
+            // Stored already, or earlier in this very push (written below).
+            || Ok(writes.has_change(&change.client_id) || already_stored(tx, device, change)?),
         )?;
         if verdict == ChangeEpoch::Stale {
             stale.push(change.client_id);
@@ -200,6 +201,7 @@ struct Writes {
     change_ids: Vec<Vec<u8>>,
     change_bodies: Vec<Vec<u8>>,
     change_acks: Vec<usize>,
+    change_set: HashSet<Id>,
     /// Envelopes: case, epoch, recipient, body.
     env_cases: Vec<Vec<u8>>,
     env_epochs: Vec<i64>,
@@ -213,14 +215,16 @@ struct Writes {
 }
 
 /// See [`Writes`]. Data-modifying `WITH` clauses all run, to completion,
-/// on the statement's snapshot; the device's row is updated only when
-/// something was appended.
+/// on the statement's snapshot; changes draw their sequence numbers in the
+/// push's order; the device's row is updated only when something was
+/// appended.
 const WRITE_PUSH: &str = "
     WITH ch AS (
         INSERT INTO log (kind, case_id, epoch, device_id, client_id, body, created_at)
         SELECT 0, c.case_id, c.epoch, $1, c.client_id, c.body, $2
-        FROM unnest($3::bytea[], $4::bigint[], $5::bytea[], $6::bytea[])
-             AS c(case_id, epoch, client_id, body)
+        FROM unnest($3::bytea[], $4::bigint[], $5::bytea[], $6::bytea[]) WITH ORDINALITY
+             AS c(case_id, epoch, client_id, body, n)
+        ORDER BY c.n
         ON CONFLICT DO NOTHING RETURNING client_id, seq, case_id, octet_length(body)::bigint AS len),
     env AS (
         INSERT INTO log (kind, case_id, epoch, device_id, target, body, created_at)
@@ -251,6 +255,12 @@ impl Writes {
         self.change_bodies
             .push(proto::encode(&proto::ItemOf::Change(change)));
         self.change_acks.push(ack);
+        self.change_set.insert(change.client_id);
+    }
+
+    /// Whether a change with this id is among the writes already.
+    fn has_change(&self, client_id: &Id) -> bool {
+        self.change_set.contains(client_id)
     }
 
     fn add_envelope(&mut self, env: &Envelope, holds_key: bool) {

@@ -437,6 +437,37 @@ fn a_push_waiting_for_an_assignment_decides_on_it() {
     assert_eq!(r.acks.len(), 1);
 }
 
+/// A push refused after it took the log lock (over its quota, say) gives
+/// the lock back with its savepoint; the next push of the group must take
+/// it again, or it would append without it and break the cursor invariant.
+#[test]
+fn a_refused_push_gives_back_the_log_lock_and_the_next_takes_it_again() {
+    let Some(s) = storage() else { return };
+    let mut watch = s.pool.get().unwrap();
+    s.write(|tx| {
+        let refused = tx.savepoint(|| {
+            tx.lock_log()?;
+            Err::<(), _>(crate::storage::refused(
+                ErrorCode::QuotaExceeded,
+                "over the quota",
+            ))
+        });
+        assert!(refused.is_err());
+        tx.lock_log()?;
+        let held: i64 = watch
+            .client
+            .query_one(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        assert_eq!(held, 1, "the log lock is held for the next append");
+        Ok(())
+    })
+    .unwrap();
+}
+
 #[test]
 fn newer_schema_is_refused_and_admin_commands_never_create_one() {
     let Some(cluster) = testdb::cluster() else {
