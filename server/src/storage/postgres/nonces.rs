@@ -162,24 +162,13 @@ mod tests {
         };
         other.client.batch_execute("BEGIN").unwrap();
         insert_one(&mut other, &n1).unwrap();
+        let xid = testdb::open_xid(&mut other.client);
         std::thread::scope(|scope| {
             // Arrival order: the second key first.
             let batch =
                 scope.spawn(|| insert(&s.pool, &[(&device, &n2, exp), (&device, &n1, exp)]));
             // Until the batch waits for the other's first key.
-            let mut watch = s.pool.get().unwrap();
-            while watch
-                .client
-                .query_one(
-                    "SELECT count(*) FROM pg_locks WHERE NOT granted AND locktype = 'transactionid'",
-                    &[],
-                )
-                .unwrap()
-                .get::<_, i64>(0)
-                == 0
-            {
-                std::thread::yield_now();
-            }
+            testdb::wait_until_someone_waits_for(&mut s.pool.get().unwrap().client, xid);
             insert_one(&mut other, &n2).expect("the other instance is not made to wait");
             other.client.batch_execute("COMMIT").unwrap();
             let new = batch.join().unwrap().expect("no deadlock");

@@ -240,3 +240,28 @@ impl Cluster {
         )
     }
 }
+
+/// The id of the transaction open on `client` (one that has written).
+pub fn open_xid(client: &mut postgres::Client) -> i64 {
+    client
+        .query_one("SELECT txid_current()", &[])
+        .and_then(|r| r.try_get(0))
+        .unwrap_or_default()
+}
+
+/// Waits until some backend waits for transaction `xid` (a row or key it
+/// holds): other tests on the same cluster wait for their own.
+pub fn wait_until_someone_waits_for(client: &mut postgres::Client, xid: i64) {
+    while client
+        .query_one(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'transactionid' AND NOT granted
+               AND transactionid::text::bigint = $1",
+            &[&xid],
+        )
+        .and_then(|r| r.try_get::<_, i64>(0))
+        .unwrap_or_default()
+        == 0
+    {
+        std::thread::yield_now();
+    }
+}

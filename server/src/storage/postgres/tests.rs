@@ -419,16 +419,8 @@ fn a_push_waiting_for_an_assignment_decides_on_it() {
     let push = std::thread::spawn(move || {
         s2.push(&pat2, vec![change([0x51; 16], case, &pat2)], vec![], NOW)
     });
-    let mut watch = s.pool.get().unwrap();
-    while watch
-        .client
-        .query_one("SELECT count(*) FROM pg_locks WHERE NOT granted", &[])
-        .unwrap()
-        .get::<_, i64>(0)
-        == 0
-    {
-        std::thread::yield_now();
-    }
+    let xid = testdb::open_xid(&mut assign.client);
+    testdb::wait_until_someone_waits_for(&mut s.pool.get().unwrap().client, xid);
     assign.client.batch_execute("COMMIT").unwrap();
     let r = push
         .join()
@@ -443,26 +435,31 @@ fn a_push_waiting_for_an_assignment_decides_on_it() {
 #[test]
 fn a_refused_push_gives_back_the_log_lock_and_the_next_takes_it_again() {
     let Some(s) = storage() else { return };
-    let mut watch = s.pool.get().unwrap();
+    // The log lock held by this transaction's own backend (other tests'
+    // schemas have log locks of their own on the same cluster).
+    let holds_log_lock = |tx: &super::Tx| -> bool {
+        tx.one(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted
+               AND pid = pg_backend_pid() AND classid::bigint = $1",
+            &[&i64::from(super::LOG_LOCK_CLASS)],
+        )
+        .unwrap()
+        .get::<_, i64>(0)
+            == 1
+    };
     s.write(|tx| {
         let refused = tx.savepoint(|| {
             tx.lock_log()?;
+            assert!(holds_log_lock(tx));
             Err::<(), _>(crate::storage::refused(
                 ErrorCode::QuotaExceeded,
                 "over the quota",
             ))
         });
         assert!(refused.is_err());
+        assert!(!holds_log_lock(tx), "given back with the savepoint");
         tx.lock_log()?;
-        let held: i64 = watch
-            .client
-            .query_one(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted",
-                &[],
-            )
-            .unwrap()
-            .get(0);
-        assert_eq!(held, 1, "the log lock is held for the next append");
+        assert!(holds_log_lock(tx), "held again for the next append");
         Ok(())
     })
     .unwrap();
