@@ -204,15 +204,10 @@ pub(crate) struct PgConn {
 }
 
 impl PgConn {
-    /// Runs one statement on its own, as its own transaction: one round
-    /// trip, where [`PostgresStorage::write`] costs three (begin, statement,
-    /// commit). For a single statement the outcome is the same.
-    fn execute_alone(&mut self, sql: &str, p: &[Param]) -> Result<u64> {
-        let statement = prepared(&mut self.statements, &mut self.client, sql)?;
-        Ok(self.client.execute(&statement, p)?)
-    }
-
-    /// [`Self::execute_alone`], for a statement that returns rows.
+    /// Runs one statement that returns rows on its own, as its own
+    /// transaction: one round trip, where [`PostgresStorage::write`] costs
+    /// three (begin, statement, commit). For a single statement the outcome
+    /// is the same.
     fn query_alone(&mut self, sql: &str, p: &[Param]) -> Result<Vec<Row>> {
         let statement = prepared(&mut self.statements, &mut self.client, sql)?;
         Ok(self.client.query(&statement, p)?)
@@ -1181,13 +1176,8 @@ impl Storage for PostgresStorage {
         if self.nonces_running.load(Ordering::Acquire) {
             return nonces::admit(&self.nonces, device, nonce, expires_at);
         }
-        // Without the thread: one round trip, not three.
-        let n = self.conn()?.execute_alone(
-            "INSERT INTO request_nonces (device_id, nonce, expires_at) VALUES ($1, $2, $3)
-             ON CONFLICT DO NOTHING",
-            &[&&device[..], &&nonce[..], &expires_at],
-        )?;
-        Ok(n == 1)
+        // Without the thread: a batch of one, here.
+        nonces::admit_here(&self.pool, device, nonce, expires_at)
     }
 
     fn compact(

@@ -62,6 +62,16 @@ pub(super) fn admit(
         .map_err(|_| StorageError::CommitFailed)?
 }
 
+/// [`admit`] without the thread (admin commands): a batch of one.
+pub(super) fn admit_here(
+    pool: &Pool,
+    device: &Id,
+    nonce: &[u8; NONCE_LEN],
+    expires_at: i64,
+) -> Result<bool> {
+    Ok(!insert(pool, &[(device, nonce, expires_at)])?.is_empty())
+}
+
 /// The thread: records queued nonces a batch at a time.
 pub(super) fn run(pool: Pool, queue: std::sync::Arc<NonceQueue>) {
     while let Some(jobs) = queue.next_group_of(MAX_BATCH) {

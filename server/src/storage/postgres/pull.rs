@@ -16,8 +16,8 @@ use outreach_protocol::{
 
 use super::push::holds_key;
 use super::{
-    KIND_GRANT, PULL_BATCH, Tx, authorised_devices, check_live, id, key32, may_read,
-    readable_cases, role, rules, safety,
+    KIND_GRANT, PULL_BATCH, Tx, authorised_devices, id, key32, may_read, readable_cases, role,
+    rules, safety,
 };
 use crate::storage::{Device, Result, StorageError};
 
@@ -172,12 +172,11 @@ pub(super) fn head(tx: &Tx, device: &Device, cursor: Cursor, now: i64) -> Result
             &safety::acked_listed_since(now),
         ],
     )?;
+    let live = row.as_ref().map(|r| r.try_get(0)).transpose()?;
+    rules::check_live(live)?;
     let Some(r) = row else {
-        return Err(check_live(tx, &device.device_id)
-            .err()
-            .unwrap_or(StorageError::Corrupt));
+        return Err(StorageError::Corrupt);
     };
-    rules::check_live(Some(r.try_get(0)?))?;
     Ok(Head {
         passes_removal: r.try_get(1)?,
         log_id: r

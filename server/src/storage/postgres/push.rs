@@ -19,6 +19,7 @@ use super::rules::{self, ChangeEpoch};
 use super::{
     CASE_REFUSED, CaseRow, Tx, add_needs, authorised_devices, case_from, case_row_locked,
     check_live, device_may_read, epoch_starter, erasure, id, may_access, refused, removal_pending,
+    share_cases,
 };
 use crate::storage::{Device, Result};
 
@@ -181,8 +182,8 @@ impl KeyFacts {
         if let Some(known) = self.held.get(&key) {
             return Ok(*known);
         }
-        let known =
-            self.starter(tx, key)? == Some(*sealer) || received_key(tx, &key.0, key.1, sealer)?;
+        let starter = self.starter(tx, key)?;
+        let known = holds_key_of(tx, starter, &key.0, key.1, sealer)?;
         self.held.insert(key, known);
         Ok(known)
     }
@@ -383,11 +384,8 @@ impl CaseFacts {
         if ids.is_empty() {
             return Ok(None);
         }
+        share_cases(tx, ids.iter().copied())?;
         let wanted: Vec<&[u8]> = ids.iter().map(|c| &c[..]).collect();
-        tx.rows(
-            "SELECT 1 FROM cases WHERE case_id = ANY($1) ORDER BY case_id FOR SHARE",
-            &[&wanted],
-        )?;
         let rows = tx.rows(
             "SELECT c.team, c.epoch, c.rotate_due,
                     EXISTS (SELECT 1 FROM assignments a WHERE a.case_id = c.case_id AND a.user_id = $2),
@@ -410,20 +408,6 @@ impl CaseFacts {
     fn get(&self, case_id: &Id) -> Option<(CaseRow, bool)> {
         self.cases.get(case_id).cloned()
     }
-}
-
-fn add_stored_bytes(tx: &Tx, device: &Device, added: u64, quota: u64) -> Result<()> {
-    if added == 0 {
-        return Ok(());
-    }
-    let total: i64 = tx
-        .one(
-            "UPDATE devices SET stored_bytes = stored_bytes + $2 WHERE device_id = $1
-             RETURNING stored_bytes",
-            &[&&device.device_id[..], &(added as i64)],
-        )?
-        .try_get(0)?;
-    rules::within_quota(total.max(0) as u64, quota)
 }
 
 /// One rotation in the caller's transaction.
@@ -468,32 +452,16 @@ pub(super) fn rotate_in(
             ],
         )?;
     }
-    let mut stored = 0u32;
-    let mut added = 0u64;
+    // `rules::rotation_envelopes` checked that each is for this case and
+    // epoch; none meets a need (the epoch's needs are added below).
+    let mut writes = Writes::default();
     for env in &request.envelopes {
-        let body = proto::encode(&proto::ItemOf::Envelope(env));
-        tx.lock_log()?;
-        let inserted = tx.exec(
-            "INSERT INTO log (kind, case_id, epoch, device_id, target, body, created_at)
-             VALUES (1, $1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-            &[
-                &&case_id[..],
-                &i64::from(env.epoch),
-                &&device.device_id[..],
-                &&env.recipient[..],
-                &body,
-                &now,
-            ],
-        )?;
-        stored += inserted as u32;
-        if inserted > 0 {
-            added += body.len() as u64;
-        }
+        writes.add_envelope(env, false);
     }
+    let stored = writes.write(tx, device, now, quota, &mut [])?;
     let mut recipients = authorised_devices(tx, &case_id, case.team.as_deref())?;
     recipients.push(RECOVERY_RECIPIENT);
     add_needs(tx, &case_id, request.epoch, &recipients)?;
-    add_stored_bytes(tx, device, added, quota)?;
     Ok(RotateResponse {
         epoch: request.epoch,
         envelopes_stored: stored,
@@ -511,8 +479,24 @@ fn already_stored(tx: &Tx, device: &Device, change: &Change) -> Result<bool> {
 /// Whether `sealer` holds the case key of `epoch` as far as the server can
 /// tell: it started the epoch, or another device sealed the key to it.
 pub(super) fn holds_key(tx: &Tx, case_id: &Id, epoch: u32, sealer: &Id) -> Result<bool> {
-    Ok(epoch_starter(tx, case_id, epoch)? == Some(*sealer)
-        || received_key(tx, case_id, epoch, sealer)?)
+    holds_key_of(
+        tx,
+        epoch_starter(tx, case_id, epoch)?,
+        case_id,
+        epoch,
+        sealer,
+    )
+}
+
+/// [`holds_key`], the epoch's starter known.
+fn holds_key_of(
+    tx: &Tx,
+    starter: Option<Id>,
+    case_id: &Id,
+    epoch: u32,
+    sealer: &Id,
+) -> Result<bool> {
+    Ok(starter == Some(*sealer) || received_key(tx, case_id, epoch, sealer)?)
 }
 
 /// Whether another device sealed the key of (`case_id`, `epoch`) to `sealer`.
