@@ -332,6 +332,19 @@ pub fn push_is_idempotent(s: &dyn Storage) {
         ),
         ErrorCode::Malformed,
     );
+    // … and for another case she has.
+    let hers: Id = [0xcd; 16];
+    s.push(
+        &t.amy,
+        vec![change(7, hers, 0, &t.amy, 10)],
+        vec![envelope(hers, 0, RECOVERY_RECIPIENT, &t.amy, false)],
+        NOW,
+    )
+    .unwrap();
+    refused_with(
+        s.push(&t.amy, vec![change(2, hers, 0, &t.amy, 10)], vec![], NOW),
+        ErrorCode::Malformed,
+    );
     // The same new id twice in one push: for one case, stored once and
     // acknowledged twice with one number; for two cases, refused whole.
     let r = s
@@ -1243,6 +1256,17 @@ pub fn the_quota_refuses_a_push_whole(s: &dyn Storage) {
     let before = stored(s);
     refused_with(push(n), ErrorCode::QuotaExceeded);
     refused_with(push(n + 1), ErrorCode::QuotaExceeded);
+    // A visit to a case she has, too (PostgreSQL decides such a push
+    // without its own lookups: the quota must hold there as well).
+    refused_with(
+        s.push(
+            &t.amy,
+            vec![change(98, CASE, 0, &t.amy, 5_000)],
+            vec![],
+            NOW,
+        ),
+        ErrorCode::QuotaExceeded,
+    );
     assert_eq!(stored(s), before, "the refused pushes stored nothing");
     // Her device's first push again (a retry): already stored, so it adds
     // nothing and is answered as before — even with the quota lowered

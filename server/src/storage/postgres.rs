@@ -50,6 +50,8 @@ pub use super::rules::CASE_REFUSED;
 mod compact;
 mod erasure;
 pub(crate) mod export;
+/// A push group's common pushes, checked and written together.
+mod group_push;
 /// Request nonces, a batch at a time.
 mod nonces;
 /// Pulls: pages, grants, envelope needs, rotations due.
@@ -300,7 +302,8 @@ fn run_writer(pool: Pool, queue: Arc<PushQueue>, quota: Arc<AtomicU64>) {
     }
 }
 
-/// Commits a group of pushes, each in its own savepoint. A group whose
+/// Commits a group of pushes: the common ones checked and written together,
+/// any other in its own savepoint (`group_push`). A group whose
 /// commit fails as retryable (a serialisation failure, a key taken by
 /// another instance meanwhile) is tried again whole: pushes are idempotent
 /// by client id, and nothing of a failed commit was kept.
@@ -308,21 +311,7 @@ fn commit_group(pool: &Pool, jobs: Vec<PushJob>, quota: u64) {
     let attempt = || -> Result<Vec<Result<outreach_protocol::PushResponse>>> {
         let mut conn = pool.get()?;
         let tx = Tx::begin(&mut conn, false)?;
-        let results = jobs
-            .iter()
-            .map(|job| {
-                tx.savepoint(|| {
-                    push::push_in(
-                        &tx,
-                        &job.device,
-                        &job.changes,
-                        &job.envelopes,
-                        job.now,
-                        quota,
-                    )
-                })
-            })
-            .collect();
+        let results = group_push::push_group(&tx, &jobs, quota)?;
         tx.commit()?;
         Ok(results)
     };

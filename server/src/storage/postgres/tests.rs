@@ -11,6 +11,7 @@ use outreach_protocol::{
 };
 
 use super::{PostgresStorage, push, redact_url, testdb};
+use crate::storage::group::PushJob;
 use crate::storage::{Device, NewDevice, Storage, StorageError};
 
 /// A fresh storage in a schema of its own, or `None` (the test skips).
@@ -96,6 +97,53 @@ fn pull_all(s: &dyn Storage, d: &Device, mut cursor: Cursor) -> (Vec<u64>, Curso
             return (seqs, cursor);
         }
     }
+}
+
+/// An envelope of the case's key (epoch 0) for `to`, sealed by `by`.
+fn envelope_to(case: Id, to: Id, by: &Device) -> Envelope {
+    Envelope {
+        recipient: to,
+        ciphertext: vec![to[0]; 48],
+        ..recovery(case, by)
+    }
+}
+
+/// Commits these pushes as one group of the writer thread's, in this
+/// order; their results.
+fn push_as_group(
+    s: &PostgresStorage,
+    pushes: Vec<(&Device, Vec<Change>, Vec<Envelope>)>,
+) -> Vec<Result<proto::PushResponse, StorageError>> {
+    let mut replies = Vec::new();
+    let jobs = pushes
+        .into_iter()
+        .map(|(device, changes, envelopes)| {
+            let (reply, outcome) = tokio::sync::oneshot::channel();
+            replies.push(outcome);
+            PushJob {
+                device: device.clone(),
+                changes,
+                envelopes,
+                now: NOW,
+                reply,
+            }
+        })
+        .collect();
+    super::commit_group(&s.pool, jobs, u64::MAX);
+    replies
+        .into_iter()
+        .map(|r| r.blocking_recv().expect("every push is answered"))
+        .collect()
+}
+
+/// The envelope needs `d`'s pull asks it to meet: (case, recipient).
+fn needs_asked_of(s: &dyn Storage, d: &Device) -> Vec<(Id, Id)> {
+    let page: PullResponse =
+        proto::decode(&s.pull(d, Cursor::default(), 1 << 20).unwrap()).unwrap();
+    page.needs
+        .iter()
+        .map(|n| (n.case_id, n.recipient))
+        .collect()
 }
 
 /// Amy and Pat (practitioners) and Sue (their supervisor), all of north.
@@ -679,4 +727,123 @@ fn a_damaged_body_is_left_out_and_the_rest_of_its_batch_arrives() {
     assert!(end.seq >= *before.last().unwrap());
     let (again, _) = pull_all(&s, &sue, end);
     assert!(again.is_empty(), "{again:?}");
+}
+
+/// In a group, the pushes PostgreSQL decides together see a key sealed to a
+/// device earlier in the same group: Sue, given the key by Amy's push, meets
+/// Pat's need in her own push right after. In the other order Sue's push
+/// comes first and holds nothing yet, so Pat's need stays (and Amy, who
+/// holds the key, is asked) — as if the two had been pushed one by one.
+#[test]
+fn a_key_sealed_earlier_in_a_group_makes_its_recipient_a_holder() {
+    let Some(s) = storage() else { return };
+    let (amy, pat, sue) = north(&s);
+    let (x, y) = ([0xa1; 16], [0xa2; 16]);
+    for case in [x, y] {
+        open_case(&s, &amy, case);
+        s.assign(&sue, &case, "Pat", NOW).unwrap();
+    }
+    let mut asked = needs_asked_of(&s, &amy);
+    asked.sort();
+    assert_eq!(
+        asked,
+        vec![
+            (x, pat.device_id),
+            (x, sue.device_id),
+            (y, pat.device_id),
+            (y, sue.device_id)
+        ]
+    );
+    let groups = [
+        vec![
+            (&amy, vec![], vec![envelope_to(x, sue.device_id, &amy)]),
+            (&sue, vec![], vec![envelope_to(x, pat.device_id, &sue)]),
+        ],
+        // Sue's key of y arrives after her push for it.
+        vec![
+            (&sue, vec![], vec![envelope_to(y, pat.device_id, &sue)]),
+            (&amy, vec![], vec![envelope_to(y, sue.device_id, &amy)]),
+        ],
+    ];
+    for group in groups {
+        for r in push_as_group(&s, group) {
+            assert_eq!(r.expect("stored").envelopes_stored, 1);
+        }
+    }
+    assert_eq!(needs_asked_of(&s, &amy), vec![(y, pat.device_id)]);
+    // Sue holds both keys now and is asked for Pat's of y too.
+    let asked = needs_asked_of(&s, &sue);
+    assert!(asked.contains(&(y, pat.device_id)) && !asked.contains(&(x, pat.device_id)));
+}
+
+/// A group with pushes of every kind: the ones PostgreSQL decides together
+/// and the rest, each pushed on its own after them, are answered as they
+/// would be alone — a registration, a device's retry of a push in the same
+/// group (the same number, nothing twice), refusals that store nothing.
+#[test]
+fn a_group_answers_each_push_as_if_alone() {
+    let Some(s) = storage() else { return };
+    let (amy, pat, sue) = north(&s);
+    let kim = enrol(&s, "Kim", Role::Practitioner, Some("south"), 4);
+    let kim2 = enrol(&s, "Ken", Role::Practitioner, Some("south"), 5);
+    let (x, y) = ([0xb1; 16], [0xb2; 16]);
+    open_case(&s, &amy, x);
+    let visit = change([0x61; 16], x, &amy);
+    let to_sue = envelope_to(x, sue.device_id, &amy);
+    let r = push_as_group(
+        &s,
+        vec![
+            (&amy, vec![visit.clone()], vec![to_sue.clone()]),
+            (
+                &pat,
+                vec![change([0x62; 16], y, &pat)],
+                vec![recovery(y, &pat)],
+            ),
+            (&amy, vec![visit.clone()], vec![to_sue]),
+            (&kim, vec![change([0x63; 16], x, &kim)], vec![]),
+            (
+                &sue,
+                vec![change([0x64; 16], x, &sue)],
+                vec![envelope_to(x, kim.device_id, &sue)],
+            ),
+            // Pat's new case, registered by her push above.
+            (
+                &kim2,
+                vec![change([0x65; 16], y, &kim2)],
+                vec![recovery(y, &kim2)],
+            ),
+        ],
+    );
+    let ok = |i: usize| r[i].as_ref().expect("stored");
+    assert_eq!((ok(0).acks.len(), ok(0).envelopes_stored), (1, 1));
+    assert_eq!(ok(1).acks.len(), 1, "Pat registered her case");
+    assert_eq!(
+        (ok(2).acks[0].seq, ok(2).envelopes_stored),
+        (ok(0).acks[0].seq, 0),
+        "the retry: the same number, nothing stored again"
+    );
+    for refused in [&r[3], &r[4], &r[5]] {
+        assert!(
+            matches!(refused, Err(StorageError::Refused(ErrorCode::Forbidden, _))),
+            "{refused:?}"
+        );
+    }
+    // Sue reads both cases: each change once, the refused ones not at all.
+    let page: PullResponse =
+        proto::decode(&s.pull(&sue, Cursor::default(), 1 << 20).unwrap()).unwrap();
+    let mut ids: Vec<Id> = page
+        .entries
+        .iter()
+        .filter_map(|e| match &e.item {
+            proto::Item::Change(c) => Some(c.client_id),
+            _ => None,
+        })
+        .collect();
+    ids.sort();
+    // `open_case`'s change id: the case's, its last byte flipped.
+    let mut opened_x = x;
+    opened_x[15] ^= 0xff;
+    let mut expected = vec![opened_x, [0x62; 16], [0x61; 16]];
+    expected.sort();
+    assert_eq!(ids, expected);
 }
