@@ -1254,13 +1254,18 @@ impl Storage for PostgresStorage {
     }
 
     fn pull(&self, device: &Device, cursor: Cursor, max_bytes: u32) -> Result<Vec<u8>> {
-        let (page, passes_removal) = self.read(|tx| {
-            let head = pull::head(tx, device, cursor, crate::now())?;
-            Ok((
-                pull::pull_page(tx, device, cursor, max_bytes, &head)?,
-                head.passes_removal,
-            ))
-        })?;
+        let now = crate::now();
+        let at_once = pull::pull_at_once(&mut *self.conn()?, device, cursor, max_bytes, now)?;
+        let (page, passes_removal) = match at_once {
+            Some(answered) => answered,
+            None => self.read(|tx| {
+                let head = pull::head(tx, device, cursor, now)?;
+                Ok((
+                    pull::pull_page(tx, device, cursor, max_bytes, &head)?,
+                    head.passes_removal,
+                ))
+            })?,
+        };
         if passes_removal {
             self.write(|tx| {
                 tx.exec(

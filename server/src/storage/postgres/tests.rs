@@ -847,3 +847,113 @@ fn a_group_answers_each_push_as_if_alone() {
     expected.sort();
     assert_eq!(ids, expected);
 }
+
+/// Pages `d` through the log with `budget`, comparing at every cursor the
+/// pull answered in one statement with the full path's page, byte for byte.
+fn compare_pulls(s: &PostgresStorage, d: &Device, budget: u32, answered: &mut u32, full: &mut u32) {
+    let mut cursor = Cursor::default();
+    for _ in 0..100 {
+        let page = s
+            .read(|tx| {
+                let head = super::pull::head(tx, d, cursor, NOW)?;
+                super::pull::pull_page(tx, d, cursor, budget, &head)
+            })
+            .unwrap();
+        match super::pull::pull_at_once(&mut s.conn().unwrap(), d, cursor, budget, NOW).unwrap() {
+            Some((at_once, _)) => {
+                assert!(
+                    at_once == page,
+                    "{} at {cursor:?}, budget {budget}: {} bytes against {}",
+                    d.user.name,
+                    at_once.len(),
+                    page.len()
+                );
+                *answered += 1;
+            }
+            None => *full += 1,
+        }
+        let page: PullResponse = proto::decode(&page).unwrap();
+        if !page.more {
+            return;
+        }
+        cursor = page.next;
+    }
+    panic!("a pull never finished");
+}
+
+/// The bytes of `d`'s first page's items, summed item by item.
+fn page_ends(s: &PostgresStorage, d: &Device) -> Vec<u32> {
+    let page: PullResponse =
+        proto::decode(&s.pull(d, Cursor::default(), 1 << 20).unwrap()).unwrap();
+    let seqs: Vec<i64> = page.entries.iter().map(|e| e.seq as i64).collect();
+    let lens = s
+        .read(|tx| {
+            tx.rows(
+                "SELECT octet_length(body)::bigint FROM log WHERE seq = ANY($1) ORDER BY seq",
+                &[&seqs],
+            )
+        })
+        .unwrap();
+    lens.iter()
+        .scan(0u32, |sum, r| {
+            *sum += r.get::<_, i64>(0) as u32;
+            Some(*sum)
+        })
+        .collect()
+}
+
+/// A pull answered in one statement is the page the full path writes, byte
+/// for byte, in every state a herd goes through — a new case and its
+/// envelope needs, pages cut by the budget, a grant, a safety timer — and
+/// leaves to the full path what it does not answer (a grant to expand, a
+/// safety list).
+#[test]
+fn a_pull_at_once_is_the_full_pull_byte_for_byte() {
+    let Some(s) = storage() else { return };
+    let (amy, pat, sue) = north(&s);
+    let x = [0xd1; 16];
+    let (mut answered, mut full) = (0, 0);
+    let mut compare_all = |s: &PostgresStorage| {
+        for d in [&amy, &pat, &sue] {
+            // Budgets that end a page exactly on an item, and one byte short.
+            let mut budgets = vec![1024, 2500, 1 << 20];
+            for end in page_ends(s, d) {
+                budgets.extend([end, end - 1].into_iter().filter(|b| *b >= 1024));
+            }
+            for budget in budgets {
+                compare_pulls(s, d, budget, &mut answered, &mut full);
+            }
+        }
+    };
+    open_case(&s, &amy, x);
+    compare_all(&s);
+    for n in 0..6u8 {
+        let mut visit = change([0x70 + n; 16], x, &amy);
+        visit.ciphertext = vec![n; 600];
+        s.push(
+            &amy,
+            vec![visit],
+            vec![envelope_to(x, sue.device_id, &amy)],
+            NOW,
+        )
+        .unwrap();
+    }
+    compare_all(&s);
+    s.assign(&sue, &x, "Pat", NOW).unwrap();
+    compare_all(&s);
+    let check_in = proto::SafetyAction::CheckIn(proto::CheckIn {
+        timer_id: [0x77; 16],
+        case_id: x,
+        started_at: NOW,
+        until: NOW + 3600,
+        note: None,
+    });
+    s.safety(&amy, &[check_in], Default::default(), NOW)
+        .unwrap();
+    compare_all(&s);
+    let (answered, full) = (answered, full);
+    assert!(
+        answered > 50 && full > 30,
+        "{answered} answered at once, {full} not"
+    );
+}
