@@ -124,7 +124,9 @@ struct Facts {
 }
 
 /// One statement, one row shape: a tag and the columns each tag uses.
-/// Every branch is an index lookup per element of its arrays.
+/// Every branch is an index lookup per element of its arrays (`LATERAL`
+/// where a generic plan would otherwise hash a whole table: every device,
+/// every assignment).
 const GROUP_FACTS: &str = "
     SELECT 0, c.case_id, NULL::bytea, NULL::bytea, c.epoch, c.team, NULL::bool
       FROM cases c WHERE c.case_id = ANY($1)
@@ -151,21 +153,28 @@ const GROUP_FACTS: &str = "
     UNION ALL
     SELECT 6, k.recipient, k.case_id, NULL, NULL, NULL, NULL
       FROM unnest($11::bytea[], $12::bytea[]) AS k(recipient, case_id)
-      JOIN cases c ON c.case_id = k.case_id
-      JOIN devices d ON d.device_id = k.recipient AND d.revoked_at IS NULL
-      WHERE EXISTS (SELECT 1 FROM assignments a WHERE a.case_id = k.case_id AND a.user_id = d.user_id)
-         OR (c.team IS NOT NULL AND EXISTS (
-             SELECT 1 FROM users u WHERE u.user_id = d.user_id
-               AND u.team = c.team AND u.role = 'supervisor'))
+      CROSS JOIN LATERAL (
+          SELECT 1 FROM cases c JOIN devices d ON d.device_id = k.recipient
+          WHERE c.case_id = k.case_id AND d.revoked_at IS NULL
+            AND (EXISTS (SELECT 1 FROM assignments a
+                         WHERE a.case_id = k.case_id AND a.user_id = d.user_id)
+                 OR (c.team IS NOT NULL AND EXISTS (
+                     SELECT 1 FROM users u WHERE u.user_id = d.user_id
+                       AND u.team = c.team AND u.role = 'supervisor')))
+          LIMIT 1) ok
     UNION ALL
     SELECT 7, e.case_id, NULL, NULL, NULL, NULL, NULL FROM erased e WHERE e.case_id = ANY($1)
     UNION ALL
     SELECT 8, d.user_id, d.device_id, NULL, NULL, NULL, NULL
-      FROM devices d WHERE d.user_id = ANY($2) AND d.revoked_at IS NULL
+      FROM unnest($2::bytea[]) AS k(user_id)
+      CROSS JOIN LATERAL (SELECT d.user_id, d.device_id FROM devices d
+                          WHERE d.user_id = k.user_id AND d.revoked_at IS NULL OFFSET 0) d
     UNION ALL
     SELECT 9, d.device_id, NULL, NULL, NULL, u.team, NULL
-      FROM users u JOIN devices d ON d.user_id = u.user_id
-      WHERE u.team = ANY($13) AND u.role = 'supervisor' AND d.revoked_at IS NULL";
+      FROM users u
+      CROSS JOIN LATERAL (SELECT d.device_id FROM devices d
+                          WHERE d.user_id = u.user_id AND d.revoked_at IS NULL OFFSET 0) d
+      WHERE u.team = ANY($13) AND u.role = 'supervisor'";
 
 impl Facts {
     fn load(tx: &Tx, jobs: &[PushJob], cases: &BTreeSet<Id>) -> Result<Self> {
