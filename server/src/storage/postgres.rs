@@ -311,9 +311,9 @@ fn commit_group(pool: &Pool, jobs: Vec<PushJob>, quota: u64) {
     let attempt = || -> Result<Vec<Result<outreach_protocol::PushResponse>>> {
         let mut conn = pool.get()?;
         let tx = Tx::begin(&mut conn, false)?;
-        let results = group_push::push_group(&tx, &jobs, quota)?;
+        let decided = group_push::push_group(&tx, &jobs, quota)?;
         tx.commit()?;
-        Ok(results)
+        Ok(decided.results)
     };
     let mut outcome = attempt();
     for _ in 0..2 {

@@ -39,14 +39,23 @@ use super::{Tx, id, may_access, push, rules, share_cases};
 use crate::storage::group::PushJob;
 use crate::storage::{Result, StorageError};
 
+/// How a group's pushes were decided.
+pub(super) struct Decided {
+    /// Each push's result, in the jobs' order.
+    pub(super) results: Vec<Result<PushResponse>>,
+    /// The order they were decided in: the plan's, then the others' (for
+    /// the tests, which replay it push by push).
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(super) order: Vec<usize>,
+    /// How many of them the plan wrote.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(super) planned: usize,
+}
+
 /// Pushes `jobs` in the caller's transaction: the common ones together,
-/// the rest one by one. The results are in the jobs' order; an `Err`
-/// outside them fails the whole group (nothing of it is kept).
-pub(super) fn push_group(
-    tx: &Tx,
-    jobs: &[PushJob],
-    quota: u64,
-) -> Result<Vec<Result<PushResponse>>> {
+/// the rest one by one. An `Err` fails the whole group (nothing of it is
+/// kept).
+pub(super) fn push_group(tx: &Tx, jobs: &[PushJob], quota: u64) -> Result<Decided> {
     let cases: BTreeSet<Id> = jobs
         .iter()
         .flat_map(|j| {
@@ -73,9 +82,26 @@ pub(super) fn push_group(
         }
     }
     let mut results: Vec<Option<Result<PushResponse>>> = jobs.iter().map(|_| None).collect();
-    for (i, response) in plan.write(tx, jobs, quota)? {
-        results[i] = Some(Ok(response));
+    let planned: Vec<usize> = plan.pushes.iter().map(|p| p.job).collect();
+    match tx.savepoint(|| plan.write(tx, jobs, quota)) {
+        Ok(responses) => {
+            for (i, response) in responses {
+                results[i] = Some(Ok(response));
+            }
+        }
+        // Something another instance committed since the facts were read
+        // (the same upload, a case registered, a device's bytes counted) or
+        // a deadlock with a revocation: the plan's writes are rolled back
+        // and its pushes go on alone too, each deciding on what is there
+        // now — one push's conflict is no reason to fail its group.
+        Err(e) => {
+            tracing::info!(error = %e, pushes = planned.len(), "a push group's plan fell back to pushes one by one");
+            slow = planned.into_iter().chain(slow).collect();
+        }
     }
+    let mut order: Vec<usize> = (0..jobs.len()).filter(|i| !slow.contains(i)).collect();
+    let planned = order.len();
+    order.extend(&slow);
     for i in slow {
         let job = &jobs[i];
         results[i] = Some(tx.savepoint(|| {
@@ -89,10 +115,15 @@ pub(super) fn push_group(
             )
         }));
     }
-    Ok(results
+    let results = results
         .into_iter()
         .map(|r| r.unwrap_or(Err(StorageError::CommitFailed)))
-        .collect())
+        .collect();
+    Ok(Decided {
+        results,
+        order,
+        planned,
+    })
 }
 
 /// What the group's pushes are decided on, read in one statement.
@@ -319,7 +350,15 @@ struct Plan {
     met_epochs: Vec<i64>,
     met_recipients: Vec<Vec<u8>>,
     new_cases: NewCases,
+    /// Bytes of the items planned.
+    bytes: usize,
 }
+
+/// Bytes of items one plan writes at most; pushes past it go on alone.
+/// Every planned body travels in one statement's arrays, and PostgreSQL
+/// takes at most 1 GiB in one message and one array: a full group of the
+/// largest pushes would reach it (128 × 8 MiB).
+const MAX_PLAN_BYTES: usize = 64 << 20;
 
 struct Planned {
     job: usize,
@@ -373,7 +412,11 @@ struct Draft {
     /// Envelope index, body, whether it meets a need.
     envelopes: Vec<(usize, Vec<u8>, bool)>,
     /// Cases it registers, with the devices that may read each.
-    registers: Vec<(Id, Vec<Id>)>,
+    registers: HashMap<Id, Vec<Id>>,
+    /// Its envelopes of a first epoch (case, recipient).
+    sealed_first: HashSet<(Id, Id)>,
+    /// Bytes of its items.
+    bytes: usize,
 }
 
 impl Draft {
@@ -386,7 +429,7 @@ impl Draft {
         case_id: &Id,
     ) -> Option<(Option<&'f str>, u32)> {
         let user = &job.device.user;
-        if self.registers.iter().any(|(c, _)| c == case_id) {
+        if self.registers.contains_key(case_id) {
             return Some((user.team.as_deref(), 0));
         }
         let (team, epoch) = facts.cases.get(case_id)?;
@@ -396,10 +439,7 @@ impl Draft {
 
     /// The devices that may read a case this push registers.
     fn readers(&self, case_id: &Id) -> Option<&[Id]> {
-        self.registers
-            .iter()
-            .find(|(c, _)| c == case_id)
-            .map(|(_, r)| &r[..])
+        self.registers.get(case_id).map(|r| &r[..])
     }
 }
 
@@ -410,6 +450,10 @@ impl Plan {
         let Some(draft) = self.draft(job, facts, quota) else {
             return false;
         };
+        if self.bytes.saturating_add(draft.bytes) > MAX_PLAN_BYTES {
+            return false;
+        }
+        self.bytes += draft.bytes;
         let device = &job.device;
         for (i, body) in draft.changes {
             let c = &job.changes[i];
@@ -425,11 +469,7 @@ impl Plan {
             nc.at.push(job.now);
             // Every reader and the recovery key, but those it sealed to.
             for r in readers.iter().chain([&RECOVERY_RECIPIENT]) {
-                let sealed = draft.envelopes.iter().any(|(i, _, _)| {
-                    let e = &job.envelopes[*i];
-                    e.case_id == *case_id && e.epoch == 0 && e.recipient == *r
-                });
-                if !sealed {
+                if !draft.sealed_first.contains(&(*case_id, *r)) {
                     nc.need_cases.push(case_id.to_vec());
                     nc.need_recipients.push(r.to_vec());
                 }
@@ -470,7 +510,9 @@ impl Plan {
             stored: Vec::with_capacity(job.changes.len()),
             changes: Vec::with_capacity(job.changes.len()),
             envelopes: Vec::with_capacity(job.envelopes.len()),
-            registers: Vec::new(),
+            registers: HashMap::new(),
+            sealed_first: HashSet::new(),
+            bytes: 0,
         };
         for (i, change) in job.changes.iter().enumerate() {
             let case_epoch = match draft.case(facts, job, &change.case_id) {
@@ -492,7 +534,7 @@ impl Plan {
                     }
                     readers.sort_unstable();
                     readers.dedup();
-                    draft.registers.push((change.case_id, readers));
+                    draft.registers.insert(change.case_id, readers);
                     0
                 }
                 None => return None,
@@ -547,12 +589,16 @@ impl Plan {
             let body = envelope_body(env);
             bytes = bytes.saturating_add(body.len() as u64);
             draft.envelopes.push((i, body, holds_key));
+            if env.epoch == 0 && draft.readers(&env.case_id).is_some() {
+                draft.sealed_first.insert((env.case_id, env.recipient));
+            }
         }
         // At most this many bytes are added (fewer if an envelope is there
         // already): within the quota, whatever is there already.
         if bytes > 0 && rules::within_quota(stored_bytes.saturating_add(bytes), quota).is_err() {
             return None;
         }
+        draft.bytes = usize::try_from(bytes).unwrap_or(usize::MAX);
         Some(draft)
     }
 
@@ -611,8 +657,8 @@ impl Plan {
                     None => {
                         // Planned within the quota as the facts had it; a
                         // push of the same device on another instance may
-                        // have committed since. Tried again, the group
-                        // leaves this push to the rules.
+                        // have committed since: the plan falls back to
+                        // pushes one by one (`push_group`).
                         let total = r.try_get::<_, i64>(5)?;
                         if rules::within_quota(u64::try_from(total).unwrap_or(0), quota).is_err() {
                             return Err(StorageError::Retryable);
@@ -632,8 +678,8 @@ impl Plan {
                 let seq = match stored {
                     Some(seq) => *seq,
                     // Not appended though not stored when the facts were
-                    // read: another instance stored it meanwhile. Tried
-                    // again, the group finds it stored.
+                    // read: another instance stored it meanwhile, and the
+                    // plan falls back to pushes one by one.
                     None => *appended
                         .get(&(device, change.client_id))
                         .ok_or(StorageError::Retryable)?,
