@@ -148,9 +148,9 @@ struct Facts {
     may_read: HashSet<(Id, Id)>,
     /// The group's case ids that were erased.
     erased: HashSet<Id>,
-    /// The live devices of each pusher's user.
+    /// The live devices of each user whose push could register a case.
     user_devices: HashMap<Id, Vec<Id>>,
-    /// The live devices of the supervisors of each pusher's team.
+    /// The live devices of the supervisors of each such user's team.
     supervisor_devices: HashMap<String, Vec<Id>>,
 }
 
@@ -197,7 +197,7 @@ const GROUP_FACTS: &str = "
     SELECT 7, e.case_id, NULL, NULL, NULL, NULL, NULL FROM erased e WHERE e.case_id = ANY($1)
     UNION ALL
     SELECT 8, d.user_id, d.device_id, NULL, NULL, NULL, NULL
-      FROM unnest($2::bytea[]) AS k(user_id)
+      FROM unnest($14::bytea[]) AS k(user_id)
       CROSS JOIN LATERAL (SELECT d.user_id, d.device_id FROM devices d
                           WHERE d.user_id = k.user_id AND d.revoked_at IS NULL OFFSET 0) d
     UNION ALL
@@ -256,8 +256,22 @@ impl Facts {
         let (rec_ids, rec_cases): (Vec<&[u8]>, Vec<&[u8]>) =
             recipients.iter().map(|(r, c)| (&r[..], &c[..])).unzip();
         // For a case registered in the group, who may read it: her devices
-        // and her team's supervisors'.
-        let teams: BTreeSet<&str> = jobs
+        // and her team's supervisors'. Asked only for the pushes that could
+        // register one (a new case comes with its recovery envelope).
+        let registering: Vec<&PushJob> = jobs
+            .iter()
+            .filter(|j| {
+                j.envelopes
+                    .iter()
+                    .any(|e| e.recipient == RECOVERY_RECIPIENT && e.epoch == 0)
+            })
+            .collect();
+        let readers_of: BTreeSet<&[u8]> = registering
+            .iter()
+            .map(|j| &j.device.user.user_id[..])
+            .collect();
+        let readers_of: Vec<&[u8]> = readers_of.into_iter().collect();
+        let teams: BTreeSet<&str> = registering
             .iter()
             .filter_map(|j| j.device.user.team.as_deref())
             .collect();
@@ -278,6 +292,7 @@ impl Facts {
                 &rec_ids,
                 &rec_cases,
                 &teams,
+                &readers_of,
             ],
         )?;
         let mut facts = Facts::default();

@@ -486,7 +486,7 @@ fn envelope_needs(tx: &Tx, device: &Device, head: &Head) -> Result<Vec<EnvelopeN
     // envelope only from the epoch's starter. What this reads grows with
     // the caseload, not with the keys a device was ever sealed.
     let rows = tx.rows(
-        &needs_query(1, 2, 3, 4, 5),
+        &needs_query(1, 2, &readable_cases(3, 4, 5)),
         &[
             &&device.device_id[..],
             &&RECOVERY_RECIPIENT[..],
@@ -508,10 +508,11 @@ fn envelope_needs(tx: &Tx, device: &Device, head: &Head) -> Result<Vec<EnvelopeN
 }
 
 /// The envelope needs a device is asked to meet, as SQL (see
-/// [`envelope_needs`]), with the device, the recovery recipient, and the
-/// user id, role and team at parameters `$d`, `$rec`, `$u`, `$r`, `$t`;
-/// columns case, epoch, recipient, public key, in that order.
-fn needs_query(d: u8, rec: u8, u: u8, r: u8, t: u8) -> String {
+/// [`envelope_needs`]), with the device and the recovery recipient at
+/// parameters `$d` and `$rec`, for the cases `readable` lists (SQL with a
+/// `case_id` column); columns case, epoch, recipient, public key, in that
+/// order.
+fn needs_query(d: u8, rec: u8, readable: &str) -> String {
     format!(
         "SELECT n.case_id, n.epoch, n.recipient, n.kex_pk
          FROM ({}) r CROSS JOIN LATERAL (
@@ -529,7 +530,7 @@ fn needs_query(d: u8, rec: u8, u: u8, r: u8, t: u8) -> String {
              OFFSET 0) n
          ORDER BY n.case_id, n.epoch, n.recipient
          LIMIT 1000",
-        readable_cases(u, r, t)
+        readable
     )
 }
 
@@ -731,6 +732,7 @@ static PULL_AT_ONCE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
          FROM head h LEFT JOIN page p ON TRUE
          ORDER BY p.seq",
         safety = safety::listed_columns(3, 4, 5, 6),
-        needs = needs_query(1, 7, 3, 4, 5),
+        // The cases of the statement's `readable`, not computed again.
+        needs = needs_query(1, 7, "SELECT case_id FROM readable"),
     )
 });
