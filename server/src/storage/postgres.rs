@@ -10,7 +10,8 @@
 //!   only under that lock, so numbers are drawn in commit order and a row
 //!   becomes visible only after every row with a smaller number that will
 //!   ever commit (PostgreSQL makes a commit visible before it releases the
-//!   transaction's locks).
+//!   transaction's locks). A pull reads on one snapshot — one statement, or
+//!   a repeatable-read transaction — so it sees a prefix of the log.
 //! - **Races**: rows a request decides on are locked first (`SELECT … FOR
 //!   UPDATE` on an invite or a case, `FOR SHARE` on the cases a push
 //!   writes, in id order, before the log lock), inserts that may meet a

@@ -1,10 +1,13 @@
-//! Pulls, read on one snapshot (a repeatable-read, read-only transaction):
-//! a page of the log after a device's cursor, grants expanded, envelopes
-//! addressed to it; the envelope needs and rotations due on the last page.
-//! The same queries as the SQLite backend's `pull.rs`, but for round trips:
-//! a first statement ([`head`]) says which of the last page's lists can
-//! have anything, and a page's bodies are read with their signers, a chunk
-//! at a time.
+//! Pulls, each read on one snapshot: a page of the log after a device's
+//! cursor, grants expanded, envelopes addressed to it; the envelope needs
+//! and rotations due on the last page. The same queries as the SQLite
+//! backend's `pull.rs`, but for round trips. Most pulls are answered by one
+//! statement ([`pull_at_once`], its own snapshot); a page that needs more —
+//! a grant to expand, more than a batch, a rotation due, a safety list — is
+//! read in a repeatable-read, read-only transaction, where a first
+//! statement ([`head`]) says which of the last page's lists can have
+//! anything and a page's bodies are read with their signers, a chunk at a
+//! time.
 
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
@@ -539,7 +542,8 @@ fn needs_query(d: u8, rec: u8, readable: &str) -> String {
 /// the page's items with their bodies and signers, and the envelope needs.
 /// `None` when the page needs more than that — a grant to expand, a page
 /// past [`PULL_BATCH`] items, a continued grant, a rotation due, a safety
-/// list — and then [`pull_page`] answers it, in a transaction.
+/// list — and then [`pull_page`] answers it, in a transaction. The
+/// statement decides that itself and then reads no bodies.
 ///
 /// Why: a herd pull was five to six statements, each a round trip that
 /// wakes a backend and a server thread (about 84 µs of CPU between them,
@@ -569,42 +573,36 @@ pub(super) fn pull_at_once(
             &i64::from(budget),
         ],
     )?;
-    let Some(head) = rows.first() else {
-        rules::check_live(None)?;
-        return Err(StorageError::Corrupt);
+    // The head's row comes first (no sequence number); none if the device
+    // is unknown.
+    let head = match rows.first() {
+        Some(r) if r.try_get::<_, Option<i64>>(8)?.is_none() => r,
+        _ => {
+            rules::check_live(None)?;
+            return Err(StorageError::Corrupt);
+        }
     };
-    rules::check_live(Some(head.try_get(0)?))?;
-    let passes_removal: bool = head.try_get(1)?;
+    rules::check_live(Some(head.try_get::<_, Option<bool>>(0)?.unwrap_or(false)))?;
+    if !head.try_get::<_, Option<bool>>(3)?.unwrap_or(false) {
+        return Ok(None);
+    }
+    let passes_removal = head.try_get::<_, Option<bool>>(1)?.unwrap_or(false);
     let log_id = head
         .try_get::<_, Option<Vec<u8>>>(2)?
         .map(id)
         .transpose()?
         .unwrap_or_default();
-    // A rotation due, a safety timer or alert: listed by the full path.
-    if head.try_get::<_, bool>(3)? || head.try_get::<_, bool>(4)? || head.try_get::<_, bool>(5)? {
-        return Ok(None);
-    }
-    let items = rows
-        .iter()
-        .filter(|r| matches!(r.try_get::<_, Option<i64>>(10), Ok(Some(_))))
-        .count();
-    if items >= PULL_BATCH {
-        return Ok(None);
-    }
     let mut writer = PageWriter::new();
     let mut signers: BTreeMap<Id, Signer> = BTreeMap::new();
     let mut next = cursor;
     let mut more = false;
-    for r in &rows {
-        let Some(seq) = r.try_get::<_, Option<i64>>(10)? else {
-            continue;
+    for r in &rows[1..] {
+        let Some(seq) = r.try_get::<_, Option<i64>>(8)? else {
+            return Err(StorageError::Corrupt);
         };
         let seq = seq as u64;
-        if r.try_get::<_, i64>(11)? == KIND_GRANT {
-            return Ok(None);
-        }
         // Past the budget (the first item always fits): the page ends.
-        let Some(body) = r.try_get::<_, Option<&[u8]>>(12)? else {
+        let Some(body) = r.try_get::<_, Option<&[u8]>>(9)? else {
             more = true;
             break;
         };
@@ -614,17 +612,17 @@ pub(super) fn pull_at_once(
             continue;
         }
         writer.push(seq, body);
-        if let Some(signer) = r.try_get::<_, Option<Vec<u8>>>(13)? {
+        if let Some(signer) = r.try_get::<_, Option<Vec<u8>>>(10)? {
             let signer = id(signer)?;
             if let Entry::Vacant(new) = signers.entry(signer) {
                 new.insert(Signer {
                     device_id: signer,
-                    sign_pk: key32(r.try_get(14)?)?,
-                    user_id: id(r.try_get(15)?)?,
-                    user_name: r.try_get(16)?,
-                    role: role(&r.try_get::<_, String>(17)?)?,
-                    team: r.try_get(18)?,
-                    revoked_at: r.try_get(19)?,
+                    sign_pk: key32(r.try_get(11)?)?,
+                    user_id: id(r.try_get(12)?)?,
+                    user_name: r.try_get(13)?,
+                    role: role(&r.try_get::<_, String>(14)?)?,
+                    team: r.try_get(15)?,
+                    revoked_at: r.try_get(16)?,
                 });
             }
         }
@@ -632,10 +630,10 @@ pub(super) fn pull_at_once(
     let needs = if more {
         Vec::new()
     } else {
-        let cases: Option<Vec<Vec<u8>>> = head.try_get(6)?;
-        let epochs: Option<Vec<i64>> = head.try_get(7)?;
-        let recipients: Option<Vec<Vec<u8>>> = head.try_get(8)?;
-        let pks: Option<Vec<Vec<u8>>> = head.try_get(9)?;
+        let cases: Option<Vec<Vec<u8>>> = head.try_get(4)?;
+        let epochs: Option<Vec<i64>> = head.try_get(5)?;
+        let recipients: Option<Vec<Vec<u8>>> = head.try_get(6)?;
+        let pks: Option<Vec<Vec<u8>>> = head.try_get(7)?;
         let (cases, epochs, recipients, pks) = (
             cases.unwrap_or_default(),
             epochs.unwrap_or_default(),
@@ -677,33 +675,16 @@ pub(super) fn pull_at_once(
 
 /// [`pull_at_once`]'s statement. Parameters: device, cursor, user, role,
 /// team, alerts listed since, the recovery recipient, the page's budget.
-/// Every row starts with the head (columns 0–9: live, passes a removal,
-/// log id, rotation due, timers, alerts, the needs as four arrays); then an
-/// item, if any (10–19: seq, kind, body if it fits, signer), in log order.
-/// The same queries as [`head`], [`pull_page`]'s listing, a page's bodies
-/// and [`envelope_needs`].
+/// The first row is the head (columns 0–7: live, passes a removal, log id,
+/// whether this statement answers the pull, the needs as four arrays —
+/// only when this is the last page); then, if it answers, the page's items
+/// in log order (8–16: seq, body if it fits, signer). The same queries as
+/// [`head`], [`pull_page`]'s listing, a page's bodies and
+/// [`envelope_needs`].
 static PULL_AT_ONCE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     let readable = readable_cases(3, 4, 5);
     format!(
         "WITH readable AS ({readable}),
-         head(live, passes_removal, log_id, rotation, timers, alerts, cases, epochs, recipients,
-              pks) AS (
-             SELECT d.revoked_at IS NULL,
-                    EXISTS (SELECT 1 FROM log l WHERE l.target = d.device_id AND l.kind = 3
-                              AND l.seq > d.pulled_seq AND l.seq <= $2),
-                    (SELECT log_id FROM org WHERE id = 1),
-                    EXISTS (SELECT 1 FROM cases c WHERE c.rotate_due
-                              AND c.case_id IN (SELECT case_id FROM readable)),
-                    {safety},
-                    nd.cases, nd.epochs, nd.recipients, nd.pks
-             FROM devices d LEFT JOIN LATERAL (
-                 SELECT array_agg(n.case_id ORDER BY n.case_id, n.epoch, n.recipient) AS cases,
-                        array_agg(n.epoch ORDER BY n.case_id, n.epoch, n.recipient) AS epochs,
-                        array_agg(n.recipient ORDER BY n.case_id, n.epoch, n.recipient) AS recipients,
-                        array_agg(n.kex_pk ORDER BY n.case_id, n.epoch, n.recipient) AS pks
-                 FROM ({needs}) n
-                 WHERE EXISTS (SELECT 1 FROM envelope_needs)) nd ON TRUE
-             WHERE d.device_id = $1),
          items AS (
              SELECT l.seq, l.kind, l.len FROM readable r CROSS JOIN LATERAL (
                  SELECT seq, kind, octet_length(body)::bigint AS len FROM log
@@ -715,23 +696,51 @@ static PULL_AT_ONCE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
                  AND (kind IN (3, 4) OR ((kind = 2 OR (kind = 1 AND device_id <> $1))
                                    AND case_id IN (SELECT case_id FROM readable)))
              ORDER BY 1 LIMIT {PULL_BATCH}),
-         page AS (
-             SELECT i.seq, i.kind,
-                    CASE WHEN i.upto <= $8::bigint OR i.upto = i.len THEN l.body END AS body,
-                    s.device_id, s.sign_pk, s.user_id, s.name, s.role, s.team, s.revoked_at
-             FROM (SELECT items.*, (sum(len) OVER (ORDER BY seq))::bigint AS upto FROM items) i
-             JOIN log l ON l.seq = i.seq
-             LEFT JOIN LATERAL (
-                 SELECT d.device_id, d.sign_pk, u.user_id, u.name, u.role, u.team, d.revoked_at
-                 FROM devices d JOIN users u ON u.user_id = d.user_id
-                 WHERE l.kind IN (0, 1) AND d.device_id = l.device_id LIMIT 1) s ON TRUE)
-         SELECT h.live, h.passes_removal, h.log_id, h.rotation, h.timers, h.alerts,
-                h.cases, h.epochs, h.recipients, h.pks,
-                p.seq, p.kind, p.body, p.device_id, p.sign_pk, p.user_id, p.name, p.role,
-                p.team, p.revoked_at
-         FROM head h LEFT JOIN page p ON TRUE
-         ORDER BY p.seq",
-        safety = safety::listed_columns(3, 4, 5, 6),
+         sized AS (
+             SELECT items.*, (sum(len) OVER (ORDER BY seq))::bigint AS upto,
+                    row_number() OVER (ORDER BY seq) AS n
+             FROM items),
+         head(live, passes_removal, log_id, answers, last) AS (
+             SELECT d.revoked_at IS NULL,
+                    EXISTS (SELECT 1 FROM log l WHERE l.target = d.device_id AND l.kind = 3
+                              AND l.seq > d.pulled_seq AND l.seq <= $2),
+                    (SELECT log_id FROM org WHERE id = 1),
+                    -- Nothing the full path must do: no grant, at most a
+                    -- batch, no rotation due, no safety list.
+                    NOT (EXISTS (SELECT 1 FROM cases c WHERE c.rotate_due
+                                   AND c.case_id IN (SELECT case_id FROM readable))
+                         OR (SELECT count(*) FROM sized) >= {PULL_BATCH}
+                         OR EXISTS (SELECT 1 FROM sized WHERE kind = 2)
+                         OR {safety_any}),
+                    NOT EXISTS (SELECT 1 FROM sized WHERE upto > $8 AND n > 1)
+             FROM devices d WHERE d.device_id = $1),
+         needs AS (
+             SELECT array_agg(n.case_id ORDER BY n.case_id, n.epoch, n.recipient) AS cases,
+                    array_agg(n.epoch ORDER BY n.case_id, n.epoch, n.recipient) AS epochs,
+                    array_agg(n.recipient ORDER BY n.case_id, n.epoch, n.recipient) AS recipients,
+                    array_agg(n.kex_pk ORDER BY n.case_id, n.epoch, n.recipient) AS pks
+             FROM ({needs}) n
+             WHERE EXISTS (SELECT 1 FROM envelope_needs)
+               AND (SELECT live AND answers AND last FROM head))
+         SELECT h.live, h.passes_removal, h.log_id, h.answers,
+                nd.cases, nd.epochs, nd.recipients, nd.pks,
+                NULL::bigint AS seq, NULL::bytea, NULL::bytea, NULL::bytea, NULL::bytea, NULL::text,
+                NULL::text, NULL::text, NULL::bigint
+         FROM head h CROSS JOIN needs nd
+         UNION ALL
+         SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                i.seq,
+                CASE WHEN i.upto <= $8::bigint OR i.n = 1 THEN l.body END,
+                s.device_id, s.sign_pk, s.user_id, s.name, s.role, s.team, s.revoked_at
+         FROM sized i
+         JOIN log l ON l.seq = i.seq
+         LEFT JOIN LATERAL (
+             SELECT d.device_id, d.sign_pk, u.user_id, u.name, u.role, u.team, d.revoked_at
+             FROM devices d JOIN users u ON u.user_id = d.user_id
+             WHERE l.kind IN (0, 1) AND d.device_id = l.device_id LIMIT 1) s ON TRUE
+         WHERE (SELECT live AND answers FROM head)
+         ORDER BY seq NULLS FIRST",
+        safety_any = safety::listed_any(3, 4, 5, 6),
         // The cases of the statement's `readable`, not computed again.
         needs = needs_query(1, 7, "SELECT case_id FROM readable"),
     )

@@ -353,11 +353,26 @@ impl Listed {
 /// pull's first): nearly always both are false, and then a pull reads
 /// neither list.
 pub(super) fn listed_columns(u: u8, r: u8, t: u8, since: u8) -> String {
+    format!("{}, {}", any_timer(u, r, t), any_alert(u, r, t, since))
+}
+
+/// Whether either of [`listed_columns`] would be true, as one SQL
+/// expression.
+pub(super) fn listed_any(u: u8, r: u8, t: u8, since: u8) -> String {
+    format!("({} OR {})", any_timer(u, r, t), any_alert(u, r, t, since))
+}
+
+fn any_timer(u: u8, r: u8, t: u8) -> String {
     format!(
-        "EXISTS (SELECT 1 FROM safety_timers t WHERE {}),
-         EXISTS (SELECT 1 FROM safety_alerts a JOIN safety_timers t ON t.timer_id = a.timer_id
+        "EXISTS (SELECT 1 FROM safety_timers t WHERE {})",
+        timers_seen(u, r, t)
+    )
+}
+
+fn any_alert(u: u8, r: u8, t: u8, since: u8) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM safety_alerts a JOIN safety_timers t ON t.timer_id = a.timer_id
                  WHERE {})",
-        timers_seen(u, r, t),
         alerts_seen(u, r, t, since)
     )
 }

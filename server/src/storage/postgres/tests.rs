@@ -857,43 +857,89 @@ fn a_group_answers_each_push_as_if_alone() {
     assert_eq!(ids, expected);
 }
 
+/// The pull at `cursor` answered in one statement against the full
+/// path's, at the same state: the same bytes and the same removal flag
+/// when it answers, the same error when the full path refuses. Returns
+/// whether it answered, and the full path's page.
+fn compare_at(
+    s: &PostgresStorage,
+    d: &Device,
+    cursor: Cursor,
+    budget: u32,
+) -> (bool, Option<Vec<u8>>) {
+    let full = s.read(|tx| {
+        let head = super::pull::head(tx, d, cursor, NOW)?;
+        Ok((
+            super::pull::pull_page(tx, d, cursor, budget, &head)?,
+            head.passes_removal,
+        ))
+    });
+    let at_once = super::pull::pull_at_once(&mut s.conn().unwrap(), d, cursor, budget, NOW);
+    let at = format!("{} at {cursor:?}, budget {budget}", d.user.name);
+    match (full, at_once) {
+        (Ok(full), Ok(Some(at_once))) => {
+            assert!(
+                at_once.0 == full.0,
+                "{at}: {} bytes against {}",
+                at_once.0.len(),
+                full.0.len()
+            );
+            assert_eq!(at_once.1, full.1, "{at}: passes a removal");
+            (true, Some(full.0))
+        }
+        (Ok(full), Ok(None)) => (false, Some(full.0)),
+        (Err(full), Err(at_once)) => {
+            assert_eq!(at_once.to_string(), full.to_string(), "{at}");
+            (false, None)
+        }
+        (full, at_once) => panic!(
+            "{at}: {:?} against {:?}",
+            at_once.map(|_| ()),
+            full.map(|_| ())
+        ),
+    }
+}
+
 /// Pages `d` through the log with `budget`, comparing at every cursor the
-/// pull answered in one statement with the full path's page, byte for byte.
+/// pull answered in one statement with the full path's page; then at every
+/// sequence number as a cursor (a device may send any).
 fn compare_pulls(s: &PostgresStorage, d: &Device, budget: u32, answered: &mut u32, full: &mut u32) {
+    let mut count = |answers: bool| {
+        if answers { *answered += 1 } else { *full += 1 }
+    };
     let mut cursor = Cursor::default();
     for _ in 0..100 {
-        let page = s
-            .read(|tx| {
-                let head = super::pull::head(tx, d, cursor, NOW)?;
-                super::pull::pull_page(tx, d, cursor, budget, &head)
-            })
-            .unwrap();
-        match super::pull::pull_at_once(&mut s.conn().unwrap(), d, cursor, budget, NOW).unwrap() {
-            Some((at_once, _)) => {
-                assert!(
-                    at_once == page,
-                    "{} at {cursor:?}, budget {budget}: {} bytes against {}",
-                    d.user.name,
-                    at_once.len(),
-                    page.len()
-                );
-                *answered += 1;
-            }
-            None => *full += 1,
-        }
+        let (answers, page) = compare_at(s, d, cursor, budget);
+        count(answers);
+        let Some(page) = page else { break };
         let page: PullResponse = proto::decode(&page).unwrap();
         if !page.more {
-            return;
+            break;
         }
         cursor = page.next;
     }
-    panic!("a pull never finished");
+    // Any cursor, with the smallest and a large budget.
+    if budget != 1024 && budget != 1 << 20 {
+        return;
+    }
+    let last = s
+        .read(|tx| {
+            Ok(tx
+                .one("SELECT COALESCE(MAX(seq), 0) FROM log", &[])?
+                .get::<_, i64>(0))
+        })
+        .unwrap() as u64;
+    for seq in (0..=last + 1).step_by(11) {
+        count(compare_at(s, d, Cursor { seq, sub: 0 }, budget).0);
+    }
 }
 
 /// The bytes of `d`'s first page's items, summed item by item.
 fn page_ends(s: &PostgresStorage, d: &Device) -> Vec<u32> {
-    let page: PullResponse =
-        proto::decode(&s.pull(d, Cursor::default(), 1 << 20).unwrap()).unwrap();
+    let Ok(page) = s.pull(d, Cursor::default(), 1 << 20) else {
+        return Vec::new();
+    };
+    let page: PullResponse = proto::decode(&page).unwrap();
     let seqs: Vec<i64> = page.entries.iter().map(|e| e.seq as i64).collect();
     let lens = s
         .read(|tx| {
@@ -912,23 +958,28 @@ fn page_ends(s: &PostgresStorage, d: &Device) -> Vec<u32> {
 }
 
 /// A pull answered in one statement is the page the full path writes, byte
-/// for byte, in every state a herd goes through — a new case and its
-/// envelope needs, pages cut by the budget, a grant, a safety timer — and
-/// leaves to the full path what it does not answer (a grant to expand, a
-/// safety list).
+/// for byte, in every state a herd goes through and more — a new case and
+/// its envelope needs, pages cut by the budget (exactly on an item, and a
+/// byte short), a page past one batch, a grant, a safety timer, a transfer
+/// (removal notices), damaged and empty bodies, a revoked device — at the
+/// cursors a device pages through and at any other; and it leaves to the
+/// full path what it does not answer (a grant to expand, a batch, a
+/// safety list, a rotation due).
 #[test]
 fn a_pull_at_once_is_the_full_pull_byte_for_byte() {
     let Some(s) = storage() else { return };
     let (amy, pat, sue) = north(&s);
+    let amy2 = enrol(&s, "Amy", Role::Practitioner, Some("north"), 5);
     let x = [0xd1; 16];
     let (mut answered, mut full) = (0, 0);
     let mut compare_all = |s: &PostgresStorage| {
-        for d in [&amy, &pat, &sue] {
-            // Budgets that end a page exactly on an item, and one byte short.
+        for d in [&amy, &pat, &sue, &amy2] {
             let mut budgets = vec![1024, 2500, 1 << 20];
-            for end in page_ends(s, d) {
+            for end in page_ends(s, d).into_iter().take(4) {
                 budgets.extend([end, end - 1].into_iter().filter(|b| *b >= 1024));
             }
+            budgets.sort_unstable();
+            budgets.dedup();
             for budget in budgets {
                 compare_pulls(s, d, budget, &mut answered, &mut full);
             }
@@ -938,7 +989,7 @@ fn a_pull_at_once_is_the_full_pull_byte_for_byte() {
     compare_all(&s);
     for n in 0..6u8 {
         let mut visit = change([0x70 + n; 16], x, &amy);
-        visit.ciphertext = vec![n; 600];
+        visit.ciphertext = vec![n; 1500];
         s.push(
             &amy,
             vec![visit],
@@ -948,8 +999,48 @@ fn a_pull_at_once_is_the_full_pull_byte_for_byte() {
         .unwrap();
     }
     compare_all(&s);
+    // Damaged items: one unreadable, one empty (a visit of 1,500 bytes
+    // after it: only the first item of a page may pass the budget).
+    let damaged = s
+        .write(|tx| {
+            let mut damaged = Vec::new();
+            for (client, body) in [(0x71u8, &b"\x00\xff"[..]), (0x73, &b""[..])] {
+                let r = tx.one(
+                    "UPDATE log SET body = $2 WHERE kind = 0 AND client_id = $1 RETURNING seq",
+                    &[&&[client; 16][..], &body],
+                )?;
+                damaged.push(r.try_get::<_, i64>(0)? as u64);
+            }
+            Ok(damaged)
+        })
+        .unwrap();
+    for d in [&amy, &pat, &sue, &amy2] {
+        for seq in &damaged {
+            for budget in [1024, 1 << 20] {
+                compare_at(
+                    &s,
+                    d,
+                    Cursor {
+                        seq: seq - 1,
+                        sub: 0,
+                    },
+                    budget,
+                );
+            }
+        }
+    }
+    compare_all(&s);
+    // More than a batch of small items.
+    for n in 0..3u8 {
+        let visits = (0..100u8)
+            .map(|k| change([n, k, 0x33, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], x, &amy))
+            .collect();
+        s.push(&amy, visits, vec![], NOW).unwrap();
+    }
+    compare_all(&s);
     s.assign(&sue, &x, "Pat", NOW).unwrap();
     compare_all(&s);
+    // A safety timer: Pat and Sue see it.
     let check_in = proto::SafetyAction::CheckIn(proto::CheckIn {
         timer_id: [0x77; 16],
         case_id: x,
@@ -957,12 +1048,20 @@ fn a_pull_at_once_is_the_full_pull_byte_for_byte() {
         until: NOW + 3600,
         note: None,
     });
-    s.safety(&amy, &[check_in], Default::default(), NOW)
+    let r = s
+        .safety(&pat, &[check_in], Default::default(), NOW)
         .unwrap();
+    assert_eq!(r.state.timers.len(), 1, "{:?}", r.outcomes);
+    compare_all(&s);
+    // Pat takes the case over: Amy's devices get removal notices.
+    s.transfer(&sue, &x, "Pat", NOW).unwrap();
+    compare_all(&s);
+    // A revoked device is refused alike (and the case's key is due).
+    s.revoke_device(&amy2.device_id, NOW).unwrap();
     compare_all(&s);
     let (answered, full) = (answered, full);
     assert!(
-        answered > 50 && full > 30,
+        answered > 300 && full > 300,
         "{answered} answered at once, {full} not"
     );
 }
