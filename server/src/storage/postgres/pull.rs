@@ -71,22 +71,9 @@ pub(super) fn pull_page(
     }
     // Sizes only: each body is read once it is known to fit.
     let sql = format!(
-        // One index seek per readable case (LATERAL: the planner may not
-        // choose instead to walk the whole log after the cursor and hash it
-        // against the readable cases, which costs what the organisation
-        // wrote, not what the device may read).
-        "WITH readable AS ({})
-         SELECT l.seq, l.kind, l.case_id, l.len FROM readable r CROSS JOIN LATERAL (
-             SELECT seq, kind, case_id, octet_length(body)::bigint AS len FROM log
-             WHERE case_id = r.case_id AND seq > $4 AND kind = 0 AND device_id <> $5
-             ORDER BY seq LIMIT {PULL_BATCH}) l
-         UNION ALL
-         SELECT seq, kind, case_id, octet_length(body)::bigint FROM log
-           WHERE target = $5 AND seq > $4
-             AND (kind IN (3, 4) OR ((kind = 2 OR (kind = 1 AND device_id <> $5))
-                               AND case_id IN (SELECT case_id FROM readable)))
-         ORDER BY 1 LIMIT {PULL_BATCH}",
-        readable_cases(1, 2, 3)
+        "WITH readable AS ({}) {}",
+        readable_cases(1, 2, 3),
+        listing(5, 4)
     );
     loop {
         let rows = tx.rows(
@@ -131,6 +118,59 @@ pub(super) fn pull_page(
             return page.finish(tx, device, head, next, false);
         }
     }
+}
+
+/// A page's listing after the cursor, as SQL over a `readable` CTE (the
+/// cases the user may read), with the device at `$d` and the cursor at
+/// `$c`: sequence number, kind, case and body size of at most a batch of
+/// items, in log order. One index seek per readable case (LATERAL: the
+/// planner may not choose instead to walk the whole log after the cursor
+/// and hash it against the readable cases, which costs what the
+/// organisation wrote, not what the device may read).
+fn listing(d: u8, c: u8) -> String {
+    format!(
+        "SELECT l.seq, l.kind, l.case_id, l.len FROM readable r CROSS JOIN LATERAL (
+             SELECT seq, kind, case_id, octet_length(body)::bigint AS len FROM log
+             WHERE case_id = r.case_id AND seq > ${c} AND kind = 0 AND device_id <> ${d}
+             ORDER BY seq LIMIT {PULL_BATCH}) l
+         UNION ALL
+         SELECT seq, kind, case_id, octet_length(body)::bigint FROM log
+           WHERE target = ${d} AND seq > ${c}
+             AND (kind IN (3, 4) OR ((kind = 2 OR (kind = 1 AND device_id <> ${d}))
+                               AND case_id IN (SELECT case_id FROM readable)))
+         ORDER BY 1 LIMIT {PULL_BATCH}"
+    )
+}
+
+/// The author of the log item `l` — a change's or an envelope's; grants
+/// and notices have none — as seven columns (device, signing key, user,
+/// name, role, team, revoked) of `s`: one index lookup per item (as a plain
+/// join, the generic plan hashed every device of the organisation on each
+/// call: 1 ms with 1,000 devices).
+const SIGNER_OF_ITEM: &str = "LEFT JOIN LATERAL (
+     SELECT d.device_id, d.sign_pk, u.user_id, u.name, u.role, u.team, d.revoked_at
+     FROM devices d JOIN users u ON u.user_id = d.user_id
+     WHERE l.kind IN (0, 1) AND d.device_id = l.device_id LIMIT 1) s ON TRUE";
+
+/// Notes the signer in `r`'s columns `at..at + 7` (see [`SIGNER_OF_ITEM`]),
+/// once per device; an author whose row is gone is not listed.
+fn note_signer(signers: &mut BTreeMap<Id, Signer>, r: &postgres::Row, at: usize) -> Result<()> {
+    let Some(signer) = r.try_get::<_, Option<Vec<u8>>>(at)? else {
+        return Ok(());
+    };
+    let signer = id(signer)?;
+    if let Entry::Vacant(new) = signers.entry(signer) {
+        new.insert(Signer {
+            device_id: signer,
+            sign_pk: key32(r.try_get(at + 1)?)?,
+            user_id: id(r.try_get(at + 2)?)?,
+            user_name: r.try_get(at + 3)?,
+            role: role(&r.try_get::<_, String>(at + 4)?)?,
+            team: r.try_get(at + 5)?,
+            revoked_at: r.try_get(at + 6)?,
+        });
+    }
+    Ok(())
 }
 
 /// What a pull learns in its first statement: one round trip where there
@@ -393,17 +433,10 @@ impl Page {
     fn write_chunk(&mut self, tx: &Tx, chunk: &[(u64, usize)]) -> Result<()> {
         let seqs: Vec<i64> = chunk.iter().map(|&(s, _)| s as i64).collect();
         let rows = tx.rows(
-            // LATERAL … LIMIT 1: one index lookup per item. As a plain
-            // join, the generic plan hashed every device of the
-            // organisation on each call (1 ms with 1,000 devices).
-            "SELECT l.seq, l.kind, l.body, s.device_id, s.sign_pk, s.user_id, s.name, s.role,
-                    s.team, s.revoked_at
-             FROM log l
-             LEFT JOIN LATERAL (
-                 SELECT d.device_id, d.sign_pk, u.user_id, u.name, u.role, u.team, d.revoked_at
-                 FROM devices d JOIN users u ON u.user_id = d.user_id
-                 WHERE l.kind IN (0, 1) AND d.device_id = l.device_id LIMIT 1) s ON TRUE
-             WHERE l.seq = ANY($1)",
+            &format!(
+                "SELECT l.seq, l.kind, l.body, s.* FROM log l {SIGNER_OF_ITEM}
+                 WHERE l.seq = ANY($1)"
+            ),
             &[&seqs],
         )?;
         let mut by_seq = std::collections::HashMap::with_capacity(rows.len());
@@ -424,22 +457,7 @@ impl Page {
                 continue;
             }
             self.writer.push(seq, body);
-            // A change's or an envelope's author (grants and notices have
-            // none); an author whose row is gone is not listed, as before.
-            if let Some(signer) = r.try_get::<_, Option<Vec<u8>>>(3)? {
-                let signer = id(signer)?;
-                if let Entry::Vacant(new) = self.signers.entry(signer) {
-                    new.insert(Signer {
-                        device_id: signer,
-                        sign_pk: key32(r.try_get(4)?)?,
-                        user_id: id(r.try_get(5)?)?,
-                        user_name: r.try_get(6)?,
-                        role: role(&r.try_get::<_, String>(7)?)?,
-                        team: r.try_get(8)?,
-                        revoked_at: r.try_get(9)?,
-                    });
-                }
-            }
+            note_signer(&mut self.signers, r, 3)?;
         }
         Ok(())
     }
@@ -612,20 +630,7 @@ pub(super) fn pull_at_once(
             continue;
         }
         writer.push(seq, body);
-        if let Some(signer) = r.try_get::<_, Option<Vec<u8>>>(10)? {
-            let signer = id(signer)?;
-            if let Entry::Vacant(new) = signers.entry(signer) {
-                new.insert(Signer {
-                    device_id: signer,
-                    sign_pk: key32(r.try_get(11)?)?,
-                    user_id: id(r.try_get(12)?)?,
-                    user_name: r.try_get(13)?,
-                    role: role(&r.try_get::<_, String>(14)?)?,
-                    team: r.try_get(15)?,
-                    revoked_at: r.try_get(16)?,
-                });
-            }
-        }
+        note_signer(&mut signers, r, 10)?;
     }
     let needs = if more {
         Vec::new()
@@ -685,17 +690,7 @@ static PULL_AT_ONCE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     let readable = readable_cases(3, 4, 5);
     format!(
         "WITH readable AS ({readable}),
-         items AS (
-             SELECT l.seq, l.kind, l.len FROM readable r CROSS JOIN LATERAL (
-                 SELECT seq, kind, octet_length(body)::bigint AS len FROM log
-                 WHERE case_id = r.case_id AND seq > $2 AND kind = 0 AND device_id <> $1
-                 ORDER BY seq LIMIT {PULL_BATCH}) l
-             UNION ALL
-             SELECT seq, kind, octet_length(body)::bigint FROM log
-               WHERE target = $1 AND seq > $2
-                 AND (kind IN (3, 4) OR ((kind = 2 OR (kind = 1 AND device_id <> $1))
-                                   AND case_id IN (SELECT case_id FROM readable)))
-             ORDER BY 1 LIMIT {PULL_BATCH}),
+         items AS ({listing}),
          sized AS (
              SELECT items.*, (sum(len) OVER (ORDER BY seq))::bigint AS upto,
                     row_number() OVER (ORDER BY seq) AS n
@@ -734,12 +729,10 @@ static PULL_AT_ONCE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
                 s.device_id, s.sign_pk, s.user_id, s.name, s.role, s.team, s.revoked_at
          FROM sized i
          JOIN log l ON l.seq = i.seq
-         LEFT JOIN LATERAL (
-             SELECT d.device_id, d.sign_pk, u.user_id, u.name, u.role, u.team, d.revoked_at
-             FROM devices d JOIN users u ON u.user_id = d.user_id
-             WHERE l.kind IN (0, 1) AND d.device_id = l.device_id LIMIT 1) s ON TRUE
+         {SIGNER_OF_ITEM}
          WHERE (SELECT live AND answers FROM head)
          ORDER BY seq NULLS FIRST",
+        listing = listing(1, 2),
         safety_any = safety::listed_any(3, 4, 5, 6),
         // The cases of the statement's `readable`, not computed again.
         needs = needs_query(1, 7, "SELECT case_id FROM readable"),
