@@ -633,7 +633,7 @@ impl Plan {
             tx.lock_log()?;
             let nc = &self.new_cases;
             let rows = tx.rows(
-                WRITE_GROUP,
+                &WRITE_GROUP,
                 &[
                     &self.changes.at,
                     &self.changes.devices,
@@ -730,7 +730,9 @@ fn envelope_body(env: &Envelope) -> Vec<u8> {
 /// counted. Rows: one per change appended (device, client id, sequence
 /// number), one per device that added bytes (device, envelopes appended,
 /// bytes stored now).
-const WRITE_GROUP: &str = "
+static WRITE_GROUP: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "
     WITH ch AS (
         INSERT INTO log (kind, case_id, epoch, device_id, client_id, body, created_at)
         SELECT 0, c.case_id, c.epoch, c.device_id, c.client_id, c.body, c.at
@@ -746,10 +748,7 @@ const WRITE_GROUP: &str = "
              AS e(device_id, case_id, epoch, target, body, at)
         ON CONFLICT DO NOTHING
         RETURNING device_id, octet_length(body)::bigint AS len),
-    met AS (
-        DELETE FROM envelope_needs n
-        USING unnest($13::bytea[], $14::bigint[], $15::bytea[]) AS m(case_id, epoch, recipient)
-        WHERE n.case_id = m.case_id AND n.epoch = m.epoch AND n.recipient = m.recipient),
+    met AS ({met}),
     added AS (
         SELECT a.device_id, sum(a.len)::bigint AS bytes, count(*) FILTER (WHERE a.envelope) AS envelopes
         FROM (SELECT device_id, len, FALSE AS envelope FROM ch
@@ -778,4 +777,7 @@ const WRITE_GROUP: &str = "
     SELECT 0, ch.device_id, ch.client_id, ch.seq, NULL::bigint, NULL::bigint FROM ch
     UNION ALL
     SELECT 1, a.device_id, NULL, NULL, a.envelopes, u.stored_bytes
-    FROM added a JOIN used u ON u.device_id = a.device_id";
+    FROM added a JOIN used u ON u.device_id = a.device_id",
+        met = push::delete_met_needs(13, 14, 15)
+    )
+});

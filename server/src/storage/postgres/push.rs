@@ -219,7 +219,9 @@ struct Writes {
 /// on the statement's snapshot; changes draw their sequence numbers in the
 /// push's order; the device's row is updated only when something was
 /// appended.
-const WRITE_PUSH: &str = "
+static WRITE_PUSH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "
     WITH ch AS (
         INSERT INTO log (kind, case_id, epoch, device_id, client_id, body, created_at)
         SELECT 0, c.case_id, c.epoch, $1, c.client_id, c.body, $2
@@ -233,10 +235,7 @@ const WRITE_PUSH: &str = "
         FROM unnest($7::bytea[], $8::bigint[], $9::bytea[], $10::bytea[])
              AS e(case_id, epoch, target, body)
         ON CONFLICT DO NOTHING RETURNING octet_length(body)::bigint AS len),
-    met AS (
-        DELETE FROM envelope_needs n
-        USING unnest($11::bytea[], $12::bigint[], $13::bytea[]) AS m(case_id, epoch, recipient)
-        WHERE n.case_id = m.case_id AND n.epoch = m.epoch AND n.recipient = m.recipient),
+    met AS ({met}),
     added AS (
         SELECT (SELECT coalesce(sum(len), 0) FROM ch) + (SELECT coalesce(sum(len), 0) FROM env)
                AS bytes),
@@ -246,7 +245,29 @@ const WRITE_PUSH: &str = "
         RETURNING stored_bytes)
     SELECT ch.client_id, ch.seq, ch.case_id, NULL::bigint, NULL::bigint FROM ch
     UNION ALL
-    SELECT NULL, NULL, NULL, (SELECT count(*) FROM env), (SELECT stored_bytes FROM used)";
+    SELECT NULL, NULL, NULL, (SELECT count(*) FROM env), (SELECT stored_bytes FROM used)",
+        met = delete_met_needs(11, 12, 13)
+    )
+});
+
+/// Deletes the envelope needs (case, epoch, recipient) given as three
+/// arrays at parameters `$c`, `$e`, `$r`: each found by its key, one index
+/// lookup per element. As a plain `DELETE … USING unnest(…)`, the generic
+/// plan made on an empty queue — the queue is empty most of the time, and
+/// that is when `ANALYZE` finds it — read the whole queue for every write
+/// (4.4 ms and 8,100 buffers to delete 2 of 3,000 needs, against 0.2 ms and
+/// 10 buffers this way).
+pub(super) fn delete_met_needs(c: u8, e: u8, r: u8) -> String {
+    format!(
+        "DELETE FROM envelope_needs n WHERE n.ctid = ANY (ARRAY(
+             SELECT k.ctid
+             FROM unnest(${c}::bytea[], ${e}::bigint[], ${r}::bytea[]) AS m(case_id, epoch, recipient)
+             CROSS JOIN LATERAL (
+                 SELECT ctid FROM envelope_needs k
+                 WHERE k.case_id = m.case_id AND k.epoch = m.epoch AND k.recipient = m.recipient
+                 LIMIT 1) k))"
+    )
+}
 
 impl Writes {
     fn add_change(&mut self, change: &Change, ack: usize) {
@@ -293,7 +314,7 @@ impl Writes {
         }
         tx.lock_log()?;
         let rows = tx.rows(
-            WRITE_PUSH,
+            &WRITE_PUSH,
             &[
                 &&device.device_id[..],
                 &now,

@@ -1356,3 +1356,37 @@ fn a_group_decides_each_push_as_pushing_them_one_by_one_would() {
         "{planned_pushes} planned, {refused} refused"
     );
 }
+
+/// The writes that delete the envelope needs they meet look each need up by
+/// its key even when the queue was analyzed empty, as it mostly is: with a
+/// plain `DELETE … USING unnest(…)` the generic plan made on those
+/// statistics read the whole queue for every push group.
+#[test]
+fn met_needs_are_deleted_by_key_whatever_the_statistics() {
+    let Some(s) = storage() else { return };
+    let plan = s
+        .write(|tx| {
+            // A queue that was used and is empty now.
+            tx.batch(&format!(
+                "INSERT INTO envelope_needs
+                     SELECT decode(md5(i::text), 'hex'), 0, decode(md5((-i)::text), 'hex')
+                     FROM generate_series(1, 3000) i;
+                 DELETE FROM envelope_needs;
+                 ANALYZE envelope_needs;
+                 SET LOCAL plan_cache_mode = force_generic_plan;
+                 PREPARE met(bytea[], bigint[], bytea[]) AS {}",
+                push::delete_met_needs(1, 2, 3)
+            ))?;
+            let plan = tx.rows("EXPLAIN EXECUTE met('{}', '{}', '{}')", &[])?;
+            tx.batch("DEALLOCATE met")?;
+            plan.iter()
+                .map(|r| Ok(r.try_get::<_, String>(0)?))
+                .collect::<Result<Vec<_>, StorageError>>()
+        })
+        .unwrap()
+        .join("\n");
+    assert!(
+        plan.contains("Index Cond: ((case_id = m.case_id) AND (epoch = m.epoch) AND (recipient = m.recipient))"),
+        "{plan}"
+    );
+}
