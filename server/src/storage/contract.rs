@@ -669,6 +669,8 @@ pub fn envelope_needs(s: &dyn Storage) {
     // Sue holds the key by Amy's envelope: she is asked too. Pat, of the
     // same team, may not read the case; Kim is of another team.
     assert!(asks_for(&t.sue, &sue2.device_id));
+    // Nobody is asked to seal the key back to Amy's device, which made it.
+    assert!(!asks_for(&t.sue, &t.amy.device_id));
     assert!(!asks_for(&t.pat, &sue2.device_id));
     assert!(!asks_for(&t.kim, &sue2.device_id));
     // A revoked device is nobody's to seal for.

@@ -298,6 +298,19 @@ pub fn recovery_sealer(
     ))
 }
 
+/// Who needs an envelope of a case key epoch `starter` has just started
+/// (a new case, a rotation): every device that may read the case, and the
+/// recovery key — not the starter, which made the key (its need could only
+/// be met by a device it had first sealed the key to: an envelope for
+/// nothing; after a rotation, by nobody).
+pub fn first_needs(readers: Vec<Id>, starter: &Id) -> Vec<Id> {
+    readers
+        .into_iter()
+        .filter(|d| d != starter)
+        .chain([RECOVERY_RECIPIENT])
+        .collect()
+}
+
 /// The refusal of an envelope addressed to a device that may not read the
 /// case.
 pub fn recipient_refused() -> StorageError {

@@ -482,9 +482,10 @@ impl Plan {
             nc.users.push(device.user.user_id.to_vec());
             nc.devices.push(device.device_id.to_vec());
             nc.at.push(job.now);
-            // Every reader and the recovery key, but those it sealed to.
-            for r in readers.iter().chain([&RECOVERY_RECIPIENT]) {
-                if !draft.sealed_first.contains(&(*case_id, *r)) {
+            // Who needs the key (`rules::first_needs`), but those it
+            // sealed it to in this push.
+            for r in rules::first_needs(readers.clone(), &device.device_id) {
+                if !draft.sealed_first.contains(&(*case_id, r)) {
                     nc.need_cases.push(case_id.to_vec());
                     nc.need_recipients.push(r.to_vec());
                 }

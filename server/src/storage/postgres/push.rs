@@ -480,8 +480,8 @@ pub(super) fn rotate_in(
         writes.add_envelope(env, false);
     }
     let stored = writes.write(tx, device, now, quota, &mut [])?;
-    let mut recipients = authorised_devices(tx, &case_id, case.team.as_deref())?;
-    recipients.push(RECOVERY_RECIPIENT);
+    let readers = authorised_devices(tx, &case_id, case.team.as_deref())?;
+    let recipients = rules::first_needs(readers, &device.device_id);
     add_needs(tx, &case_id, request.epoch, &recipients)?;
     Ok(RotateResponse {
         epoch: request.epoch,
@@ -530,7 +530,8 @@ fn received_key(tx: &Tx, case_id: &Id, epoch: u32, sealer: &Id) -> Result<bool> 
 }
 
 /// A case first seen in a push: it belongs to the pusher's team and is
-/// assigned to her; every device that may read it needs its key.
+/// assigned to her; every other device that may read it needs its key
+/// (`rules::first_needs`).
 fn register_case(tx: &Tx, device: &Device, case_id: &Id, now: i64) -> Result<CaseRow> {
     tx.exec(
         "INSERT INTO cases (case_id, team, epoch, created_by, created_at, created_device)
@@ -551,8 +552,8 @@ fn register_case(tx: &Tx, device: &Device, case_id: &Id, now: i64) -> Result<Cas
         "INSERT INTO case_epochs (case_id, epoch, device_id, started_at) VALUES ($1, 0, $2, $3)",
         &[&&case_id[..], &&device.device_id[..], &now],
     )?;
-    let mut recipients = authorised_devices(tx, case_id, device.user.team.as_deref())?;
-    recipients.push(RECOVERY_RECIPIENT);
+    let readers = authorised_devices(tx, case_id, device.user.team.as_deref())?;
+    let recipients = rules::first_needs(readers, &device.device_id);
     add_needs(tx, case_id, 0, &recipients)?;
     Ok(CaseRow {
         team: device.user.team.clone(),

@@ -257,10 +257,10 @@ pub(super) fn rotate_in(
     }
     // Anyone authorised the rotator did not know of (enrolled meanwhile)
     // is asked for by the usual needs; the old epochs' needs stay (history).
-    for d in authorised_devices(tx, &case_id, case.team.as_deref())? {
+    let readers = authorised_devices(tx, &case_id, case.team.as_deref())?;
+    for d in rules::first_needs(readers, &device.device_id) {
         add_need(tx, &case_id, request.epoch, &d)?;
     }
-    add_need(tx, &case_id, request.epoch, &RECOVERY_RECIPIENT)?;
     if added > 0 {
         let total: u64 = tx
             .prepare_cached(
@@ -307,7 +307,8 @@ pub(super) fn holds_key(tx: &Connection, case_id: &Id, epoch: u32, sealer: &Id) 
 }
 
 /// A case first seen in a push: it belongs to the pusher's team and is
-/// assigned to her; every device that may read it needs its key.
+/// assigned to her; every other device that may read it needs its key
+/// (`rules::first_needs`).
 /// The caller has checked [`rules::may_register_case`].
 pub(super) fn register_case(
     tx: &Connection,
@@ -332,10 +333,10 @@ pub(super) fn register_case(
         "INSERT INTO case_epochs (case_id, epoch, device_id, started_at) VALUES (?1, 0, ?2, ?3)",
     )?
     .execute(params![&case_id[..], &device.device_id[..], now])?;
-    for d in authorised_devices(tx, case_id, device.user.team.as_deref())? {
+    let readers = authorised_devices(tx, case_id, device.user.team.as_deref())?;
+    for d in rules::first_needs(readers, &device.device_id) {
         add_need(tx, case_id, 0, &d)?;
     }
-    add_need(tx, case_id, 0, &RECOVERY_RECIPIENT)?;
     Ok(CaseRow {
         team: device.user.team.clone(),
         epoch: 0,
