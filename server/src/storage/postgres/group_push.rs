@@ -31,9 +31,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use outreach_protocol::{
-    self as proto, Ack, Change, Envelope, Id, PushResponse, RECOVERY_RECIPIENT,
-};
+use outreach_protocol::{Ack, Id, PushResponse, RECOVERY_RECIPIENT};
 
 use super::{Tx, id, may_access, push, rules, share_cases};
 use crate::storage::group::PushJob;
@@ -82,7 +80,8 @@ pub(super) fn push_group(tx: &Tx, jobs: &[PushJob], quota: u64) -> Result<Decide
         }
     }
     let mut results: Vec<Option<Result<PushResponse>>> = jobs.iter().map(|_| None).collect();
-    let planned: Vec<usize> = plan.pushes.iter().map(|p| p.job).collect();
+    // The order the pushes are decided in: the plan's, then the others'.
+    let mut order: Vec<usize> = plan.pushes.iter().map(|p| p.job).collect();
     match tx.savepoint(|| plan.write(tx, jobs, quota)) {
         Ok(responses) => {
             for (i, response) in responses {
@@ -95,11 +94,10 @@ pub(super) fn push_group(tx: &Tx, jobs: &[PushJob], quota: u64) -> Result<Decide
         // and its pushes go on alone too, each deciding on what is there
         // now — one push's conflict is no reason to fail its group.
         Err(e) => {
-            tracing::info!(error = %e, pushes = planned.len(), "a push group's plan fell back to pushes one by one");
-            slow = planned.into_iter().chain(slow).collect();
+            tracing::info!(error = %e, pushes = order.len(), "a push group's plan fell back to pushes one by one");
+            slow = std::mem::take(&mut order).into_iter().chain(slow).collect();
         }
     }
-    let mut order: Vec<usize> = (0..jobs.len()).filter(|i| !slow.contains(i)).collect();
     let planned = order.len();
     order.extend(&slow);
     for i in slow {
@@ -564,7 +562,7 @@ impl Plan {
                 }
                 Some(_) => return None,
                 None => {
-                    let body = change_body(change);
+                    let body = push::change_body(change);
                     bytes = bytes.saturating_add(body.len() as u64);
                     draft.stored.push(None);
                     draft.changes.push((i, body));
@@ -602,7 +600,7 @@ impl Plan {
                     || self
                         .received
                         .contains(&(env.case_id, env.epoch, device.device_id)));
-            let body = envelope_body(env);
+            let body = push::envelope_body(env);
             bytes = bytes.saturating_add(body.len() as u64);
             draft.envelopes.push((i, body, holds_key));
             if env.epoch == 0 && draft.readers(&env.case_id).is_some() {
@@ -634,7 +632,7 @@ impl Plan {
             tx.lock_log()?;
             let nc = &self.new_cases;
             let rows = tx.rows(
-                &WRITE_GROUP,
+                &push::WRITE_ITEMS,
                 &[
                     &self.changes.at,
                     &self.changes.devices,
@@ -717,68 +715,3 @@ impl Plan {
         Ok(out)
     }
 }
-
-fn change_body(change: &Change) -> Vec<u8> {
-    proto::encode(&proto::ItemOf::Change(change))
-}
-
-fn envelope_body(env: &Envelope) -> Vec<u8> {
-    proto::encode(&proto::ItemOf::Envelope(env))
-}
-
-/// The plan's writes (see [`push::push_in`]'s): changes appended in the
-/// plan's order, envelopes, the needs met deleted, each device's bytes
-/// counted. Rows: one per change appended (device, client id, sequence
-/// number), one per device that added bytes (device, envelopes appended,
-/// bytes stored now).
-static WRITE_GROUP: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    format!(
-        "
-    WITH ch AS (
-        INSERT INTO log (kind, case_id, epoch, device_id, client_id, body, created_at)
-        SELECT 0, c.case_id, c.epoch, c.device_id, c.client_id, c.body, c.at
-        FROM unnest($1::bigint[], $2::bytea[], $3::bytea[], $4::bigint[], $5::bytea[], $6::bytea[])
-             WITH ORDINALITY AS c(at, device_id, case_id, epoch, client_id, body, n)
-        ORDER BY c.n
-        ON CONFLICT DO NOTHING
-        RETURNING device_id, client_id, seq, octet_length(body)::bigint AS len),
-    env AS (
-        INSERT INTO log (kind, case_id, epoch, device_id, target, body, created_at)
-        SELECT 1, e.case_id, e.epoch, e.device_id, e.target, e.body, e.at
-        FROM unnest($7::bytea[], $8::bytea[], $9::bigint[], $10::bytea[], $11::bytea[], $12::bigint[])
-             AS e(device_id, case_id, epoch, target, body, at)
-        ON CONFLICT DO NOTHING
-        RETURNING device_id, octet_length(body)::bigint AS len),
-    met AS ({met}),
-    added AS (
-        SELECT a.device_id, sum(a.len)::bigint AS bytes, count(*) FILTER (WHERE a.envelope) AS envelopes
-        FROM (SELECT device_id, len, FALSE AS envelope FROM ch
-              UNION ALL SELECT device_id, len, TRUE FROM env) a
-        GROUP BY a.device_id),
-    used AS (
-        UPDATE devices d SET stored_bytes = d.stored_bytes + a.bytes
-        FROM added a WHERE d.device_id = a.device_id
-        RETURNING d.device_id, d.stored_bytes),
-    new_cases AS (
-        INSERT INTO cases (case_id, team, epoch, created_by, created_at, created_device)
-        SELECT n.case_id, n.team, 0, n.user_id, n.at, n.device_id
-        FROM unnest($16::bytea[], $17::text[], $18::bytea[], $19::bytea[], $20::bigint[])
-             AS n(case_id, team, user_id, device_id, at)),
-    new_assignments AS (
-        INSERT INTO assignments (case_id, user_id)
-        SELECT * FROM unnest($16::bytea[], $18::bytea[])),
-    new_epochs AS (
-        INSERT INTO case_epochs (case_id, epoch, device_id, started_at)
-        SELECT n.case_id, 0, n.device_id, n.at
-        FROM unnest($16::bytea[], $19::bytea[], $20::bigint[]) AS n(case_id, device_id, at)),
-    new_needs AS (
-        INSERT INTO envelope_needs (case_id, epoch, recipient)
-        SELECT n.case_id, 0, n.recipient FROM unnest($21::bytea[], $22::bytea[]) AS n(case_id, recipient)
-        ON CONFLICT DO NOTHING)
-    SELECT 0, ch.device_id, ch.client_id, ch.seq, NULL::bigint, NULL::bigint FROM ch
-    UNION ALL
-    SELECT 1, a.device_id, NULL, NULL, a.envelopes, u.stored_bytes
-    FROM added a JOIN used u ON u.device_id = a.device_id",
-        met = push::delete_met_needs(13, 14, 15)
-    )
-});

@@ -215,38 +215,66 @@ struct Writes {
     met_recipients: Vec<Vec<u8>>,
 }
 
-/// See [`Writes`]. Data-modifying `WITH` clauses all run, to completion,
-/// on the statement's snapshot; changes draw their sequence numbers in the
-/// push's order; the device's row is updated only when something was
-/// appended.
-static WRITE_PUSH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+/// A push's or a push group's writes, in one statement: changes appended
+/// in the order given, envelopes, the needs they meet deleted, cases
+/// registered (with their assignment, first epoch and needs), each
+/// device's bytes counted. Data-modifying `WITH` clauses all run, to
+/// completion, on the statement's snapshot; a device's row is updated only
+/// when it added something. Rows: one per change appended (device, client
+/// id, sequence number, case), one per device that added bytes (device,
+/// envelopes appended, bytes stored now). Parameters: changes (time,
+/// device, case, epoch, client id, body), envelopes (device, case, epoch,
+/// recipient, body, time), needs met (case, epoch, recipient), new cases
+/// (case, team, user, device, time), their needs (case, recipient).
+pub(super) static WRITE_ITEMS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
         "
     WITH ch AS (
         INSERT INTO log (kind, case_id, epoch, device_id, client_id, body, created_at)
-        SELECT 0, c.case_id, c.epoch, $1, c.client_id, c.body, $2
-        FROM unnest($3::bytea[], $4::bigint[], $5::bytea[], $6::bytea[]) WITH ORDINALITY
-             AS c(case_id, epoch, client_id, body, n)
+        SELECT 0, c.case_id, c.epoch, c.device_id, c.client_id, c.body, c.at
+        FROM unnest($1::bigint[], $2::bytea[], $3::bytea[], $4::bigint[], $5::bytea[], $6::bytea[])
+             WITH ORDINALITY AS c(at, device_id, case_id, epoch, client_id, body, n)
         ORDER BY c.n
-        ON CONFLICT DO NOTHING RETURNING client_id, seq, case_id, octet_length(body)::bigint AS len),
+        ON CONFLICT DO NOTHING
+        RETURNING device_id, client_id, seq, case_id, octet_length(body)::bigint AS len),
     env AS (
         INSERT INTO log (kind, case_id, epoch, device_id, target, body, created_at)
-        SELECT 1, e.case_id, e.epoch, $1, e.target, e.body, $2
-        FROM unnest($7::bytea[], $8::bigint[], $9::bytea[], $10::bytea[])
-             AS e(case_id, epoch, target, body)
-        ON CONFLICT DO NOTHING RETURNING octet_length(body)::bigint AS len),
+        SELECT 1, e.case_id, e.epoch, e.device_id, e.target, e.body, e.at
+        FROM unnest($7::bytea[], $8::bytea[], $9::bigint[], $10::bytea[], $11::bytea[], $12::bigint[])
+             AS e(device_id, case_id, epoch, target, body, at)
+        ON CONFLICT DO NOTHING
+        RETURNING device_id, octet_length(body)::bigint AS len),
     met AS ({met}),
     added AS (
-        SELECT (SELECT coalesce(sum(len), 0) FROM ch) + (SELECT coalesce(sum(len), 0) FROM env)
-               AS bytes),
+        SELECT a.device_id, sum(a.len)::bigint AS bytes, count(*) FILTER (WHERE a.envelope) AS envelopes
+        FROM (SELECT device_id, len, FALSE AS envelope FROM ch
+              UNION ALL SELECT device_id, len, TRUE FROM env) a
+        GROUP BY a.device_id),
     used AS (
-        UPDATE devices SET stored_bytes = stored_bytes + (SELECT bytes FROM added)
-        WHERE device_id = $1 AND (SELECT bytes FROM added) > 0
-        RETURNING stored_bytes)
-    SELECT ch.client_id, ch.seq, ch.case_id, NULL::bigint, NULL::bigint FROM ch
+        UPDATE devices d SET stored_bytes = d.stored_bytes + a.bytes
+        FROM added a WHERE d.device_id = a.device_id
+        RETURNING d.device_id, d.stored_bytes),
+    new_cases AS (
+        INSERT INTO cases (case_id, team, epoch, created_by, created_at, created_device)
+        SELECT n.case_id, n.team, 0, n.user_id, n.at, n.device_id
+        FROM unnest($16::bytea[], $17::text[], $18::bytea[], $19::bytea[], $20::bigint[])
+             AS n(case_id, team, user_id, device_id, at)),
+    new_assignments AS (
+        INSERT INTO assignments (case_id, user_id)
+        SELECT * FROM unnest($16::bytea[], $18::bytea[])),
+    new_epochs AS (
+        INSERT INTO case_epochs (case_id, epoch, device_id, started_at)
+        SELECT n.case_id, 0, n.device_id, n.at
+        FROM unnest($16::bytea[], $19::bytea[], $20::bigint[]) AS n(case_id, device_id, at)),
+    new_needs AS (
+        INSERT INTO envelope_needs (case_id, epoch, recipient)
+        SELECT n.case_id, 0, n.recipient FROM unnest($21::bytea[], $22::bytea[]) AS n(case_id, recipient)
+        ON CONFLICT DO NOTHING)
+    SELECT 0, ch.device_id, ch.client_id, ch.seq, NULL::bigint, NULL::bigint, ch.case_id FROM ch
     UNION ALL
-    SELECT NULL, NULL, NULL, (SELECT count(*) FROM env), (SELECT stored_bytes FROM used)",
-        met = delete_met_needs(11, 12, 13)
+    SELECT 1, a.device_id, NULL, NULL, a.envelopes, u.stored_bytes, NULL
+    FROM added a JOIN used u ON u.device_id = a.device_id",
+        met = delete_met_needs(13, 14, 15)
     )
 });
 
@@ -269,13 +297,22 @@ pub(super) fn delete_met_needs(c: u8, e: u8, r: u8) -> String {
     )
 }
 
+/// A change as the log stores it.
+pub(super) fn change_body(change: &Change) -> Vec<u8> {
+    proto::encode(&proto::ItemOf::Change(change))
+}
+
+/// An envelope as the log stores it.
+pub(super) fn envelope_body(env: &Envelope) -> Vec<u8> {
+    proto::encode(&proto::ItemOf::Envelope(env))
+}
+
 impl Writes {
     fn add_change(&mut self, change: &Change, ack: usize) {
         self.change_cases.push(change.case_id.to_vec());
         self.change_epochs.push(i64::from(change.epoch));
         self.change_ids.push(change.client_id.to_vec());
-        self.change_bodies
-            .push(proto::encode(&proto::ItemOf::Change(change)));
+        self.change_bodies.push(change_body(change));
         self.change_acks.push(ack);
         self.change_set.insert(change.client_id);
     }
@@ -289,8 +326,7 @@ impl Writes {
         self.env_cases.push(env.case_id.to_vec());
         self.env_epochs.push(i64::from(env.epoch));
         self.env_recipients.push(env.recipient.to_vec());
-        self.env_bodies
-            .push(proto::encode(&proto::ItemOf::Envelope(env)));
+        self.env_bodies.push(envelope_body(env));
         if holds_key {
             self.met_cases.push(env.case_id.to_vec());
             self.met_epochs.push(i64::from(env.epoch));
@@ -313,37 +349,49 @@ impl Writes {
             return Ok(0);
         }
         tx.lock_log()?;
+        let device_id = device.device_id.to_vec();
+        let (changes, envelopes) = (self.change_bodies.len(), self.env_bodies.len());
+        let (none, no_teams, no_times): (Vec<Vec<u8>>, Vec<Option<String>>, Vec<i64>) =
+            Default::default();
         let rows = tx.rows(
-            &WRITE_PUSH,
+            &WRITE_ITEMS,
             &[
-                &&device.device_id[..],
-                &now,
+                &vec![now; changes],
+                &vec![device_id.clone(); changes],
                 &self.change_cases,
                 &self.change_epochs,
                 &self.change_ids,
                 &self.change_bodies,
+                &vec![device_id; envelopes],
                 &self.env_cases,
                 &self.env_epochs,
                 &self.env_recipients,
                 &self.env_bodies,
+                &vec![now; envelopes],
                 &self.met_cases,
                 &self.met_epochs,
                 &self.met_recipients,
+                &none,
+                &no_teams,
+                &none,
+                &none,
+                &no_times,
+                &none,
+                &none,
             ],
         )?;
         // Client id → (sequence number, case) of each change appended now.
         let mut appended: HashMap<Vec<u8>, (u64, Vec<u8>)> = HashMap::new();
         let mut envelopes_stored = 0u32;
         for r in &rows {
-            match r.try_get::<_, Option<Vec<u8>>>(0)? {
+            match r.try_get::<_, Option<Vec<u8>>>(2)? {
                 Some(client_id) => {
-                    appended.insert(client_id, (r.try_get::<_, i64>(1)? as u64, r.try_get(2)?));
+                    appended.insert(client_id, (r.try_get::<_, i64>(3)? as u64, r.try_get(6)?));
                 }
+                // The device added bytes: within its quota?
                 None => {
-                    envelopes_stored = r.try_get::<_, i64>(3)?.max(0) as u32;
-                    if let Some(total) = r.try_get::<_, Option<i64>>(4)? {
-                        rules::within_quota(total.max(0) as u64, quota)?;
-                    }
+                    envelopes_stored = r.try_get::<_, i64>(4)?.max(0) as u32;
+                    rules::within_quota(r.try_get::<_, i64>(5)?.max(0) as u64, quota)?;
                 }
             }
         }
