@@ -365,6 +365,8 @@ struct Plan {
     new_cases: NewCases,
     /// Bytes of the items planned.
     bytes: usize,
+    /// [`MAX_PLAN_BYTES`], unless a test sets less.
+    limit: Option<usize>,
 }
 
 /// Bytes of items one plan writes at most; pushes past it go on alone.
@@ -457,13 +459,17 @@ impl Draft {
 }
 
 impl Plan {
+    fn max_bytes(&self) -> usize {
+        self.limit.unwrap_or(MAX_PLAN_BYTES)
+    }
+
     /// Plans `job` if it is a common push (see the module's doc); `false`
     /// leaves it to be pushed on its own.
     fn add(&mut self, index: usize, job: &PushJob, facts: &Facts, quota: u64) -> bool {
         let Some(draft) = self.draft(job, facts, quota) else {
             return false;
         };
-        if self.bytes.saturating_add(draft.bytes) > MAX_PLAN_BYTES {
+        if self.bytes.saturating_add(draft.bytes) > self.max_bytes() {
             return false;
         }
         self.bytes += draft.bytes;
@@ -713,5 +719,67 @@ impl Plan {
             ));
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::{Device, User};
+    use outreach_protocol::{Change, Role};
+
+    fn job(n: u8, bytes: usize) -> PushJob {
+        let (reply, _) = tokio::sync::oneshot::channel();
+        PushJob {
+            device: Device {
+                device_id: [n; 16],
+                user: User {
+                    user_id: [n; 16],
+                    name: format!("P{n}"),
+                    role: Role::Practitioner,
+                    team: Some("north".into()),
+                },
+                sign_pk: [0; 32],
+                kex_pk: [0; 32],
+                revoked: false,
+            },
+            changes: vec![Change {
+                client_id: [n; 16],
+                case_id: [0xc1; 16],
+                epoch: 0,
+                author: [n; 16],
+                ciphertext: vec![0; bytes],
+                signature: vec![0; 64],
+            }],
+            envelopes: Vec::new(),
+            now: 0,
+            reply,
+        }
+    }
+
+    /// A plan takes pushes only up to its byte limit (every planned body
+    /// travels in one statement, and PostgreSQL takes 1 GiB a message at
+    /// most): a push past it is left to be pushed on its own, and a smaller
+    /// one after it still fits.
+    #[test]
+    fn a_plan_stops_at_its_byte_limit() {
+        let mut facts = Facts::default();
+        facts.cases.insert([0xc1; 16], (Some("north".into()), 0));
+        for n in 1..=3 {
+            facts.assigned.insert(([0xc1; 16], [n; 16]));
+            facts.devices.insert([n; 16], (true, 0));
+        }
+        let mut plan = Plan {
+            limit: Some(3_000),
+            ..Plan::default()
+        };
+        assert!(plan.add(0, &job(1, 2_000), &facts, u64::MAX));
+        assert!(
+            !plan.add(1, &job(2, 2_000), &facts, u64::MAX),
+            "past the limit"
+        );
+        assert!(plan.add(2, &job(3, 500), &facts, u64::MAX));
+        assert_eq!(plan.pushes.len(), 2);
+        assert!(plan.bytes <= 3_000);
     }
 }
