@@ -31,6 +31,7 @@
 //! appends (assign `seq` under a lock held to commit), or serve only up to
 //! the oldest sequence number still in flight.
 
+pub(crate) mod combine;
 #[cfg(test)]
 pub(crate) mod contract;
 pub mod erasure;
@@ -55,7 +56,7 @@ use outreach_protocol::{
 };
 
 /// Why the storage refused or failed a request. Messages name no record content.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StorageError {
     #[error("{1}")]
     Refused(ErrorCode, &'static str),

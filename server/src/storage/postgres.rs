@@ -38,6 +38,7 @@ use postgres::types::ToSql;
 use postgres::{GenericClient, IsolationLevel, Row};
 use r2d2_postgres::PostgresConnectionManager;
 
+use super::combine::Combiner;
 use super::group::{PushJob, PushQueue};
 use super::rules::{self, Handover, Redeem};
 use super::{
@@ -194,6 +195,22 @@ type Pool = r2d2::Pool<Manager>;
 /// Dead rows in `envelope_needs` past which the server vacuums it itself.
 const VACUUM_NEEDS_DEAD_ROWS: i64 = 1000;
 
+/// Batches of pulls run at once, each on its own connection: one per two
+/// cores. The other half serves the requests themselves (HTTP, signatures)
+/// and the pushes; fewer batches at once make larger ones. Measured (herd,
+/// 1,000 devices, 2 cores, 4 ABBA pairs): one at a time against two, less
+/// CPU a request in all four pairs (297–323 µs against 309–388) and a lower
+/// p99 in three.
+fn pull_leaders() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get() / 2)
+        .clamp(1, 8)
+}
+
+/// Pulls in one statement at most (a batch is also never more than the
+/// requests waiting, at most the work slots).
+const PULLS_AT_ONCE: usize = 64;
+
 /// Statements kept prepared per connection (beyond, the cache starts over).
 const STATEMENT_CACHE: usize = 256;
 
@@ -283,6 +300,8 @@ pub struct PostgresStorage {
     pushes: Arc<PushQueue>,
     /// Request nonces for the nonce thread's batches.
     nonces: Arc<nonces::NonceQueue>,
+    /// Pulls that arrive together, answered by one statement.
+    pulls: Combiner<pull::Ask, pull::Answer>,
     writer_started: Once,
     writer_running: AtomicBool,
     nonces_running: AtomicBool,
@@ -522,6 +541,7 @@ impl PostgresStorage {
             device_quota: Arc::new(AtomicU64::new(crate::DEFAULT_DEVICE_QUOTA)),
             pushes: Arc::new(PushQueue::default()),
             nonces: Arc::new(nonces::NonceQueue::default()),
+            pulls: Combiner::new(pull_leaders(), PULLS_AT_ONCE),
             writer_started: Once::new(),
             writer_running: AtomicBool::new(false),
             nonces_running: AtomicBool::new(false),
@@ -1256,7 +1276,23 @@ impl Storage for PostgresStorage {
 
     fn pull(&self, device: &Device, cursor: Cursor, max_bytes: u32) -> Result<Vec<u8>> {
         let now = crate::now();
-        let at_once = pull::pull_at_once(&mut *self.conn()?, device, cursor, max_bytes, now)?;
+        let ask = pull::Ask {
+            device: device.clone(),
+            cursor,
+            max_bytes,
+            now,
+        };
+        // A continued grant is always the full path's: not batched.
+        let at_once = if cursor.sub > 0 {
+            None
+        } else {
+            self.pulls
+                .run(ask, |asks: Vec<pull::Ask>| match self.conn() {
+                    Ok(mut conn) => pull::pull_at_once(&mut conn, &asks),
+                    Err(e) => asks.iter().map(|_| Err(e.clone())).collect(),
+                })
+                .unwrap_or_else(|| Err(StorageError::Database("a batch of pulls failed".into())))?
+        };
         let (page, passes_removal) = match at_once {
             Some(answered) => answered,
             None => self.read(|tx| {

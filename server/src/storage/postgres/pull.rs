@@ -555,42 +555,113 @@ fn needs_query(d: u8, rec: u8, readable: &str) -> String {
     )
 }
 
-/// A pull answered by one statement, outside any transaction (a statement
-/// is its own snapshot): the device's liveness and the last page's flags,
-/// the page's items with their bodies and signers, and the envelope needs.
-/// `None` when the page needs more than that — a grant to expand, a page
-/// past [`PULL_BATCH`] items, a continued grant, a rotation due, a safety
-/// list — and then [`pull_page`] answers it, in a transaction. The
-/// statement decides that itself and then reads no bodies.
+/// A pull for [`pull_at_once`]: the device, where it is and its budget,
+/// and the time it asked.
+pub(super) struct Ask {
+    pub device: Device,
+    pub cursor: Cursor,
+    pub max_bytes: u32,
+    pub now: i64,
+}
+
+/// A pull's page and whether it passes a removal notice, or `None` if the
+/// full path must answer it.
+pub(super) type Answer = Result<Option<(Vec<u8>, bool)>>;
+
+/// Pulls answered by one statement, outside any transaction (a statement
+/// is its own snapshot): for each, the device's liveness and the last
+/// page's flags, the page's items with their bodies and signers, and the
+/// envelope needs. `None` for a pull whose page needs more than that — a
+/// grant to expand, a page past [`PULL_BATCH`] items, a continued grant, a
+/// rotation due, a safety list — and then [`pull_page`] answers it, in a
+/// transaction. The statement decides that itself and then reads no
+/// bodies. The answers are in the order of `asks`.
 ///
 /// Why: a herd pull was five to six statements, each a round trip that
 /// wakes a backend and a server thread (about 84 µs of CPU between them,
-/// measured), and one in two requests is a pull.
-pub(super) fn pull_at_once(
-    conn: &mut super::PgConn,
-    device: &Device,
-    cursor: Cursor,
-    max_bytes: u32,
-    now: i64,
-) -> Result<Option<(Vec<u8>, bool)>> {
-    if cursor.sub > 0 {
-        return Ok(None);
+/// measured), and one in two requests is a pull; and then, as one
+/// statement each, most of a pull's cost was starting that statement
+/// (see `storage::combine`), so the pulls that arrive together are one
+/// statement.
+pub(super) fn pull_at_once(conn: &mut super::PgConn, asks: &[Ask]) -> Vec<Answer> {
+    // A continued grant is the full path's; the rest are asked, numbered
+    // from 1 in the statement (its `k`).
+    let asked: Vec<usize> = (0..asks.len())
+        .filter(|&i| asks[i].cursor.sub == 0)
+        .collect();
+    let mut answers: Vec<Answer> = asks.iter().map(|_| Ok(None)).collect();
+    if asked.is_empty() {
+        return answers;
     }
-    let budget = max_bytes.clamp(1024, proto::MAX_PULL_BYTES);
-    let user = &device.user;
-    let rows = conn.query_alone(
+    let column =
+        |f: &dyn Fn(&Ask) -> i64| -> Vec<i64> { asked.iter().map(|&i| f(&asks[i])).collect() };
+    let devices: Vec<&[u8]> = asked
+        .iter()
+        .map(|&i| &asks[i].device.device_id[..])
+        .collect();
+    let users: Vec<&[u8]> = asked
+        .iter()
+        .map(|&i| &asks[i].device.user.user_id[..])
+        .collect();
+    let roles: Vec<&str> = asked
+        .iter()
+        .map(|&i| asks[i].device.user.role.as_str())
+        .collect();
+    let teams: Vec<Option<&str>> = asked
+        .iter()
+        .map(|&i| asks[i].device.user.team.as_deref())
+        .collect();
+    let cursors = column(&|a| a.cursor.seq as i64);
+    let since = column(&|a| safety::acked_listed_since(a.now));
+    let budgets = column(&|a| i64::from(a.max_bytes.clamp(1024, proto::MAX_PULL_BYTES)));
+    let rows = match conn.query_alone(
         &PULL_AT_ONCE,
         &[
-            &&device.device_id[..],
-            &(cursor.seq as i64),
-            &&user.user_id[..],
-            &user.role.as_str(),
-            &user.team,
-            &safety::acked_listed_since(now),
+            &devices,
+            &cursors,
+            &users,
+            &roles,
+            &teams,
+            &since,
+            &budgets,
             &&RECOVERY_RECIPIENT[..],
-            &i64::from(budget),
         ],
-    )?;
+    ) {
+        Ok(rows) => rows,
+        Err(e) => {
+            for &i in &asked {
+                answers[i] = Err(e.clone());
+            }
+            return answers;
+        }
+    };
+    // Rows come a pull at a time (`k`, the last column), each pull's head
+    // row first; a pull with no rows is a device that is not known.
+    let mut rest = &rows[..];
+    for (k, &i) in asked.iter().enumerate() {
+        let k = k as i64 + 1;
+        let n = rest
+            .iter()
+            .take_while(|r| r.try_get::<_, i64>(K).is_ok_and(|rk| rk == k))
+            .count();
+        let (mine, after) = rest.split_at(n);
+        rest = after;
+        answers[i] = answer(mine, asks[i].cursor);
+    }
+    if !rest.is_empty() {
+        // A row out of order or of no pull: none of the answers is trusted.
+        for &i in &asked {
+            answers[i] = Err(StorageError::Corrupt);
+        }
+    }
+    answers
+}
+
+/// The column of [`PULL_AT_ONCE`]'s rows that says which pull they answer.
+const K: usize = 17;
+
+/// One pull's page from its rows of [`PULL_AT_ONCE`].
+fn answer(rows: &[postgres::Row], cursor: Cursor) -> Answer {
     // The head's row comes first (no sequence number); none if the device
     // is unknown.
     let head = match rows.first() {
@@ -678,17 +749,20 @@ pub(super) fn pull_at_once(
     Ok(Some((page, passes_removal)))
 }
 
-/// [`pull_at_once`]'s statement. Parameters: device, cursor, user, role,
-/// team, alerts listed since, the recovery recipient, the page's budget.
-/// The first row is the head (columns 0–7: live, passes a removal, log id,
-/// whether this statement answers the pull, the needs as four arrays —
-/// only when this is the last page); then, if it answers, the page's items
-/// in log order (8–16: seq, body if it fits, signer). The same queries as
+/// [`pull_at_once`]'s statement: for each pull, the statement that answers
+/// it alone (its parameters as below), joined laterally to the pull's row
+/// of the arrays. Parameters: the pulls' devices, cursors, users, roles,
+/// teams, times alerts are listed since and budgets, as seven arrays; the
+/// recovery recipient. A pull's first row is its head (columns 0–7: live,
+/// passes a removal, log id, whether this statement answers the pull, the
+/// needs as four arrays — only when this is the last page); then, if it
+/// answers, the page's items in log order (8–16: seq, body if it fits,
+/// signer); column 17 ([`K`]) numbers the pull from 1. The same queries as
 /// [`head`], [`pull_page`]'s listing, a page's bodies and
 /// [`envelope_needs`].
 static PULL_AT_ONCE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     let readable = readable_cases(3, 4, 5);
-    format!(
+    let one = format!(
         "WITH readable AS ({readable}),
          items AS ({listing}),
          sized AS (
@@ -730,11 +804,55 @@ static PULL_AT_ONCE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
          FROM sized i
          JOIN log l ON l.seq = i.seq
          {SIGNER_OF_ITEM}
-         WHERE (SELECT live AND answers FROM head)
-         ORDER BY seq NULLS FIRST",
+         WHERE (SELECT live AND answers FROM head)",
         listing = listing(1, 2),
         safety_any = safety::listed_any(3, 4, 5, 6),
         // The cases of the statement's `readable`, not computed again.
         needs = needs_query(1, 7, "SELECT case_id FROM readable"),
+    );
+    // Written for one pull with parameters $1–$8; each pull's own value
+    // then comes from its row `q`, the recovery recipient stays a parameter.
+    let one = per_row(
+        &one,
+        &[
+            (1, "q.device"),
+            (2, "q.cursor"),
+            (3, "q.user_id"),
+            (4, "q.role"),
+            (5, "q.team"),
+            (6, "q.since"),
+            (7, "$8"),
+            (8, "q.budget"),
+        ],
+    );
+    format!(
+        "SELECT p.*, q.k FROM unnest($1::bytea[], $2::bigint[], $3::bytea[], $4::text[],
+                                    $5::text[], $6::bigint[], $7::bigint[])
+                           WITH ORDINALITY AS q(device, cursor, user_id, role, team, since, budget, k)
+         CROSS JOIN LATERAL ({one}) p
+         ORDER BY q.k, p.seq NULLS FIRST"
     )
 });
+
+/// `sql` with each parameter `$n` named in `values` replaced by its value
+/// (an SQL expression); other parameters are left as they are. One pass, so
+/// a value may itself name a parameter.
+fn per_row(sql: &str, values: &[(u32, &str)]) -> String {
+    let mut out = String::with_capacity(sql.len() + 256);
+    let mut rest = sql;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let digits = rest[at + 1..]
+            .bytes()
+            .take_while(u8::is_ascii_digit)
+            .count();
+        let number = rest[at + 1..at + 1 + digits].parse::<u32>().ok();
+        match number.and_then(|n| values.iter().find(|(p, _)| *p == n)) {
+            Some((_, value)) => out.push_str(value),
+            None => out.push_str(&rest[at..at + 1 + digits]),
+        }
+        rest = &rest[at + 1 + digits..];
+    }
+    out.push_str(rest);
+    out
+}

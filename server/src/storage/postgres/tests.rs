@@ -874,7 +874,12 @@ fn compare_at(
             head.passes_removal,
         ))
     });
-    let at_once = super::pull::pull_at_once(&mut s.conn().unwrap(), d, cursor, budget, NOW);
+    let at_once = at_once(s, &[ask(d, cursor, budget)]).remove(0);
+    ASKED.with(|asked| {
+        asked
+            .borrow_mut()
+            .push((d.clone(), cursor, budget, pull_outcome(&at_once)))
+    });
     let at = format!("{} at {cursor:?}, budget {budget}", d.user.name);
     match (full, at_once) {
         (Ok(full), Ok(Some(at_once))) => {
@@ -898,6 +903,55 @@ fn compare_at(
             full.map(|_| ())
         ),
     }
+}
+
+fn ask(d: &Device, cursor: Cursor, max_bytes: u32) -> super::pull::Ask {
+    super::pull::Ask {
+        device: d.clone(),
+        cursor,
+        max_bytes,
+        now: NOW,
+    }
+}
+
+fn at_once(s: &PostgresStorage, asks: &[super::pull::Ask]) -> Vec<super::pull::Answer> {
+    super::pull::pull_at_once(&mut s.conn().unwrap(), asks)
+}
+
+/// An answer in a form that compares: the page and flag, or the error's text.
+type PullOutcome = std::result::Result<Option<(Vec<u8>, bool)>, String>;
+
+fn pull_outcome(a: &super::pull::Answer) -> PullOutcome {
+    a.clone().map_err(|e| e.to_string())
+}
+
+thread_local! {
+    /// The pulls [`compare_at`] asked one at a time, with their answers.
+    static ASKED: std::cell::RefCell<Vec<(Device, Cursor, u32, PullOutcome)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The pulls asked one at a time since the last call, asked again in
+/// batches — of 13 (devices, cursors and budgets mixed), and of 64 — and
+/// each answered as it was alone. Returns how many were compared.
+fn compare_batches(s: &PostgresStorage) -> usize {
+    let asked = ASKED.with(|asked| std::mem::take(&mut *asked.borrow_mut()));
+    for size in [13, 64] {
+        for chunk in asked.chunks(size) {
+            let asks: Vec<_> = chunk.iter().map(|(d, c, b, _)| ask(d, *c, *b)).collect();
+            let answers = at_once(s, &asks);
+            assert_eq!(answers.len(), chunk.len());
+            for ((d, cursor, budget, alone), answer) in chunk.iter().zip(&answers) {
+                assert!(
+                    pull_outcome(answer) == *alone,
+                    "{} at {cursor:?}, budget {budget}: answered otherwise in a batch of {}",
+                    d.user.name,
+                    chunk.len()
+                );
+            }
+        }
+    }
+    asked.len()
 }
 
 /// Pages `d` through the log with `budget`, comparing at every cursor the
@@ -971,7 +1025,7 @@ fn a_pull_at_once_is_the_full_pull_byte_for_byte() {
     let (amy, pat, sue) = north(&s);
     let amy2 = enrol(&s, "Amy", Role::Practitioner, Some("north"), 5);
     let x = [0xd1; 16];
-    let (mut answered, mut full) = (0, 0);
+    let (mut answered, mut full, mut batched) = (0, 0, 0);
     let mut compare_all = |s: &PostgresStorage| {
         for d in [&amy, &pat, &sue, &amy2] {
             let mut budgets = vec![1024, 2500, 1 << 20];
@@ -984,6 +1038,7 @@ fn a_pull_at_once_is_the_full_pull_byte_for_byte() {
                 compare_pulls(s, d, budget, &mut answered, &mut full);
             }
         }
+        batched += compare_batches(s);
     };
     open_case(&s, &amy, x);
     compare_all(&s);
@@ -1059,11 +1114,91 @@ fn a_pull_at_once_is_the_full_pull_byte_for_byte() {
     // A revoked device is refused alike (and the case's key is due).
     s.revoke_device(&amy2.device_id, NOW).unwrap();
     compare_all(&s);
-    let (answered, full) = (answered, full);
+    compare_batches(&s);
+    let (answered, full, batched) = (answered, full, batched);
     assert!(
         answered > 300 && full > 300,
         "{answered} answered at once, {full} not"
     );
+    assert!(batched > 600, "{batched} asked again in batches");
+}
+
+/// Pulls that arrive together — sixteen threads at once, several devices,
+/// cursors and budgets, an unknown and a revoked device among them — are
+/// each answered exactly as the same pull alone: batched pulls never mix
+/// up their pages, their errors or their removal flags.
+#[test]
+fn pulls_that_arrive_together_are_each_answered_as_alone() {
+    let Some(s) = storage() else { return };
+    let s = Arc::new(s);
+    let (amy, pat, sue) = north(&*s);
+    let (x, y) = ([0xa1; 16], [0xa2; 16]);
+    open_case(&*s, &amy, x);
+    open_case(&*s, &pat, y);
+    for n in 0..20u8 {
+        let mut visit = change([0x40, n, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], x, &amy);
+        visit.ciphertext = vec![n; 700 + 50 * n as usize];
+        s.push(
+            &amy,
+            vec![visit],
+            vec![envelope_to(x, sue.device_id, &amy)],
+            NOW,
+        )
+        .unwrap();
+        let visit = change([0x41, n, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], y, &pat);
+        s.push(&pat, vec![visit], vec![], NOW).unwrap();
+    }
+    let gone = enrol(&*s, "Amy", Role::Practitioner, Some("north"), 9);
+    s.revoke_device(&gone.device_id, NOW).unwrap();
+    let mut stranger = amy.clone();
+    stranger.device_id = [0xee; 16];
+    let devices = [amy, pat, sue, gone, stranger];
+    let last = s
+        .read(|tx| Ok(tx.one("SELECT MAX(seq) FROM log", &[])?.get::<_, i64>(0)))
+        .unwrap() as u64;
+    let asks: Vec<(usize, Cursor, u32)> = (0..devices.len())
+        .flat_map(|d| {
+            (0..=last + 1).step_by(3).flat_map(move |seq| {
+                [
+                    (d, Cursor { seq, sub: 0 }, 1024),
+                    (d, Cursor { seq, sub: 0 }, 4000),
+                ]
+            })
+        })
+        .collect();
+    let alone: Vec<std::result::Result<Vec<u8>, String>> = asks
+        .iter()
+        .map(|(d, c, b)| s.pull(&devices[*d], *c, *b).map_err(|e| e.to_string()))
+        .collect();
+    assert!(alone.iter().any(|a| a.is_err()) && alone.iter().filter(|a| a.is_ok()).count() > 50);
+    let (asks, alone, devices) = (Arc::new(asks), Arc::new(alone), Arc::new(devices));
+    let start = Arc::new(Barrier::new(16));
+    let threads: Vec<_> = (0..16)
+        .map(|t| {
+            let (s, asks, alone, devices, start) = (
+                s.clone(),
+                asks.clone(),
+                alone.clone(),
+                devices.clone(),
+                start.clone(),
+            );
+            std::thread::spawn(move || {
+                start.wait();
+                // Each thread its own order through every pull.
+                for i in (0..asks.len()).map(|i| (i * 7 + t * 31) % asks.len()) {
+                    let (d, c, b) = asks[i];
+                    let together = s.pull(&devices[d], c, b).map_err(|e| e.to_string());
+                    assert!(
+                        together == alone[i],
+                        "pull {i} answered otherwise among others"
+                    );
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
 }
 
 /// Bytes another instance counted against a device's quota after a group
