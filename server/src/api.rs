@@ -35,7 +35,7 @@ use tower::ServiceExt;
 use tower::limit::GlobalConcurrencyLimitLayer;
 use tower_http::timeout::{RequestBodyDeadlineLayer, TimeoutLayer};
 
-use crate::storage::{Device, NewDevice, Storage, StorageError};
+use crate::storage::{Device, NewDevice, QueuedPull, Storage, StorageError};
 
 /// Limits of the connection loop and the request pipeline (`serve` options).
 #[derive(Debug, Clone)]
@@ -807,9 +807,12 @@ enum Run {
     /// On the blocking pool, in one of the storage's work slots: the work
     /// may wait on the database.
     Blocking,
-    /// On the blocking pool as above; a large reply (a pull page) then
-    /// keeps its size of the reply buffer until its connection has taken
-    /// it: pages in memory are bounded in all, not only per request.
+    /// A pull: its work (decode, queue) on the async worker, then its page
+    /// from the storage's pull threads, or the blocking pool (see
+    /// [`page`]), in a work slot held until the page is in hand; a large
+    /// page then keeps its size of the reply buffer until its connection
+    /// has taken it: pages in memory are bounded in all, not only per
+    /// request.
     Page,
     /// On the async worker: CPU only, no waiting (a few tens of µs).
     Inline,
@@ -852,14 +855,10 @@ async fn signed_on(
     let storage = state.storage.clone();
     let shutting_down = || Failure::new(ErrorCode::Internal, "the server is shutting down");
     let out = match run {
-        Run::Blocking | Run::Page => {
-            let lane = match run {
-                Run::Page if device.pulls_large.load(Ordering::Relaxed) => {
-                    &state.guards.large_slots
-                }
-                _ => &state.guards.storage_slots,
-            };
-            let _work = lane
+        Run::Blocking => {
+            let _work = state
+                .guards
+                .storage_slots
                 .clone()
                 .acquire_owned()
                 .await
@@ -871,6 +870,30 @@ async fn signed_on(
                 out
             })
             .await?
+        }
+        Run::Page => {
+            let lane = if device.pulls_large.load(Ordering::Relaxed) {
+                &state.guards.large_slots
+            } else {
+                &state.guards.storage_slots
+            };
+            // The slot is held until the page is in hand, wherever it is
+            // written: pages in memory stay bounded by the slots.
+            let _work = lane
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|_| shutting_down())?;
+            // Decoding and queueing the pull are CPU only.
+            let out = op(&*storage, &device, &body)?;
+            drop(permit);
+            let Reply::Pull(ask) = out else {
+                return Err(Failure::new(
+                    ErrorCode::Internal,
+                    "the server could not complete the request",
+                ));
+            };
+            Reply::Now(page(storage, device.clone(), ask).await?)
         }
         Run::Inline => {
             let out = op(&*storage, &device, &body)?;
@@ -884,6 +907,13 @@ async fn signed_on(
         Reply::Queued(outcome) => {
             let response = outcome.await.unwrap_or(Err(StorageError::CommitFailed))?;
             proto::encode(&response)
+        }
+        // Only a pull's work gives a pull, and it runs as `Run::Page`.
+        Reply::Pull(_) => {
+            return Err(Failure::new(
+                ErrorCode::Internal,
+                "the server could not complete the request",
+            ));
         }
     };
     // A large page keeps its size of the reply buffer until sent. When the
@@ -947,6 +977,53 @@ impl AsRef<[u8]> for HeldPage {
 enum Reply {
     Now(Vec<u8>),
     Queued(crate::storage::PushOutcome),
+    /// A pull, queued for the storage's pull threads if it has them.
+    Pull(PullAsk),
+}
+
+/// A pull a request asked for: where it is queued, if it is.
+struct PullAsk {
+    cursor: proto::Cursor,
+    max_bytes: u32,
+    queued: Option<crate::storage::PullOutcome>,
+}
+
+/// A pull's page: from the storage's pull threads without holding a thread
+/// meanwhile; on the blocking pool when the storage has none, or when the
+/// page needs more than their statement reads.
+async fn page(
+    storage: Arc<dyn Storage>,
+    known: Arc<KnownDevice>,
+    ask: PullAsk,
+) -> Result<Vec<u8>, Failure> {
+    let PullAsk {
+        cursor,
+        max_bytes,
+        queued,
+    } = ask;
+    let full = match queued {
+        None => false,
+        Some(outcome) => match outcome.await {
+            Ok(Ok(QueuedPull::Page(page))) => return Ok(page),
+            Ok(Ok(QueuedPull::Full)) => true,
+            Ok(Err(e)) => return Err(e.into()),
+            Err(_) => {
+                return Err(Failure::new(
+                    ErrorCode::Internal,
+                    "the server could not complete the request",
+                ));
+            }
+        },
+    };
+    blocking(move || {
+        let device = &known.device;
+        Ok(if full {
+            storage.pull_full(device, cursor, max_bytes)?
+        } else {
+            storage.pull(device, cursor, max_bytes)?
+        })
+    })
+    .await
 }
 
 /// Everything about a signed request that its headers decide: content
@@ -1201,11 +1278,11 @@ async fn pull(State(state): State<AppState>, req: Request) -> Result<Response, F
             let req: PullRequest = decode(body)?;
             check_seq(req.cursor.seq)?;
             check_seq(req.cursor.sub)?;
-            Ok(Reply::Now(storage.pull(
-                &known.device,
-                req.cursor,
-                req.max_bytes,
-            )?))
+            Ok(Reply::Pull(PullAsk {
+                cursor: req.cursor,
+                max_bytes: req.max_bytes,
+                queued: storage.pull_queued(&known.device, req.cursor, req.max_bytes),
+            }))
         },
     )
     .await

@@ -6,7 +6,8 @@
 //! while holding the log lock, and under a herd the pushes queue on that
 //! lock (PostgreSQL: 128 ms of lock wait per push, measured). The queue is
 //! generic: PostgreSQL's request nonces are recorded a batch at a time the
-//! same way (`postgres/nonces.rs`).
+//! same way (`postgres/nonces.rs`), and its pulls answered a batch at a
+//! time by its pull threads (`run_puller` in `postgres.rs`).
 
 use std::sync::{Condvar, Mutex};
 
@@ -30,7 +31,7 @@ pub(super) struct PushJob {
 pub(super) type PushQueue = Queue<PushJob>;
 
 /// Jobs waiting for the thread that does them a group at a time (pushes
-/// here; request nonces on PostgreSQL): it waits for the first, then takes
+/// here; request nonces and pulls on PostgreSQL): it waits for the first, then takes
 /// every job queued meanwhile.
 pub(super) struct Queue<T> {
     state: Mutex<State<T>>,

@@ -31,7 +31,6 @@
 //! appends (assign `seq` under a lock held to commit), or serve only up to
 //! the oldest sequence number still in flight.
 
-pub(crate) mod combine;
 #[cfg(test)]
 pub(crate) mod contract;
 pub mod erasure;
@@ -86,6 +85,19 @@ pub type Result<T> = std::result::Result<T, StorageError>;
 
 /// Where the outcome of a queued push arrives (see [`Storage::push_queued`]).
 pub type PushOutcome = tokio::sync::oneshot::Receiver<Result<PushResponse>>;
+
+/// Where a queued pull's answer arrives (see [`Storage::pull_queued`]).
+pub type PullOutcome = tokio::sync::oneshot::Receiver<Result<QueuedPull>>;
+
+/// A queued pull's answer.
+#[derive(Debug)]
+pub enum QueuedPull {
+    /// The encoded page, as [`Storage::pull`] would give it.
+    Page(Vec<u8>),
+    /// The page needs more than the queue's statement reads: answer it
+    /// with [`Storage::pull_full`], on a thread that may wait.
+    Full,
+}
 
 pub fn refused(code: ErrorCode, message: &'static str) -> StorageError {
     StorageError::Refused(code, message)
@@ -236,6 +248,23 @@ pub trait Storage: Send + Sync + 'static {
     /// The encoded [`outreach_protocol::PullResponse`] (written from the
     /// stored bytes, never decoded and re-encoded).
     fn pull(&self, device: &Device, cursor: Cursor, max_bytes: u32) -> Result<Vec<u8>>;
+    /// A pull queued for the storage's own pull threads, or `None` if it
+    /// has none (then [`Storage::pull`] answers, on a thread that may
+    /// wait). Returns at once: may be called from async code, and the
+    /// request waits for its page without holding a thread.
+    fn pull_queued(
+        &self,
+        _device: &Device,
+        _cursor: Cursor,
+        _max_bytes: u32,
+    ) -> Option<PullOutcome> {
+        None
+    }
+    /// The pull [`QueuedPull::Full`] leaves: [`Storage::pull`] without
+    /// what the queue already tried.
+    fn pull_full(&self, device: &Device, cursor: Cursor, max_bytes: u32) -> Result<Vec<u8>> {
+        self.pull(device, cursor, max_bytes)
+    }
     fn assign(&self, by: &Device, case_id: &Id, user: &str, now: i64) -> Result<AssignResponse>;
     /// Queues the cases' whole history for the device's next pull.
     fn refetch(&self, device: &Device, cases: &[Id], now: i64) -> Result<()>;

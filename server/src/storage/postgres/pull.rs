@@ -2,7 +2,8 @@
 //! cursor, grants expanded, envelopes addressed to it; the envelope needs
 //! and rotations due on the last page. The same queries as the SQLite
 //! backend's `pull.rs`, but for round trips. Most pulls are answered by one
-//! statement ([`pull_at_once`], its own snapshot); a page that needs more —
+//! statement ([`pull_at_once`], its own snapshot, shared with the pulls that
+//! arrived with it); a page that needs more —
 //! a grant to expand, more than a batch, a rotation due, a safety list — is
 //! read in a repeatable-read, read-only transaction, where a first
 //! statement ([`head`]) says which of the last page's lists can have
@@ -581,8 +582,8 @@ pub(super) type Answer = Result<Option<(Vec<u8>, bool)>>;
 /// wakes a backend and a server thread (about 84 µs of CPU between them,
 /// measured), and one in two requests is a pull; and then, as one
 /// statement each, most of a pull's cost was starting that statement
-/// (see `storage::combine`), so the pulls that arrive together are one
-/// statement.
+/// (see the pull threads, `run_puller`), so the pulls that arrive together
+/// are one statement.
 pub(super) fn pull_at_once(conn: &mut super::PgConn, asks: &[Ask]) -> Vec<Answer> {
     // A continued grant is the full path's; the rest are asked, numbered
     // from 1 in the statement (its `k`).

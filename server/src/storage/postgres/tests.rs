@@ -1201,6 +1201,74 @@ fn pulls_that_arrive_together_are_each_answered_as_alone() {
     }
 }
 
+/// The connections of the pull thread and the pool are cut from outside (a
+/// restarted database, a proxy that dropped them): pulls in flight get an
+/// error at once or their page — none waits for ever — and the pulls after
+/// are answered on new connections.
+#[test]
+fn pulls_after_their_connections_were_cut_fail_fast_then_go_on() {
+    let Some(s) = storage() else { return };
+    let (amy, _, _) = north(&s);
+    open_case(&s, &amy, [0xb1; 16]);
+    let before = s.pull(&amy, Cursor::default(), 1 << 20).unwrap();
+    // Every connection of this storage's pool (and only this storage's:
+    // other tests share the cluster), then cut from one of them.
+    let mut held: Vec<_> = (0..s.pool.state().connections.max(2))
+        .map(|_| s.pool.get().unwrap())
+        .collect();
+    let pids: Vec<i32> = held
+        .iter_mut()
+        .map(|c| {
+            c.client
+                .query_one("SELECT pg_backend_pid()", &[])
+                .unwrap()
+                .get(0)
+        })
+        .collect();
+    let cutter = held.pop().unwrap();
+    drop(held);
+    let mut cutter = cutter;
+    cutter
+        .client
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS t(pid)
+             WHERE pid <> pg_backend_pid()",
+            &[&pids],
+        )
+        .unwrap();
+    drop(cutter);
+    let s = Arc::new(s);
+    let (tx, rx) = mpsc::channel();
+    for _ in 0..4 {
+        let (s, amy, tx) = (s.clone(), amy.clone(), tx.clone());
+        std::thread::spawn(move || {
+            let _ = tx.send(
+                s.pull(&amy, Cursor::default(), 1 << 20)
+                    .map_err(|e| e.to_string()),
+            );
+        });
+    }
+    for _ in 0..4 {
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Err(_) => panic!("a pull waited for ever after its connection was cut"),
+            Ok(Ok(page)) => assert!(page == before, "another page after the cut"),
+            Ok(Err(e)) => assert!(e.starts_with("server database error"), "{e}"),
+        }
+    }
+    // Dead connections still pooled fail one batch each, then new ones serve.
+    let answered = (0..=pids.len()).any(|_| match s.pull(&amy, Cursor::default(), 1 << 20) {
+        Ok(page) => {
+            assert!(page == before);
+            true
+        }
+        Err(e) => {
+            assert!(e.to_string().starts_with("server database error"), "{e}");
+            false
+        }
+    });
+    assert!(answered, "no pull was answered after the cut");
+}
+
 /// Bytes another instance counted against a device's quota after a group
 /// read its facts, before the group's writes: the group planned her push
 /// within the quota as it stood, and must still refuse it — and only it.
