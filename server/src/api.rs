@@ -1070,7 +1070,18 @@ async fn check_signed_headers(
         let storage = state.storage.clone();
         let nonce = auth.nonce;
         let expires = now + 2 * proto::MAX_CLOCK_SKEW_SECS + 1;
-        if !blocking(move || Ok(storage.admit_nonce(&id, &nonce, expires)?)).await? {
+        let fresh = match storage.admit_nonce_queued(&id, &nonce, expires) {
+            // Awaited without holding a thread (see `admit_nonce_queued`).
+            Some(outcome) => {
+                match tokio::time::timeout(crate::storage::NONCE_WAIT, outcome).await {
+                    Ok(Ok(fresh)) => fresh?,
+                    // The nonce thread stopped (shutting down) or is stuck.
+                    Ok(Err(_)) | Err(_) => return Err(StorageError::CommitFailed.into()),
+                }
+            }
+            None => blocking(move || Ok(storage.admit_nonce(&id, &nonce, expires)?)).await?,
+        };
+        if !fresh {
             return Err(Failure::new(
                 ErrorCode::Replayed,
                 "this signed request was already used",

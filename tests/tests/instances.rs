@@ -11,7 +11,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use outreach_core::vault::Vault;
-use outreach_protocol::Item;
+use outreach_protocol::{self as proto, Item};
 use outreach_server::storage::postgres::testdb;
 use outreach_tests::harness::{Device, Server, new_case, visit};
 
@@ -223,4 +223,82 @@ fn two_instances_on_one_database_survive_a_sigkill_mid_push() {
     let status = a.terminate();
     assert!(status.success(), "serve exited with {status}");
     eprintln!("several instances: {:?}", started.elapsed());
+}
+
+/// A captured signed request replayed to the other instance is refused
+/// there: the nonce is recorded in the shared database, not only in the
+/// memory of the instance that saw it first. The same 48 signed requests
+/// sent to both instances at once, in opposite orders, are each answered
+/// by exactly one of them and refused as replayed by the other.
+#[test]
+fn a_request_replayed_to_the_other_instance_is_refused() {
+    let Some(cluster) = testdb::cluster() else {
+        return;
+    };
+    let url = cluster.new_database();
+    let tmp = tempfile::tempdir().unwrap();
+    let a = Server::start_on(&tmp.path().join("a"), Some(&url), &[]);
+    let b = Server::start_on(&tmp.path().join("b"), Some(&url), &[]);
+    let code = a.invite("Amy", "practitioner", Some("north"));
+    let amy = Device::enrol(&tmp.path().join("amy"), "Amy", &a.url(), &code);
+    let body = proto::encode(&proto::PullRequest {
+        cursor: proto::Cursor::default(),
+        max_bytes: 4096,
+    });
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into();
+    let send = |server: &str, auth: &str| -> Result<(), proto::ErrorCode> {
+        let mut r = agent
+            .post(format!("{server}{}", proto::PATH_PULL))
+            .header("content-type", proto::CONTENT_TYPE)
+            .header(proto::AUTH_HEADER, auth)
+            .send(&body[..])
+            .expect("the server answers");
+        let status = r.status().as_u16();
+        let reply = r.body_mut().read_to_vec().unwrap();
+        match status {
+            200 => Ok(()),
+            _ => Err(proto::decode::<proto::ApiError>(&reply).unwrap().code),
+        }
+    };
+    let sign = || {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        amy.vault
+            .sign_request("POST", proto::PATH_PULL, now, &body)
+            .unwrap()
+    };
+    let (url_a, url_b) = (a.url(), b.url());
+
+    // One request, to A and then to B; another, to B and then to A.
+    let auth = sign();
+    assert_eq!(send(&url_a, &auth), Ok(()));
+    assert_eq!(send(&url_b, &auth), Err(proto::ErrorCode::Replayed));
+    let auth = sign();
+    assert_eq!(send(&url_b, &auth), Ok(()));
+    assert_eq!(send(&url_a, &auth), Err(proto::ErrorCode::Replayed));
+
+    // Racing: each instance gets every request, in opposite orders.
+    let signed: Vec<String> = (0..48).map(|_| sign()).collect();
+    let (from_a, from_b) = thread::scope(|s| {
+        let to_a = s.spawn(|| signed.iter().map(|x| send(&url_a, x)).collect::<Vec<_>>());
+        let to_b = s.spawn(|| {
+            let mut r: Vec<_> = signed.iter().rev().map(|x| send(&url_b, x)).collect();
+            r.reverse();
+            r
+        });
+        (to_a.join().unwrap(), to_b.join().unwrap())
+    });
+    for (i, answers) in from_a.iter().zip(&from_b).enumerate() {
+        let replayed = Err(proto::ErrorCode::Replayed);
+        assert!(
+            matches!(answers, (Ok(()), r) | (r, Ok(())) if *r == replayed),
+            "request {i}: {answers:?}"
+        );
+    }
 }

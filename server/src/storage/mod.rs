@@ -89,6 +89,13 @@ pub type PushOutcome = tokio::sync::oneshot::Receiver<Result<PushResponse>>;
 /// Where a queued pull's answer arrives (see [`Storage::pull_queued`]).
 pub type PullOutcome = tokio::sync::oneshot::Receiver<Result<QueuedPull>>;
 
+/// Where a queued nonce's answer arrives (see [`Storage::admit_nonce_queued`]):
+/// whether it was new.
+pub type NonceOutcome = tokio::sync::oneshot::Receiver<Result<bool>>;
+
+/// How long a request waits at most for its nonce to be recorded.
+pub const NONCE_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// A queued pull's answer.
 #[derive(Debug)]
 pub enum QueuedPull {
@@ -211,6 +218,20 @@ pub trait Storage: Send + Sync + 'static {
         _expires_at: i64,
     ) -> Result<bool> {
         Ok(true)
+    }
+    /// [`Storage::admit_nonce`] queued for the storage's own nonce thread,
+    /// or `None` if it has none (then `admit_nonce` answers, on a thread
+    /// that may wait). Returns at once: the request awaits its answer
+    /// without holding a thread, so under a herd every waiting request's
+    /// nonce can share one batch instead of the few the blocking threads
+    /// could hold.
+    fn admit_nonce_queued(
+        &self,
+        _device: &Id,
+        _nonce: &[u8; outreach_protocol::NONCE_LEN],
+        _expires_at: i64,
+    ) -> Option<NonceOutcome> {
+        None
     }
     /// How many storage calls the server lets run at once. More than the
     /// backend can use only adds threads that take CPU from the ones that

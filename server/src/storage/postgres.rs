@@ -1233,6 +1233,18 @@ impl Storage for PostgresStorage {
         nonces::admit_here(&self.pool, device, nonce, expires_at)
     }
 
+    fn admit_nonce_queued(
+        &self,
+        device: &Id,
+        nonce: &[u8; proto::NONCE_LEN],
+        expires_at: i64,
+    ) -> Option<crate::storage::NonceOutcome> {
+        self.start_threads();
+        self.nonces_running
+            .load(Ordering::Acquire)
+            .then(|| nonces::admit_queued(&self.nonces, device, nonce, expires_at))
+    }
+
     fn compact(
         &self,
         device: &Device,
