@@ -17,8 +17,8 @@ The only substitutions (so the README can never drift from the code):
   * `127.0.0.1:8787` (the server's default address) becomes a free loopback
     port, so the check never collides with a server already running;
   * the passphrase prompts are answered through the environment:
-    OUTREACH_PASSPHRASE, and OUTREACH_NEW_PASSPHRASE (the same passphrase, for
-    `passphrase change`). OUTREACH_VAULT and OUTREACH_SERVER_DATA are unset.
+    OUTREACH_PASSPHRASE, and OUTREACH_NEW_PASSPHRASE (a different one, for
+    `passphrase change`: the README must carry the new one on). OUTREACH_VAULT and OUTREACH_SERVER_DATA are unset.
 `jq` is installed if missing (the walk-throughs use it to pick ids out of
 `--json` output).
 """
@@ -133,7 +133,7 @@ def main():
     env.update(
         HOME=str(work),
         OUTREACH_PASSPHRASE="readme check passphrase",
-        OUTREACH_NEW_PASSPHRASE="readme check passphrase",
+        OUTREACH_NEW_PASSPHRASE="readme check new passphrase",
     )
     (work / "walk-through.sh").write_text("\n".join(script) + "\n")
     log_path = work / "output.log"
