@@ -50,7 +50,7 @@ impl Out {
             return;
         }
         println!(
-            "{:<10} {:<20} {:<11} {:<21} {:<8} {:<14} {:<12} CONCERNS",
+            "{:<10} {:<20} {:<11} {:<21} {:<8} {:<14} {:<15} CONCERNS",
             "ID", "NAME", "PHASE", "NEXT CONTACT DUE", "", "NOT SEEN", "PROGRAMME"
         );
         for r in rows {
@@ -83,7 +83,7 @@ impl Out {
                 _ => "-".into(),
             };
             println!(
-                "{:<10} {:<20} {:<11} {:<21} {:<8} {:<14} {:<12} {}",
+                "{:<10} {:<20} {:<11} {:<21} {:<8} {:<14} {:<15} {}",
                 short(&r.id),
                 truncate(&r.preferred_name, 20),
                 phase,

@@ -1292,3 +1292,82 @@ fn case_show_counts_in_words_and_shows_the_map_and_scaling() {
         assert!(shown.contains(expected), "{expected} missing: {shown}");
     }
 }
+
+/// The caseload's columns line up whatever a row holds: the widest value of
+/// each column (a programme end date in full, "next-steps", a due date
+/// marked as an attempt) does not push the concerns out from under their
+/// heading.
+#[test]
+fn caseload_columns_line_up() {
+    let tmp = tempfile::tempdir().unwrap();
+    let v = tmp.path().join("vault");
+    init(&v, &[]);
+    let new_case = |name: &str, phase: &str| {
+        json(&ok(
+            &v,
+            &["--json", "case", "new", "--name", name, "--phase", phase],
+        ))["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let ending = new_case("A name of twenty-five chars", "next-steps");
+    ok(&v, &["case", "edit", &ending, "--start-date", "2026-01-01"]);
+    ok(
+        &v,
+        &[
+            "visit",
+            "add",
+            &ending,
+            "--at",
+            "2026-11-20T10:00:00Z",
+            "--kind",
+            "home",
+            "--outcome",
+            "no-answer",
+            "--note",
+            "",
+        ],
+    );
+    ok(
+        &v,
+        &[
+            "concern",
+            "add",
+            &ending,
+            "--category",
+            "housing",
+            "--severity",
+            "high",
+            "--text",
+            "arrears",
+        ],
+    );
+    let plain = new_case("Bo", "referred");
+    ok(
+        &v,
+        &[
+            "concern",
+            "add",
+            &plain,
+            "--category",
+            "housing",
+            "--severity",
+            "low",
+            "--text",
+            "letter",
+        ],
+    );
+    let text = ok(&v, &["case", "list"]);
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    // In characters, as a terminal shows them (a truncated name ends in "…").
+    let col = |line: &str, what: &str| line.find(what).map(|at| line[..at].chars().count());
+    let column = col(header, "CONCERNS").unwrap();
+    let rows: Vec<&str> = lines.filter(|l| l.contains(" open (highest ")).collect();
+    assert_eq!(rows.len(), 2, "{text}");
+    assert!(rows.iter().any(|r| r.contains("ends 2027-07-01")), "{text}");
+    for row in rows {
+        assert_eq!(col(row, "1 open (highest "), Some(column), "{text}");
+    }
+}
