@@ -1,6 +1,7 @@
 //! Helpers shared by the end-to-end tests (the crate's tests live in `tests/`).
 
 pub mod harness;
+pub mod http;
 
 use outreach_core::crypto::KdfParams;
 use outreach_core::vault::VaultOptions;

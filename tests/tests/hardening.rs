@@ -15,13 +15,7 @@ use std::time::{Duration, Instant};
 use outreach_core::crypto::DeviceKeys;
 use outreach_protocol::{self as proto, ErrorCode, Id, Item};
 use outreach_tests::harness::{Device, Server, new_case, visit};
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
+use outreach_tests::http::{Reply, agent, now, post_raw};
 
 fn random_id() -> Id {
     uuid::Uuid::new_v4().into_bytes()
@@ -42,68 +36,6 @@ fn noise(n: usize, seed: u64) -> Vec<u8> {
             x as u8
         })
         .collect()
-}
-
-/// An HTTP reply: status and body.
-struct Reply {
-    status: u16,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn error(&self) -> proto::ApiError {
-        proto::decode(&self.body)
-            .unwrap_or_else(|_| panic!("HTTP {} without an ApiError", self.status))
-    }
-
-    fn code(&self) -> ErrorCode {
-        self.error().code
-    }
-
-    fn ok<T: serde::de::DeserializeOwned>(&self) -> T {
-        assert_eq!(
-            self.status,
-            200,
-            "{:?}",
-            proto::decode::<proto::ApiError>(&self.body)
-        );
-        proto::decode(&self.body).expect("a reply body")
-    }
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(60)))
-        .build()
-        .into()
-}
-
-/// POSTs raw bytes with the given content type and authorization.
-fn post_raw(
-    agent: &ureq::Agent,
-    url: &str,
-    path: &str,
-    content_type: Option<&str>,
-    auth: Option<&str>,
-    body: &[u8],
-) -> Reply {
-    let mut req = agent.post(format!("{url}{path}"));
-    if let Some(ct) = content_type {
-        req = req.header("content-type", ct);
-    }
-    if let Some(a) = auth {
-        req = req.header(proto::AUTH_HEADER, a);
-    }
-    let mut r = req.send(body).expect("the server answers");
-    let status = r.status().as_u16();
-    let body = r
-        .body_mut()
-        .with_config()
-        .limit(64 << 20)
-        .read_to_vec()
-        .unwrap();
-    Reply { status, body }
 }
 
 /// A request signed by an honest device's vault.

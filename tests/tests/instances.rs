@@ -14,6 +14,7 @@ use outreach_core::vault::Vault;
 use outreach_protocol::{self as proto, Item};
 use outreach_server::storage::postgres::testdb;
 use outreach_tests::harness::{Device, Server, new_case, visit};
+use outreach_tests::http::{agent, now, post_raw};
 
 /// Export without the exporter and time, for comparing replicas.
 fn export(v: &mut Vault, case: &str) -> serde_json::Value {
@@ -245,32 +246,24 @@ fn a_request_replayed_to_the_other_instance_is_refused() {
         cursor: proto::Cursor::default(),
         max_bytes: 4096,
     });
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(60)))
-        .build()
-        .into();
+    let agent = agent();
     let send = |server: &str, auth: &str| -> Result<(), proto::ErrorCode> {
-        let mut r = agent
-            .post(format!("{server}{}", proto::PATH_PULL))
-            .header("content-type", proto::CONTENT_TYPE)
-            .header(proto::AUTH_HEADER, auth)
-            .send(&body[..])
-            .expect("the server answers");
-        let status = r.status().as_u16();
-        let reply = r.body_mut().read_to_vec().unwrap();
-        match status {
+        let reply = post_raw(
+            &agent,
+            server,
+            proto::PATH_PULL,
+            Some(proto::CONTENT_TYPE),
+            Some(auth),
+            &body,
+        );
+        match reply.status {
             200 => Ok(()),
-            _ => Err(proto::decode::<proto::ApiError>(&reply).unwrap().code),
+            _ => Err(reply.code()),
         }
     };
     let sign = || {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64;
         amy.vault
-            .sign_request("POST", proto::PATH_PULL, now, &body)
+            .sign_request("POST", proto::PATH_PULL, now(), &body)
             .unwrap()
     };
     let (url_a, url_b) = (a.url(), b.url());

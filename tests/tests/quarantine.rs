@@ -9,10 +9,7 @@ use outreach_core::sync::{HttpTransport, Transport};
 use outreach_core::vault::CaseSyncState;
 use outreach_protocol::{self as proto, Change, EnrollRequest, EnrollResponse, Envelope, Id};
 use outreach_tests::harness::{Device, Server, new_case, visit};
-
-fn now() -> i64 {
-    chrono::Utc::now().timestamp()
-}
+use outreach_tests::http::now;
 
 /// A device enrolled with keys the test holds, so it can sign anything an
 /// enrolled device could: the attacker, built from the protocol's own types.

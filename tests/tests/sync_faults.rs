@@ -13,13 +13,7 @@ use outreach_core::vault::Vault;
 use outreach_protocol::{self as proto, Item};
 use outreach_server::storage::{SqliteStorage, Storage};
 use outreach_tests::harness::{Device, Fault, Proxy, Server, new_case, visit};
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
+use outreach_tests::http::now;
 
 fn signed(v: &Vault, path: &str, body: &[u8], ts: i64) -> String {
     v.sign_request("POST", path, ts, body).unwrap()
