@@ -295,3 +295,102 @@ fn a_request_replayed_to_the_other_instance_is_refused() {
         );
     }
 }
+
+/// An enrolled insider floods both instances with signed requests — 16
+/// connections at once, each request sent to A and then replayed to B —
+/// while an honest device records and syncs through B. Every flood request
+/// is answered (served, refused as replayed, or refused as too many in
+/// progress: never a server error), none is served twice, and the honest
+/// device's syncs all complete with her visits stored.
+#[test]
+fn a_device_flooding_both_instances_does_not_hold_up_another() {
+    let Some(cluster) = testdb::cluster() else {
+        return;
+    };
+    let url = cluster.new_database();
+    let tmp = tempfile::tempdir().unwrap();
+    let a = Server::start_on(&tmp.path().join("a"), Some(&url), &[]);
+    let b = Server::start_on(&tmp.path().join("b"), Some(&url), &[]);
+    let (url_a, url_b) = (a.url(), b.url());
+    let code = a.invite("Mal", "practitioner", Some("north"));
+    let mal = Device::enrol(&tmp.path().join("mal"), "Mal", &url_a, &code);
+    let code = b.invite("Bo", "practitioner", Some("north"));
+    let mut bo = Device::enrol(&tmp.path().join("bo"), "Bo", &url_b, &code);
+    let body = proto::encode(&proto::PullRequest {
+        cursor: proto::Cursor::default(),
+        max_bytes: 4096,
+    });
+    // Signed up front: the vault is one device, the connections are many.
+    let signed: Vec<Vec<String>> = (0..16)
+        .map(|_| {
+            (0..25)
+                .map(|_| {
+                    mal.vault
+                        .sign_request("POST", proto::PATH_PULL, now(), &body)
+                        .unwrap()
+                })
+                .collect()
+        })
+        .collect();
+    let code = |server: &str, agent: &ureq::Agent, auth: &str| {
+        let reply = post_raw(
+            agent,
+            server,
+            proto::PATH_PULL,
+            Some(proto::CONTENT_TYPE),
+            Some(auth),
+            &body,
+        );
+        (reply.status == 200)
+            .then_some(())
+            .ok_or_else(|| reply.code())
+    };
+
+    let case = new_case(&mut bo.vault, "Jess");
+    let answers: Vec<_> = thread::scope(|s| {
+        let flood: Vec<_> = signed
+            .iter()
+            .map(|requests| {
+                let (url_a, url_b, code) = (&url_a, &url_b, &code);
+                s.spawn(move || {
+                    let agent = agent();
+                    requests
+                        .iter()
+                        .map(|auth| (code(url_a, &agent, auth), code(url_b, &agent, auth)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for n in 0..5 {
+            visit(&mut bo.vault, &case, &format!("visit {n} during the flood"));
+            bo.sync().expect("the honest device syncs during the flood");
+        }
+        flood.into_iter().flat_map(|t| t.join().unwrap()).collect()
+    });
+
+    use proto::ErrorCode::{RateLimited, Replayed};
+    let mut served = 0;
+    for (i, (to_a, to_b)) in answers.iter().enumerate() {
+        assert!(
+            matches!(to_a, Ok(()) | Err(RateLimited)),
+            "request {i} to A: {to_a:?}"
+        );
+        // Its nonce is in the database whatever A answered.
+        assert_eq!(to_b, &Err(Replayed), "request {i} replayed to B");
+        served += usize::from(to_a.is_ok());
+    }
+    assert!(served > 0, "the flood reached the storage");
+    // Bo's visits reached the server: a second device of hers receives them.
+    let code = a.invite("Bo", "practitioner", Some("north"));
+    let mut tablet = Device::enrol(&tmp.path().join("tablet"), "Bo", &url_a, &code);
+    assert_eq!(
+        bo.vault.outbox_len().unwrap(),
+        0,
+        "every upload acknowledged"
+    );
+    tablet.sync().unwrap();
+    bo.sync().unwrap(); // shares the case's key with her tablet
+    tablet.sync().unwrap();
+    let c = tablet.vault.read_case(&case).unwrap();
+    assert_eq!(c.visits.len(), 5, "every visit of Bo's arrived");
+}
